@@ -1,0 +1,347 @@
+package mockapns
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/apnskit/apnskit/wire"
+)
+
+// readBufSize is the gateway's initial read buffer. A TLS record carries at
+// most 16 KiB, so one read usually holds a couple of hundred notifications.
+const readBufSize = 64 << 10
+
+// stream is what the gateway needs from a connection: a *tls.Conn, or a
+// plain connection with a half-close in tests.
+type stream interface {
+	net.Conn
+	CloseWrite() error
+}
+
+// gwConn is the state of one gateway connection, owned by its goroutine.
+type gwConn struct {
+	s     *Server
+	t     *tracked
+	c     stream
+	num   uint64
+	log   *slog.Logger
+	buf   []byte
+	start int // first unparsed byte in buf
+	end   int // end of data in buf
+	read  int64
+	last  uint32 // identifier of the last accepted notification
+	batch []wire.Notification
+	now   time.Time
+	note  wire.Notification
+}
+
+// verdict is how processing the buffered frames ended.
+type verdict uint8
+
+const (
+	keepGoing  verdict = iota // all complete frames accepted; read more
+	answered                  // error response written: linger, then close
+	closeQuiet                // close without a word (command 0 error, disconnect, cut)
+	stopped                   // the server or the connection was closed meanwhile
+)
+
+func (s *Server) serveGateway(t *tracked) {
+	log := s.log.With("service", "gateway", "remote", t.raw.RemoteAddr().String())
+	tc, ok := s.handshake(t, log)
+	if !ok {
+		return
+	}
+	num := s.gwSeq.Add(1)
+	log = log.With("conn", num)
+	s.stats.connectionsTotal.Add(1)
+	s.stats.connectionsOpen.Add(1)
+	defer s.stats.connectionsOpen.Add(-1)
+	log.Debug("mockapns gateway connection open")
+	s.runGateway(t, tc, num, log)
+}
+
+// runGateway serves one gateway connection until it ends, then closes it.
+func (s *Server) runGateway(t *tracked, c stream, num uint64, log *slog.Logger) {
+	g := &gwConn{s: s, t: t, c: c, num: num, log: log, buf: make([]byte, readBufSize)}
+	switch g.run() {
+	case answered:
+		g.linger()
+		_ = c.Close()
+	case closeQuiet:
+		// No close_notify: the client sees the connection drop.
+		_ = t.raw.Close()
+	default:
+		_ = c.Close()
+	}
+	log.Debug("mockapns gateway connection closed", "bytes", g.read)
+}
+
+// fill makes room and reads once into the buffer. It returns the number of
+// bytes read and the read error.
+func (g *gwConn) fill() (int, error) {
+	if g.start > 0 {
+		g.end = copy(g.buf, g.buf[g.start:g.end])
+		g.start = 0
+	}
+	if g.end == len(g.buf) {
+		// Only a frame larger than the buffer gets here; its size is
+		// bounded by the parser's frame limit and its bytes have arrived.
+		g.buf = append(g.buf, make([]byte, len(g.buf))...)
+	}
+	return g.c.Read(g.buf[g.end:])
+}
+
+func (g *gwConn) run() verdict {
+	for {
+		n, err := g.fill()
+		if n > 0 {
+			before := g.read
+			g.read += int64(n)
+			g.end += n
+			g.now = time.Now()
+			cut := -1
+			if g.s.faults.active.Load() > 0 {
+				if at, ok := g.s.faults.cutAt(before, g.read); ok {
+					cut = g.end - int(g.read-at) // keep the bytes before the cut
+				}
+			}
+			if cut >= 0 {
+				tail := g.end
+				g.end = cut
+				if v := g.process(); v != keepGoing {
+					return v
+				}
+				g.log.Info("mockapns cut connection (disconnect after_bytes fault)", "at", g.read-int64(tail-cut))
+				g.start, g.end = g.end, tail
+				g.skipPartial()
+				g.countDiscarded()
+				return closeQuiet
+			}
+			if v := g.process(); v != keepGoing {
+				return v
+			}
+		}
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				if g.end > g.start {
+					g.log.Info("mockapns client closed inside a frame", "bytes", g.end-g.start)
+				} else {
+					g.log.Debug("mockapns client closed")
+				}
+			case errors.Is(err, net.ErrClosed), g.cut():
+				return stopped
+			default:
+				g.log.Info("mockapns gateway read failed", "err", err)
+			}
+			return keepGoing
+		}
+	}
+}
+
+// cut reports whether the connection was cut by the server.
+func (g *gwConn) cut() bool {
+	select {
+	case <-g.t.cut:
+		return true
+	default:
+		return false
+	}
+}
+
+// process judges every complete frame in the buffer, in order.
+func (g *gwConn) process() verdict {
+	s := g.s
+	for g.start < g.end {
+		n := &g.note
+		used, err := wire.ParseNotification(g.buf[g.start:g.end], n, s.cfg.Parse)
+		if err != nil {
+			if errors.Is(err, wire.ErrIncomplete) {
+				break
+			}
+			var fe *wire.FrameError
+			if !errors.As(err, &fe) { // not produced by the parser; be safe
+				fe = &wire.FrameError{Command: wire.Command(g.buf[g.start]), Status: wire.StatusProtocolError, Err: err}
+			}
+			bad := wire.Notification{Command: fe.Command, ID: fe.ID}
+			if used > 0 {
+				bad.Token, bad.Payload, bad.Expiry = n.Token, n.Payload, n.Expiry
+				bad.Priority, bad.Present = n.Priority, n.Present
+				bad.ID = fe.ID
+			}
+			g.start += used
+			if used == 0 {
+				// The frame cannot be delimited: nothing after it can be.
+				g.start = g.end
+			}
+			return g.refuse(&bad, fe.Status, fe.Err)
+		}
+		g.start += used
+		if s.faults.active.Load() > 0 {
+			switch a := s.faults.onNotification(n); a.kind {
+			case actReject:
+				return g.refuse(n, a.status, nil)
+			case actShutdown:
+				return g.shutdown(n)
+			case actDisconnect:
+				g.flush()
+				g.log.Info("mockapns disconnect fault", "id", n.ID)
+				s.stats.discarded.Add(1)
+				g.countDiscarded()
+				return closeQuiet
+			case actDelay:
+				g.flush()
+				g.log.Info("mockapns delay fault", "delay", a.delay, "id", n.ID)
+				if !g.stall(a.delay) {
+					return stopped
+				}
+				// The buffer is untouched: n still aliases it.
+			}
+		}
+		if !s.cfg.NoValidation {
+			if err := wire.Validate(n, s.cfg.Limits); err != nil {
+				var fe *wire.FrameError
+				status := wire.StatusProtocolError
+				if errors.As(err, &fe) {
+					status = fe.Status
+				}
+				return g.refuse(n, status, err)
+			}
+		}
+		g.last = n.ID
+		g.batch = append(g.batch, *n)
+	}
+	g.flush()
+	return keepGoing
+}
+
+// flush journals and counts the accepted notifications of this read.
+func (g *gwConn) flush() {
+	if len(g.batch) == 0 {
+		return
+	}
+	g.s.journal.add(g.num, g.now, wire.StatusNoError, g.batch)
+	g.s.stats.accepted.Add(uint64(len(g.batch)))
+	clear(g.batch) // drop the aliases of the read buffer
+	g.batch = g.batch[:0]
+}
+
+// refuse journals n with status, answers it (except command 0) and counts
+// the frames already read after it as discarded.
+func (g *gwConn) refuse(n *wire.Notification, status wire.Status, why error) verdict {
+	g.flush()
+	g.s.journal.add(g.num, g.now, status, []wire.Notification{*n})
+	g.s.stats.rejected.Add(1)
+	g.countDiscarded()
+	if n.Command == wire.CommandSimple {
+		g.log.Info("mockapns refused command-0 notification; closing without a response", "status", uint8(status), "reason", errText(why))
+		return closeQuiet
+	}
+	g.log.Info("mockapns refused notification", "status", uint8(status), "id", n.ID, "reason", errText(why))
+	return g.answer(wire.ErrorResponse{Status: status, ID: n.ID})
+}
+
+// shutdown answers status 10 naming the last accepted notification.
+func (g *gwConn) shutdown(n *wire.Notification) verdict {
+	g.flush()
+	g.s.journal.add(g.num, g.now, wire.StatusShutdown, []wire.Notification{*n})
+	g.s.stats.rejected.Add(1)
+	g.countDiscarded()
+	if n.Command == wire.CommandSimple {
+		g.log.Info("mockapns shutdown fault on command 0; closing without a response")
+		return closeQuiet
+	}
+	g.log.Info("mockapns shutdown fault", "last_accepted", g.last)
+	return g.answer(wire.ErrorResponse{Status: wire.StatusShutdown, ID: g.last})
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "fault"
+	}
+	return err.Error()
+}
+
+// answer writes the error response and half-closes the connection.
+func (g *gwConn) answer(r wire.ErrorResponse) verdict {
+	var b [wire.ErrorResponseSize]byte
+	out, _ := r.AppendBinary(b[:0])
+	_ = g.c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := g.c.Write(out); err != nil {
+		g.log.Info("mockapns writing the error response failed", "err", err)
+		return stopped
+	}
+	if err := g.c.CloseWrite(); err != nil {
+		g.log.Debug("mockapns half-close failed", "err", err)
+	}
+	return answered
+}
+
+// linger reads and discards (counting whole frames) until the client closes
+// or the linger time is over, so that closing does not reset a connection
+// with unread data and destroy the error response in flight.
+func (g *gwConn) linger() {
+	_ = g.c.SetReadDeadline(time.Now().Add(g.s.linger))
+	for {
+		n, err := g.fill()
+		g.end += n
+		g.countDiscarded()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				g.log.Debug("mockapns linger over; closing")
+			}
+			return
+		}
+	}
+}
+
+// countDiscarded counts the complete frames in the buffer as discarded and
+// consumes them; bytes that cannot be delimited into frames are dropped.
+func (g *gwConn) countDiscarded() {
+	var n wire.Notification
+	var count uint64
+	for g.start < g.end {
+		used, err := wire.ParseNotification(g.buf[g.start:g.end], &n, g.s.cfg.Parse)
+		if errors.Is(err, wire.ErrIncomplete) {
+			break
+		}
+		if used == 0 { // unknown command or oversized frame: lost sync
+			g.start = g.end
+			break
+		}
+		g.start += used
+		count++
+	}
+	if count > 0 {
+		g.s.stats.discarded.Add(count)
+	}
+	if g.start == g.end {
+		g.start, g.end = 0, 0
+	}
+}
+
+// skipPartial drops the remainder of the frame cut by an after_bytes fault:
+// the bytes from the start of the buffer up to the next frame boundary are
+// unknown, so they are dropped without counting.
+func (g *gwConn) skipPartial() {
+	g.start = g.end
+}
+
+// stall waits d, or until the server or the connection closes.
+func (g *gwConn) stall(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		g.now = time.Now()
+		return true
+	case <-g.t.cut:
+		return false
+	case <-g.s.ctx.Done():
+		return false
+	}
+}

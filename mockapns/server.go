@@ -1,0 +1,363 @@
+package mockapns
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apnskit/apnskit/certs"
+	"github.com/apnskit/apnskit/wire"
+)
+
+// Config configures a Server. The zero value is usable: both services on
+// loopback with free ports, a fresh PKI, Apple's validation, a journal of
+// DefaultJournalSize entries, no faults, no logs.
+type Config struct {
+	// GatewayAddr is the binary gateway's listen address; "" means
+	// "127.0.0.1:0" (a free port).
+	GatewayAddr string
+	// FeedbackAddr is the feedback service's listen address; "" means
+	// "127.0.0.1:0".
+	FeedbackAddr string
+	// PKI holds the CA and the certificates both services present and
+	// trust; nil means a fresh certs.New(certs.Options{}).
+	PKI *certs.PKI
+	// JournalSize is how many journal entries are kept (oldest dropped
+	// first; the counters of Stats stay exact); 0 means DefaultJournalSize.
+	JournalSize int
+	// Seed seeds the random source of probability faults; 0 means a
+	// time-based seed. Server.Seed reports the one in use.
+	Seed int64
+	// Limits are Apple's validation rules; the zero value is Apple's
+	// defaults (32-byte tokens, payloads up to 2048 bytes).
+	Limits wire.Limits
+	// Parse relaxes the structural checks of frames (unknown and repeated
+	// items, frame length limit); the zero value is strict.
+	Parse wire.ParseOptions
+	// NoValidation accepts any notification that parses, skipping
+	// wire.Validate.
+	NoValidation bool
+	// ErrorLinger bounds how long the gateway keeps reading and discarding
+	// after an error response (so that the client receives it rather than
+	// a TCP reset) before it closes; 0 means one second.
+	ErrorLinger time.Duration
+	// Faults are installed at start, in order, as by Server.AddFault.
+	Faults []Fault
+	// Logger receives the server's logs; nil means none.
+	Logger *slog.Logger
+}
+
+// Defaults and bounds.
+const (
+	defaultErrorLinger = time.Second
+	handshakeTimeout   = 10 * time.Second
+	writeTimeout       = 10 * time.Second
+)
+
+// ErrServerClosed is returned by Shutdown when the server was already
+// closed.
+var ErrServerClosed = errors.New("mockapns: server closed")
+
+// Server is a running mock of Apple's binary gateway and feedback service.
+// Create it with Start or NewServer and stop it with Close or Shutdown. All
+// methods are safe for concurrent use.
+type Server struct {
+	cfg     Config
+	pki     *certs.PKI
+	tlsConf *tls.Config
+	log     *slog.Logger
+	seed    int64
+	linger  time.Duration
+
+	gwLn, fbLn net.Listener
+
+	ctx       context.Context // canceled by Close: every goroutine ends
+	cancel    context.CancelFunc
+	stopOnce  sync.Once
+	closeOnce sync.Once
+	wg        sync.WaitGroup // accept loops and connections
+
+	mu     sync.Mutex
+	conns  map[*tracked]struct{}
+	closed bool
+
+	gwSeq, fbSeq atomic.Uint64 // connection numbers
+
+	journal *journal
+	stats   counters
+	faults  faultSet
+
+	fbMu    sync.Mutex
+	fbQueue []wire.FeedbackTuple
+}
+
+// tracked is an open connection that Close and CloseClientConnections can cut.
+type tracked struct {
+	raw  net.Conn
+	cut  chan struct{}
+	once sync.Once
+}
+
+func (t *tracked) close() {
+	t.once.Do(func() {
+		close(t.cut)
+		_ = t.raw.Close()
+	})
+}
+
+// Start starts a server listening on both ports and returns once both
+// listeners are up.
+func Start(cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg, pki: cfg.PKI, log: cfg.Logger, seed: cfg.Seed, linger: cfg.ErrorLinger,
+		conns: make(map[*tracked]struct{}), journal: newJournal(cfg.JournalSize)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.linger <= 0 {
+		s.linger = defaultErrorLinger
+	}
+	if s.seed == 0 {
+		s.seed = time.Now().UnixNano()
+		if s.seed == 0 {
+			s.seed = 1
+		}
+	}
+	s.faults.rng = rand.New(rand.NewPCG(uint64(s.seed), 0x6d6f636b61706e73))
+	for i, f := range cfg.Faults {
+		if _, err := s.faults.add(f); err != nil {
+			return nil, fmt.Errorf("mockapns: Config.Faults[%d]: %w", i, err)
+		}
+	}
+	if s.pki == nil {
+		p, err := certs.New(certs.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("mockapns: generating PKI: %w", err)
+		}
+		s.pki = p
+	}
+	s.tlsConf = s.pki.ServerTLSConfig()
+	gwAddr, fbAddr := cfg.GatewayAddr, cfg.FeedbackAddr
+	if gwAddr == "" {
+		gwAddr = "127.0.0.1:0"
+	}
+	if fbAddr == "" {
+		fbAddr = "127.0.0.1:0"
+	}
+	var err error
+	if s.gwLn, err = net.Listen("tcp", gwAddr); err != nil {
+		return nil, fmt.Errorf("mockapns: gateway: %w", err)
+	}
+	if s.fbLn, err = net.Listen("tcp", fbAddr); err != nil {
+		_ = s.gwLn.Close()
+		return nil, fmt.Errorf("mockapns: feedback: %w", err)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(2)
+	go s.acceptLoop(s.gwLn, "gateway", s.serveGateway)
+	go s.acceptLoop(s.fbLn, "feedback", s.serveFeedback)
+	s.log.Info("mockapns listening", "gateway", s.GatewayAddr(), "feedback", s.FeedbackAddr(), "seed", s.seed)
+	return s, nil
+}
+
+// NewServer is Start for tests, in the manner of httptest.NewServer: it
+// panics if the server cannot start.
+func NewServer(cfg Config) *Server {
+	s, err := Start(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("mockapns: %v", err))
+	}
+	return s
+}
+
+// GatewayAddr returns the gateway's address, "127.0.0.1:PORT".
+func (s *Server) GatewayAddr() string { return s.gwLn.Addr().String() }
+
+// FeedbackAddr returns the feedback service's address.
+func (s *Server) FeedbackAddr() string { return s.fbLn.Addr().String() }
+
+// PKI returns the certificates the server uses.
+func (s *Server) PKI() *certs.PKI { return s.pki }
+
+// RootCAs returns a pool holding the server's CA, for clients to trust.
+func (s *Server) RootCAs() *x509.CertPool { return s.pki.CertPool() }
+
+// ClientTLSConfig returns a client configuration that presents the PKI's
+// client certificate and verifies the server against the CA.
+func (s *Server) ClientTLSConfig() *tls.Config { return s.pki.ClientTLSConfig() }
+
+// Seed returns the seed of the random source behind probability faults.
+func (s *Server) Seed() int64 { return s.seed }
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// Notifications returns the journal entries matching f, oldest first. The
+// entries are copies.
+func (s *Server) Notifications(f Filter) []Entry { return s.journal.notifications(f) }
+
+// WaitNotifications blocks until at least n journal entries match f (f.Limit
+// aside), then returns the matching entries as Notifications does. When ctx
+// ends first it returns what matches so far and an error wrapping ctx's.
+func (s *Server) WaitNotifications(ctx context.Context, f Filter, n int) ([]Entry, error) {
+	return s.journal.wait(ctx, f, n)
+}
+
+// ClearNotifications empties the journal. Sequence numbers go on.
+func (s *Server) ClearNotifications() { s.journal.clear(false) }
+
+// AddFault installs a fault, after those already installed, and returns its
+// ID. An invalid fault is refused with an error wrapping ErrBadFault.
+func (s *Server) AddFault(f Fault) (int, error) { return s.faults.add(f) }
+
+// Faults lists the installed faults in the order they are checked.
+func (s *Server) Faults() []FaultInfo { return s.faults.infos() }
+
+// RemoveFault uninstalls a fault and reports whether it was installed.
+func (s *Server) RemoveFault(id int) bool { return s.faults.remove(id) }
+
+// ClearFaults uninstalls every fault.
+func (s *Server) ClearFaults() { s.faults.clear() }
+
+// Reset empties the journal (sequence numbers restart at 1), the faults,
+// the feedback queue and the counters, except the gauge of connections open
+// now. Open connections stay open; connection numbers go on.
+func (s *Server) Reset() {
+	s.journal.clear(true)
+	s.faults.clear()
+	s.fbMu.Lock()
+	s.fbQueue = nil
+	s.fbMu.Unlock()
+	s.stats.reset()
+}
+
+// CloseClientConnections cuts every open gateway and feedback connection
+// now, without a word (TCP close), as a network failure would.
+func (s *Server) CloseClientConnections() {
+	s.mu.Lock()
+	conns := make([]*tracked, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+// stopListening closes both listeners (once).
+func (s *Server) stopListening() {
+	s.stopOnce.Do(func() {
+		_ = s.gwLn.Close()
+		_ = s.fbLn.Close()
+	})
+}
+
+// Close stops the server: it closes the listeners and every connection and
+// waits for all its goroutines. It is idempotent and safe to call
+// concurrently.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.stopListening()
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.cancel()
+		s.CloseClientConnections()
+		s.wg.Wait()
+		s.log.Info("mockapns closed")
+	})
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, then waits
+// for the open connections to end (a gateway connection ends when its
+// client closes it). If ctx ends first, it closes everything as Close does
+// and returns an error wrapping ctx's.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopListening()
+	idle := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+		s.Close()
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		<-idle
+		return fmt.Errorf("mockapns: shutdown: %w", ctx.Err())
+	}
+}
+
+// track registers a connection; it returns nil when the server is closed.
+func (s *Server) track(raw net.Conn) *tracked {
+	t := &tracked{raw: raw, cut: make(chan struct{})}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.conns[t] = struct{}{}
+	return t
+}
+
+func (s *Server) untrack(t *tracked) {
+	s.mu.Lock()
+	delete(s.conns, t)
+	s.mu.Unlock()
+	t.close()
+}
+
+// acceptLoop accepts connections until the listener is closed and serves
+// each in its own goroutine.
+func (s *Server) acceptLoop(ln net.Listener, service string, serve func(*tracked)) {
+	defer s.wg.Done()
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.log.Error("mockapns accept failed", "service", service, "err", err)
+			return
+		}
+		t := s.track(raw)
+		if t == nil {
+			_ = raw.Close()
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.untrack(t)
+			serve(t)
+		}()
+	}
+}
+
+// handshake runs the TLS handshake with a deadline; a failure is counted
+// and logged once.
+func (s *Server) handshake(t *tracked, log *slog.Logger) (*tls.Conn, bool) {
+	conn := tls.Server(t.raw, s.tlsConf)
+	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
+	defer cancel()
+	if err := conn.HandshakeContext(ctx); err != nil {
+		s.stats.handshakesFailed.Add(1)
+		log.Info("mockapns TLS handshake failed", "err", err)
+		return nil, false
+	}
+	return conn, true
+}
