@@ -1,0 +1,78 @@
+Feature: Binary notification format
+  A provider writes notifications to the gateway as binary frames: command 0
+  (simple), command 1 (enhanced, with an identifier and an expiry) or
+  command 2 (framed, with optional identifier, expiry and priority items).
+  The gateway answers nothing when it accepts a notification, so these
+  scenarios look at what the gateway received.
+
+  Tokens are numbered in the order the scenario sends them: "token 1" is the
+  device token of the first notification, and so on.
+
+  Background:
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+
+  Scenario: notifications sent by the client reach the gateway intact
+    When the client sends 3 notifications
+    Then the gateway accepted every token exactly once
+    And the gateway received every payload unchanged
+    And the client reports no failed token
+
+  Scenario: the framed format (command 2) is accepted
+    Given the notifications use command 2
+    When the client sends 3 notifications
+    Then the gateway received every notification with command 2
+    And the gateway accepted every token exactly once
+
+  @command1
+  Scenario: the enhanced format (command 1) is accepted
+    Given the notifications use command 1
+    When the client sends 3 notifications
+    Then the gateway received every notification with command 1
+    And the gateway accepted every token exactly once
+
+  @command0
+  Scenario: the simple format (command 0) is accepted
+    Given the notifications use command 0
+    When the client sends 3 notifications
+    Then the gateway received every notification with command 0
+    And the gateway accepted every token exactly once
+
+  Scenario Outline: the priority reaches the gateway
+    Given the notifications have priority <priority>
+    When the client sends 2 notifications
+    Then the gateway received every notification with priority <priority>
+    And the gateway accepted every token exactly once
+
+    Examples:
+      | priority |
+      | 10       |
+      | 5        |
+
+  Scenario Outline: the expiry reaches the gateway
+    Given the notifications expire at <expiry>
+    When the client sends 2 notifications
+    Then the gateway received every notification with expiry <expiry>
+    And the gateway accepted every token exactly once
+
+    Examples:
+      | expiry               |
+      | 2030-01-02T03:04:05Z |
+      | 2106-02-07T06:28:15Z |
+
+  Scenario: a payload of exactly the limit is accepted
+    Given the notifications carry a payload of 2048 bytes
+    When the client sends 2 notifications
+    Then the gateway accepted every token exactly once
+    And the gateway received every payload unchanged
+
+  Scenario: a payload over the limit reaches the gateway and is refused with status 7
+    The client does not check the size itself: the gateway is the judge,
+    and every notification of the batch fails the same way.
+    Given the notifications carry a payload of 2049 bytes
+    When the client sends 3 notifications
+    Then the gateway refused 1 notification with status 7
+    And the gateway accepted no notification
+    And the client reports tokens 1, 2 and 3 as failed with status 7
+    And the client reports no other failed token
+    And the client sent no token again
