@@ -60,6 +60,7 @@ const (
 	defaultErrorLinger = time.Second
 	handshakeTimeout   = 10 * time.Second
 	writeTimeout       = 10 * time.Second
+	acceptBackoff      = 10 * time.Millisecond
 )
 
 // ErrServerClosed is returned by Shutdown when the server was already
@@ -327,12 +328,17 @@ func (s *Server) acceptLoop(ln net.Listener, service string, serve func(*tracked
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
+			// Transient failures (such as running out of file descriptors):
+			// log, back off briefly, and keep serving.
 			s.log.Error("mockapns accept failed", "service", service, "err", err)
-			return
+			backoff := time.NewTimer(acceptBackoff)
+			select {
+			case <-backoff.C:
+				continue
+			case <-s.ctx.Done():
+				backoff.Stop()
+				return
+			}
 		}
 		t := s.track(raw)
 		if t == nil {
