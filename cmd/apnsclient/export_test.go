@@ -1,0 +1,4 @@
+package main
+
+// Run is run, for the specs of package main_test.
+var Run = run

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// errUsage is wrapped by every error about the command line; run maps it to
+// exit status 2 and a one-line message.
+var errUsage = errors.New("usage")
+
+// usageError reports a bad command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// Names -addr accepts besides HOST:PORT; the client resolves them to Apple's
+// hosts.
+const (
+	addrPushSandbox        = "push_sandbox"
+	addrPushProduction     = "push_production"
+	addrFeedbackSandbox    = "feedback_sandbox"
+	addrFeedbackProduction = "feedback_production"
+)
+
+// connOptions are the flags both subcommands share: where to connect and
+// with which certificate.
+type connOptions struct {
+	addr        string
+	caFile      string
+	certFile    string
+	keyFile     string
+	passphrase  string
+	p12File     string
+	p12Password string
+	timeout     time.Duration // connect timeout (TCP + TLS)
+	verbose     bool
+}
+
+// pushOptions are the flags of `apnsclient push`.
+type pushOptions struct {
+	conn       connOptions
+	tokens     []string // from -token, lower-case hex
+	tokensFile string   // -tokens: a file name or "-"
+
+	alert    string
+	hasAlert bool
+	badge    int
+	hasBadge bool
+	sound    string
+	hasSound bool
+	payload  json.RawMessage // -payload, a JSON object
+	expiry   time.Duration   // 0: absent
+	priority int             // 0: absent, else 10 or 5
+
+	batch       int
+	maxAttempts int
+	parallel    int
+	errorWait   time.Duration // 0: the client's default
+	progress    string        // auto, always, never
+}
+
+// feedbackOptions are the flags of `apnsclient feedback`.
+type feedbackOptions struct {
+	conn connOptions
+}
+
+// Defaults of our own flags.
+const (
+	defaultBatch       = 10000
+	defaultMaxAttempts = 10
+	defaultParallel    = 4
+)
+
+func (c *connOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", "", "gateway or feedback `HOST:PORT`, or push_sandbox, push_production, feedback_sandbox, feedback_production")
+	fs.StringVar(&c.caFile, "ca", "", "PEM `FILE` of the CAs that sign the server certificate (default: the system roots)")
+	fs.StringVar(&c.certFile, "cert", "", "PEM `FILE` of the client certificate (may hold the key too)")
+	fs.StringVar(&c.keyFile, "key", "", "PEM `FILE` of the client certificate's private key (default: read from -cert)")
+	fs.StringVar(&c.passphrase, "passphrase", "", "passphrase of an encrypted -key (default: $APNSCLIENT_PASSPHRASE)")
+	fs.StringVar(&c.p12File, "p12", "", "PKCS #12 `FILE` holding certificate and key, instead of -cert and -key")
+	fs.StringVar(&c.p12Password, "p12-password", "", "password of -p12 (default: $APNSCLIENT_P12_PASSWORD)")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "connect timeout (TCP and TLS handshake)")
+	fs.BoolVar(&c.verbose, "v", false, "report connection errors and resends on stderr")
+}
+
+// check validates the shared flags; getenv supplies secrets not given as
+// flags.
+func (c *connOptions) check(getenv func(string) string, push bool) error {
+	switch c.addr {
+	case "":
+		return usagef("-addr is required")
+	case addrPushSandbox, addrPushProduction:
+		if !push {
+			return usagef("-addr %s is a push gateway; feedback needs feedback_sandbox, feedback_production or HOST:PORT", c.addr)
+		}
+	case addrFeedbackSandbox, addrFeedbackProduction:
+		if push {
+			return usagef("-addr %s is a feedback service; push needs push_sandbox, push_production or HOST:PORT", c.addr)
+		}
+	default:
+		if _, port, err := splitHostPort(c.addr); err != nil {
+			return usagef("-addr %q: %v", c.addr, err)
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return usagef("-addr %q: bad port %q", c.addr, port)
+		}
+	}
+	switch {
+	case c.p12File != "" && (c.certFile != "" || c.keyFile != ""):
+		return usagef("-p12 excludes -cert and -key")
+	case c.p12File == "" && c.certFile == "":
+		return usagef("-cert is required (or -p12)")
+	}
+	if c.timeout <= 0 {
+		return usagef("-timeout must be positive, not %v", c.timeout)
+	}
+	if c.passphrase == "" {
+		c.passphrase = getenv("APNSCLIENT_PASSPHRASE")
+	}
+	if c.p12Password == "" {
+		c.p12Password = getenv("APNSCLIENT_P12_PASSWORD")
+	}
+	return nil
+}
+
+// splitHostPort splits HOST:PORT and insists on both parts.
+func splitHostPort(addr string) (host, port string, err error) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return "", "", errors.New("want HOST:PORT or a name such as push_sandbox")
+	}
+	host, port = addr[:i], addr[i+1:]
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	} else if strings.Contains(host, ":") {
+		return "", "", errors.New("an IPv6 host must be in brackets: [::1]:2195")
+	}
+	if host == "" {
+		return "", "", errors.New("missing host")
+	}
+	return host, port, nil
+}
+
+// tokenList is the repeatable -token flag.
+type tokenList []string
+
+func (l *tokenList) String() string { return strings.Join(*l, ",") }
+
+func (l *tokenList) Set(s string) error {
+	t, err := parseToken(s)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, t)
+	return nil
+}
+
+// newFlagSet returns a flag set that reports errors to no one: run turns
+// them into one line.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseFlags parses args and rejects positional arguments. It returns
+// flag.ErrHelp for -h and a usage error for anything else.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// pushFlagSet declares the flags of push into o.
+func pushFlagSet(o *pushOptions) *flag.FlagSet {
+	fs := newFlagSet("push")
+	o.conn.register(fs)
+	fs.Var((*tokenList)(&o.tokens), "token", "device token in `HEX` (repeatable)")
+	fs.StringVar(&o.tokensFile, "tokens", "", "`FILE` with one hex token per line, or - for stdin; blank lines and # comments are skipped")
+	fs.Func("alert", "alert `TEXT`", func(s string) error {
+		o.alert, o.hasAlert = s, true
+		return nil
+	})
+	fs.Func("badge", "badge number `N` (0 removes the badge)", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return errors.New("want a whole number ≥ 0")
+		}
+		o.badge, o.hasBadge = n, true
+		return nil
+	})
+	fs.Func("sound", "sound `NAME`", func(s string) error {
+		o.sound, o.hasSound = s, true
+		return nil
+	})
+	fs.Func("payload", "complete payload, a JSON object; excludes -alert, -badge and -sound", func(s string) error {
+		b := bytes.TrimSpace([]byte(s))
+		if !json.Valid(b) {
+			return errors.New("not valid JSON")
+		}
+		if len(b) == 0 || b[0] != '{' {
+			return errors.New("not a JSON object")
+		}
+		o.payload = json.RawMessage(b)
+		return nil
+	})
+	fs.Func("expiry", "store the notification for `DUR` (such as 1h) if the device is offline (default: not stored)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return errors.New("want a duration such as 30s, 1h or 24h")
+		}
+		if d <= 0 {
+			return errors.New("must be positive")
+		}
+		o.expiry = d
+		return nil
+	})
+	fs.Func("priority", "priority: 10 (now) or 5 (power-saving)", func(s string) error {
+		switch s {
+		case "10":
+			o.priority = 10
+		case "5":
+			o.priority = 5
+		default:
+			return errors.New("want 10 or 5")
+		}
+		return nil
+	})
+	fs.IntVar(&o.batch, "batch", defaultBatch, "notifications per send: progress and retries go batch by batch")
+	fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "give up on a batch's remaining notifications after `N` sends in a row that settle none of them")
+	fs.IntVar(&o.parallel, "parallel", defaultParallel, "batches sent at once, each on its own connection")
+	fs.DurationVar(&o.errorWait, "error-wait", 0, "how long to wait after a batch for a late error response (default: the client's, 500ms)")
+	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
+	return fs
+}
+
+// parsePush parses the arguments of `apnsclient push`.
+func parsePush(args []string, getenv func(string) string) (*pushOptions, error) {
+	o := &pushOptions{}
+	fs := pushFlagSet(o)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := o.conn.check(getenv, true); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(o.tokens) > 0 && o.tokensFile != "":
+		return nil, usagef("-token and -tokens exclude each other")
+	case len(o.tokens) == 0 && o.tokensFile == "":
+		return nil, usagef("no device token: give -token HEX or -tokens FILE")
+	}
+	if o.payload != nil && (o.hasAlert || o.hasBadge || o.hasSound) {
+		return nil, usagef("-payload excludes -alert, -badge and -sound")
+	}
+	switch {
+	case o.batch < 1:
+		return nil, usagef("-batch must be at least 1")
+	case o.maxAttempts < 1:
+		return nil, usagef("-max-attempts must be at least 1")
+	case o.parallel < 1:
+		return nil, usagef("-parallel must be at least 1")
+	case o.errorWait < 0:
+		return nil, usagef("-error-wait must not be negative")
+	}
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		return nil, usagef("-progress %q: want auto, always or never", o.progress)
+	}
+	return o, nil
+}
+
+// parseFeedback parses the arguments of `apnsclient feedback`.
+func parseFeedback(args []string, getenv func(string) string) (*feedbackOptions, error) {
+	o := &feedbackOptions{}
+	fs := newFlagSet("feedback")
+	o.conn.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := o.conn.check(getenv, false); err != nil {
+		return nil, err
+	}
+	return o, nil
+}

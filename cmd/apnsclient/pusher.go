@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/apnskit/apnskit/wire"
+)
+
+// errInterrupted is the cause of a push stopped by a signal.
+var errInterrupted = errors.New("interrupted")
+
+// round is what one send of a list of tokens came to.
+type round struct {
+	sent      int       // notifications written
+	failed    []failure // notifications refused for good (possibly of an earlier send: late errors)
+	retry     []string  // tokens to send again (possibly of an earlier send)
+	uncertain int       // how many of retry may have been delivered already
+	status    wire.Status
+	errs      []error // problems not tied to a token (logged with -v)
+}
+
+// sendFunc sends one notification to each token. An error means nothing
+// could be sent (no connection): the push stops.
+type sendFunc func(ctx context.Context, tokens []string) (round, error)
+
+// pusher sends a token list batch by batch, several batches at once, and
+// follows every batch until nothing is left to resend.
+type pusher struct {
+	send        sendFunc
+	batch       int // tokens per batch
+	parallel    int // batches in flight
+	maxAttempts int // sends in a row that settle nothing before giving up
+	log         io.Writer
+	c           counters
+
+	mu       sync.Mutex
+	sum      summary
+	failed   [][]failure // per batch, so the output follows the list's order
+	unsettle int         // tokens neither accepted nor failed when the push stopped
+}
+
+// push sends tokens and returns the summary (without the timing fields) and
+// the error that stopped it early, if any: a connection error, or
+// errInterrupted when ctx was cancelled.
+func (p *pusher) push(ctx context.Context, tokens []string) (summary, error) {
+	batches := split(tokens, p.batch)
+	p.failed = make([][]failure, len(batches))
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(p.parallel, len(batches)) {
+		wg.Go(func() {
+			for i := range next {
+				if err := p.runBatch(ctx, i, batches[i]); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	started := 0
+feed:
+	for ; started < len(batches); started++ {
+		select {
+		case next <- started:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	for _, b := range batches[started:] {
+		p.unsettle += len(b)
+	}
+
+	s := p.sum
+	for _, f := range p.failed {
+		s.Failed = append(s.Failed, f...)
+	}
+	s.Accepted = len(tokens) - p.unsettle - len(s.Failed)
+	var err error
+	if ctx.Err() != nil {
+		err = context.Cause(ctx)
+		if errors.Is(err, context.Canceled) {
+			err = errInterrupted
+		}
+	}
+	return s, err
+}
+
+// runBatch sends one batch, then what each send says to resend, until
+// nothing is left or maxAttempts sends in a row settled nothing. On return,
+// every token of the batch is accepted, failed, or counted as unsettled.
+func (p *pusher) runBatch(ctx context.Context, index int, batch []string) error {
+	cur := batch
+	stalls := 0
+	first := true
+	for len(cur) > 0 {
+		if ctx.Err() != nil {
+			p.settle(index, len(cur), nil)
+			return context.Cause(ctx)
+		}
+		r, err := p.send(ctx, cur)
+		p.c.attempts.Add(1)
+		if err != nil {
+			p.settle(index, len(cur), nil)
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return err
+		}
+		p.record(r, first)
+		for _, e := range r.errs {
+			p.logf("batch %d: %v", index+1, e)
+		}
+		first = false
+		next := r.retry
+		if len(r.failed) == 0 && len(next) >= len(cur) {
+			stalls++
+		} else {
+			stalls = 0
+		}
+		p.c.done.Add(int64(len(cur) - len(next)))
+		p.c.failed.Add(int64(len(r.failed)))
+		if len(next) > 0 && stalls >= p.maxAttempts {
+			p.giveUp(index, next, r)
+			return nil
+		}
+		if len(next) > 0 {
+			p.logf("batch %d: resending %d notifications (%d uncertain)", index+1, len(next), r.uncertain)
+			p.mu.Lock()
+			p.sum.Uncertain += r.uncertain
+			p.mu.Unlock()
+		}
+		p.settle(index, 0, r.failed)
+		cur = next
+	}
+	return nil
+}
+
+// record adds the counts of one send.
+func (p *pusher) record(r round, first bool) {
+	p.c.sent.Add(int64(r.sent))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sum.Sent += r.sent
+	if !first {
+		p.sum.Retried += r.sent
+		p.c.retried.Add(int64(r.sent))
+	}
+}
+
+// settle records failures and tokens left unsettled by batch index.
+func (p *pusher) settle(index, unsettled int, failed []failure) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unsettle += unsettled
+	p.failed[index] = append(p.failed[index], failed...)
+}
+
+// giveUp fails the tokens still to resend after maxAttempts fruitless sends,
+// with the last status the gateway gave, if any.
+func (p *pusher) giveUp(index int, tokens []string, last round) {
+	reason := fmt.Sprintf("gave up after %d attempts", p.maxAttempts)
+	if last.status != 0 {
+		reason += ": " + last.status.String()
+	} else if len(last.errs) > 0 {
+		reason += ": " + last.errs[len(last.errs)-1].Error()
+	}
+	fs := make([]failure, 0, len(last.failed)+len(tokens))
+	fs = append(fs, last.failed...)
+	for _, t := range tokens {
+		fs = append(fs, failure{Token: t, Status: int(last.status), Reason: reason})
+	}
+	p.c.failed.Add(int64(len(tokens)))
+	p.c.done.Add(int64(len(tokens)))
+	p.logf("batch %d: %s; %d notifications not sent", index+1, reason, len(tokens))
+	p.settle(index, 0, fs)
+}
+
+func (p *pusher) logf(format string, args ...any) {
+	if p.log == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.log, "apnsclient push: "+format+"\n", args...)
+}
+
+// split cuts tokens into batches of at most n.
+func split(tokens []string, n int) [][]string {
+	var out [][]string
+	for len(tokens) > n {
+		out = append(out, tokens[:n:n])
+		tokens = tokens[n:]
+	}
+	if len(tokens) > 0 {
+		out = append(out, tokens)
+	}
+	return out
+}

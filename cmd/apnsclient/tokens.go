@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apnskit/apnskit/wire"
+)
+
+// Errors about device tokens given on the command line or in a token list.
+var (
+	// errEmptyToken: an empty -token value.
+	errEmptyToken = errors.New("empty token")
+	// errNotHex: a token with a character that is not a hexadecimal digit.
+	errNotHex = errors.New("not hexadecimal")
+	// errOddLength: a token with an odd number of hexadecimal digits.
+	errOddLength = errors.New("odd number of hex digits")
+	// errTokenTooLong: a token of more than wire.MaxTokenLength bytes.
+	errTokenTooLong = fmt.Errorf("longer than %d bytes", wire.MaxTokenLength)
+	// errLineTooLong: a line of a token list longer than maxLineLength.
+	errLineTooLong = errors.New("line too long")
+	// errNoTokens: a token list with no token in it.
+	errNoTokens = errors.New("no token in the list")
+)
+
+// maxLineLength bounds one line of a token list: a token of the largest
+// length plus generous room for spaces and a comment.
+const maxLineLength = 4096
+
+// parseToken checks one hexadecimal device token and returns it in lower
+// case. Any non-empty even-length hex string of at most wire.MaxTokenLength
+// bytes is accepted: the gateway, not the command, judges the length (an
+// Apple gateway answers status 5 for anything but 32 bytes).
+func parseToken(s string) (string, error) {
+	if s == "" {
+		return "", errEmptyToken
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return "", fmt.Errorf("%w at column %d", errNotHex, i+1)
+		}
+	}
+	if len(s)%2 != 0 {
+		return "", errOddLength
+	}
+	if hex.DecodedLen(len(s)) > wire.MaxTokenLength {
+		return "", errTokenTooLong
+	}
+	return strings.ToLower(s), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// tokenLineError reports a bad line of a token list.
+type tokenLineError struct {
+	Name string // file name, or "stdin"
+	Line int    // 1-based
+	Err  error
+}
+
+func (e *tokenLineError) Error() string {
+	return fmt.Sprintf("%s:%d: %v", e.Name, e.Line, e.Err)
+}
+
+func (e *tokenLineError) Unwrap() error { return e.Err }
+
+// readTokens reads a token list: one hexadecimal token per line, surrounding
+// spaces ignored, blank lines and lines whose first non-space character is
+// '#' skipped. The first bad line stops the reading with a *tokenLineError
+// naming it. A list with no token at all is an error too.
+func readTokens(r io.Reader, name string) ([]string, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 256), maxLineLength)
+	var tokens []string
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		t, err := parseToken(s)
+		if err != nil {
+			return nil, &tokenLineError{Name: name, Line: line, Err: fmt.Errorf("bad token %q: %w", abbreviate(s), err)}
+		}
+		tokens = append(tokens, t)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = errLineTooLong
+		}
+		return nil, &tokenLineError{Name: name, Line: line + 1, Err: err}
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("%s: %w", name, errNoTokens)
+	}
+	return tokens, nil
+}
+
+// abbreviate shortens s for an error message.
+func abbreviate(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
+
+// loadTokens returns the tokens of -token, or reads the list -tokens names
+// ("-" is stdin).
+func (e *env) loadTokens(o *pushOptions) ([]string, error) {
+	if o.tokensFile == "" {
+		return o.tokens, nil
+	}
+	if o.tokensFile == "-" {
+		return readTokens(e.stdin, "stdin")
+	}
+	f, err := os.Open(o.tokensFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readTokens(f, o.tokensFile)
+}
