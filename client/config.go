@@ -1,0 +1,101 @@
+package client
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Config configures a Session. The zero value is usable: every field states
+// its default. Durations must not be negative.
+type Config struct {
+	// RootCAs verifies the gateway's certificate; nil means the system
+	// roots. Verification is never skipped.
+	RootCAs *x509.CertPool
+	// ServerName is the name checked against the gateway's certificate and
+	// sent as SNI; "" means the host of the address.
+	ServerName string
+	// DialContext opens the TCP connection (TLS is layered on top by the
+	// session); nil means a net.Dialer. Use it for proxies, or net.Pipe in
+	// tests.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// ConnectTimeout bounds the TCP connection and TLS handshake together;
+	// 0 means 10s.
+	ConnectTimeout time.Duration
+	// WriteTimeout bounds each write to the gateway; 0 means 10s. A write
+	// that times out ends the connection (its notifications become
+	// uncertain, see Result.Uncertain).
+	WriteTimeout time.Duration
+	// ReadTimeout bounds each read from the feedback service; 0 means 30s.
+	ReadTimeout time.Duration
+
+	// ErrorWait is how long Send waits after its last write for an error
+	// response before it presumes the batch accepted; 0 means 500ms.
+	//
+	// APNs never acknowledges success, and an error response arrives
+	// asynchronously (node-apn measured up to ~200ms). The trade-off: a
+	// longer wait adds that much latency to every Send (not per
+	// notification); a shorter one makes it likelier that an error arrives
+	// after Send returned. Nothing is lost then: the connection keeps the
+	// records of its last batch, and the next Send on it (or the pool when it
+	// checks the connection out) reports the late error in its Result, with
+	// the discarded notifications in Retries(). Only the latency of learning
+	// about it changes.
+	ErrorWait time.Duration
+
+	// PoolSize is the most connections kept open per (address,
+	// certificate); 0 means 4. Sends beyond it wait for a free connection.
+	PoolSize int
+
+	// Logger receives debug and warning events (connections opened and
+	// closed, error responses); nil means discard.
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultReadTimeout    = 30 * time.Second
+	DefaultErrorWait      = 500 * time.Millisecond
+	DefaultPoolSize       = 4
+)
+
+// withDefaults validates cfg and fills in the defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	for name, d := range map[string]time.Duration{
+		"ConnectTimeout": cfg.ConnectTimeout, "WriteTimeout": cfg.WriteTimeout,
+		"ReadTimeout": cfg.ReadTimeout, "ErrorWait": cfg.ErrorWait,
+	} {
+		if d < 0 {
+			return cfg, fmt.Errorf("%w: %s is negative (%v)", ErrBadConfig, name, d)
+		}
+	}
+	if cfg.PoolSize < 0 {
+		return cfg, fmt.Errorf("%w: PoolSize is negative (%d)", ErrBadConfig, cfg.PoolSize)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ConnectTimeout, DefaultConnectTimeout)
+	def(&cfg.WriteTimeout, DefaultWriteTimeout)
+	def(&cfg.ReadTimeout, DefaultReadTimeout)
+	def(&cfg.ErrorWait, DefaultErrorWait)
+	if cfg.PoolSize == 0 {
+		cfg.PoolSize = DefaultPoolSize
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DialContext == nil {
+		var d net.Dialer
+		cfg.DialContext = d.DialContext
+	}
+	return cfg, nil
+}

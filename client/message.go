@@ -1,0 +1,405 @@
+package client
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"time"
+)
+
+// Message is one notification content for many device tokens. The zero
+// value of each optional field means "absent". A Message round-trips through
+// JSON (for example through a queue) unchanged: see MarshalJSON.
+//
+// The payload is either built from the specific fields (Alert, Badge, Sound,
+// ContentAvailable, Category, ThreadID, MutableContent, Extra) or given
+// complete in Payload; combining Payload with any of those is an error
+// (ErrConflictingFields), except Alert and Badge holding exactly what
+// Payload says (see SetPayload). Apple's rules (token length, payload
+// size, priority values) are not checked here: the gateway judges them and
+// answers with a status. Only what cannot be encoded at all is refused.
+type Message struct {
+	// Tokens are the device tokens in hex (upper or lower case, any even
+	// length; Apple's were 64 hex digits). An empty string is sent as an
+	// empty token (the gateway answers status 2).
+	Tokens []string `json:"tokens"`
+	// Alert is a string or a dictionary (map[string]any with Apple's keys
+	// such as "title", "body", "loc-key").
+	Alert any `json:"alert,omitempty"`
+	// Badge is a number or a string; nil means absent.
+	Badge any `json:"badge,omitempty"`
+	// Sound is the sound name; "" means absent.
+	Sound string `json:"sound,omitempty"`
+	// ContentAvailable sets "content-available": 1.
+	ContentAvailable bool `json:"content_available,omitempty"`
+	// Category is the "category" key.
+	Category string `json:"category,omitempty"`
+	// ThreadID is the "thread-id" key.
+	ThreadID string `json:"thread_id,omitempty"`
+	// MutableContent sets "mutable-content": 1.
+	MutableContent bool `json:"mutable_content,omitempty"`
+	// Expiry is the expiration item; zero means the item is omitted.
+	Expiry Expiry `json:"expiry,omitzero"`
+	// Priority is the priority item: 0 omits it, otherwise 10 or 5 (other
+	// values up to 255 are sent as given and judged by the gateway).
+	Priority int `json:"priority,omitempty"`
+	// Extra holds custom top-level payload keys (never "aps").
+	Extra map[string]any `json:"extra,omitempty"`
+	// Payload is a complete JSON payload sent instead of one built from the
+	// fields above. It is sent compacted (insignificant whitespace removed).
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Expiry is when APNs may stop trying to deliver: an absolute time, or a
+// duration counted from the moment Send writes the notification. The zero
+// Expiry omits the item. To ask APNs not to store the notification at all
+// (expiry 0 on the wire), use ExpireAt(time.Unix(0, 0)).
+type Expiry struct {
+	At    time.Time     `json:"at,omitzero"`    // absolute time (whole seconds are sent)
+	After time.Duration `json:"after,omitzero"` // duration from the send; used when At is zero
+}
+
+// ExpireAt returns an Expiry at t.
+func ExpireAt(t time.Time) Expiry { return Expiry{At: t} }
+
+// ExpireAfter returns an Expiry d after the send.
+func ExpireAfter(d time.Duration) Expiry { return Expiry{After: d} }
+
+// IsZero reports whether the expiry is absent.
+func (e Expiry) IsZero() bool { return e.At.IsZero() && e.After == 0 }
+
+// resolve returns the wire value at the send time now.
+func (e Expiry) resolve(now time.Time) (uint32, error) {
+	t := e.At
+	if t.IsZero() {
+		t = now.Add(e.After)
+	}
+	sec := t.Unix()
+	if sec < 0 || sec > math.MaxUint32 {
+		return 0, fmt.Errorf("%w: expiry %v outside 1970–2106", ErrBadField, t)
+	}
+	return uint32(sec), nil
+}
+
+// MarshalJSON encodes the expiry as {"at": RFC 3339} or {"after": "1h0m0s"}.
+func (e Expiry) MarshalJSON() ([]byte, error) {
+	type wireExpiry struct {
+		At    *time.Time `json:"at,omitempty"`
+		After string     `json:"after,omitempty"`
+	}
+	var w wireExpiry
+	if !e.At.IsZero() {
+		w.At = &e.At
+	}
+	if e.After != 0 {
+		w.After = e.After.String()
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes the form MarshalJSON writes.
+func (e *Expiry) UnmarshalJSON(b []byte) error {
+	var w struct {
+		At    *time.Time `json:"at"`
+		After string     `json:"after"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*e = Expiry{}
+	if w.At != nil {
+		e.At = *w.At
+	}
+	if w.After != "" {
+		d, err := time.ParseDuration(w.After)
+		if err != nil {
+			return fmt.Errorf("expiry: %w", err)
+		}
+		e.After = d
+	}
+	return nil
+}
+
+// MarshalJSON encodes the message with the field names of the struct tags.
+// When Payload is set, Alert and Badge are left out (they are derived from
+// the payload again on decoding).
+func (m Message) MarshalJSON() ([]byte, error) {
+	type plain Message
+	p := plain(m)
+	if len(p.Payload) > 0 {
+		p.Alert, p.Badge = nil, nil
+	}
+	return json.Marshal(p)
+}
+
+// UnmarshalJSON decodes a message. JSON numbers inside Alert, Badge and
+// Extra become int when they are whole and fit an int, float64 otherwise,
+// so a badge of 3 comes back as the int 3. A Payload fills Alert and Badge
+// from its "aps" dictionary, as SetPayload does.
+func (m *Message) UnmarshalJSON(b []byte) error {
+	type plain Message
+	var p plain
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&p); err != nil {
+		return err
+	}
+	p.Alert = normalizeNumbers(p.Alert)
+	p.Badge = normalizeNumbers(p.Badge)
+	if p.Extra != nil {
+		p.Extra = normalizeNumbers(p.Extra).(map[string]any)
+	}
+	*m = Message(p)
+	if len(m.Payload) > 0 {
+		return m.SetPayload(m.Payload)
+	}
+	return nil
+}
+
+// SetPayload sets a complete raw payload and fills Alert and Badge with the
+// payload's "aps" alert and badge (nil when absent), so they stay readable.
+// It fails with ErrBadPayload when raw is not a JSON object.
+func (m *Message) SetPayload(raw []byte) error {
+	alert, badge, err := parsePayload(raw)
+	if err != nil {
+		return err
+	}
+	m.Payload = append(json.RawMessage(nil), raw...)
+	m.Alert, m.Badge = alert, badge
+	return nil
+}
+
+func parsePayload(raw []byte) (alert, badge any, err error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
+		if err == nil {
+			err = errors.New("null")
+		}
+		return nil, nil, fmt.Errorf("%w: not a JSON object: %w", ErrBadPayload, err)
+	}
+	apsRaw, ok := top["aps"]
+	if !ok {
+		return nil, nil, nil
+	}
+	var aps map[string]any
+	d := json.NewDecoder(bytes.NewReader(apsRaw))
+	d.UseNumber()
+	if err := d.Decode(&aps); err != nil {
+		// "aps" that is not a dictionary: legal JSON, Apple's problem.
+		return nil, nil, nil
+	}
+	return normalizeNumbers(aps["alert"]), normalizeNumbers(aps["badge"]), nil
+}
+
+// normalizeNumbers replaces json.Number values (recursively) by int or float64.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 0); err == nil {
+			return int(i)
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+	}
+	return v
+}
+
+// Validate checks what can be checked before sending: at least one token,
+// hex tokens, a payload that is a JSON object, no raw payload combined with
+// payload fields, and values the wire can carry. Errors wrap ErrNoTokens,
+// ErrBadToken (as *TokenError), ErrBadPayload, ErrConflictingFields or
+// ErrBadField.
+func (m *Message) Validate() error {
+	_, err := m.prepare(time.Now(), nil)
+	return err
+}
+
+// PayloadJSON returns the payload as sent: Payload compacted, or the one
+// built from the fields (keys in sorted order).
+func (m *Message) PayloadJSON() ([]byte, error) {
+	if err := m.checkPayloadFields(); err != nil {
+		return nil, err
+	}
+	return m.payloadJSON()
+}
+
+func (m *Message) payloadJSON() ([]byte, error) {
+	if len(m.Payload) > 0 {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, m.Payload); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadPayload, err)
+		}
+		return buf.Bytes(), nil
+	}
+	aps := map[string]any{}
+	if m.Alert != nil {
+		aps["alert"] = m.Alert
+	}
+	if m.Badge != nil {
+		aps["badge"] = m.Badge
+	}
+	if m.Sound != "" {
+		aps["sound"] = m.Sound
+	}
+	if m.ContentAvailable {
+		aps["content-available"] = 1
+	}
+	if m.Category != "" {
+		aps["category"] = m.Category
+	}
+	if m.ThreadID != "" {
+		aps["thread-id"] = m.ThreadID
+	}
+	if m.MutableContent {
+		aps["mutable-content"] = 1
+	}
+	top := make(map[string]any, len(m.Extra)+1)
+	for k, v := range m.Extra {
+		top[k] = v
+	}
+	top["aps"] = aps
+	b, err := json.Marshal(top)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	return b, nil
+}
+
+func (m *Message) checkPayloadFields() error {
+	if _, ok := m.Extra["aps"]; ok {
+		return fmt.Errorf("%w: Extra holds \"aps\"", ErrConflictingFields)
+	}
+	if len(m.Payload) > 0 {
+		alert, badge, err := parsePayload(m.Payload)
+		if err != nil {
+			return err
+		}
+		switch {
+		case m.Alert != nil && !reflect.DeepEqual(m.Alert, alert),
+			m.Badge != nil && !reflect.DeepEqual(m.Badge, badge):
+			return fmt.Errorf("%w: Alert or Badge differ from the payload's", ErrConflictingFields)
+		case m.Sound != "" || m.ContentAvailable || m.Category != "" || m.ThreadID != "" ||
+			m.MutableContent || len(m.Extra) > 0:
+			return fmt.Errorf("%w: Payload with Sound, ContentAvailable, Category, ThreadID, MutableContent or Extra", ErrConflictingFields)
+		}
+		return nil
+	}
+	switch m.Badge.(type) {
+	case nil, string, json.Number, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+	default:
+		return fmt.Errorf("%w: badge of type %T", ErrBadField, m.Badge)
+	}
+	return nil
+}
+
+// prepared is a message checked and encoded once for a send: binary tokens
+// (all in one buffer), the payload, and the resolved optional items.
+type prepared struct {
+	tokens    [][]byte
+	payload   []byte
+	expiry    uint32
+	hasExpiry bool
+	priority  uint8
+	hasPrio   bool
+}
+
+// prepare validates m and decodes its tokens. tokBuf is reused when large
+// enough.
+func (m *Message) prepare(now time.Time, tokBuf []byte) (*prepared, error) {
+	if len(m.Tokens) == 0 {
+		return nil, ErrNoTokens
+	}
+	if err := m.checkPayloadFields(); err != nil {
+		return nil, err
+	}
+	p := &prepared{}
+	if m.Priority < 0 || m.Priority > math.MaxUint8 {
+		return nil, fmt.Errorf("%w: priority %d", ErrBadField, m.Priority)
+	}
+	if m.Priority != 0 {
+		p.priority, p.hasPrio = uint8(m.Priority), true
+	}
+	if !m.Expiry.IsZero() {
+		e, err := m.Expiry.resolve(now)
+		if err != nil {
+			return nil, err
+		}
+		p.expiry, p.hasExpiry = e, true
+	}
+	payload, err := m.payloadJSON()
+	if err != nil {
+		return nil, err
+	}
+	if len(payload) > math.MaxUint16 {
+		return nil, fmt.Errorf("%w: payload of %d bytes exceeds 65535", ErrBadField, len(payload))
+	}
+	p.payload = payload
+	total := 0
+	for i, t := range m.Tokens {
+		if len(t)%2 != 0 {
+			return nil, &TokenError{Index: i, Token: t, Err: hex.ErrLength}
+		}
+		if len(t)/2 > math.MaxUint16 {
+			return nil, &TokenError{Index: i, Token: t, Err: fmt.Errorf("%w: %d bytes exceed 65535", ErrBadField, len(t)/2)}
+		}
+		total += len(t) / 2
+	}
+	if cap(tokBuf) < total {
+		tokBuf = make([]byte, total)
+	}
+	tokBuf = tokBuf[:total]
+	p.tokens = make([][]byte, len(m.Tokens))
+	off := 0
+	for i, t := range m.Tokens {
+		n := len(t) / 2
+		if err := decodeHex(tokBuf[off:off+n], t); err != nil {
+			return nil, &TokenError{Index: i, Token: t, Err: err}
+		}
+		p.tokens[i] = tokBuf[off : off+n : off+n]
+		off += n
+	}
+	return p, nil
+}
+
+// decodeHex decodes s into dst (len(dst) == len(s)/2) without converting s
+// to a byte slice.
+func decodeHex(dst []byte, s string) error {
+	for i := range dst {
+		hi, ok1 := fromHexChar(s[2*i])
+		lo, ok2 := fromHexChar(s[2*i+1])
+		if !ok1 || !ok2 {
+			bad := s[2*i]
+			if ok1 {
+				bad = s[2*i+1]
+			}
+			return hex.InvalidByteError(bad)
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return nil
+}
+
+func fromHexChar(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
