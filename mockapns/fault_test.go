@@ -1,0 +1,263 @@
+package mockapns_test
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
+)
+
+var _ = Describe("Faults", func() {
+	var srv *mockapns.Server
+
+	BeforeEach(func() {
+		srv = startServer(mockapns.Config{})
+	})
+
+	addFault := func(f mockapns.Fault) int {
+		GinkgoHelper()
+		id, err := srv.AddFault(f)
+		Expect(err).NotTo(HaveOccurred())
+		return id
+	}
+
+	DescribeTable("Reject answers its status naming the notification, then closes",
+		func(status wire.Status) {
+			addFault(mockapns.Reject{Status: status, When: mockapns.Trigger{Token: token(9)}})
+			conn := dial(srv, srv.GatewayAddr())
+			send(conn, concat(framed(1, token(1), payload), framed(2, token(9), payload), framed(3, token(1), payload)))
+			expectClosedWith(conn, response(status, 2))
+			es := srv.Notifications(mockapns.Filter{})
+			Expect(ids(es)).To(Equal([]uint32{1, 2}))
+			Expect(es[1].Status).To(Equal(status))
+			Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(1))
+			Expect(srv.Faults()[0].Fired).To(Equal(1))
+		},
+		Entry("processing error", wire.StatusProcessingError),
+		Entry("missing token", wire.StatusMissingToken),
+		Entry("missing topic", wire.StatusMissingTopic),
+		Entry("missing payload", wire.StatusMissingPayload),
+		Entry("invalid token size", wire.StatusInvalidTokenSize),
+		Entry("invalid topic size", wire.StatusInvalidTopicSize),
+		Entry("invalid payload size", wire.StatusInvalidPayloadSize),
+		Entry("invalid token", wire.StatusInvalidToken),
+		Entry("protocol error", wire.StatusProtocolError),
+		Entry("unknown", wire.StatusUnknown),
+	)
+
+	It("Reject on command 0 closes without a response", func() {
+		addFault(mockapns.Reject{Status: wire.StatusInvalidToken})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, simple(token(1), payload))
+		expectClosedWith(conn, nil)
+		Expect(srv.Notifications(mockapns.Filter{})[0].Status).To(Equal(wire.StatusInvalidToken))
+	})
+
+	It("Shutdown answers 10 naming the last accepted notification of the connection", func() {
+		addFault(mockapns.Shutdown{When: mockapns.Trigger{Nth: 3}})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(11, token(1), payload), framed(12, token(1), payload), framed(13, token(1), payload), framed(14, token(1), payload)))
+		expectClosedWith(conn, response(wire.StatusShutdown, 12))
+		Expect(ids(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted}))).To(Equal([]uint32{11, 12}))
+		rej := srv.Notifications(mockapns.Filter{Status: mockapns.Rejected})
+		Expect(ids(rej)).To(Equal([]uint32{13}))
+		Expect(rej[0].Status).To(Equal(wire.StatusShutdown))
+		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(1))
+	})
+
+	It("Shutdown before anything was accepted names 0", func() {
+		addFault(mockapns.Shutdown{})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, framed(77, token(1), payload))
+		expectClosedWith(conn, response(wire.StatusShutdown, 0))
+		Expect(srv.Stats().Accepted).To(BeZero())
+	})
+
+	It("counts the last accepted notification per connection", func() {
+		addFault(mockapns.Shutdown{When: mockapns.Trigger{Token: token(9)}})
+		first := dial(srv, srv.GatewayAddr())
+		send(first, framed(5, token(1), payload))
+		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(1))
+		second := dial(srv, srv.GatewayAddr())
+		send(second, framed(6, token(9), payload))
+		expectClosedWith(second, response(wire.StatusShutdown, 0))
+	})
+
+	It("Disconnect at the nth notification closes without a word", func() {
+		addFault(mockapns.Disconnect{When: mockapns.Trigger{Nth: 3}})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload), framed(4, token(1), payload), framed(5, token(1), payload)))
+		expectClosedWith(conn, nil)
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2}))
+		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(3))
+		Expect(srv.Stats().Rejected).To(BeZero())
+	})
+
+	It("Disconnect after bytes cuts mid-frame and keeps the frames before the cut", func() {
+		f := len(framed(1, token(1), payload))
+		addFault(mockapns.Disconnect{AfterBytes: int64(2*f + f/2)})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, framed(1, token(1), payload), framed(2, token(1), payload))
+		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(2))
+		send(conn, concat(framed(3, token(1), payload), framed(4, token(1), payload)))
+		expectClosedWith(conn, nil)
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2}))
+		Expect(srv.Faults()[0].Fired).To(Equal(1))
+		// Fired once: the next connection is not cut.
+		again := dial(srv, srv.GatewayAddr())
+		send(again, concat(framed(5, token(1), payload), framed(6, token(1), payload), framed(7, token(1), payload)))
+		Expect(again.CloseWrite()).To(Succeed())
+		expectClosedWith(again, nil)
+		Expect(srv.Stats().Accepted).To(BeEquivalentTo(5))
+	})
+
+	It("Delay stalls reading until it is over", func() {
+		addFault(mockapns.Delay{Duration: 20 * time.Millisecond, When: mockapns.Trigger{Nth: 2}})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload)))
+		Expect(conn.CloseWrite()).To(Succeed())
+		expectClosedWith(conn, nil)
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2, 3}))
+		Expect(srv.Faults()[0].Fired).To(Equal(1))
+	})
+
+	It("Delay holds the notification and those after it while stalled", func() {
+		addFault(mockapns.Delay{Duration: time.Hour, When: mockapns.Trigger{Nth: 2}})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload)))
+		Eventually(func() []mockapns.FaultInfo { return srv.Faults() }).Should(ContainElement(HaveField("Fired", 1)))
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1}))
+		// Cutting the connection ends the stall; the held frames are lost.
+		srv.CloseClientConnections()
+		expectClosedWith(conn, nil)
+		Eventually(func() int64 { return srv.Stats().ConnectionsOpen }).Should(BeZero())
+		Expect(srv.Stats().Accepted).To(BeEquivalentTo(1))
+	})
+
+	It("Close ends a stall", func() {
+		s := startServer(mockapns.Config{Faults: []mockapns.Fault{mockapns.Delay{Duration: time.Hour}}})
+		conn := dial(s, s.GatewayAddr())
+		send(conn, framed(1, token(1), payload))
+		Eventually(func() []mockapns.FaultInfo { return s.Faults() }).Should(ContainElement(HaveField("Fired", 1)))
+		s.Close()
+		expectClosedWith(conn, nil)
+	})
+
+	It("fires as often as Times says, in the order faults were added", func() {
+		addFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: token(8), Times: 2}})
+		addFault(mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Token: token(8), Times: mockapns.Always}})
+		want := []wire.Status{wire.StatusInvalidToken, wire.StatusInvalidToken, wire.StatusProcessingError, wire.StatusProcessingError}
+		for i, status := range want {
+			conn := dial(srv, srv.GatewayAddr())
+			send(conn, framed(uint32(i), token(8), payload))
+			expectClosedWith(conn, response(status, uint32(i)))
+		}
+		infos := srv.Faults()
+		Expect(infos).To(HaveLen(2))
+		Expect(infos[0].Fired).To(Equal(2))
+		Expect(infos[1].Fired).To(Equal(2))
+	})
+
+	It("fires on every nth matching notification", func() {
+		addFault(mockapns.Disconnect{When: mockapns.Trigger{Nth: 2, Token: token(3), Times: mockapns.Always}})
+		conn := dial(srv, srv.GatewayAddr())
+		// Matching: ids 2 (1st), 4 (2nd: fires).
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(3), payload), framed(3, token(1), payload), framed(4, token(3), payload)))
+		expectClosedWith(conn, nil)
+		conn = dial(srv, srv.GatewayAddr())
+		// Matching: 6 (3rd), 7 (4th: fires).
+		send(conn, concat(framed(5, token(1), payload), framed(6, token(3), payload), framed(7, token(3), payload)))
+		expectClosedWith(conn, nil)
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2, 3, 5, 6}))
+	})
+
+	It("repeats probability faults with the same seed", func() {
+		pattern := func(seed int64) []bool {
+			s := startServer(mockapns.Config{Seed: seed, Faults: []mockapns.Fault{
+				mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Probability: 0.5, Times: mockapns.Always}},
+			}})
+			Expect(s.Seed()).To(Equal(seed))
+			var out []bool
+			for i := range 24 {
+				conn := dial(s, s.GatewayAddr())
+				send(conn, framed(uint32(i), token(1), payload))
+				Expect(conn.CloseWrite()).To(Succeed())
+				got, _ := readToEnd(conn)
+				out = append(out, len(got) > 0)
+			}
+			return out
+		}
+		first := pattern(42)
+		Expect(first).To(ContainElement(true))
+		Expect(first).To(ContainElement(false))
+		Expect(pattern(42)).To(Equal(first))
+	})
+
+	It("chooses and reports a seed when none is given", func() {
+		Expect(srv.Seed()).NotTo(BeZero())
+	})
+
+	It("lists, removes and clears faults", func() {
+		a := addFault(mockapns.Reject{Status: wire.StatusInvalidToken})
+		b := addFault(mockapns.Delay{Duration: time.Second})
+		Expect(srv.Faults()).To(Equal([]mockapns.FaultInfo{
+			{ID: a, Fault: mockapns.Reject{Status: wire.StatusInvalidToken}},
+			{ID: b, Fault: mockapns.Delay{Duration: time.Second}},
+		}))
+		Expect(srv.RemoveFault(a)).To(BeTrue())
+		Expect(srv.RemoveFault(a)).To(BeFalse())
+		Expect(srv.Faults()).To(HaveLen(1))
+		srv.ClearFaults()
+		Expect(srv.Faults()).To(BeEmpty())
+		// With no fault installed, notifications go through.
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, framed(1, token(1), payload))
+		Expect(conn.CloseWrite()).To(Succeed())
+		expectClosedWith(conn, nil)
+		Expect(srv.Stats().Accepted).To(BeEquivalentTo(1))
+	})
+
+	DescribeTable("AddFault refuses invalid faults",
+		func(f mockapns.Fault) {
+			_, err := srv.AddFault(f)
+			Expect(errors.Is(err, mockapns.ErrBadFault)).To(BeTrue(), "err = %v", err)
+			Expect(srv.Faults()).To(BeEmpty())
+		},
+		Entry("reject with status 0", mockapns.Reject{}),
+		Entry("negative nth", mockapns.Shutdown{When: mockapns.Trigger{Nth: -1}}),
+		Entry("probability above 1", mockapns.Disconnect{When: mockapns.Trigger{Probability: 1.5}}),
+		Entry("times below Always", mockapns.Reject{Status: 8, When: mockapns.Trigger{Times: -2}}),
+		Entry("negative after_bytes", mockapns.Disconnect{AfterBytes: -1}),
+		Entry("zero delay", mockapns.Delay{}),
+		Entry("a pointer", &mockapns.Reject{Status: 8}),
+		Entry("nil", nil),
+		Entry("negative feedback cut", mockapns.FeedbackCut{AfterBytes: -1}),
+		Entry("feedback times below Always", mockapns.FeedbackSplit{Times: -5}),
+	)
+
+	It("refuses to start with an invalid configured fault", func() {
+		_, err := mockapns.Start(mockapns.Config{Faults: []mockapns.Fault{mockapns.Reject{}}})
+		Expect(errors.Is(err, mockapns.ErrBadFault)).To(BeTrue())
+	})
+
+	It("copies the trigger token", func() {
+		tok := token(4)
+		addFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tok}})
+		tok[0] = 99
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, framed(1, token(4), payload))
+		expectClosedWith(conn, response(wire.StatusInvalidToken, 1))
+	})
+
+	It("stops waiting at the context's end", func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := srv.WaitNotifications(ctx, mockapns.Filter{}, 1)
+		Expect(errors.Is(err, context.Canceled)).To(BeTrue())
+	})
+})
