@@ -128,3 +128,6 @@ func isClosedErr(err error) bool {
 
 // concat joins byte slices.
 func concat(b ...[]byte) []byte { return bytes.Join(b, nil) }
+
+// bytesReader reads b.
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
