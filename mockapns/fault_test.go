@@ -108,6 +108,7 @@ var _ = Describe("Faults", func() {
 		expectClosedWith(conn, nil)
 		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2}))
 		Expect(srv.Faults()[0].Fired).To(Equal(1))
+		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(2))
 		// Fired once: the next connection is not cut.
 		again := dial(srv, srv.GatewayAddr())
 		send(again, concat(framed(5, token(1), payload), framed(6, token(1), payload), framed(7, token(1), payload)))

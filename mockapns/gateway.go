@@ -37,6 +37,9 @@ type gwConn struct {
 	batch []wire.Notification
 	now   time.Time
 	note  wire.Notification
+	// lostSync is set once a frame could not be delimited (unknown command,
+	// oversized length): later bytes cannot be split into frames.
+	lostSync bool
 }
 
 // verdict is how processing the buffered frames ended.
@@ -116,8 +119,9 @@ func (g *gwConn) run() verdict {
 					return v
 				}
 				g.log.Info("mockapns cut connection (disconnect after_bytes fault)", "at", g.read-int64(tail-cut))
-				g.start, g.end = g.end, tail
-				g.skipPartial()
+				// The frames from the one the cut falls in onwards are
+				// never processed: count those that arrived whole.
+				g.end = tail
 				g.countDiscarded()
 				return closeQuiet
 			}
@@ -177,6 +181,7 @@ func (g *gwConn) process() verdict {
 			if used == 0 {
 				// The frame cannot be delimited: nothing after it can be.
 				g.start = g.end
+				g.lostSync = true
 			}
 			return g.refuse(&bad, fe.Status, fe.Err)
 		}
@@ -304,13 +309,13 @@ func (g *gwConn) linger() {
 func (g *gwConn) countDiscarded() {
 	var n wire.Notification
 	var count uint64
-	for g.start < g.end {
+	for g.start < g.end && !g.lostSync {
 		used, err := wire.ParseNotification(g.buf[g.start:g.end], &n, g.s.cfg.Parse)
 		if errors.Is(err, wire.ErrIncomplete) {
 			break
 		}
 		if used == 0 { // unknown command or oversized frame: lost sync
-			g.start = g.end
+			g.lostSync = true
 			break
 		}
 		g.start += used
@@ -319,16 +324,12 @@ func (g *gwConn) countDiscarded() {
 	if count > 0 {
 		g.s.stats.discarded.Add(count)
 	}
+	if g.lostSync {
+		g.start = g.end
+	}
 	if g.start == g.end {
 		g.start, g.end = 0, 0
 	}
-}
-
-// skipPartial drops the remainder of the frame cut by an after_bytes fault:
-// the bytes from the start of the buffer up to the next frame boundary are
-// unknown, so they are dropped without counting.
-func (g *gwConn) skipPartial() {
-	g.start = g.end
 }
 
 // stall waits d, or until the server or the connection closes.

@@ -1,0 +1,152 @@
+package mockapns_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/apnskit/apnskit/certs"
+	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
+)
+
+// benchBatch is the number of notifications each benchmark iteration sends
+// on one connection.
+const benchBatch = 500_000
+
+// benchStream returns count command-2 frames with every item: a 32-byte
+// token and a 30-byte payload.
+func benchStream(tb testing.TB, count int) []byte {
+	p := []byte(`{"aps":{"alert":"benchmark!"}}`)
+	var out []byte
+	for i := range count {
+		tok := bytes.Repeat([]byte{byte(i)}, 32)
+		n := wire.Notification{Command: wire.CommandFramed, ID: uint32(i), Expiry: 1600000000, Priority: 10,
+			Present: wire.AllFields, Token: tok, Payload: p}
+		var err error
+		if out, err = n.AppendBinary(out); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return out
+}
+
+// pushStream writes stream on a new TLS connection in 64 KiB writes,
+// half-closes, and reads until the server closes: the server has judged
+// every frame by then.
+func pushStream(tb testing.TB, addr string, cfg *tls.Config, stream []byte) []byte {
+	conn, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	for off := 0; off < len(stream); off += 64 << 10 {
+		if _, err := conn.Write(stream[off:min(off+64<<10, len(stream))]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := conn.CloseWrite(); err != nil {
+		tb.Fatal(err)
+	}
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return got
+}
+
+// report adds notifications per second and allocations per notification.
+func report(b *testing.B, total int, elapsed time.Duration, before, after *runtime.MemStats) {
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "notif/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(total), "allocs/notif")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(total), "B/notif")
+}
+
+// BenchmarkGatewayIngest measures the gateway's ingest rate over loopback
+// TLS with the journal on (default size). Each iteration sends benchBatch
+// notifications on one connection and half-closes; the server's close
+// marks the end. Allocations count both sides of the connection.
+func BenchmarkGatewayIngest(b *testing.B) {
+	srv, err := mockapns.Start(mockapns.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := srv.ClientTLSConfig()
+	stream := benchStream(b, benchBatch)
+	// Warm up: fill the journal ring once, so that the measurement shows
+	// the steady state.
+	pushStream(b, srv.GatewayAddr(), cfg, stream[:len(stream)/benchBatch*mockapns.DefaultJournalSize])
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := srv.Stats().Accepted
+	b.SetBytes(int64(len(stream)))
+	b.ResetTimer()
+	t0 := time.Now()
+	for b.Loop() {
+		if got := pushStream(b, srv.GatewayAddr(), cfg, stream); len(got) != 0 {
+			b.Fatalf("unexpected answer % x", got)
+		}
+	}
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	total := int(srv.Stats().Accepted - start)
+	if total != b.N*benchBatch {
+		b.Fatalf("accepted %d, want %d", total, b.N*benchBatch)
+	}
+	report(b, total, elapsed, &before, &after)
+}
+
+// BenchmarkTLSPipeBaseline sends the same bytes over a bare loopback TLS
+// connection with the same PKI to a reader that discards them: the
+// physical limit of the gateway's ingest on this machine.
+func BenchmarkTLSPipeBaseline(b *testing.B) {
+	pki, err := certs.New(certs.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", pki.ServerTLSConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+				}
+			}(conn)
+		}
+	}()
+	cfg := pki.ClientTLSConfig()
+	stream := benchStream(b, benchBatch)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.SetBytes(int64(len(stream)))
+	b.ResetTimer()
+	t0 := time.Now()
+	for b.Loop() {
+		pushStream(b, ln.Addr().String(), cfg, stream)
+	}
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	report(b, b.N*benchBatch, elapsed, &before, &after)
+}
