@@ -1,0 +1,250 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/apnskit/apnskit/wire"
+)
+
+// chunkSize is the amount of encoded frames gathered before one write.
+const chunkSize = 64 << 10
+
+// aLongTimeAgo is a deadline in the past, used to abort blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// errConnDead: the reader saw an error response or the end of the stream
+// before a write could start.
+var errConnDead = errors.New("apns: connection ended")
+
+// conn is one TLS connection to a gateway. Its reader goroutine waits for
+// the error response or the end of the stream, records what came first and
+// marks the connection dead. Writes come from the one Send that has checked
+// the connection out; nobody else touches the owner-only fields.
+type conn struct {
+	nc   net.Conn
+	log  *slog.Logger
+	dead chan struct{} // closed by the reader when it ends
+
+	mu      sync.Mutex // guards the fields below and write deadlines
+	isDead  bool
+	resp    *wire.ErrorResponse
+	readErr error
+
+	// owner-only
+	last      *batch    // the previous batch, presumed accepted, kept for a late response
+	idleSince time.Time // when it went back to the pool
+	broken    bool      // a write failed or was interrupted: never reuse
+	buf       []byte    // write buffer, reused across batches
+}
+
+func newConn(nc net.Conn, log *slog.Logger) *conn {
+	c := &conn{nc: nc, log: log, dead: make(chan struct{}), buf: make([]byte, 0, chunkSize+4096)}
+	go c.readLoop()
+	return c
+}
+
+func (c *conn) readLoop() {
+	var b [wire.ErrorResponseSize]byte
+	_, err := io.ReadFull(c.nc, b[:])
+	var resp *wire.ErrorResponse
+	if err == nil {
+		var r wire.ErrorResponse
+		if err = r.UnmarshalBinary(b[:]); err == nil {
+			resp = &r
+		}
+	}
+	c.mu.Lock()
+	c.isDead, c.resp, c.readErr = true, resp, err
+	_ = c.nc.SetWriteDeadline(aLongTimeAgo) // unblock a writer: nothing more will be processed
+	c.mu.Unlock()
+	if resp != nil {
+		c.log.Debug("error response", "status", uint8(resp.Status), "reason", resp.Status.String(), "id", resp.ID)
+	} else {
+		c.log.Debug("connection ended by peer", "err", err)
+	}
+	_ = c.nc.Close()
+	close(c.dead)
+}
+
+// state returns what the reader recorded, and whether it has ended.
+func (c *conn) state() (dead bool, resp *wire.ErrorResponse, readErr error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.isDead, c.resp, c.readErr
+}
+
+// close closes the connection and waits for the reader.
+func (c *conn) close() {
+	_ = c.nc.Close()
+	<-c.dead
+}
+
+// lateResult settles the connection's last batch if the reader got an
+// error response after the batch's Send returned; nil otherwise.
+func (c *conn) lateResult() *Result {
+	dead, resp, _ := c.state()
+	if !dead || resp == nil || c.last == nil {
+		return nil
+	}
+	r := settleLate(c.last, *resp)
+	c.last = nil
+	return r
+}
+
+// writeStop says why the write loop stopped early.
+type writeStop int
+
+const (
+	writeDone      writeStop = iota // everything written
+	writeCancelled                  // ctx ended between writes; the connection is intact
+	writeFailed                     // a write failed or the connection ended
+)
+
+// run sends the batch on c with identifiers from firstID (skipping 0),
+// waits up to errorWait for an error response, and settles the batch.
+func (c *conn) run(ctx context.Context, b *batch, firstID uint32, writeTimeout, errorWait time.Duration) *Result {
+	written, attempted, stop, werr := c.write(ctx, b, firstID, writeTimeout)
+	b.ids = b.ids[:attempted]
+	last := c.last
+	var ctxErr error
+	switch stop {
+	case writeDone:
+		t := time.NewTimer(errorWait)
+		select {
+		case <-c.dead:
+		case <-t.C:
+		case <-ctx.Done(): // a shorter wait; a late response is still reported later
+		}
+		t.Stop()
+	case writeCancelled:
+		ctxErr = werr
+	case writeFailed:
+		c.broken = true
+		if ctx.Err() != nil {
+			ctxErr = ctx.Err()
+		} else {
+			// The reader usually learns why within moments (error response
+			// then close): give it the error window.
+			t := time.NewTimer(errorWait)
+			select {
+			case <-c.dead:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	dead, resp, readErr := c.state()
+	var out outcome
+	switch {
+	case resp != nil:
+		out.resp = resp
+	case dead:
+		out.lost = readErr
+		if readErr == nil || errors.Is(readErr, io.EOF) {
+			out.lost = io.EOF
+		}
+	case stop == writeFailed:
+		out.lost = werr
+	}
+	r := settle(b, written, attempted, out, last)
+	if ctxErr != nil {
+		r.Errors = append(r.Errors, ctxErr)
+	}
+	if dead || c.broken {
+		c.last = nil
+		c.broken = true
+	} else {
+		c.last = b
+	}
+	return r
+}
+
+// write encodes and writes the batch in chunks. written counts the
+// notifications whose bytes were all written; attempted (>= written)
+// includes those of a write that failed.
+func (c *conn) write(ctx context.Context, b *batch, firstID uint32, writeTimeout time.Duration) (written, attempted int, stop writeStop, err error) {
+	p := b.prep
+	n := wire.Notification{
+		Command:  wire.CommandFramed,
+		Present:  wire.HasIdentifier,
+		Payload:  p.payload,
+		Expiry:   p.expiry,
+		Priority: p.priority,
+	}
+	if p.hasExpiry {
+		n.Present |= wire.HasExpiry
+	}
+	if p.hasPrio {
+		n.Present |= wire.HasPriority
+	}
+	if cap(b.ids) < len(p.tokens) {
+		b.ids = make([]uint32, 0, len(p.tokens))
+	}
+	b.ids = b.ids[:0]
+	abort := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		_ = c.nc.SetWriteDeadline(aLongTimeAgo)
+		c.mu.Unlock()
+	})
+	defer abort()
+
+	buf := c.buf[:0]
+	defer func() { c.buf = buf[:0] }()
+	id := firstID
+	pending := 0
+	for i, tok := range p.tokens {
+		if id == 0 {
+			id = 1
+		}
+		n.Token, n.ID = tok, id
+		buf, _ = n.AppendBinary(buf) // cannot fail: sizes checked by prepare
+		b.ids = append(b.ids, id)
+		id++
+		pending++
+		if len(buf) < chunkSize && i < len(p.tokens)-1 {
+			continue
+		}
+		if stop, err := c.flush(ctx, buf, writeTimeout); stop != writeDone {
+			if stop == writeCancelled {
+				return written, written, stop, err
+			}
+			if errors.Is(err, errConnDead) {
+				return written, written, stop, err
+			}
+			return written, written + pending, stop, err
+		}
+		written += pending
+		pending = 0
+		buf = buf[:0]
+	}
+	return written, written, writeDone, nil
+}
+
+// flush writes buf unless the connection is dead or ctx has ended.
+func (c *conn) flush(ctx context.Context, buf []byte, writeTimeout time.Duration) (writeStop, error) {
+	c.mu.Lock()
+	if c.isDead {
+		c.mu.Unlock()
+		return writeFailed, errConnDead
+	}
+	if err := ctx.Err(); err != nil {
+		c.mu.Unlock()
+		return writeCancelled, err
+	}
+	dl := time.Now().Add(writeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	_ = c.nc.SetWriteDeadline(dl)
+	c.mu.Unlock()
+	if _, err := c.nc.Write(buf); err != nil {
+		return writeFailed, err
+	}
+	return writeDone, nil
+}

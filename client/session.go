@@ -1,0 +1,349 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Session sends notifications over pooled, persistent TLS connections and
+// reads the feedback service. Connections are cached per (address,
+// certificate identity), opened lazily on first use and reused across
+// Sends; at most Config.PoolSize are open per key. A Session is safe for
+// concurrent use by many goroutines; each Send has a connection to itself
+// for the duration of the call.
+type Session struct {
+	cfg    Config
+	nextID atomic.Uint32 // last identifier reserved
+	connNo atomic.Uint64
+
+	mu      sync.Mutex
+	closed  bool
+	pools   map[poolKey]*pool
+	open    int           // connections open or being dialled, all pools
+	drained chan struct{} // closed when closed && open == 0
+	dials   uint64
+}
+
+type poolKey struct {
+	addr string
+	id   Identity
+}
+
+// pool holds the connections of one key. Its fields are guarded by the
+// session's mutex.
+type pool struct {
+	key     poolKey
+	idle    []*conn   // most recently used last
+	open    int       // idle + checked out + being dialled
+	orphans []*Result // late results of connections closed while idle
+	wake    chan struct{}
+}
+
+// NewSession returns a session with cfg (defaults filled in). It fails with
+// ErrBadConfig for out-of-range fields.
+func NewSession(cfg Config) (*Session, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Session{cfg: cfg, pools: map[poolKey]*pool{}, drained: make(chan struct{})}, nil
+}
+
+// Send writes one notification per token of m to the gateway at addr (a
+// name such as PushSandbox or host:port), authenticated with cert, on a
+// pooled connection, then waits up to Config.ErrorWait for an error
+// response and returns what it knows (see Result for the rules).
+//
+// The error is non-nil only when nothing was sent: invalid message
+// (ErrNoTokens, ErrBadToken, ErrBadPayload, ErrConflictingFields,
+// ErrBadField), bad address, closed session (ErrClosed), connection failure
+// (ErrConnect) or ctx ending while waiting for a free connection. Problems
+// after the first write are in the Result.
+//
+// Cancelling ctx during the writes stops them: the Result holds the unsent
+// tokens in Retry and ctx's error in Errors. If a write was interrupted half
+// way, the connection is closed and the tokens it wrote in this call are in
+// Retry and Uncertain. Cancelling during the error wait only shortens the
+// wait (a late response is still reported by the connection's next use).
+//
+// A pooled connection that the server closed while idle is replaced before
+// writing. If the server closes it just as the batch starts, the batch is
+// not lost: its tokens come back in Retry (written ones also in Uncertain).
+func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *Message) (*Result, error) {
+	a, err := ResolveAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	if cert == nil {
+		return nil, ErrNoCertificate
+	}
+	if m == nil {
+		return nil, ErrNoTokens
+	}
+	p, err := m.prepare(time.Now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	b := newBatch(m, p)
+	pl, c, late, err := s.checkout(ctx, poolKey{addr: a, id: cert.Identity()}, cert)
+	if err != nil {
+		return nil, err
+	}
+	r := c.run(ctx, b, s.reserveIDs(len(p.tokens)), s.cfg.WriteTimeout, s.cfg.ErrorWait)
+	for _, l := range late {
+		r.absorb(l)
+	}
+	s.checkin(pl, c)
+	return r, nil
+}
+
+// reserveIDs reserves identifiers for n notifications and returns the first;
+// the caller uses consecutive ones, skipping 0 (one spare is reserved for
+// that).
+func (s *Session) reserveIDs(n int) uint32 {
+	end := s.nextID.Add(uint32(n) + 1)
+	return end - uint32(n)
+}
+
+// checkout returns an exclusive live connection for key, dialling one if
+// the pool has room, waiting otherwise. late holds results of earlier
+// batches whose error responses arrived after their Sends returned.
+func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) (*pool, *conn, []*Result, error) {
+	s.mu.Lock()
+	for {
+		if s.closed {
+			s.mu.Unlock()
+			return nil, nil, nil, ErrClosed
+		}
+		pl := s.pools[key]
+		if pl == nil {
+			pl = &pool{key: key, wake: make(chan struct{})}
+			s.pools[key] = pl
+		}
+		for len(pl.idle) > 0 {
+			c := pl.idle[len(pl.idle)-1]
+			pl.idle = pl.idle[:len(pl.idle)-1]
+			if dead, _, _ := c.state(); dead {
+				if l := c.lateResult(); l != nil {
+					pl.orphans = append(pl.orphans, l)
+				}
+				s.dropLocked(pl, c)
+				continue
+			}
+			late := pl.orphans
+			pl.orphans = nil
+			s.mu.Unlock()
+			return pl, c, late, nil
+		}
+		if pl.open < s.cfg.PoolSize {
+			pl.open++
+			s.open++
+			s.dials++
+			s.mu.Unlock()
+			c, err := s.dialConn(ctx, key.addr, cert)
+			s.mu.Lock()
+			if err != nil {
+				s.releaseLocked(pl)
+				s.mu.Unlock()
+				return nil, nil, nil, err
+			}
+			if s.closed {
+				s.mu.Unlock()
+				c.close()
+				s.mu.Lock()
+				s.releaseLocked(pl)
+				s.mu.Unlock()
+				return nil, nil, nil, ErrClosed
+			}
+			late := pl.orphans
+			pl.orphans = nil
+			s.mu.Unlock()
+			return pl, c, late, nil
+		}
+		wake := pl.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, nil, nil, ctx.Err()
+		}
+		s.mu.Lock()
+	}
+}
+
+// checkin returns c to its pool, or closes it if it cannot be reused.
+func (s *Session) checkin(pl *pool, c *conn) {
+	dead, _, _ := c.state()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if dead || c.broken || s.closed {
+		s.dropLocked(pl, c)
+		return
+	}
+	c.idleSince = time.Now()
+	pl.idle = append(pl.idle, c)
+	s.wakeLocked(pl)
+}
+
+// dropLocked closes c (already out of the idle list) and frees its slot.
+func (s *Session) dropLocked(pl *pool, c *conn) {
+	_ = c.nc.Close() // the reader ends and closes c.dead on its own
+	s.releaseLocked(pl)
+}
+
+func (s *Session) releaseLocked(pl *pool) {
+	pl.open--
+	s.open--
+	s.wakeLocked(pl)
+	if s.closed && s.open == 0 {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+}
+
+func (s *Session) wakeLocked(pl *pool) {
+	close(pl.wake)
+	pl.wake = make(chan struct{})
+}
+
+// dialConn opens a TLS connection to addr and starts its reader.
+func (s *Session) dialConn(ctx context.Context, addr string, cert *Certificate) (*conn, error) {
+	nc, err := s.dialTLS(ctx, addr, cert)
+	if err != nil {
+		return nil, err
+	}
+	no := s.connNo.Add(1)
+	log := s.cfg.Logger.With("conn", no, "addr", addr)
+	log.Debug("connection opened")
+	return newConn(nc, log), nil
+}
+
+// dialTLS connects and completes the TLS handshake within ConnectTimeout.
+func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (*tls.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+	defer cancel()
+	raw, err := s.cfg.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, addr, err)
+	}
+	name := s.cfg.ServerName
+	if name == "" {
+		if name, _, err = net.SplitHostPort(addr); err != nil {
+			_ = raw.Close()
+			return nil, fmt.Errorf("%w: %w", ErrBadAddress, err)
+		}
+	}
+	tc := tls.Client(raw, &tls.Config{
+		Certificates: []tls.Certificate{cert.TLSCertificate()},
+		RootCAs:      s.cfg.RootCAs,
+		ServerName:   name,
+		MinVersion:   tls.VersionTLS12,
+	})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("%w: %s: TLS handshake: %w", ErrConnect, addr, err)
+	}
+	return tc, nil
+}
+
+// Outdate closes idle connections that have been idle longer than d and
+// returns how many it closed. Late error responses found on them are kept
+// for the next Send on the same key (or Late).
+func (s *Session) Outdate(d time.Duration) int {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	closed := 0
+	for _, pl := range s.pools {
+		keep := pl.idle[:0]
+		for _, c := range pl.idle {
+			dead, _, _ := c.state()
+			if !dead && now.Sub(c.idleSince) <= d {
+				keep = append(keep, c)
+				continue
+			}
+			if l := c.lateResult(); l != nil {
+				pl.orphans = append(pl.orphans, l)
+			}
+			s.dropLocked(pl, c)
+			closed++
+		}
+		clear(pl.idle[len(keep):])
+		pl.idle = keep
+	}
+	return closed
+}
+
+// Shutdown refuses new work (ErrClosed), closes idle connections, and waits
+// until the connections in use by running Sends are closed too (each is
+// closed when its Send ends), or ctx ends (then it returns ctx's error).
+// It is safe to call more than once.
+func (s *Session) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for _, pl := range s.pools {
+		for _, c := range pl.idle {
+			if l := c.lateResult(); l != nil {
+				pl.orphans = append(pl.orphans, l)
+			}
+			s.dropLocked(pl, c)
+		}
+		pl.idle = nil
+		s.wakeLocked(pl)
+	}
+	if s.open == 0 {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Late returns, and forgets, results of earlier Sends whose error responses
+// arrived late on connections that Outdate or Shutdown closed before any
+// Send could report them. Call it after Shutdown so nothing is dropped.
+func (s *Session) Late() []*Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Result
+	for _, pl := range s.pools {
+		out = append(out, pl.orphans...)
+		pl.orphans = nil
+	}
+	return out
+}
+
+// PoolStats is a snapshot of a session's connections.
+type PoolStats struct {
+	Open  int    // connections open (idle, in use or being dialled)
+	Idle  int    // connections idle in the pools
+	Dials uint64 // connections dialled since the session started
+	Keys  int    // (address, certificate) pairs seen
+}
+
+// Stats returns a snapshot of the pools.
+func (s *Session) Stats() PoolStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := PoolStats{Open: s.open, Dials: s.dials, Keys: len(s.pools)}
+	for _, pl := range s.pools {
+		st.Idle += len(pl.idle)
+	}
+	return st
+}
