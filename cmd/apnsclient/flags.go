@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/apnskit/apnskit/client"
 )
 
 // errUsage is wrapped by every error about the command line; run maps it to
@@ -30,10 +32,10 @@ func usagef(format string, args ...any) error {
 // Names -addr accepts besides HOST:PORT; the client resolves them to Apple's
 // hosts.
 const (
-	addrPushSandbox        = "push_sandbox"
-	addrPushProduction     = "push_production"
-	addrFeedbackSandbox    = "feedback_sandbox"
-	addrFeedbackProduction = "feedback_production"
+	addrPushSandbox        = client.PushSandbox
+	addrPushProduction     = client.PushProduction
+	addrFeedbackSandbox    = client.FeedbackSandbox
+	addrFeedbackProduction = client.FeedbackProduction
 )
 
 // connOptions are the flags both subcommands share: where to connect and
@@ -112,10 +114,8 @@ func (c *connOptions) check(getenv func(string) string, push bool) error {
 			return usagef("-addr %s is a feedback service; push needs push_sandbox, push_production or HOST:PORT", c.addr)
 		}
 	default:
-		if _, port, err := splitHostPort(c.addr); err != nil {
-			return usagef("-addr %q: %v", c.addr, err)
-		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return usagef("-addr %q: bad port %q", c.addr, port)
+		if _, err := client.ResolveAddress(c.addr); err != nil {
+			return usagef("-addr: want HOST:PORT or a name such as push_sandbox: %v", err)
 		}
 	}
 	switch {
@@ -134,24 +134,6 @@ func (c *connOptions) check(getenv func(string) string, push bool) error {
 		c.p12Password = getenv("APNSCLIENT_P12_PASSWORD")
 	}
 	return nil
-}
-
-// splitHostPort splits HOST:PORT and insists on both parts.
-func splitHostPort(addr string) (host, port string, err error) {
-	i := strings.LastIndexByte(addr, ':')
-	if i < 0 {
-		return "", "", errors.New("want HOST:PORT or a name such as push_sandbox")
-	}
-	host, port = addr[:i], addr[i+1:]
-	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
-		host = host[1 : len(host)-1]
-	} else if strings.Contains(host, ":") {
-		return "", "", errors.New("an IPv6 host must be in brackets: [::1]:2195")
-	}
-	if host == "" {
-		return "", "", errors.New("missing host")
-	}
-	return host, port, nil
 }
 
 // tokenList is the repeatable -token flag.

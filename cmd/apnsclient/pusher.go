@@ -7,25 +7,41 @@ import (
 	"io"
 	"sync"
 
+	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/wire"
 )
 
 // errInterrupted is the cause of a push stopped by a signal.
 var errInterrupted = errors.New("interrupted")
 
-// round is what one send of a list of tokens came to.
-type round struct {
-	sent      int       // notifications written
-	failed    []failure // notifications refused for good (possibly of an earlier send: late errors)
-	retry     []string  // tokens to send again (possibly of an earlier send)
-	uncertain int       // how many of retry may have been delivered already
-	status    wire.Status
-	errs      []error // problems not tied to a token (logged with -v)
+// job is a list of tokens to send one notification each, and the message
+// to resend them with (nil: a first send, built from the flags).
+type job struct {
+	tokens []string
+	msg    *client.Message
 }
 
-// sendFunc sends one notification to each token. An error means nothing
-// could be sent (no connection): the push stops.
-type sendFunc func(ctx context.Context, tokens []string) (round, error)
+func tokenCount(jobs []job) int {
+	n := 0
+	for _, j := range jobs {
+		n += len(j.tokens)
+	}
+	return n
+}
+
+// round is what one send came to.
+type round struct {
+	sent      int         // notifications written
+	failed    []failure   // notifications refused for good (possibly of an earlier send: late errors)
+	retry     []job       // what to send again (possibly of an earlier send)
+	uncertain int         // how many of retry may have been delivered already
+	status    wire.Status // the last status of an error response not tied to a token, if any
+	errs      []error     // problems not tied to a token (logged with -v)
+}
+
+// sendFunc sends one notification to each token of a job. An error means
+// nothing could be sent (no connection): the push stops.
+type sendFunc func(ctx context.Context, j job) (round, error)
 
 // pusher sends a token list batch by batch, several batches at once, and
 // follows every batch until nothing is left to resend.
@@ -97,18 +113,20 @@ feed:
 // nothing is left or maxAttempts sends in a row settled nothing. On return,
 // every token of the batch is accepted, failed, or counted as unsettled.
 func (p *pusher) runBatch(ctx context.Context, index int, batch []string) error {
-	cur := batch
+	queue := []job{{tokens: batch}}
 	stalls := 0
 	first := true
-	for len(cur) > 0 {
+	for len(queue) > 0 {
 		if ctx.Err() != nil {
-			p.settle(index, len(cur), nil)
+			p.settle(index, tokenCount(queue), nil)
 			return context.Cause(ctx)
 		}
-		r, err := p.send(ctx, cur)
+		j := queue[0]
+		queue = queue[1:]
+		r, err := p.send(ctx, j)
 		p.c.attempts.Add(1)
 		if err != nil {
-			p.settle(index, len(cur), nil)
+			p.settle(index, len(j.tokens)+tokenCount(queue), nil)
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
@@ -119,26 +137,26 @@ func (p *pusher) runBatch(ctx context.Context, index int, batch []string) error 
 			p.logf("batch %d: %v", index+1, e)
 		}
 		first = false
-		next := r.retry
-		if len(r.failed) == 0 && len(next) >= len(cur) {
+		again := tokenCount(r.retry)
+		if len(r.failed) == 0 && again >= len(j.tokens) {
 			stalls++
 		} else {
 			stalls = 0
 		}
-		p.c.done.Add(int64(len(cur) - len(next)))
+		p.c.done.Add(int64(len(j.tokens) - again))
 		p.c.failed.Add(int64(len(r.failed)))
-		if len(next) > 0 && stalls >= p.maxAttempts {
-			p.giveUp(index, next, r)
-			return nil
+		if again > 0 && stalls >= p.maxAttempts {
+			p.giveUp(index, r.retry, r)
+			continue
 		}
-		if len(next) > 0 {
-			p.logf("batch %d: resending %d notifications (%d uncertain)", index+1, len(next), r.uncertain)
+		if again > 0 {
+			p.logf("batch %d: resending %d notifications (%d uncertain)", index+1, again, r.uncertain)
 			p.mu.Lock()
 			p.sum.Uncertain += r.uncertain
 			p.mu.Unlock()
 		}
 		p.settle(index, 0, r.failed)
-		cur = next
+		queue = append(queue, r.retry...)
 	}
 	return nil
 }
@@ -165,21 +183,24 @@ func (p *pusher) settle(index, unsettled int, failed []failure) {
 
 // giveUp fails the tokens still to resend after maxAttempts fruitless sends,
 // with the last status the gateway gave, if any.
-func (p *pusher) giveUp(index int, tokens []string, last round) {
+func (p *pusher) giveUp(index int, jobs []job, last round) {
 	reason := fmt.Sprintf("gave up after %d attempts", p.maxAttempts)
 	if last.status != 0 {
 		reason += ": " + last.status.String()
 	} else if len(last.errs) > 0 {
 		reason += ": " + last.errs[len(last.errs)-1].Error()
 	}
-	fs := make([]failure, 0, len(last.failed)+len(tokens))
+	n := tokenCount(jobs)
+	fs := make([]failure, 0, len(last.failed)+n)
 	fs = append(fs, last.failed...)
-	for _, t := range tokens {
-		fs = append(fs, failure{Token: t, Status: int(last.status), Reason: reason})
+	for _, j := range jobs {
+		for _, t := range j.tokens {
+			fs = append(fs, failure{Token: t, Status: int(last.status), Reason: reason})
+		}
 	}
-	p.c.failed.Add(int64(len(tokens)))
-	p.c.done.Add(int64(len(tokens)))
-	p.logf("batch %d: %s; %d notifications not sent", index+1, reason, len(tokens))
+	p.c.failed.Add(int64(n))
+	p.c.done.Add(int64(n))
+	p.logf("batch %d: %s; %d notifications not sent", index+1, reason, n)
 	p.settle(index, 0, fs)
 }
 

@@ -246,12 +246,21 @@ type script struct {
 	rounds []func(tokens []string) (round, error)
 }
 
-func (s *script) send(_ context.Context, tokens []string) (round, error) {
+func (s *script) send(_ context.Context, j job) (round, error) {
+	tokens := j.tokens
 	s.calls = append(s.calls, append([]string(nil), tokens...))
 	if len(s.calls) > len(s.rounds) {
 		return round{sent: len(tokens)}, nil
 	}
 	return s.rounds[len(s.calls)-1](tokens)
+}
+
+// jobs makes the retry of a round.
+func jobs(tokens []string) []job {
+	if len(tokens) == 0 {
+		return nil
+	}
+	return []job{{tokens: tokens}}
 }
 
 var errNoRoute = errors.New("dial: no route")
@@ -281,7 +290,7 @@ var _ = Describe("pusher", func() {
 	It("fails a refused token and resends the rest", func() {
 		t := toks(4)
 		sc.rounds = append(sc.rounds, func([]string) (round, error) {
-			return round{sent: 4, failed: []failure{statusFailure(t[1], wire.StatusInvalidToken)}, retry: t[2:]}, nil
+			return round{sent: 4, failed: []failure{statusFailure(t[1], wire.StatusInvalidToken)}, retry: jobs(t[2:])}, nil
 		})
 		s, err := summaryOf(t)
 		Expect(err).NotTo(HaveOccurred())
@@ -293,7 +302,7 @@ var _ = Describe("pusher", func() {
 	It("counts resends after a silent disconnect as uncertain", func() {
 		t := toks(4)
 		sc.rounds = append(sc.rounds, func([]string) (round, error) {
-			return round{sent: 4, retry: t[1:], uncertain: 3}, nil
+			return round{sent: 4, retry: jobs(t[1:]), uncertain: 3}, nil
 		})
 		s, err := summaryOf(t)
 		Expect(err).NotTo(HaveOccurred())
@@ -303,7 +312,7 @@ var _ = Describe("pusher", func() {
 	It("gives up after -max-attempts sends that settle nothing, with the last status", func() {
 		t := toks(3)
 		always := func(tokens []string) (round, error) {
-			return round{sent: len(tokens), retry: tokens, status: wire.StatusProcessingError}, nil
+			return round{sent: len(tokens), retry: jobs(tokens), status: wire.StatusProcessingError}, nil
 		}
 		sc.rounds = append(sc.rounds, always, always, always, always, always)
 		s, err := summaryOf(t)
@@ -321,7 +330,7 @@ var _ = Describe("pusher", func() {
 		for i := range 4 {
 			sc.rounds = append(sc.rounds, func(tokens []string) (round, error) {
 				Expect(tokens).To(Equal(t[i:]))
-				return round{sent: len(tokens), retry: tokens[1:]}, nil
+				return round{sent: len(tokens), retry: jobs(tokens[1:])}, nil
 			})
 		}
 		s, err := summaryOf(t)
@@ -336,13 +345,25 @@ var _ = Describe("pusher", func() {
 			func(tokens []string) (round, error) { return round{sent: 4}, nil },
 			func(tokens []string) (round, error) {
 				// The first batch's t[3] was refused after its send ended; t[4:] were discarded.
-				return round{sent: 4, failed: []failure{statusFailure(t[3], wire.StatusInvalidToken)}, retry: t[4:]}, nil
+				return round{sent: 4, failed: []failure{statusFailure(t[3], wire.StatusInvalidToken)}, retry: jobs(t[4:])}, nil
 			})
 		s, err := summaryOf(t)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(s.Accepted).To(Equal(7))
 		Expect(s.Failed).To(HaveLen(1))
 		Expect(s.Sent).To(Equal(12))
+	})
+
+	It("follows every message to resend, including late ones of other content", func() {
+		t := toks(4)
+		sc.rounds = append(sc.rounds, func([]string) (round, error) {
+			return round{sent: 4, retry: []job{{tokens: t[2:]}, {tokens: []string{tok(99)}}}}, nil
+		})
+		s, err := summaryOf(t)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sc.calls).To(Equal([][]string{t, t[2:], {tok(99)}}))
+		// tok(99) belonged to another batch, counted there: accepted stays 4.
+		Expect(s).To(Equal(summary{Sent: 7, Accepted: 4, Retried: 3}))
 	})
 
 	It("stops at a connection error, counting only what was settled", func() {
@@ -361,7 +382,7 @@ var _ = Describe("pusher", func() {
 		t := toks(10)
 		sc.rounds = append(sc.rounds, func(tokens []string) (round, error) {
 			cancel()
-			return round{sent: 2, retry: tokens[2:]}, nil
+			return round{sent: 2, retry: jobs(tokens[2:])}, nil
 		})
 		s, err := p.push(ctx, t)
 		Expect(err).To(MatchError(errInterrupted))
@@ -373,13 +394,14 @@ var _ = Describe("pusher", func() {
 		bad := map[string]bool{t[5]: true, t[517]: true, t[998]: true}
 		var mu sync.Mutex
 		calls := 0
-		p = &pusher{batch: 7, parallel: 8, maxAttempts: 3, send: func(_ context.Context, tokens []string) (round, error) {
+		p = &pusher{batch: 7, parallel: 8, maxAttempts: 3, send: func(_ context.Context, j job) (round, error) {
+			tokens := j.tokens
 			mu.Lock()
 			calls++
 			mu.Unlock()
 			for i, tk := range tokens {
 				if bad[tk] {
-					return round{sent: len(tokens), failed: []failure{statusFailure(tk, wire.StatusInvalidToken)}, retry: tokens[i+1:]}, nil
+					return round{sent: len(tokens), failed: []failure{statusFailure(tk, wire.StatusInvalidToken)}, retry: jobs(tokens[i+1:])}, nil
 				}
 			}
 			return round{sent: len(tokens)}, nil

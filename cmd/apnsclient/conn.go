@@ -1,0 +1,62 @@
+package main
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/apnskit/apnskit/client"
+)
+
+// errNoCA: a -ca file without a single certificate.
+var errNoCA = errors.New("no PEM certificate in it")
+
+// endpoint is what a subcommand needs to talk to APNs: the resolved
+// address, the client certificate and the session configuration.
+type endpoint struct {
+	addr string
+	cert *client.Certificate
+	cfg  client.Config
+}
+
+// endpoint loads the certificate and the CAs the flags name and resolves
+// the address. Its errors name the flag concerned.
+func (c *connOptions) endpoint(log io.Writer) (*endpoint, error) {
+	addr, err := client.ResolveAddress(c.addr)
+	if err != nil {
+		return nil, fmt.Errorf("-addr: %w", err)
+	}
+	ep := &endpoint{addr: addr}
+	if c.p12File != "" {
+		data, err := os.ReadFile(c.p12File)
+		if err != nil {
+			return nil, fmt.Errorf("-p12: %w", err)
+		}
+		if ep.cert, err = client.ParsePKCS12(data, c.p12Password); err != nil {
+			return nil, fmt.Errorf("-p12 %s: %w", c.p12File, err)
+		}
+	} else {
+		if ep.cert, err = client.LoadPEMFiles(c.certFile, c.keyFile, []byte(c.passphrase)); err != nil {
+			return nil, fmt.Errorf("-cert/-key: %w", err)
+		}
+	}
+	if c.caFile != "" {
+		pem, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca %s: %w", c.caFile, errNoCA)
+		}
+		ep.cfg.RootCAs = pool
+	}
+	ep.cfg.ConnectTimeout = c.timeout
+	if c.verbose {
+		ep.cfg.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return ep, nil
+}
