@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/apnskit/apnskit/certs"
+	"github.com/apnskit/apnskit/mockapns"
+)
+
+// Bounds of the server's lifecycle.
+const (
+	// shutdownGrace bounds the graceful shutdown: open gateway connections
+	// get this long to finish before they are cut.
+	shutdownGrace = 5 * time.Second
+	// readHeaderTimeout bounds how long an admin client may take to send
+	// its request headers.
+	readHeaderTimeout = 10 * time.Second
+)
+
+// options are the parsed flags.
+type options struct {
+	gateway     string
+	feedback    string
+	admin       string
+	certs       string
+	faults      []mockapns.Fault
+	journalSize int
+	seed        int64
+	logLevel    slog.Level
+	logFormat   string
+	version     bool
+}
+
+// errHelp means -h was asked for and the usage printed.
+var errHelp = errors.New("help requested")
+
+// newFlagSet defines the flags (a contract: DESIGN.md) into o.
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("mockapns", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported as one line by report
+	fs.StringVar(&o.gateway, "gateway", "127.0.0.1:2195", "binary gateway `address` (:0 picks a free port)")
+	fs.StringVar(&o.feedback, "feedback", "127.0.0.1:2196", "feedback service `address`")
+	fs.StringVar(&o.admin, "admin", "127.0.0.1:8195", "admin HTTP API `address`")
+	fs.StringVar(&o.certs, "certs", "./mockapns-certs", "PKI `folder`: reused if present, generated if not")
+	fs.Func("fault", "a fault in the `JSON` form of POST /api/v1/faults, e.g. {\"action\":\"reject\",\"status\":8,\"nth\":5} (repeatable)",
+		func(s string) error {
+			f, err := mockapns.ParseFault([]byte(s))
+			if err != nil {
+				return err
+			}
+			o.faults = append(o.faults, f)
+			return nil
+		})
+	fs.IntVar(&o.journalSize, "journal-size", mockapns.DefaultJournalSize, "journal `entries` kept (oldest dropped first; counters stay exact)")
+	fs.Int64Var(&o.seed, "seed", 0, "`seed` of the random source behind probability faults (0: time-based; the seed in use is logged at start)")
+	o.logLevel = slog.LevelInfo
+	fs.Func("log-level", "log `level`: debug, info, warn or error (default info)", func(s string) error {
+		switch strings.ToLower(s) {
+		case "debug":
+			o.logLevel = slog.LevelDebug
+		case "info":
+			o.logLevel = slog.LevelInfo
+		case "warn":
+			o.logLevel = slog.LevelWarn
+		case "error":
+			o.logLevel = slog.LevelError
+		default:
+			return errors.New("want debug, info, warn or error")
+		}
+		return nil
+	})
+	o.logFormat = "text"
+	fs.Func("log-format", "log `format` on stderr: text or json (default text)", func(s string) error {
+		switch s {
+		case "text", "json":
+			o.logFormat = s
+			return nil
+		}
+		return errors.New("want text or json")
+	})
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	return fs
+}
+
+// parseFlags reads the command line. Bad input is a *usageError; -h prints
+// the usage on stdout and returns errHelp.
+func parseFlags(args []string, stdout io.Writer) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(fs, stdout)
+			return nil, errHelp
+		}
+		return nil, &usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fmt.Errorf("unexpected argument %q (mockapns takes flags only)", fs.Arg(0))}
+	}
+	for _, a := range []struct{ flag, addr string }{{"gateway", o.gateway}, {"feedback", o.feedback}, {"admin", o.admin}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return nil, &usageError{fmt.Errorf("invalid value %q for flag -%s: want HOST:PORT", a.addr, a.flag)}
+		}
+	}
+	if o.certs == "" {
+		return nil, &usageError{errors.New("invalid value \"\" for flag -certs: want a folder")}
+	}
+	if o.journalSize < 1 {
+		return nil, &usageError{fmt.Errorf("invalid value %d for flag -journal-size: want at least 1", o.journalSize)}
+	}
+	return o, nil
+}
+
+func printUsage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: mockapns [flags]\n\n"+
+		"Serves a mock of Apple's binary push gateway and feedback service, with an\n"+
+		"admin HTTP API, until SIGINT or SIGTERM. Prints one line when ready:\n"+
+		"  mockapns ready gateway=HOST:PORT feedback=HOST:PORT admin=HOST:PORT certs=DIR\n\n"+
+		"Flags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// version describes the build.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "mockapns (unknown version)"
+	}
+	v := "mockapns " + bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v + " " + bi.GoVersion
+}
+
+func newLogger(o *options, stderr io.Writer) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: o.logLevel}
+	if o.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, ho))
+	}
+	return slog.New(slog.NewTextHandler(stderr, ho))
+}
+
+// run starts the mock as the command line says, prints the ready line on
+// stdout, serves until ctx ends, then shuts down gracefully. A bad command
+// line is a *usageError; a server that cannot start, another error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stdout)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if o.version {
+		_, err := fmt.Fprintln(stdout, version())
+		return err
+	}
+	log := newLogger(o, stderr)
+
+	dir, err := filepath.Abs(o.certs)
+	if err != nil {
+		return fmt.Errorf("PKI folder %s: %w", o.certs, err)
+	}
+	pki, created, err := certs.LoadOrCreate(dir, certs.Options{})
+	if err != nil {
+		return fmt.Errorf("PKI folder %s: %w", dir, err)
+	}
+	if created {
+		log.Info("PKI generated", "dir", dir)
+	} else {
+		log.Info("PKI loaded", "dir", dir)
+	}
+
+	srv, err := mockapns.Start(mockapns.Config{
+		GatewayAddr:  o.gateway,
+		FeedbackAddr: o.feedback,
+		PKI:          pki,
+		JournalSize:  o.journalSize,
+		Seed:         o.seed,
+		Faults:       o.faults,
+		Logger:       log,
+	})
+	if err != nil {
+		return err // names the service and the address
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", o.admin)
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	log.Info("mockapns ready", "gateway", srv.GatewayAddr(), "feedback", srv.FeedbackAddr(),
+		"admin", ln.Addr().String(), "certs", dir, "seed", srv.Seed(), "faults", len(o.faults),
+		"journal_size", o.journalSize)
+	if _, err := fmt.Fprintf(stdout, "mockapns ready gateway=%s feedback=%s admin=%s certs=%s\n",
+		srv.GatewayAddr(), srv.FeedbackAddr(), ln.Addr(), dir); err != nil {
+		log.Warn("cannot write the ready line", "error", err)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "grace", shutdownGrace)
+	case err := <-served: // the admin listener failed
+		runErr = fmt.Errorf("admin: %w", err)
+		log.Error("admin API stopped", "error", err)
+	}
+
+	// Gateway and feedback first: their listeners close, open connections
+	// get the grace period to finish, then the server closes, which also
+	// ends admin requests waiting for notifications. The admin API keeps
+	// answering meanwhile, then shuts down in turn.
+	shCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		log.Warn("connections cut at the end of the grace period", "error", err)
+	}
+	if err := hs.Shutdown(shCtx); err != nil {
+		log.Warn("admin requests cut at the end of the grace period", "error", err)
+		_ = hs.Close()
+	}
+	if runErr == nil {
+		log.Info("mockapns stopped")
+	}
+	return runErr
+}
