@@ -170,19 +170,7 @@ func (c *conn) run(ctx context.Context, b *batch, firstID uint32, writeTimeout, 
 // includes those of a write that failed.
 func (c *conn) write(ctx context.Context, b *batch, firstID uint32, writeTimeout time.Duration) (written, attempted int, stop writeStop, err error) {
 	p := b.prep
-	n := wire.Notification{
-		Command:  wire.CommandFramed,
-		Present:  wire.HasIdentifier,
-		Payload:  p.payload,
-		Expiry:   p.expiry,
-		Priority: p.priority,
-	}
-	if p.hasExpiry {
-		n.Present |= wire.HasExpiry
-	}
-	if p.hasPrio {
-		n.Present |= wire.HasPriority
-	}
+	n := frameTemplate(p)
 	if cap(b.ids) < len(p.tokens) {
 		b.ids = make([]uint32, 0, len(p.tokens))
 	}
@@ -247,4 +235,23 @@ func (c *conn) flush(ctx context.Context, buf []byte, writeTimeout time.Duration
 		return writeFailed, err
 	}
 	return writeDone, nil
+}
+
+// frameTemplate returns the command-2 notification shared by every token of
+// a prepared message; the caller sets Token and ID per notification.
+func frameTemplate(p *prepared) wire.Notification {
+	n := wire.Notification{
+		Command:  wire.CommandFramed,
+		Present:  wire.HasIdentifier,
+		Payload:  p.payload,
+		Expiry:   p.expiry,
+		Priority: p.priority,
+	}
+	if p.hasExpiry {
+		n.Present |= wire.HasExpiry
+	}
+	if p.hasPrio {
+		n.Present |= wire.HasPriority
+	}
+	return n
 }
