@@ -89,8 +89,10 @@ Feature: Error responses and retries
   Scenario: a bad token in a batch larger than any resend buffer
     The gateway pauses before it reads token 9, so by the time it refuses
     token 10 the client has written hundreds of notifications after it. The
-    client must still know exactly which ones to send again.
-    Given the gateway stalls for 300ms before reading token 9
+    client must still know exactly which ones to send again. (It waits long
+    enough for the answer to arrive within this send.)
+    Given the client waits 1000ms for late errors
+    And the gateway stalls for 200ms before reading token 9
     And the gateway refuses token 10 with status 8
     When the client sends 3000 notifications
     Then the client reports token 10 as failed with status 8

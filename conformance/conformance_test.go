@@ -1,0 +1,62 @@
+package conformance_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/apnskit/apnskit/conformance"
+	"github.com/cucumber/godog"
+)
+
+// Command-line flags: the godog options (-godog.format, -godog.tags,
+// -godog.concurrency, -godog.random, ...) and the external client to check.
+var (
+	opts = godog.Options{
+		Paths:       []string{"../features"},
+		Format:      "pretty",
+		Strict:      true,
+		Randomize:   -1,
+		Concurrency: 4,
+	}
+	clientCmd = flag.String("client.cmd", os.Getenv("APNSKIT_CLIENT_CMD"),
+		"external client adapter command to check (default $APNSKIT_CLIENT_CMD; empty: the reference adapter built from conformance/cmd/apnskit-adapter)")
+)
+
+func TestMain(m *testing.M) {
+	godog.BindCommandLineFlags("godog.", &opts)
+	flag.Parse()
+	os.Exit(m.Run())
+}
+
+// run runs the features against the clients newClient makes and fails t if
+// any scenario fails; it logs the skipped ones with the reason.
+func run(t *testing.T, name string, newClient func(ctx context.Context) (conformance.Client, error)) {
+	t.Helper()
+	s := &conformance.Suite{NewClient: newClient}
+	o := opts
+	o.TestingT = t
+	status := godog.TestSuite{Name: name, ScenarioInitializer: s.InitializeScenario, Options: &o}.Run()
+	var report strings.Builder
+	if err := s.WriteSkipReport(&report); err != nil {
+		t.Fatal(err)
+	}
+	if report.Len() > 0 {
+		t.Log(report.String())
+	}
+	if status != 0 {
+		t.Fatalf("the conformance suite failed (status %d): %v", status, s.Failures())
+	}
+	if len(s.Results()) == 0 {
+		t.Fatal("no scenario ran")
+	}
+}
+
+// TestFeatures runs every scenario against our client, in-process.
+func TestFeatures(t *testing.T) {
+	run(t, "apnskit-local", func(context.Context) (conformance.Client, error) {
+		return conformance.NewLocal(conformance.LocalOptions{}), nil
+	})
+}

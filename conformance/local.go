@@ -1,0 +1,274 @@
+package conformance
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/wire"
+)
+
+// DefaultMaxAttempts bounds the attempts of one Send of the Local adapter:
+// the first one and the retries. The scenarios need at most six.
+const DefaultMaxAttempts = 16
+
+// LocalOptions shape a Local adapter. The zero value is usable.
+type LocalOptions struct {
+	// MaxAttempts bounds the attempts of one Send; 0 means
+	// DefaultMaxAttempts. Tokens still to send when it is reached are
+	// reported as Unsent.
+	MaxAttempts int
+	// PoolSize is client.Config.PoolSize (0: the client's default).
+	PoolSize int
+	// Logger is given to the client session; nil means none.
+	Logger *slog.Logger
+}
+
+// Local is the Client adapter for our own client library (package client).
+// It keeps one client.Session; Configure replaces it.
+type Local struct {
+	opts LocalOptions
+
+	mu   sync.Mutex
+	sess *client.Session
+	ep   Endpoint
+	cert *client.Certificate
+	late []*client.Result // late results collected by Outdate and Shutdown
+
+	// mutate, when set (tests only), edits each attempt before it is
+	// folded into the outcome, to model a broken client.
+	mutate func(*attempt)
+}
+
+var _ Client = (*Local)(nil)
+
+// NewLocal returns an adapter for our client, not configured yet.
+func NewLocal(opts LocalOptions) *Local {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	return &Local{opts: opts}
+}
+
+// Capabilities: our client pools connections, reads feedback and is safe
+// for concurrent Sends; it writes command 2 only.
+func (l *Local) Capabilities() Capabilities {
+	return Capabilities{CapPooling, CapFeedback, CapConcurrent}
+}
+
+// Configure makes a new session for ep; the previous one, if any, is shut
+// down.
+func (l *Local) Configure(ctx context.Context, ep Endpoint) error {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ep.CAPEM) {
+		return errors.New("conformance: no certificate in the CA PEM")
+	}
+	cert, err := parseCert(ep.CertPEM, ep.KeyPEM)
+	if err != nil {
+		return err
+	}
+	sess, err := client.NewSession(client.Config{
+		RootCAs:   pool,
+		ErrorWait: ep.ErrorWait,
+		PoolSize:  l.opts.PoolSize,
+		Logger:    l.opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.sess
+	l.sess, l.ep, l.cert = sess, ep, cert
+	l.mu.Unlock()
+	if old != nil {
+		return old.Shutdown(ctx)
+	}
+	return nil
+}
+
+func parseCert(certPEM, keyPEM []byte) (*client.Certificate, error) {
+	if len(keyPEM) == 0 {
+		keyPEM = nil
+	}
+	return client.ParsePEM(certPEM, keyPEM, nil)
+}
+
+func (l *Local) session() (*client.Session, Endpoint, *client.Certificate, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sess == nil {
+		return nil, Endpoint{}, nil, errors.New("conformance: client not configured")
+	}
+	return l.sess, l.ep, l.cert, nil
+}
+
+// attempt is one Send of the session, in the adapter's terms: what it
+// reported and what must be sent next.
+type attempt struct {
+	Tokens    []string // the tokens of the attempt, in order
+	Sent      int      // notifications written (client.Result.Sent)
+	Failed    []TokenStatus
+	Statuses  []int
+	Errors    []string
+	Uncertain []string
+	Retries   []*client.Message // to send next
+}
+
+func newAttempt(m *client.Message, res *client.Result) *attempt {
+	a := &attempt{Tokens: m.Tokens, Sent: res.Sent, Uncertain: res.Uncertain, Retries: res.Retries()}
+	for _, f := range res.Failed {
+		a.Failed = append(a.Failed, TokenStatus{Token: f.Token, Status: int(f.Status)})
+	}
+	for _, err := range res.Errors {
+		var se *client.StatusError
+		if errors.As(err, &se) {
+			a.Statuses = append(a.Statuses, int(se.Status))
+		} else {
+			a.Errors = append(a.Errors, err.Error())
+		}
+	}
+	return a
+}
+
+func (o *Outcome) add(a *attempt) {
+	o.Failed = append(o.Failed, a.Failed...)
+	o.Statuses = append(o.Statuses, a.Statuses...)
+	o.Errors = append(o.Errors, a.Errors...)
+	o.Uncertain = append(o.Uncertain, a.Uncertain...)
+}
+
+// Send sends b and follows every retry the session asks for, until none is
+// left or MaxAttempts is reached.
+func (l *Local) Send(ctx context.Context, b Batch) (Outcome, error) {
+	sess, ep, cert, err := l.session()
+	if err != nil {
+		return Outcome{}, err
+	}
+	if b.Command != nil && *b.Command != int(wire.CommandFramed) {
+		return Outcome{}, fmt.Errorf("command %d: %w", *b.Command, ErrUnsupported)
+	}
+	addr := ep.Gateway
+	if b.Gateway != "" {
+		addr = b.Gateway
+	}
+	if len(b.CertPEM) > 0 {
+		if cert, err = parseCert(b.CertPEM, b.KeyPEM); err != nil {
+			return Outcome{}, err
+		}
+	}
+	m := &client.Message{Tokens: b.Tokens, Payload: b.Payload, Priority: b.Priority}
+	if !b.Expiry.IsZero() {
+		m.Expiry = client.ExpireAt(b.Expiry)
+	}
+
+	var out Outcome
+	queue := []*client.Message{m}
+	// Late results of earlier sends, found by Outdate or Shutdown, are
+	// reported (and followed) here.
+	l.mu.Lock()
+	late := l.late
+	l.late = nil
+	l.mu.Unlock()
+	for _, res := range late {
+		a := l.edit(&client.Message{}, res)
+		out.add(a)
+		queue = append(queue, a.Retries...)
+	}
+	for i := 0; i < len(queue); i++ {
+		msg := queue[i]
+		if i > 0 {
+			out.Retried = append(out.Retried, msg.Tokens...)
+		}
+		if out.Attempts == l.opts.MaxAttempts {
+			out.Unsent = append(out.Unsent, msg.Tokens...)
+			continue
+		}
+		out.Attempts++
+		res, err := sess.Send(ctx, addr, cert, msg)
+		if err != nil {
+			if i == 0 {
+				return out, err
+			}
+			out.Errors = append(out.Errors, err.Error())
+			out.Unsent = append(out.Unsent, msg.Tokens...)
+			continue
+		}
+		a := l.edit(msg, res)
+		out.add(a)
+		queue = append(queue, a.Retries...)
+	}
+	if out.Attempts == l.opts.MaxAttempts && len(out.Unsent) > 0 {
+		out.Errors = append(out.Errors, fmt.Sprintf("gave up after %d attempts", out.Attempts))
+	}
+	return out, nil
+}
+
+func (l *Local) edit(m *client.Message, res *client.Result) *attempt {
+	a := newAttempt(m, res)
+	if l.mutate != nil {
+		l.mutate(a)
+	}
+	return a
+}
+
+// Feedback reads the feedback service once.
+func (l *Local) Feedback(ctx context.Context) ([]FeedbackTuple, error) {
+	sess, ep, cert, err := l.session()
+	if err != nil {
+		return nil, err
+	}
+	var out []FeedbackTuple
+	for t, err := range sess.Feedback(ctx, ep.Feedback, cert) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, FeedbackTuple{Token: t.Token, Time: t.Time})
+	}
+	return out, nil
+}
+
+// Outdate closes the connections idle for longer than idle.
+func (l *Local) Outdate(_ context.Context, idle time.Duration) (int, error) {
+	sess, _, _, err := l.session()
+	if err != nil {
+		return 0, err
+	}
+	n := sess.Outdate(idle)
+	l.keepLate(sess)
+	return n, nil
+}
+
+// Shutdown shuts the session down: later Sends fail with client.ErrClosed.
+func (l *Local) Shutdown(ctx context.Context) error {
+	sess, _, _, err := l.session()
+	if err != nil {
+		return err
+	}
+	err = sess.Shutdown(ctx)
+	l.keepLate(sess)
+	return err
+}
+
+func (l *Local) keepLate(sess *client.Session) {
+	if late := sess.Late(); len(late) > 0 {
+		l.mu.Lock()
+		l.late = append(l.late, late...)
+		l.mu.Unlock()
+	}
+}
+
+// Close shuts the session down, waiting for its connections to close.
+func (l *Local) Close(ctx context.Context) error {
+	l.mu.Lock()
+	sess := l.sess
+	l.mu.Unlock()
+	if sess == nil {
+		return nil
+	}
+	return sess.Shutdown(ctx)
+}

@@ -1,0 +1,171 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cucumber/godog"
+)
+
+// DefaultErrorWait is the error-wait window the scenarios configure on a
+// client unless Suite.ErrorWait says otherwise: short, so that the suite
+// runs fast, and still far longer than a loopback round trip.
+const DefaultErrorWait = 100 * time.Millisecond
+
+// Suite runs the scenarios of features/ against the clients NewClient makes.
+// Use it as the ScenarioInitializer of a godog.TestSuite:
+//
+//	s := &conformance.Suite{NewClient: func(ctx context.Context) (conformance.Client, error) {
+//		return conformance.NewLocal(), nil
+//	}}
+//	status := godog.TestSuite{ScenarioInitializer: s.InitializeScenario, Options: &opts}.Run()
+//	s.WriteSkipReport(os.Stdout)
+//
+// Every scenario gets a fresh client and a fresh mock server (or two),
+// closed when it ends, so scenarios may run concurrently.
+type Suite struct {
+	// NewClient makes the client for one scenario. It is called once per
+	// scenario, and the client is closed when the scenario ends.
+	NewClient func(ctx context.Context) (Client, error)
+	// ErrorWait is the error-wait window configured on the clients; 0 means
+	// DefaultErrorWait.
+	ErrorWait time.Duration
+
+	mu      sync.Mutex
+	results []ScenarioResult
+}
+
+// Result is how a scenario ended.
+type Result string
+
+// Scenario results.
+const (
+	Passed  Result = "passed"
+	Failed  Result = "failed"
+	Skipped Result = "skipped"
+)
+
+// ScenarioResult records one scenario run by a Suite.
+type ScenarioResult struct {
+	Name   string   // scenario name, as in the feature file (outlines: with the example values)
+	URI    string   // feature file
+	Tags   []string // tags, with their @
+	Result Result
+	// Reason says why a scenario was skipped or how it failed.
+	Reason string
+}
+
+// Results returns the results of the scenarios run so far, in the order
+// they ended.
+func (s *Suite) Results() []ScenarioResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.results)
+}
+
+// Failures returns the names of the scenarios that failed, sorted.
+func (s *Suite) Failures() []string { return s.names(Failed) }
+
+// SkippedNames returns the names of the scenarios that were skipped, sorted.
+func (s *Suite) SkippedNames() []string { return s.names(Skipped) }
+
+func (s *Suite) names(r Result) []string {
+	var out []string
+	for _, res := range s.Results() {
+		if res.Result == r {
+			out = append(out, res.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// WriteSkipReport writes one line per skipped scenario with the reason, or
+// nothing when none was skipped.
+func (s *Suite) WriteSkipReport(w io.Writer) error {
+	var skipped []ScenarioResult
+	for _, r := range s.Results() {
+		if r.Result == Skipped {
+			skipped = append(skipped, r)
+		}
+	}
+	if len(skipped) == 0 {
+		return nil
+	}
+	slices.SortFunc(skipped, func(a, b ScenarioResult) int {
+		return strings.Compare(a.URI+"\x00"+a.Name, b.URI+"\x00"+b.Name)
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "conformance: %d scenario(s) skipped:\n", len(skipped))
+	for _, r := range skipped {
+		fmt.Fprintf(&b, "  - %s: %q: %s\n", r.URI, r.Name, r.Reason)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (s *Suite) record(r ScenarioResult) {
+	s.mu.Lock()
+	s.results = append(s.results, r)
+	s.mu.Unlock()
+}
+
+func (s *Suite) errorWait() time.Duration {
+	if s.ErrorWait > 0 {
+		return s.ErrorWait
+	}
+	return DefaultErrorWait
+}
+
+// capabilityTags maps the tags that need a capability to it.
+var capabilityTags = map[string]Capability{
+	"@" + string(CapCommand0):   CapCommand0,
+	"@" + string(CapCommand1):   CapCommand1,
+	"@" + string(CapPooling):    CapPooling,
+	"@" + string(CapFeedback):   CapFeedback,
+	"@" + string(CapConcurrent): CapConcurrent,
+}
+
+// InitializeScenario registers the steps and hooks of one scenario; godog
+// calls it once per scenario.
+func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
+	w := &world{suite: s}
+	sc.Before(func(ctx context.Context, p *godog.Scenario) (context.Context, error) {
+		w.name, w.uri = p.Name, p.Uri
+		for _, t := range p.Tags {
+			w.tags = append(w.tags, t.Name)
+		}
+		c, err := s.NewClient(ctx)
+		if err != nil {
+			return ctx, fmt.Errorf("starting the client under test: %w", err)
+		}
+		w.client, w.caps = c, c.Capabilities()
+		for _, t := range w.tags {
+			if need, ok := capabilityTags[t]; ok && !w.caps.Has(need) {
+				w.skipReason = fmt.Sprintf("%s: the client does not declare the capability %q", t, need)
+				return ctx, fmt.Errorf("%s: %w", w.skipReason, godog.ErrSkip)
+			}
+		}
+		return ctx, nil
+	})
+	sc.After(func(ctx context.Context, p *godog.Scenario, err error) (context.Context, error) {
+		cerr := w.close(ctx)
+		res := ScenarioResult{Name: w.name, URI: w.uri, Tags: w.tags, Result: Passed}
+		switch {
+		case w.skipReason != "":
+			res.Result, res.Reason = Skipped, w.skipReason
+		case err != nil:
+			res.Result, res.Reason = Failed, err.Error()
+		case cerr != nil:
+			res.Result, res.Reason = Failed, cerr.Error()
+		}
+		s.record(res)
+		return ctx, cerr
+	})
+	w.registerSteps(sc)
+}
