@@ -54,16 +54,24 @@ type pusher struct {
 	c           counters
 
 	mu       sync.Mutex
+	total    int // tokens in the list
 	sum      summary
 	failed   [][]failure // per batch, so the output follows the list's order
 	unsettle int         // tokens neither accepted nor failed when the push stopped
 }
 
 // push sends tokens and returns the summary (without the timing fields) and
-// the error that stopped it early, if any: a connection error, or
-// errInterrupted when ctx was cancelled.
+// the error that stopped it early, if any (see run).
 func (p *pusher) push(ctx context.Context, tokens []string) (summary, error) {
+	err := p.run(ctx, tokens)
+	return p.summary(), err
+}
+
+// run sends tokens and returns the error that stopped it early, if any: a
+// connection error, or errInterrupted when ctx was cancelled.
+func (p *pusher) run(ctx context.Context, tokens []string) error {
 	batches := split(tokens, p.batch)
+	p.total = len(tokens)
 	p.failed = make([][]failure, len(batches))
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -73,7 +81,7 @@ func (p *pusher) push(ctx context.Context, tokens []string) (summary, error) {
 	for range min(p.parallel, len(batches)) {
 		wg.Go(func() {
 			for i := range next {
-				if err := p.runBatch(ctx, i, batches[i]); err != nil {
+				if err := p.runQueue(ctx, i, []job{{tokens: batches[i]}}, true); err != nil {
 					cancel(err)
 				}
 			}
@@ -93,29 +101,63 @@ feed:
 	for _, b := range batches[started:] {
 		p.unsettle += len(b)
 	}
+	return stopCause(ctx)
+}
 
+// late takes in what a send reported after run had ended (error responses
+// that arrived late, see client.Session.Late): its failures, and its
+// resends, which are sent now unless stop says the push was stopped.
+func (p *pusher) late(ctx context.Context, r round, stop error) error {
+	p.record(r, false)
+	p.c.failed.Add(int64(len(r.failed)))
+	index := len(p.failed)
+	p.failed = append(p.failed, nil)
+	p.settle(index, 0, r.failed)
+	if stop != nil {
+		p.settle(index, tokenCount(r.retry), nil)
+		return stop
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if err := p.runQueue(ctx, index, r.retry, false); err != nil {
+		cancel(err)
+	}
+	return stopCause(ctx)
+}
+
+// stopCause returns why ctx ended: errInterrupted for a plain
+// cancellation, else the cause given; nil while it has not ended.
+func stopCause(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	err := context.Cause(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = errInterrupted
+	}
+	return err
+}
+
+// summary returns the totals so far, without the timing fields.
+func (p *pusher) summary() summary {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	s := p.sum
+	s.Failed = nil
 	for _, f := range p.failed {
 		s.Failed = append(s.Failed, f...)
 	}
-	s.Accepted = len(tokens) - p.unsettle - len(s.Failed)
-	var err error
-	if ctx.Err() != nil {
-		err = context.Cause(ctx)
-		if errors.Is(err, context.Canceled) {
-			err = errInterrupted
-		}
-	}
-	return s, err
+	s.Accepted = p.total - p.unsettle - len(s.Failed)
+	return s
 }
 
-// runBatch sends one batch, then what each send says to resend, until
-// nothing is left or maxAttempts sends in a row settled nothing. On return,
-// every token of the batch is accepted, failed, or counted as unsettled.
-func (p *pusher) runBatch(ctx context.Context, index int, batch []string) error {
-	queue := []job{{tokens: batch}}
+// runQueue sends the jobs of one batch (first: the batch itself, not yet
+// sent), then what each send says to resend, until nothing is left or
+// maxAttempts sends in a row settled nothing. On return, every token is
+// accepted, failed, or counted as unsettled. Failures are filed under the
+// batch's index.
+func (p *pusher) runQueue(ctx context.Context, index int, queue []job, first bool) error {
 	stalls := 0
-	first := true
 	for len(queue) > 0 {
 		if ctx.Err() != nil {
 			p.settle(index, tokenCount(queue), nil)

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/wire"
+)
+
+// shutdownGrace bounds how long the session may take to close its
+// connections when a command ends.
+const shutdownGrace = 5 * time.Second
+
+// message builds the notification content from the flags.
+func (o *pushOptions) message() (*client.Message, error) {
+	m := &client.Message{Sound: o.sound, Priority: o.priority}
+	if o.payload != nil {
+		if err := m.SetPayload(o.payload); err != nil {
+			return nil, err
+		}
+	}
+	if o.hasAlert {
+		m.Alert = o.alert
+	}
+	if o.hasBadge {
+		m.Badge = o.badge
+	}
+	if o.expiry > 0 {
+		m.Expiry = client.ExpireAfter(o.expiry)
+	}
+	return m, nil
+}
+
+// push sends the notification to every token and prints the summary.
+func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
+	tmpl, err := o.message()
+	if err == nil {
+		check := *tmpl
+		check.Tokens = tokens[:1]
+		err = check.Validate()
+	}
+	if err != nil {
+		return e.usageFail("push", usagef("%v", err))
+	}
+	ep, err := o.conn.endpoint(e.stderr)
+	if err != nil {
+		return e.fail("push", err)
+	}
+	ep.cfg.PoolSize = o.parallel
+	ep.cfg.ErrorWait = o.errorWait
+	sess, err := client.NewSession(ep.cfg)
+	if err != nil {
+		return e.fail("push", err)
+	}
+
+	p := &pusher{
+		send:        sendWith(sess, ep, tmpl),
+		batch:       o.batch,
+		parallel:    o.parallel,
+		maxAttempts: o.maxAttempts,
+	}
+	if o.conn.verbose {
+		p.log = e.stderr
+	}
+	start := time.Now()
+	var bar *progressPrinter
+	if o.progress == "always" || o.progress == "auto" && isTerminal(e.stderr) {
+		tick := time.NewTicker(progressInterval)
+		defer tick.Stop()
+		bar = startProgress(e.stderr, tick.C, func() string {
+			return progressLine(&p.c, len(tokens), time.Since(start))
+		})
+	}
+	err = p.run(ctx, tokens)
+	err = followLate(ctx, p, sess, ep, tmpl, o.maxAttempts, err)
+	s := p.summary()
+	s.finish(time.Since(start))
+	if bar != nil {
+		bar.Stop()
+	}
+	if werr := s.write(e.stdout); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return e.fail("push", explain(err, o.conn))
+	}
+	return s.exitCode()
+}
+
+// followLate shuts the session down and takes in the error responses that
+// arrived after their Send had returned and could not be reported by a later
+// one (client.Session.Late): their failures count, and their resends are sent
+// on a new session, at most maxAttempts times over. It returns the error that
+// stopped the push, if any.
+func followLate(ctx context.Context, p *pusher, sess *client.Session, ep *endpoint, tmpl *client.Message, maxAttempts int, stop error) error {
+	for attempt := 0; ; attempt++ {
+		shutdown(ctx, sess)
+		lates := sess.Late()
+		if len(lates) == 0 {
+			return stop
+		}
+		sess = nil
+		if stop == nil && attempt >= maxAttempts {
+			stop = errLateLoop
+		}
+		if stop == nil {
+			var err error
+			if sess, err = client.NewSession(ep.cfg); err != nil {
+				stop = err
+			} else {
+				p.send = sendWith(sess, ep, tmpl)
+			}
+		}
+		for _, l := range lates {
+			if err := p.late(ctx, resultRound(l), stop); stop == nil {
+				stop = err
+			}
+		}
+		if sess == nil {
+			return stop
+		}
+	}
+}
+
+// errLateLoop: late error responses kept coming after -max-attempts rounds.
+var errLateLoop = errors.New("late error responses kept coming; giving up")
+
+// sendWith returns the sendFunc of a session: a job without a message is
+// sent with the template, a resend with the message the client returned
+// (same content, same absolute expiry).
+func sendWith(sess *client.Session, ep *endpoint, tmpl *client.Message) sendFunc {
+	return func(ctx context.Context, j job) (round, error) {
+		m := j.msg
+		if m == nil {
+			c := *tmpl
+			c.Tokens = j.tokens
+			m = &c
+		}
+		res, err := sess.Send(ctx, ep.addr, ep.cert, m)
+		if err != nil {
+			return round{}, err
+		}
+		return resultRound(res), nil
+	}
+}
+
+// resultRound turns the client's Result into a round.
+func resultRound(res *client.Result) round {
+	r := round{sent: res.Sent, errs: res.Errors, uncertain: len(res.Uncertain)}
+	for _, f := range res.Failed {
+		r.failed = append(r.failed, statusFailure(strings.ToLower(f.Token), f.Status))
+	}
+	for _, rm := range res.Retries() {
+		r.retry = append(r.retry, job{tokens: rm.Tokens, msg: rm})
+	}
+	for _, e := range res.Errors {
+		var st wire.Status
+		if errors.As(e, &st) {
+			r.status = st
+		}
+	}
+	return r
+}
+
+// explain adds a hint to errors a user can fix.
+func explain(err error, c connOptions) error {
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) && c.caFile == "" {
+		return fmt.Errorf("%w (the server's certificate is not signed by a system CA: give its CA with -ca)", err)
+	}
+	return err
+}
+
+// shutdown closes the session's connections, waiting a little for busy ones
+// even when ctx is cancelled.
+func shutdown(ctx context.Context, sess *client.Session) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	_ = sess.Shutdown(ctx)
+}
