@@ -61,8 +61,7 @@ func (s *Server) serveGateway(t *tracked) {
 	num := s.gwSeq.Add(1)
 	log = log.With("conn", num)
 	s.stats.connectionsTotal.Add(1)
-	s.stats.connectionsOpen.Add(1)
-	defer s.stats.connectionsOpen.Add(-1)
+	s.stats.connectionsOpen.Add(1) // runGateway takes it back
 	log.Debug("mockapns gateway connection open")
 	s.runGateway(t, tc, num, log)
 }
@@ -70,10 +69,14 @@ func (s *Server) serveGateway(t *tracked) {
 // runGateway serves one gateway connection until it ends, then closes it.
 func (s *Server) runGateway(t *tracked, c stream, num uint64, log *slog.Logger) {
 	g := &gwConn{s: s, t: t, c: c, num: num, log: log, buf: make([]byte, readBufSize)}
-	switch g.run() {
-	case answered:
+	v := g.run()
+	if v == answered {
 		g.linger()
-		_ = c.Close()
+	}
+	// Counted as closed before the close, so that a client that sees the
+	// close also sees the gauge drop.
+	s.stats.connectionsOpen.Add(-1)
+	switch v {
 	case closeQuiet:
 		// No close_notify: the client sees the connection drop.
 		_ = t.raw.Close()
