@@ -1,0 +1,100 @@
+package mockapns_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
+)
+
+var (
+	fuzzOnce sync.Once
+	fuzzSrv  *mockapns.Server
+)
+
+// expectedGateway models the gateway: how many notifications of data it
+// accepts, and the bytes it answers.
+func expectedGateway(data []byte) (accepted int, answer []byte) {
+	var n wire.Notification
+	for off := 0; off < len(data); {
+		used, err := wire.ParseNotification(data[off:], &n, wire.ParseOptions{})
+		if errors.Is(err, wire.ErrIncomplete) {
+			return accepted, nil
+		}
+		if err == nil {
+			err = wire.Validate(&n, wire.Limits{})
+		}
+		if err != nil {
+			var fe *wire.FrameError
+			if !errors.As(err, &fe) {
+				panic(err)
+			}
+			if r, ok := fe.Response(); ok {
+				answer, _ = r.MarshalBinary()
+			}
+			return accepted, answer
+		}
+		accepted++
+		off += used
+	}
+	return accepted, nil
+}
+
+// FuzzGatewayConn feeds arbitrary bytes to the gateway's connection handler
+// over an in-memory stream and checks it against the codec: never a panic,
+// the same notifications accepted, the same answer (one 6-byte error
+// response or nothing).
+func FuzzGatewayConn(f *testing.F) {
+	tok := bytes.Repeat([]byte{1}, 32)
+	good := func(id uint32) []byte {
+		n := wire.Notification{Command: wire.CommandFramed, ID: id, Present: wire.AllFields, Priority: 10, Token: tok, Payload: []byte(`{}`)}
+		b, _ := n.MarshalBinary()
+		return b
+	}
+	f.Add(good(1))
+	f.Add(append(good(1), good(2)...))
+	f.Add(append(good(1), 0, 0, 0))
+	f.Add([]byte{2, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{9, 9, 9})
+	f.Add(append(good(3), 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0))
+	f.Add(append(good(4), 0, 0, 0, 0, 0))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzOnce.Do(func() {
+			var err error
+			if fuzzSrv, err = mockapns.Start(mockapns.Config{}); err != nil {
+				panic(err)
+			}
+		})
+		srv := fuzzSrv
+		srv.Reset()
+		client, server := mockapns.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			srv.ServeGatewayStream(server)
+		}()
+		go func() {
+			_, _ = client.Write(data)
+			_ = client.CloseWrite()
+		}()
+		got, _ := io.ReadAll(client)
+		_ = client.Close()
+		<-done
+
+		accepted, answer := expectedGateway(data)
+		if !bytes.Equal(got, answer) {
+			t.Fatalf("answer % x, want % x", got, answer)
+		}
+		st := srv.Stats()
+		if st.Accepted != uint64(accepted) {
+			t.Fatalf("accepted %d, want %d", st.Accepted, accepted)
+		}
+		if n := len(srv.Notifications(mockapns.Filter{})); uint64(n) != st.Accepted+st.Rejected {
+			t.Fatalf("journal holds %d entries for %d accepted and %d rejected", n, st.Accepted, st.Rejected)
+		}
+	})
+}
