@@ -494,3 +494,44 @@ var _ = Describe("Admin API", func() {
 		})
 	})
 })
+
+// ExampleServer_Handler drives the admin API over HTTP: install a fault,
+// list the faults, read the counters.
+func ExampleServer_Handler() {
+	srv := mockapns.NewServer(mockapns.Config{})
+	defer srv.Close()
+	api := httptest.NewServer(srv.Handler())
+	defer api.Close()
+
+	resp, err := http.Post(api.URL+"/api/v1/faults", "application/json",
+		strings.NewReader(`{"action": "shutdown", "nth": 100}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(resp.StatusCode, " ", string(body))
+
+	resp, err = http.Get(api.URL + "/api/v1/faults")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(resp.StatusCode, " ", string(body))
+
+	resp, err = http.Get(api.URL + "/api/v1/notifications?limit=-1")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(resp.StatusCode, " ", string(body))
+	// Output:
+	// 201 {"id":1,"fired":0,"fault":{"action":"shutdown","nth":100}}
+	// 200 [{"id":1,"fired":0,"fault":{"action":"shutdown","nth":100}}]
+	// 400 {"error":"query parameter \"limit\": want a whole number ≥ 1, got \"-1\""}
+}

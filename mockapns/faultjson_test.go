@@ -2,6 +2,7 @@ package mockapns_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -237,4 +238,36 @@ func FuzzParseFault(f *testing.F) {
 			t.Fatalf("MarshalFault is not stable: %s then %s (%v)", out, out2, err)
 		}
 	})
+}
+
+// ExampleParseFault reads a fault in the JSON form of the admin API and
+// the -fault flag, and writes it back in canonical form.
+func ExampleParseFault() {
+	f, err := mockapns.ParseFault([]byte(`{"action": "reject", "status": 7, "probability": 0.01, "times": 0}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := f.(mockapns.Reject)
+	fmt.Printf("%T status %d, probability %v, every time: %v\n", r, uint8(r.Status), r.When.Probability, r.When.Times == mockapns.Always)
+	data, _ := mockapns.MarshalFault(f)
+	fmt.Println(string(data))
+
+	_, err = mockapns.ParseFault([]byte(`{"action": "reject", "nth": 5}`))
+	var se *mockapns.FaultSpecError
+	fmt.Println(errors.As(err, &se), se.Field, errors.Is(err, mockapns.ErrBadFault))
+	// Output:
+	// mockapns.Reject status 7, probability 0.01, every time: true
+	// {"action":"reject","status":7,"probability":0.01,"times":0}
+	// true status true
+}
+
+func BenchmarkParseFault(b *testing.B) {
+	doc := []byte(`{"action":"reject","status":8,"token":"` + hexToken + `","nth":3,"times":0}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := mockapns.ParseFault(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
