@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,5 +60,24 @@ func run(t *testing.T, name string, newClient func(ctx context.Context) (conform
 func TestFeatures(t *testing.T) {
 	run(t, "apnskit-local", func(context.Context) (conformance.Client, error) {
 		return conformance.NewLocal(conformance.LocalOptions{}), nil
+	})
+}
+
+// TestExternal runs every scenario through the external line protocol: by
+// default against the reference adapter (conformance/cmd/apnskit-adapter,
+// built here), or against the command given with -client.cmd or
+// $APNSKIT_CLIENT_CMD. One adapter process runs per scenario.
+func TestExternal(t *testing.T) {
+	argv := conformance.SplitCommand(*clientCmd)
+	if len(argv) == 0 {
+		bin := filepath.Join(t.TempDir(), "apnskit-adapter")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/apnskit-adapter")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building the reference adapter: %v\n%s", err, out)
+		}
+		argv = []string{bin}
+	}
+	run(t, "external", func(ctx context.Context) (conformance.Client, error) {
+		return conformance.StartExternal(ctx, argv)
 	})
 }

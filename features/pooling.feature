@@ -43,6 +43,7 @@ Feature: Connection pooling
     And the gateway accepted tokens 1 to 3 and 7 to 9 exactly once
     And the second gateway accepted tokens 4 to 6 and 10 to 12 exactly once
 
+  @concurrent
   Scenario: closing outdated connections closes idle ones and keeps busy ones
     The client waits a whole second for late errors here, so a send stays
     busy long enough to be caught in the middle.

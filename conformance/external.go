@@ -1,0 +1,291 @@
+package conformance
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrAdapter is wrapped by the errors of an External client whose adapter
+// process misbehaved: it exited, wrote a line that is not a response, or
+// answered a request that was never made.
+var ErrAdapter = errors.New("conformance: external adapter failed")
+
+// External is a Client that runs a command speaking the line protocol of
+// conformance/README.md on its stdin and stdout. One External is one
+// process; the suite starts one per scenario.
+type External struct {
+	name string
+	caps Capabilities
+	cmd  *exec.Cmd
+
+	wmu    sync.Mutex // one line at a time on stdin
+	stdin  io.WriteCloser
+	serial sync.Mutex // one request at a time, for adapters without CapConcurrent
+
+	mu      sync.Mutex
+	nextID  int64
+	pending map[int64]chan Response
+	gaveUp  map[int64]bool // requests whose caller stopped waiting
+	dead    error          // set once the reader stopped
+	done    chan struct{} // closed when the reader stopped
+	exited  chan struct{} // closed when the process was reaped
+	waitErr error
+	stderr  *tailBuffer
+}
+
+var _ Client = (*External)(nil)
+
+// StartExternal starts argv (program and arguments) and greets it with a
+// hello request. The process lives until Close. Its stderr is kept (the last
+// few kilobytes) for the errors of a failing adapter.
+func StartExternal(ctx context.Context, argv []string) (*External, error) {
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("%w: empty command", ErrAdapter)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	e := &External{
+		cmd: cmd, stdin: stdin, pending: map[int64]chan Response{}, gaveUp: map[int64]bool{},
+		done: make(chan struct{}), exited: make(chan struct{}), stderr: &tailBuffer{max: 8 << 10},
+	}
+	cmd.Stderr = e.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: starting %q: %w", ErrAdapter, argv, err)
+	}
+	go e.read(stdout)
+	go func() {
+		e.waitErr = cmd.Wait()
+		close(e.exited)
+	}()
+	resp, err := e.call(ctx, Request{Op: OpHello})
+	if err != nil {
+		e.kill()
+		return nil, err
+	}
+	e.name, e.caps = resp.Name, resp.Capabilities
+	return e, nil
+}
+
+// SplitCommand splits a command line on spaces (no shell quoting) for
+// StartExternal.
+func SplitCommand(line string) []string { return strings.Fields(line) }
+
+// Name returns the name the adapter gave in its hello response.
+func (e *External) Name() string { return e.name }
+
+// read dispatches the adapter's responses until its stdout ends.
+func (e *External) read(stdout io.Reader) {
+	br := bufio.NewReaderSize(stdout, 64<<10)
+	var fail error
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			fail = fmt.Errorf("%w: its output ended (%v)", ErrAdapter, err)
+			break
+		}
+		if strings.TrimSpace(string(line)) == "" {
+			continue
+		}
+		var resp Response
+		if err := json.Unmarshal(line, &resp); err != nil {
+			fail = fmt.Errorf("%w: a line that is not a response: %.200q: %v", ErrAdapter, line, err)
+			break
+		}
+		e.mu.Lock()
+		ch, ok := e.pending[resp.ID]
+		delete(e.pending, resp.ID)
+		late := e.gaveUp[resp.ID]
+		delete(e.gaveUp, resp.ID)
+		e.mu.Unlock()
+		if late {
+			continue
+		}
+		if !ok {
+			fail = fmt.Errorf("%w: a response to request %d, which is not pending: %.200q", ErrAdapter, resp.ID, line)
+			break
+		}
+		ch <- resp
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	e.mu.Lock()
+	e.dead = fail
+	for id, ch := range e.pending {
+		close(ch)
+		delete(e.pending, id)
+	}
+	e.mu.Unlock()
+	close(e.done)
+}
+
+// call sends a request and waits for its response.
+func (e *External) call(ctx context.Context, req Request) (Response, error) {
+	if !e.caps.Has(CapConcurrent) {
+		e.serial.Lock()
+		defer e.serial.Unlock()
+	}
+	ch := make(chan Response, 1)
+	e.mu.Lock()
+	if e.dead != nil {
+		err := e.dead
+		e.mu.Unlock()
+		return Response{}, e.withStderr(err)
+	}
+	e.nextID++
+	req.ID = e.nextID
+	e.pending[req.ID] = ch
+	e.mu.Unlock()
+
+	line, err := json.Marshal(req)
+	if err != nil {
+		return Response{}, err
+	}
+	e.wmu.Lock()
+	_, err = e.stdin.Write(append(line, '\n'))
+	e.wmu.Unlock()
+	if err != nil {
+		return Response{}, e.withStderr(fmt.Errorf("%w: writing the %s request: %w", ErrAdapter, req.Op, err))
+	}
+	select {
+	case resp, ok := <-ch:
+		if !ok {
+			e.mu.Lock()
+			err := e.dead
+			e.mu.Unlock()
+			return Response{}, e.withStderr(err)
+		}
+		if !resp.OK {
+			if resp.Unsupported {
+				return resp, fmt.Errorf("%s: %s: %w", req.Op, resp.Error, ErrUnsupported)
+			}
+			return resp, fmt.Errorf("%s: %s", req.Op, resp.Error)
+		}
+		return resp, nil
+	case <-ctx.Done():
+		e.mu.Lock()
+		if _, ok := e.pending[req.ID]; ok {
+			delete(e.pending, req.ID)
+			e.gaveUp[req.ID] = true
+		}
+		e.mu.Unlock()
+		return Response{}, fmt.Errorf("waiting for the adapter's answer to %s: %w", req.Op, ctx.Err())
+	}
+}
+
+func (e *External) withStderr(err error) error {
+	if tail := strings.TrimSpace(e.stderr.String()); tail != "" {
+		return fmt.Errorf("%w; adapter stderr: %s", err, tail)
+	}
+	return err
+}
+
+// Capabilities returns what the adapter declared in its hello response.
+func (e *External) Capabilities() Capabilities { return e.caps }
+
+// Configure sends a configure request.
+func (e *External) Configure(ctx context.Context, ep Endpoint) error {
+	_, err := e.call(ctx, Request{Op: OpConfigure, Gateway: ep.Gateway, Feedback: ep.Feedback,
+		CAPEM: string(ep.CAPEM), CertPEM: string(ep.CertPEM), KeyPEM: string(ep.KeyPEM),
+		ErrorWaitMS: ep.ErrorWait.Milliseconds()})
+	return err
+}
+
+// Send sends a send request.
+func (e *External) Send(ctx context.Context, b Batch) (Outcome, error) {
+	req := Request{Op: OpSend, Tokens: b.Tokens, Payload: b.Payload, Priority: b.Priority, Command: b.Command,
+		Gateway: b.Gateway, CertPEM: string(b.CertPEM), KeyPEM: string(b.KeyPEM)}
+	if !b.Expiry.IsZero() {
+		req.Expiry = b.Expiry.Unix()
+	}
+	resp, err := e.call(ctx, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if resp.Outcome == nil {
+		return Outcome{}, fmt.Errorf("%w: a send response without an outcome", ErrAdapter)
+	}
+	return *resp.Outcome, nil
+}
+
+// Feedback sends a feedback request. The tuples of a failed read are
+// returned with its error.
+func (e *External) Feedback(ctx context.Context) ([]FeedbackTuple, error) {
+	resp, err := e.call(ctx, Request{Op: OpFeedback})
+	return resp.Tuples, err
+}
+
+// Outdate sends an outdate request.
+func (e *External) Outdate(ctx context.Context, idle time.Duration) (int, error) {
+	resp, err := e.call(ctx, Request{Op: OpOutdate, IdleMS: idle.Milliseconds()})
+	return resp.Closed, err
+}
+
+// Shutdown sends a shutdown request.
+func (e *External) Shutdown(ctx context.Context) error {
+	_, err := e.call(ctx, Request{Op: OpShutdown})
+	return err
+}
+
+// Close sends a close request, closes the adapter's stdin and waits for it
+// to exit; if it does not exit before ctx ends, it is killed.
+func (e *External) Close(ctx context.Context) error {
+	_, err := e.call(ctx, Request{Op: OpClose})
+	_ = e.stdin.Close()
+	select {
+	case <-e.exited:
+	case <-ctx.Done():
+		e.kill()
+		if err == nil {
+			err = fmt.Errorf("%w: it did not exit after close: %w", ErrAdapter, ctx.Err())
+		}
+	}
+	if err == nil && e.waitErr != nil {
+		err = e.withStderr(fmt.Errorf("%w: %w", ErrAdapter, e.waitErr))
+	}
+	return err
+}
+
+func (e *External) kill() {
+	_ = e.stdin.Close()
+	if e.cmd.Process != nil {
+		_ = e.cmd.Process.Kill()
+	}
+	<-e.exited
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
