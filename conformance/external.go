@@ -35,8 +35,8 @@ type External struct {
 	pending map[int64]chan Response
 	gaveUp  map[int64]bool // requests whose caller stopped waiting
 	dead    error          // set once the reader stopped
-	done    chan struct{} // closed when the reader stopped
-	exited  chan struct{} // closed when the process was reaped
+	done    chan struct{}  // closed when the reader stopped
+	exited  chan struct{}  // closed when the process was reaped
 	waitErr error
 	stderr  *tailBuffer
 }
