@@ -1,0 +1,127 @@
+package client_test
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
+)
+
+// exampleToken returns a 64-digit hex token ending in n.
+func exampleToken(n int) string { return fmt.Sprintf("%064x", n) }
+
+// must stops an example on an error.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Send one message to three devices through the mock gateway.
+func ExampleSession_Send() {
+	srv := mockapns.NewServer(mockapns.Config{})
+	defer srv.Close()
+	cert := must(client.NewCertificate(srv.PKI().Client.TLS)) // or ParsePEM / LoadPEMFiles / ParsePKCS12
+	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: 100 * time.Millisecond}))
+	defer sess.Shutdown(context.Background())
+
+	ctx := context.Background()
+	res := must(sess.Send(ctx, srv.GatewayAddr(), cert, &client.Message{
+		Tokens: []string{exampleToken(1), exampleToken(2), exampleToken(3)},
+		Alert:  "Hello",
+		Badge:  1,
+		Expiry: client.ExpireAfter(time.Hour),
+	}))
+	fmt.Println("sent", res.Sent, "accepted", res.Accepted, "retry", res.NeedsRetry())
+	// Output: sent 3 accepted 3 retry false
+}
+
+// A bad token makes the gateway answer an error and drop everything after
+// it. The Result names the bad token and holds exactly the tokens to send
+// again; follow Retries until nothing is left.
+func ExampleResult_Retries() {
+	srv := mockapns.NewServer(mockapns.Config{})
+	defer srv.Close()
+	bad := must(wireToken(exampleToken(2)))
+	must(srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: bad}}))
+	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
+	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: 100 * time.Millisecond}))
+	defer sess.Shutdown(context.Background())
+
+	ctx := context.Background()
+	queue := []*client.Message{{Tokens: []string{exampleToken(1), exampleToken(2), exampleToken(3), exampleToken(4)}, Alert: "Hi"}}
+	for round := 1; len(queue) > 0; round++ {
+		m := queue[0]
+		queue = queue[1:]
+		res := must(sess.Send(ctx, srv.GatewayAddr(), cert, m))
+		for _, f := range res.Failed {
+			fmt.Printf("round %d: token …%s failed: %v\n", round, f.Token[60:], f.Status.String())
+		}
+		for _, r := range res.Retries() {
+			fmt.Printf("round %d: %d to send again\n", round, len(r.Tokens))
+		}
+		queue = append(queue, res.Retries()...)
+	}
+	accepted := must(srv.WaitNotifications(ctx, mockapns.Filter{Status: mockapns.Accepted}, 3))
+	fmt.Println("accepted by the gateway:", len(accepted))
+	// Output:
+	// round 1: token …0002 failed: invalid token
+	// round 1: 2 to send again
+	// accepted by the gateway: 3
+}
+
+// Feedback yields the tokens whose app is gone, with the time APNs noticed.
+func ExampleSession_Feedback() {
+	srv := mockapns.NewServer(mockapns.Config{})
+	defer srv.Close()
+	srv.QueueFeedback(
+		wire.FeedbackTuple{Time: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Token: must(wireToken(exampleToken(7)))},
+		wire.FeedbackTuple{Time: time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC), Token: must(wireToken(exampleToken(8)))},
+	)
+	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
+	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs()}))
+	defer sess.Shutdown(context.Background())
+
+	for t, err := range sess.Feedback(context.Background(), srv.FeedbackAddr(), cert) {
+		if err != nil {
+			fmt.Println("feedback:", err)
+			break
+		}
+		fmt.Println("…"+t.Token[60:], t.Time.Format(time.RFC3339))
+	}
+	// Output:
+	// …0007 2024-01-02T03:04:05Z
+	// …0008 2024-01-03T00:00:00Z
+}
+
+// Sends reuse the pooled connection; Outdate closes connections that have
+// been idle longer than the given duration (call it from a ticker).
+func ExampleSession_Outdate() {
+	srv := mockapns.NewServer(mockapns.Config{})
+	defer srv.Close()
+	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
+	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: 50 * time.Millisecond}))
+	defer sess.Shutdown(context.Background())
+
+	ctx := context.Background()
+	for i := range 3 {
+		must(sess.Send(ctx, srv.GatewayAddr(), cert, &client.Message{Tokens: []string{exampleToken(i)}, Alert: "x"}))
+	}
+	fmt.Println("handshakes:", srv.Stats().ConnectionsTotal)
+	fmt.Println("closed (idle > 1h):", sess.Outdate(time.Hour))
+	fmt.Println("closed (idle > 0):", sess.Outdate(0))
+	fmt.Printf("%+v\n", sess.Stats())
+	// Output:
+	// handshakes: 1
+	// closed (idle > 1h): 0
+	// closed (idle > 0): 1
+	// {Open:0 Idle:0 Dials:1 Keys:1}
+}
+
+// wireToken decodes a hex token for the mock's API.
+func wireToken(s string) ([]byte, error) { return hex.DecodeString(s) }
