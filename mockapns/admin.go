@@ -306,9 +306,12 @@ func (a *admin) listNotifications(w http.ResponseWriter, r *http.Request) {
 		entries = []Entry{}
 	}
 	// Count what matched, ignoring the limit, for the message.
-	all := nq.filter
-	all.Limit = 0
-	matched := len(a.s.Notifications(all))
+	matched := len(entries)
+	if nq.filter.Limit > 0 {
+		all := nq.filter
+		all.Limit = 0
+		matched = len(a.s.Notifications(all))
+	}
 	body := waitFailure{Wanted: nq.wait, Matched: matched, Notifications: entries}
 	switch {
 	case r.Context().Err() != nil:
