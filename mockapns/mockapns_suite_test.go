@@ -80,7 +80,7 @@ func dial(srv *mockapns.Server, addr string) *tls.Conn {
 func dialWith(addr string, cfg *tls.Config) *tls.Conn {
 	conn, err := tls.Dial("tcp", addr, cfg)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(conn.Close)
+	DeferCleanup(func() { _ = conn.Close() })
 	Expect(conn.SetDeadline(time.Now().Add(ioTimeout))).To(Succeed())
 	return conn
 }

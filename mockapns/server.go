@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,10 +63,6 @@ const (
 	writeTimeout       = 10 * time.Second
 	acceptBackoff      = 10 * time.Millisecond
 )
-
-// ErrServerClosed is returned by Shutdown when the server was already
-// closed.
-var ErrServerClosed = errors.New("mockapns: server closed")
 
 // Server is a running mock of Apple's binary gateway and feedback service.
 // Create it with Start or NewServer and stop it with Close or Shutdown. All
@@ -173,7 +170,7 @@ func Start(cfg Config) (*Server, error) {
 func NewServer(cfg Config) *Server {
 	s, err := Start(cfg)
 	if err != nil {
-		panic(fmt.Sprintf("mockapns: %v", err))
+		panic("mockapns: cannot start: " + strings.TrimPrefix(err.Error(), "mockapns: "))
 	}
 	return s
 }

@@ -1,0 +1,95 @@
+package mockapns_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
+)
+
+// logBuffer collects log lines from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// records returns the JSON log records with the given message.
+func (l *logBuffer) records(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.buf.Bytes(), []byte("\n")) {
+		var rec map[string]any
+		if json.Unmarshal(line, &rec) == nil && rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+var _ = Describe("Server", func() {
+	It("refuses to start on a busy address, and NewServer panics", func() {
+		srv := startServer(mockapns.Config{})
+		_, err := mockapns.Start(mockapns.Config{GatewayAddr: srv.GatewayAddr()})
+		Expect(err).To(HaveOccurred())
+		_, err = mockapns.Start(mockapns.Config{FeedbackAddr: srv.FeedbackAddr()})
+		Expect(err).To(HaveOccurred())
+		Expect(func() { mockapns.NewServer(mockapns.Config{GatewayAddr: srv.GatewayAddr()}) }).
+			To(PanicWith(HavePrefix("mockapns: cannot start: gateway:")))
+	})
+
+	It("uses the PKI it is given", func() {
+		srv := startServer(mockapns.Config{})
+		other := startServer(mockapns.Config{PKI: srv.PKI()})
+		Expect(other.PKI()).To(BeIdenticalTo(srv.PKI()))
+		conn := dial(srv, other.GatewayAddr())
+		send(conn, framed(1, token(1), payload))
+		Expect(conn.CloseWrite()).To(Succeed())
+		expectClosedWith(conn, nil)
+		Expect(other.Stats().Accepted).To(BeEquivalentTo(1))
+	})
+
+	It("logs through the injected logger with the connection's attributes", func() {
+		logs := &logBuffer{}
+		srv := startServer(mockapns.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, framed(5, nil, payload))
+		expectClosedWith(conn, response(wire.StatusMissingToken, 5))
+		recs := logs.records("mockapns refused notification")
+		Expect(recs).To(HaveLen(1))
+		Expect(recs[0]).To(HaveKeyWithValue("conn", BeEquivalentTo(1)))
+		Expect(recs[0]).To(HaveKeyWithValue("service", "gateway"))
+		Expect(recs[0]).To(HaveKeyWithValue("remote", conn.LocalAddr().String()))
+		Expect(recs[0]).To(HaveKeyWithValue("status", BeEquivalentTo(2)))
+		Expect(recs[0]).To(HaveKeyWithValue("id", BeEquivalentTo(5)))
+	})
+
+	It("does not count frames it cannot delimit after an unknown command", func() {
+		srv := startServer(mockapns.Config{})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat([]byte{9}, framed(1, token(1), payload), framed(2, token(1), payload)))
+		expectClosedWith(conn, response(wire.StatusProtocolError, 0))
+		Expect(conn.Close()).To(Succeed()) // ends the gateway's linger
+		Eventually(func() int64 { return srv.Stats().ConnectionsOpen }).Should(BeZero())
+		st := srv.Stats()
+		Expect(st.Discarded).To(BeZero())
+		Expect(st.Rejected).To(BeEquivalentTo(1))
+		Expect(st.Accepted).To(BeZero())
+		es := srv.Notifications(mockapns.Filter{})
+		Expect(es).To(HaveLen(1))
+		Expect(es[0].Command).To(BeEquivalentTo(9))
+		Expect(es[0].Status).To(Equal(wire.StatusProtocolError))
+	})
+})
