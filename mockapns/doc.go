@@ -2,14 +2,6 @@
 // service, for tests (in-process, in the manner of net/http/httptest) and
 // for integration environments (cmd/mockapns).
 //
-// It behaves like Apple's servers did: TLS with a client certificate that
-// chains to the mock's CA; commands 0, 1 and 2 on one stream, split or
-// packed as they come; nothing written back for an accepted notification;
-// on the first bad one a 6-byte error response (none for command 0), then
-// the connection closes and every byte after the bad frame is discarded.
-// The feedback service writes every queued tuple on connect and closes;
-// reading empties the queue.
-//
 // A test starts a server, points the client under test at it with the
 // server's TLS configuration, and inspects what arrived:
 //
@@ -19,10 +11,58 @@
 //	// ... the client writes notifications ...
 //	entries, err := srv.WaitNotifications(ctx, mockapns.Filter{}, 3)
 //
-// Faults make it misbehave on demand ([Reject], [Shutdown], [Disconnect],
-// [Delay] on the gateway; [FeedbackCoalesce], [FeedbackSplit],
-// [FeedbackCut] on the feedback service); see [Server.AddFault] and
-// [Trigger]. The journal ([Server.Notifications]) keeps the most recent
-// notifications, accepted or refused; [Server.Stats] counts everything
-// exactly.
+// # Behaviour
+//
+// The mock behaves as Apple's servers did:
+//
+//   - Both services speak TLS and require a client certificate chained to
+//     the mock's CA ([Config.PKI]); other clients fail the handshake, which
+//     is counted in [Stats].HandshakesFailed and logged once.
+//   - The gateway reads commands 0, 1 and 2 on one stream, split across
+//     reads or packed together. Identifiers are opaque (0 and repeats are
+//     fine). Nothing is written back for an accepted notification.
+//   - On the first bad notification (a frame that does not parse, one that
+//     fails Apple's validation unless [Config.NoValidation], or a fault) the
+//     gateway writes one 6-byte error response, `8 | status | identifier`,
+//     and closes; a bad command-0 notification, which has no identifier, is
+//     answered by closing without a word. Every byte after the bad frame is
+//     discarded, never journalled; the whole frames among them are counted
+//     in [Stats].Discarded. To make sure the client receives the response
+//     (closing with unread data sends a TCP reset that can destroy it), the
+//     gateway half-closes and keeps reading and discarding until the client
+//     closes or [Config.ErrorLinger] passes.
+//   - When the client closes its sending side (TLS close_notify) the gateway
+//     judges every frame already received, answers an error if one is due,
+//     then closes. A client can use this to confirm the end of a batch:
+//     once it reads the end of the stream, everything it sent is in the
+//     journal.
+//   - The feedback service writes every queued tuple ([Server.QueueFeedback])
+//     on connect, one tuple per write, and closes; the read empties the
+//     queue.
+//
+// # Faults
+//
+// Faults make the mock misbehave on demand: [Reject] (any status),
+// [Shutdown] (status 10 naming the last accepted notification),
+// [Disconnect] (by notification or after a number of bytes) and [Delay] on
+// the gateway; [FeedbackCoalesce], [FeedbackSplit] and [FeedbackCut] on the
+// feedback service. A [Trigger] selects the notifications that fire a
+// gateway fault (by token, every nth, with a probability drawn from the
+// seeded source of [Config.Seed], so runs repeat). Install them with
+// [Config.Faults] or [Server.AddFault].
+//
+// # Journal and counters
+//
+// The journal ([Server.Notifications], [Server.WaitNotifications]) keeps
+// the most recent [Config.JournalSize] notifications, accepted or refused,
+// oldest first; [Server.Stats] counts everything exactly, even what the
+// journal dropped. Entry.ReceivedAt is taken once per read from the
+// connection, so notifications that arrived in the same read share it.
+//
+// # Performance
+//
+// The gateway judges all the frames of a read in one pass and journals the
+// accepted ones under one lock; once the journal ring is full it reuses the
+// storage of the entries it drops, so ingest does not allocate per
+// notification. BenchmarkGatewayIngest measures it against a bare TLS pipe.
 package mockapns

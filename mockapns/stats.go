@@ -9,7 +9,7 @@ type Stats struct {
 	ConnectionsOpen     int64  `json:"connections_open"`     // gateway connections open now
 	HandshakesFailed    uint64 `json:"handshakes_failed"`    // failed handshakes, gateway and feedback
 	Accepted            uint64 `json:"accepted"`             // notifications accepted
-	Rejected            uint64 `json:"rejected"`             // notifications refused (answered, or closed on for command 0)
+	Rejected            uint64 `json:"rejected"`             // notifications refused: answered (status 10 for a shutdown fault), or closed on for command 0
 	Discarded           uint64 `json:"discarded"`            // whole frames read after a bad one or cut by a fault, never processed
 	FeedbackServed      uint64 `json:"feedback_served"`      // tuples written in full to feedback readers
 	FeedbackConnections uint64 `json:"feedback_connections"` // feedback connections served
