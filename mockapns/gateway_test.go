@@ -1,11 +1,13 @@
 package mockapns_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,6 +157,20 @@ var _ = Describe("Gateway", func() {
 		Expect(conn.CloseWrite()).To(Succeed())
 		expectClosedWith(conn, nil)
 		Expect(lax.Stats().Accepted).To(BeEquivalentTo(2))
+	})
+
+	It("reads frames larger than its read buffer", func() {
+		lax := startServer(mockapns.Config{NoValidation: true})
+		conn := dial(lax, lax.GatewayAddr())
+		bigTok := bytes.Repeat([]byte{7}, 65535)
+		bigPayload := `"` + strings.Repeat("p", 65533) + `"`
+		send(conn, concat(enhanced(1, bigTok, bigPayload), framed(2, bigTok, bigPayload), framed(3, token(1), payload)))
+		Expect(conn.CloseWrite()).To(Succeed())
+		expectClosedWith(conn, nil)
+		es := lax.Notifications(mockapns.Filter{})
+		Expect(ids(es)).To(Equal([]uint32{1, 2, 3}))
+		Expect(es[0].Token).To(Equal(bigTok))
+		Expect(es[1].Payload).To(Equal([]byte(bigPayload)))
 	})
 
 	It("closes without a response on a bad command-0 notification", func() {
