@@ -61,6 +61,11 @@ type Result struct {
 	// have been delivered (connection lost without an error response).
 	// Resending them may produce duplicates; not resending may lose them.
 	Uncertain []string
+	// Revoked counts notifications of earlier Sends that their Results
+	// counted as Accepted but that a late error response showed were
+	// refused or discarded (they are in Failed or Retries here). Subtract
+	// it from running totals of Accepted.
+	Revoked int
 
 	cur         *batch     // this Send's batch (nil for a late-only result)
 	retryTokens []string   // tokens of cur's message to send again
@@ -256,6 +261,7 @@ func (r *Result) retry(b *batch, from, to int, uncertain bool) {
 // absorb merges a late result into r: its failures and errors, and its
 // retry (into r's own when the content is the same).
 func (r *Result) absorb(late *Result) {
+	r.Revoked += len(late.Failed) + len(late.retryTokens)
 	r.Failed = append(r.Failed, late.Failed...)
 	r.Errors = append(r.Errors, late.Errors...)
 	r.Uncertain = append(r.Uncertain, late.Uncertain...)

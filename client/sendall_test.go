@@ -1,0 +1,49 @@
+package client_test
+
+import (
+	"context"
+	"time"
+
+	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/mockapns"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("SendAll", func() {
+	It("follows retries and totals the rounds", func(ctx SpecContext) {
+		e := newEnv(client.Config{ErrorWait: 100 * time.Millisecond}, mockapns.Config{})
+		_, err := e.srv.AddFault(mockapns.Reject{Status: 8, When: mockapns.Trigger{Nth: 500}})
+		Expect(err).NotTo(HaveOccurred())
+		all := tokens(1, 1000)
+		sum, err := e.sess.SendAll(ctx, e.addr, e.cert, &client.Message{Tokens: all, Alert: "x"}, 0)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sum.Rounds).To(Equal(2))
+		Expect(sum.Failed).To(ConsistOf(HaveField("Token", all[499])))
+		Expect(sum.Accepted).To(Equal(999))
+		Expect(sum.Retried).To(Equal(500))
+		Expect(sum.Sent).To(Equal(1500))
+		Expect(sum.Unsent).To(BeNil())
+		Expect(sum.Uncertain).To(BeEmpty())
+		Expect(e.srv.Stats().Accepted).To(Equal(uint64(999)))
+	})
+
+	It("keeps what is left when the rounds run out", func(ctx SpecContext) {
+		e := newEnv(client.Config{ErrorWait: 100 * time.Millisecond}, mockapns.Config{})
+		_, err := e.srv.AddFault(mockapns.Reject{Status: 1, When: mockapns.Trigger{Times: mockapns.Always}})
+		Expect(err).NotTo(HaveOccurred())
+		all := tokens(1, 3)
+		sum, err := e.sess.SendAll(ctx, e.addr, e.cert, &client.Message{Tokens: all, Alert: "x"}, 2)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sum.Rounds).To(Equal(2))
+		Expect(sum.Unsent).To(HaveLen(1))
+		Expect(sum.Unsent[0].Tokens).To(Equal(all))
+		Expect(sum.Errors).To(HaveLen(2))
+	})
+
+	It("returns the first Send's error", func() {
+		e := newEnv(client.Config{}, mockapns.Config{})
+		_, err := e.sess.SendAll(context.Background(), e.addr, e.cert, &client.Message{}, 0)
+		Expect(err).To(MatchError(client.ErrNoTokens))
+	})
+})
