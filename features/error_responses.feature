@@ -14,7 +14,7 @@ Feature: Error responses and retries
     Given a mock APNs server
     And a client configured with the server's test certificates
 
-  Scenario Outline: a bad token <where> in the batch is reported, the others are delivered once
+  Scenario Outline: a bad token <where> in the batch (status <status>) is reported, the others are delivered once
     Given the gateway refuses token <bad> with status <status>
     When the client sends 10 notifications
     Then the client reports token <bad> as failed with status <status>

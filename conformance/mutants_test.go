@@ -1,0 +1,82 @@
+package conformance_test
+
+import (
+	"context"
+
+	"github.com/apnskit/apnskit/conformance"
+	"github.com/cucumber/godog"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// runMutant runs the scenarios of the given feature files against the
+// mutant and returns the suite (for its results) and godog's status.
+func runMutant(mutant string, features ...string) (*conformance.Suite, int) {
+	GinkgoHelper()
+	Expect(conformance.NewMutant(mutant)).NotTo(BeNil(), "unknown mutant %q", mutant)
+	s := &conformance.Suite{NewClient: func(context.Context) (conformance.Client, error) {
+		return conformance.NewMutant(mutant), nil
+	}}
+	paths := make([]string, len(features))
+	for i, f := range features {
+		paths[i] = "../features/" + f
+	}
+	status := godog.TestSuite{
+		Name:                "mutant: " + mutant,
+		ScenarioInitializer: s.InitializeScenario,
+		Options: &godog.Options{
+			Paths: paths, Format: "progress", Output: GinkgoWriter, NoColors: true,
+			Strict: true, Randomize: -1, Concurrency: 4,
+		},
+	}.Run()
+	return s, status
+}
+
+var _ = Describe("A deliberately broken client", func() {
+	DescribeTable("fails the scenarios that describe what it breaks",
+		func(mutant string, features []string, mustFail ...string) {
+			s, status := runMutant(mutant, features...)
+			GinkgoWriter.Printf("failed scenarios: %q\n", s.Failures())
+			Expect(status).NotTo(BeZero(), "the suite passed with the mutant %q", mutant)
+			Expect(s.Failures()).To(ContainElements(mustFail))
+		},
+		Entry(nil, conformance.MutantDropsNextToken, []string{"error_responses.feature"},
+			"a bad token first in the batch (status 8) is reported, the others are delivered once",
+			"a bad token in the middle in the batch (status 5) is reported, the others are delivered once",
+			"a bad token first in the batch (status 2) is reported, the others are delivered once",
+			"several faults in one batch are all handled",
+			"a bad token in a batch larger than any resend buffer",
+			"a bad token at the end of a large batch",
+		),
+		Entry(nil, conformance.MutantShutdownIsFailure, []string{"interruptions.feature"},
+			"a shutdown (status 10) after 1 notifications loses and duplicates nothing",
+			"a shutdown (status 10) after 5 notifications loses and duplicates nothing",
+			"a shutdown (status 10) after 9 notifications loses and duplicates nothing",
+			"a shutdown when the gateway reads a given token",
+		),
+		Entry(nil, conformance.MutantTinyResendBuffer, []string{"error_responses.feature"},
+			"a bad token in a batch larger than any resend buffer",
+		),
+		Entry(nil, conformance.MutantHidesUncertain, []string{"interruptions.feature"},
+			"a connection dropped without a word after 5 notifications loses nothing",
+			"a connection dropped without a word after 9 notifications loses nothing",
+			"a connection cut in the middle of a notification loses nothing",
+		),
+		Entry(nil, conformance.MutantProcessingIsFailure, []string{"error_responses.feature"},
+			"a processing error (status 1) keeps the token for a retry",
+			"several faults in one batch are all handled",
+		),
+		Entry(nil, conformance.MutantNoPooling, []string{"pooling.feature"},
+			"a cached connection is reused for the next batch",
+			"connections used recently are not outdated",
+			"different client certificates get different connections",
+			"different gateway addresses get different connections",
+		),
+	)
+
+	It("passes the scenarios that do not concern what it breaks", func() {
+		s, status := runMutant(conformance.MutantTinyResendBuffer, "binary_format.feature", "tls.feature")
+		Expect(s.Failures()).To(BeEmpty())
+		Expect(status).To(BeZero())
+	})
+})
