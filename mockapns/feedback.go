@@ -44,12 +44,15 @@ func (s *Server) takeFeedback() []wire.FeedbackTuple {
 // by default, or as a feedback fault says.
 func (s *Server) serveFeedback(t *tracked) {
 	log := s.log.With("service", "feedback", "remote", t.raw.RemoteAddr().String())
-	tc, ok := s.handshake(t, log)
+	tc, ok := s.handshake(t, "feedback", log)
 	if !ok {
 		return
 	}
-	log = log.With("conn", s.fbSeq.Add(1))
+	num := s.fbSeq.Add(1)
+	remote := t.raw.RemoteAddr().String()
+	log = log.With("conn", num)
 	s.stats.feedbackConnections.Add(1)
+	s.event(ConnEvent{Kind: ConnOpened, Service: "feedback", Conn: num, Remote: remote})
 	mode := s.faults.onFeedback()
 	queue := s.takeFeedback()
 
@@ -114,8 +117,10 @@ func (s *Server) serveFeedback(t *tracked) {
 	if mode.cut >= 0 && mode.cut < len(out) {
 		log.Info("mockapns feedback cut (fault)", "after_bytes", written, "tuples_served", served, "tuples_lost", len(ends)-served)
 		_ = t.raw.Close() // abrupt: no close_notify
+		s.event(ConnEvent{Kind: ConnClosed, Service: "feedback", Conn: num, Remote: remote, Reason: "fault"})
 		return
 	}
 	log.Debug("mockapns feedback served", "tuples", served)
 	_ = tc.Close()
+	s.event(ConnEvent{Kind: ConnClosed, Service: "feedback", Conn: num, Remote: remote, Reason: "served"})
 }

@@ -54,7 +54,7 @@ const (
 
 func (s *Server) serveGateway(t *tracked) {
 	log := s.log.With("service", "gateway", "remote", t.raw.RemoteAddr().String())
-	tc, ok := s.handshake(t, log)
+	tc, ok := s.handshake(t, "gateway", log)
 	if !ok {
 		return
 	}
@@ -63,7 +63,16 @@ func (s *Server) serveGateway(t *tracked) {
 	s.stats.connectionsTotal.Add(1)
 	s.stats.connectionsOpen.Add(1) // runGateway takes it back
 	log.Debug("mockapns gateway connection open")
+	s.event(ConnEvent{Kind: ConnOpened, Service: "gateway", Conn: num, Remote: t.raw.RemoteAddr().String()})
 	s.runGateway(t, tc, num, log)
+}
+
+// reasons says why a gateway connection closed, by verdict.
+var reasons = [...]string{
+	keepGoing:  "client closed",
+	answered:   "error response",
+	closeQuiet: "closed without a response",
+	stopped:    "server closed",
 }
 
 // runGateway serves one gateway connection until it ends, then closes it.
@@ -83,7 +92,8 @@ func (s *Server) runGateway(t *tracked, c stream, num uint64, log *slog.Logger) 
 	default:
 		_ = c.Close()
 	}
-	log.Debug("mockapns gateway connection closed", "bytes", g.read)
+	log.Debug("mockapns gateway connection closed", "bytes", g.read, "reason", reasons[v])
+	s.event(ConnEvent{Kind: ConnClosed, Service: "gateway", Conn: num, Remote: t.raw.RemoteAddr().String(), Reason: reasons[v]})
 }
 
 // fill makes room and reads once into the buffer. It returns the number of

@@ -54,6 +54,10 @@ type Config struct {
 	Faults []Fault
 	// Logger receives the server's logs; nil means none.
 	Logger *slog.Logger
+	// OnConn, if set, is called from the connection's goroutine when a
+	// gateway or feedback connection opens, closes or fails its handshake
+	// (ConnClosed comes after the close). It must return quickly.
+	OnConn func(ConnEvent)
 }
 
 // Defaults and bounds.
@@ -360,13 +364,14 @@ func (s *Server) acceptLoop(ln net.Listener, service string, serve func(*tracked
 
 // handshake runs the TLS handshake with a deadline; a failure is counted
 // and logged once.
-func (s *Server) handshake(t *tracked, log *slog.Logger) (*tls.Conn, bool) {
+func (s *Server) handshake(t *tracked, service string, log *slog.Logger) (*tls.Conn, bool) {
 	conn := tls.Server(t.raw, s.tlsConf)
 	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
 	defer cancel()
 	if err := conn.HandshakeContext(ctx); err != nil {
 		s.stats.handshakesFailed.Add(1)
 		log.Info("mockapns TLS handshake failed", "err", err)
+		s.event(ConnEvent{Kind: ConnHandshakeFailed, Service: service, Remote: t.raw.RemoteAddr().String(), Err: err})
 		return nil, false
 	}
 	return conn, true

@@ -2,6 +2,7 @@ package mockapns_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"sync"
@@ -74,6 +75,32 @@ var _ = Describe("Server", func() {
 		Expect(recs[0]).To(HaveKeyWithValue("remote", conn.LocalAddr().String()))
 		Expect(recs[0]).To(HaveKeyWithValue("status", BeEquivalentTo(2)))
 		Expect(recs[0]).To(HaveKeyWithValue("id", BeEquivalentTo(5)))
+	})
+
+	It("reports connection events to OnConn", func() {
+		events := make(chan mockapns.ConnEvent, 16)
+		srv := startServer(mockapns.Config{OnConn: func(e mockapns.ConnEvent) { events <- e }})
+		conn := dial(srv, srv.GatewayAddr())
+		var e mockapns.ConnEvent
+		Eventually(events).Should(Receive(&e))
+		Expect(e).To(And(HaveField("Kind", mockapns.ConnOpened), HaveField("Service", "gateway"),
+			HaveField("Conn", BeEquivalentTo(1)), HaveField("Remote", conn.LocalAddr().String())))
+		send(conn, framed(1, nil, payload))
+		expectClosedWith(conn, response(wire.StatusMissingToken, 1))
+		Expect(conn.Close()).To(Succeed())
+		Eventually(events).Should(Receive(&e))
+		Expect(e).To(And(HaveField("Kind", mockapns.ConnClosed), HaveField("Reason", "error response")))
+		Expect(e.Kind.String()).To(Equal("closed"))
+
+		refused, err := tls.Dial("tcp", srv.FeedbackAddr(), &tls.Config{RootCAs: srv.RootCAs(), MinVersion: tls.VersionTLS13})
+		if err == nil {
+			DeferCleanup(func() { _ = refused.Close() })
+			// TLS 1.3: the refusal surfaces server-side only; wait for it.
+			Eventually(func() uint64 { return srv.Stats().HandshakesFailed }).Should(BeEquivalentTo(1))
+		}
+		Eventually(events).Should(Receive(&e))
+		Expect(e).To(And(HaveField("Kind", mockapns.ConnHandshakeFailed), HaveField("Service", "feedback")))
+		Expect(e.Err).To(HaveOccurred())
 	})
 
 	It("does not count frames it cannot delimit after an unknown command", func() {
