@@ -56,7 +56,8 @@ type Config struct {
 	Logger *slog.Logger
 	// OnConn, if set, is called from the connection's goroutine when a
 	// gateway or feedback connection opens, closes or fails its handshake
-	// (ConnClosed comes after the close). It must return quickly.
+	// (ConnClosed comes after the close). It must return quickly and must
+	// not call Close or Shutdown.
 	OnConn func(ConnEvent)
 }
 
