@@ -22,7 +22,8 @@ var _ = Describe("SendAll", func() {
 		Expect(sum.Failed).To(ConsistOf(HaveField("Token", all[499])))
 		Expect(sum.Accepted).To(Equal(999))
 		Expect(sum.Retried).To(Equal(500))
-		Expect(sum.Sent).To(Equal(1500))
+		Expect(sum.Sent).To(BeNumerically(">=", 1000)) // the first round may stop writing once the error arrives
+		Expect(sum.Sent).To(BeNumerically("<=", 1500))
 		Expect(sum.Unsent).To(BeNil())
 		Expect(sum.Uncertain).To(BeEmpty())
 		Expect(e.srv.Stats().Accepted).To(Equal(uint64(999)))
