@@ -126,7 +126,11 @@ func (c *conn) run(ctx context.Context, b *batch, firstID uint32, writeTimeout, 
 		ctxErr = werr
 	case writeFailed:
 		c.broken = true
-		if ctx.Err() != nil {
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) && ctx.Err() == nil {
+			// The write hit the deadline taken from ctx before ctx's own
+			// timer fired.
+			ctxErr = context.DeadlineExceeded
+		} else if ctx.Err() != nil {
 			ctxErr = ctx.Err()
 		} else {
 			// The reader usually learns why within moments (error response
