@@ -168,11 +168,12 @@ type faultSet struct {
 	active atomic.Int32 // gateway faults (notification or cut) not exhausted
 }
 
-// action is what the gateway must do with a notification.
+// action is what the gateway must do with a notification: stall for delay
+// (if non-zero), then act as kind says.
 type action struct {
 	kind   actionKind
-	status wire.Status   // reject
-	delay  time.Duration // delay
+	status wire.Status // reject
+	delay  time.Duration
 }
 
 type actionKind uint8
@@ -182,7 +183,6 @@ const (
 	actReject
 	actShutdown
 	actDisconnect
-	actDelay
 )
 
 func validTrigger(t Trigger) error {
@@ -307,12 +307,17 @@ func (fs *faultSet) clear() {
 	fs.recount()
 }
 
-// onNotification runs the notification faults, in the order they were
-// added, against n; the first that fires decides. Only called when active
+// onNotification runs the notification faults against n, in the order
+// they were added. Every fault counts the notifications that match its
+// token (for Nth), whatever the others do. Delays that fire add up; the
+// first reject, shutdown or disconnect that fires decides the outcome, and
+// the later ones do not fire on this notification. Only called when active
 // is non-zero.
 func (fs *faultSet) onNotification(n *wire.Notification) action {
+	var a action
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	changed := false
 	for _, f := range fs.list {
 		if f.kind != kindNotification || f.exhausted() {
 			continue
@@ -324,25 +329,30 @@ func (fs *faultSet) onNotification(n *wire.Notification) action {
 		if f.when.Nth > 0 && f.seen%f.when.Nth != 0 {
 			continue
 		}
+		_, isDelay := f.fault.(Delay)
+		if !isDelay && a.kind != actNone {
+			continue // the outcome is decided already
+		}
 		if p := f.when.Probability; p > 0 && fs.rng.Float64() >= p {
 			continue
 		}
 		f.fired++
-		if f.exhausted() {
-			fs.recount()
-		}
+		changed = changed || f.exhausted()
 		switch f := f.fault.(type) {
 		case Reject:
-			return action{kind: actReject, status: f.Status}
+			a.kind, a.status = actReject, f.Status
 		case Shutdown:
-			return action{kind: actShutdown}
+			a.kind = actShutdown
 		case Disconnect:
-			return action{kind: actDisconnect}
+			a.kind = actDisconnect
 		case Delay:
-			return action{kind: actDelay, delay: f.Duration}
+			a.delay += f.Duration
 		}
 	}
-	return action{}
+	if changed {
+		fs.recount()
+	}
+	return a
 }
 
 // cutAt returns the byte position at which a connection that has read

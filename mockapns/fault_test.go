@@ -164,6 +164,19 @@ var _ = Describe("Faults", func() {
 		Expect(infos[1].Fired).To(Equal(2))
 	})
 
+	It("counts each fault's nth on its own, and stalls before an outcome on the same notification", func() {
+		addFault(mockapns.Delay{Duration: 10 * time.Millisecond, When: mockapns.Trigger{Nth: 1}})
+		addFault(mockapns.Delay{Duration: 10 * time.Millisecond, When: mockapns.Trigger{Nth: 3}})
+		addFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Nth: 3}})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload), framed(4, token(1), payload)))
+		expectClosedWith(conn, response(wire.StatusInvalidToken, 3))
+		Expect(ids(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted}))).To(Equal([]uint32{1, 2}))
+		for _, info := range srv.Faults() {
+			Expect(info.Fired).To(Equal(1))
+		}
+	})
+
 	It("fires on every nth matching notification", func() {
 		addFault(mockapns.Disconnect{When: mockapns.Trigger{Nth: 2, Token: token(3), Times: mockapns.Always}})
 		conn := dial(srv, srv.GatewayAddr())

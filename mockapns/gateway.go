@@ -200,7 +200,16 @@ func (g *gwConn) process() verdict {
 		}
 		g.start += used
 		if s.faults.active.Load() > 0 {
-			switch a := s.faults.onNotification(n); a.kind {
+			a := s.faults.onNotification(n)
+			if a.delay > 0 {
+				g.flush()
+				g.log.Info("mockapns delay fault", "delay", a.delay, "id", n.ID)
+				if !g.stall(a.delay) {
+					return stopped
+				}
+				// The buffer is untouched: n still aliases it.
+			}
+			switch a.kind {
 			case actReject:
 				return g.refuse(n, a.status, nil)
 			case actShutdown:
@@ -211,13 +220,6 @@ func (g *gwConn) process() verdict {
 				s.stats.discarded.Add(1)
 				g.countDiscarded()
 				return closeQuiet
-			case actDelay:
-				g.flush()
-				g.log.Info("mockapns delay fault", "delay", a.delay, "id", n.ID)
-				if !g.stall(a.delay) {
-					return stopped
-				}
-				// The buffer is untouched: n still aliases it.
 			}
 		}
 		if !s.cfg.NoValidation {

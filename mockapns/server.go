@@ -220,11 +220,13 @@ func (s *Server) ClearNotifications() { s.journal.clear(false) }
 // ID. An invalid fault is refused with an error wrapping ErrBadFault.
 //
 // Gateway faults are checked on every notification read, in the order they
-// were added, before Apple's validation; the first that fires decides what
-// happens to the notification, and the faults after it do not see that
-// notification (it does not count towards their Nth). Feedback faults
-// apply to the next feedback connections, the first that can still fire
-// deciding. With no fault installed the gateway skips this entirely.
+// were added, before Apple's validation. Every fault counts the
+// notifications that match its Token towards its Nth, whatever the other
+// faults do. Delays that fire add up and come first; then the first
+// reject, shutdown or disconnect that fires decides the outcome, and the
+// later ones do not fire on that notification. Feedback faults apply to
+// the next feedback connections, the first that can still fire deciding.
+// With no fault installed the gateway skips all this.
 func (s *Server) AddFault(f Fault) (int, error) { return s.faults.add(f) }
 
 // Faults lists the installed faults in the order they are checked.
