@@ -70,8 +70,9 @@ type Shutdown struct {
 // discarded).
 //
 // With AfterBytes > 0 the fault cuts connections by position instead: a
-// gateway connection is cut once it has read AfterBytes bytes (counted from
-// its first byte, mid-frame if the cut falls there); the frames wholly
+// gateway connection is cut once it has read AfterBytes bytes of its
+// notification stream (counted after TLS from its first byte, mid-frame if
+// the cut falls there); the frames wholly
 // within the first AfterBytes bytes are processed, the rest is discarded.
 // When.Times counts cut connections; the other selectors of When are not
 // used. A connection that had already read more than AfterBytes when the
