@@ -303,7 +303,8 @@ var _ = Describe("apnsclient push", func() {
 
 	It("stops when interrupted and reports what was done", func(ctx SpecContext) {
 		// The gateway stalls on the second notification, so the client's
-		// writes of a large batch block until the interrupt.
+		// writes of a large batch (far more bytes than socket buffers hold)
+		// block until the interrupt.
 		_, err := m.srv.AddFault(mockapns.Delay{Duration: time.Minute, When: mockapns.Trigger{Nth: 2}})
 		Expect(err).NotTo(HaveOccurred())
 		const n = 50000
@@ -317,7 +318,7 @@ var _ = Describe("apnsclient push", func() {
 		done := make(chan outcome, 1)
 		go func() {
 			var out, errb bytes.Buffer
-			code := main.Run(runCtx, m.push("-tokens", file, "-batch", "50000"), strings.NewReader(""), &out, &errb)
+			code := main.Run(runCtx, m.push("-tokens", file, "-batch", "50000", "-alert", strings.Repeat("x", 1800)), strings.NewReader(""), &out, &errb)
 			done <- outcome{code, out.String(), errb.String()}
 		}()
 		_, err = m.srv.WaitNotifications(ctx, mockapns.Filter{}, 1)
