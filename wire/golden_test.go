@@ -107,3 +107,10 @@ var _ = Describe("golden vectors (protocol.md §1.6)", func() {
 		Expect(b).To(HaveLen(38))
 	})
 })
+
+var _ = Describe("ErrorResponse.String", func() {
+	It("names the status without the error prefix", func() {
+		r := wire.ErrorResponse{Status: wire.StatusInvalidToken, ID: 42}
+		Expect(r.String()).To(Equal("status 8 (invalid token) id 42"))
+	})
+})

@@ -40,5 +40,5 @@ func (r *ErrorResponse) UnmarshalBinary(b []byte) error {
 
 // String renders the response for logs: "status 8 (invalid token) id 42".
 func (r ErrorResponse) String() string {
-	return fmt.Sprintf("status %d (%v) id %d", uint8(r.Status), r.Status, r.ID)
+	return fmt.Sprintf("status %d (%s) id %d", uint8(r.Status), r.Status.String(), r.ID)
 }
