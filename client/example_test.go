@@ -50,7 +50,7 @@ func ExampleResult_Retries() {
 	bad := must(wireToken(exampleToken(2)))
 	must(srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: bad}}))
 	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
-	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: 100 * time.Millisecond}))
+	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: time.Second}))
 	defer sess.Shutdown(context.Background())
 
 	ctx := context.Background()
@@ -112,6 +112,7 @@ func ExampleSession_Outdate() {
 	for i := range 3 {
 		must(sess.Send(ctx, srv.GatewayAddr(), cert, &client.Message{Tokens: []string{exampleToken(i)}, Alert: "x"}))
 	}
+	must(srv.WaitNotifications(ctx, mockapns.Filter{}, 3)) // the mock has read them all
 	fmt.Println("handshakes:", srv.Stats().ConnectionsTotal)
 	fmt.Println("closed (idle > 1h):", sess.Outdate(time.Hour))
 	fmt.Println("closed (idle > 0):", sess.Outdate(0))

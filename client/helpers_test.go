@@ -67,6 +67,12 @@ func (e *env) acceptedCounts() map[string]int {
 	return counts
 }
 
+// waitAccepted waits until the mock has accepted at least n distinct tokens
+// (Send presumes acceptance after ErrorWait; the mock may still be reading).
+func (e *env) waitAccepted(ctx context.Context, n int) {
+	Eventually(func() int { return len(e.acceptedCounts()) }).WithContext(ctx).Should(BeNumerically(">=", n))
+}
+
 // failures collects every Failure of the results by token.
 func failures(rs []*client.Result) map[string]client.Failure {
 	out := map[string]client.Failure{}

@@ -12,7 +12,7 @@ import (
 
 var _ = Describe("SendAll", func() {
 	It("follows retries and totals the rounds", func(ctx SpecContext) {
-		e := newEnv(client.Config{ErrorWait: 100 * time.Millisecond}, mockapns.Config{})
+		e := newEnv(client.Config{ErrorWait: time.Second}, mockapns.Config{})
 		_, err := e.srv.AddFault(mockapns.Reject{Status: 8, When: mockapns.Trigger{Nth: 500}})
 		Expect(err).NotTo(HaveOccurred())
 		all := tokens(1, 1000)
@@ -26,11 +26,12 @@ var _ = Describe("SendAll", func() {
 		Expect(sum.Sent).To(BeNumerically("<=", 1500))
 		Expect(sum.Unsent).To(BeNil())
 		Expect(sum.Uncertain).To(BeEmpty())
+		e.waitAccepted(ctx, 999)
 		Expect(e.srv.Stats().Accepted).To(Equal(uint64(999)))
 	})
 
 	It("keeps what is left when the rounds run out", func(ctx SpecContext) {
-		e := newEnv(client.Config{ErrorWait: 100 * time.Millisecond}, mockapns.Config{})
+		e := newEnv(client.Config{ErrorWait: 5 * time.Second}, mockapns.Config{}) // every round ends with an answer
 		_, err := e.srv.AddFault(mockapns.Reject{Status: 1, When: mockapns.Trigger{Times: mockapns.Always}})
 		Expect(err).NotTo(HaveOccurred())
 		all := tokens(1, 3)

@@ -42,11 +42,18 @@ var _ = Describe("Send against the mock", func() {
 	for name, fc := range cases {
 		for _, pos := range []int{1, 500, 1000} {
 			It("loses nothing after "+name+" at position "+itoa(pos), func(ctx SpecContext) {
-				e := newEnv(client.Config{}, mockapns.Config{})
+				// The error window must cover the mock's answer even on a loaded
+				// machine: an answer ends the wait at once, only clean rounds wait it out.
+				e := newEnv(client.Config{ErrorWait: time.Second}, mockapns.Config{})
 				_, err := e.srv.AddFault(fc.fault(pos))
 				Expect(err).NotTo(HaveOccurred())
 				all := tokens(1, n)
 				rs := e.sendAll(ctx, &client.Message{Tokens: all, Alert: "hello"})
+				if fc.failStatus != 0 {
+					e.waitAccepted(ctx, n-1)
+				} else {
+					e.waitAccepted(ctx, n)
+				}
 
 				counts := e.acceptedCounts()
 				failed := failures(rs)
@@ -108,7 +115,7 @@ var _ = Describe("Send against the mock", func() {
 	})
 
 	It("reports message-level errors for every remaining token without retrying", func(ctx SpecContext) {
-		e := newEnv(client.Config{}, mockapns.Config{})
+		e := newEnv(client.Config{ErrorWait: 5 * time.Second}, mockapns.Config{})
 		all := tokens(1, 50)
 		long := make([]byte, 3000)
 		for i := range long {
@@ -153,6 +160,7 @@ var _ = Describe("Send against the mock", func() {
 
 		second := tokens(1001, 10)
 		rs := e.sendAll(ctx, &client.Message{Tokens: second, Alert: "other"})
+		e.waitAccepted(ctx, len(first)+len(second)-1)
 		rejected := e.srv.Notifications(mockapns.Filter{Status: mockapns.Rejected})
 		Expect(rejected).To(HaveLen(1))
 		bad := hex.EncodeToString(rejected[0].Token)
@@ -193,6 +201,8 @@ var _ = Describe("Session pool", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(r.Accepted).To(Equal(10))
 		}
+		Eventually(func() uint64 { return e.srv.Stats().ConnectionsTotal }).WithContext(ctx).Should(Equal(uint64(1)))
+		e.waitAccepted(ctx, 30)
 		Expect(e.srv.Stats().ConnectionsTotal).To(Equal(uint64(1)))
 		Expect(e.sess.Stats()).To(Equal(client.PoolStats{Open: 1, Idle: 1, Dials: 1, Keys: 1}))
 	})
@@ -202,7 +212,7 @@ var _ = Describe("Session pool", func() {
 		_, err := e.sess.Send(ctx, e.addr, e.cert, &client.Message{Tokens: tokens(1, 5), Alert: "x"})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(e.sess.Outdate(time.Hour)).To(Equal(0))
-		Expect(e.srv.Stats().ConnectionsOpen).To(Equal(int64(1)))
+		Eventually(func() int64 { return e.srv.Stats().ConnectionsOpen }).WithContext(ctx).Should(Equal(int64(1)))
 		Expect(e.sess.Outdate(0)).To(Equal(1))
 		Eventually(func() int64 { return e.srv.Stats().ConnectionsOpen }).WithContext(ctx).Should(BeZero())
 		Expect(e.sess.Stats().Open).To(BeZero())
@@ -216,6 +226,7 @@ var _ = Describe("Session pool", func() {
 		Eventually(func() int64 { return e.srv.Stats().ConnectionsOpen }).WithContext(ctx).Should(BeZero())
 		next := tokens(100, 300)
 		rs := e.sendAll(ctx, &client.Message{Tokens: next, Alert: "x"})
+		e.waitAccepted(ctx, 5+len(next))
 		counts := e.acceptedCounts()
 		unc := uncertain(rs)
 		for _, t := range next {
@@ -248,9 +259,10 @@ var _ = Describe("Session pool", func() {
 		for err := range errs {
 			Expect(err).NotTo(HaveOccurred())
 		}
+		e.waitAccepted(ctx, workers*rounds*per)
+		Expect(e.srv.Stats().Accepted).To(Equal(uint64(workers * rounds * per)))
 		Expect(e.srv.Stats().ConnectionsTotal).To(BeNumerically("<=", 2))
 		Expect(e.sess.Stats().Open).To(BeNumerically("<=", 2))
-		Expect(e.srv.Stats().Accepted).To(Equal(uint64(workers * rounds * per)))
 	})
 
 	It("keys connections on the certificate", func(ctx SpecContext) {
@@ -263,7 +275,8 @@ var _ = Describe("Session pool", func() {
 			_, err := e.sess.Send(ctx, e.addr, c, &client.Message{Tokens: tokens(1, 2), Alert: "x"})
 			Expect(err).NotTo(HaveOccurred())
 		}
-		Expect(e.srv.Stats().ConnectionsTotal).To(Equal(uint64(2)))
+		Eventually(func() uint64 { return e.srv.Stats().ConnectionsTotal }).WithContext(ctx).Should(Equal(uint64(2)))
+		Expect(e.sess.Stats()).To(HaveField("Dials", uint64(2)))
 		Expect(e.sess.Stats().Keys).To(Equal(2))
 	})
 
