@@ -21,14 +21,20 @@ var (
 		Format:      "pretty",
 		Strict:      true,
 		Randomize:   -1,
-		Concurrency: 4,
+		Concurrency: 8,
 	}
 	clientCmd = flag.String("client.cmd", os.Getenv("APNSKIT_CLIENT_CMD"),
 		"external client adapter command to check (default $APNSKIT_CLIENT_CMD; empty: the reference adapter built from conformance/cmd/apnskit-adapter)")
 )
 
 func TestMain(m *testing.M) {
-	godog.BindCommandLineFlags("godog.", &opts)
+	if mode := os.Getenv(fakeAdapterEnv); mode != "" {
+		os.Exit(runFakeAdapter(mode))
+	}
+	// godog.BindCommandLineFlags binds to pflag (--godog.format); binding to
+	// the standard flag set makes go test's single-dash form work:
+	// go test ./conformance/ -args -godog.format=junit:out.xml
+	godog.BindFlags("godog.", flag.CommandLine, &opts)
 	flag.Parse()
 	os.Exit(m.Run())
 }

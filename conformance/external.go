@@ -69,6 +69,9 @@ func StartExternal(ctx context.Context, argv []string) (*External, error) {
 	}
 	go e.read(stdout)
 	go func() {
+		// Wait closes stdout: reap the process only once its output has
+		// been read to the end.
+		<-e.done
 		e.waitErr = cmd.Wait()
 		close(e.exited)
 	}()

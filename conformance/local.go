@@ -29,6 +29,9 @@ type LocalOptions struct {
 	Logger *slog.Logger
 }
 
+// ErrNotConfigured is returned by a Local adapter used before Configure.
+var ErrNotConfigured = errors.New("conformance: client not configured")
+
 // Local is the Client adapter for our own client library (package client).
 // It keeps one client.Session; Configure replaces it.
 type Local struct {
@@ -102,7 +105,7 @@ func (l *Local) session() (*client.Session, Endpoint, *client.Certificate, error
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.sess == nil {
-		return nil, Endpoint{}, nil, errors.New("conformance: client not configured")
+		return nil, Endpoint{}, nil, ErrNotConfigured
 	}
 	return l.sess, l.ep, l.cert, nil
 }

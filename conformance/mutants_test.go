@@ -26,7 +26,7 @@ func runMutant(mutant string, features ...string) (*conformance.Suite, int) {
 		ScenarioInitializer: s.InitializeScenario,
 		Options: &godog.Options{
 			Paths: paths, Format: "progress", Output: GinkgoWriter, NoColors: true,
-			Strict: true, Randomize: -1, Concurrency: 4,
+			Strict: true, Randomize: -1, Concurrency: 8,
 		},
 	}.Run()
 	return s, status

@@ -81,8 +81,8 @@ const MaxLine = 64 << 20
 // (after which it closes c and returns nil), the end of r (it closes c and
 // returns nil), or ctx ends. It is the whole of an adapter written in Go:
 // see conformance/cmd/apnskit-adapter. When c declares CapConcurrent,
-// requests run concurrently (a configure request waits for the running
-// ones); otherwise one at a time.
+// requests run concurrently (hello and configure wait for the running ones);
+// otherwise one at a time.
 func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
@@ -130,7 +130,7 @@ func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client)
 			reply(resp)
 			return werr
 		}
-		if concurrent && req.Op != OpConfigure {
+		if concurrent && req.Op != OpConfigure && req.Op != OpHello {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()

@@ -208,14 +208,21 @@ func (w *world) clientSends(ctx context.Context, n int) error {
 	return w.send(ctx, w.batch(w.allocate(n, 0)))
 }
 
-// lastSendErr returns the error of the last send.
-func (w *world) lastSend() (Outcome, error, bool) {
+// sendResult is what one Send returned.
+type sendResult struct {
+	out Outcome
+	err error
+}
+
+// lastSend returns what the last send returned; ok is false when there was
+// none.
+func (w *world) lastSend() (r sendResult, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.outcomes) == 0 {
-		return Outcome{}, nil, false
+		return sendResult{}, false
 	}
-	return w.outcomes[len(w.outcomes)-1], w.sendErrs[len(w.sendErrs)-1], true
+	return sendResult{w.outcomes[len(w.outcomes)-1], w.sendErrs[len(w.sendErrs)-1]}, true
 }
 
 // checkSends fails when a send could not be attempted at all, which the
@@ -394,11 +401,12 @@ func (w *world) sentNoTokenAgain() error {
 // sendFails checks that the last send reported a failure: an error, or
 // problems in its outcome, and not every token delivered.
 func (w *world) sendFails() error {
-	out, err, ok := w.lastSend()
+	r, ok := w.lastSend()
 	if !ok {
 		return errors.New("the client sent nothing")
 	}
-	if err != nil {
+	out := r.out
+	if r.err != nil {
 		return nil
 	}
 	if len(out.Errors) > 0 || len(out.Unsent) > 0 || len(out.Failed) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -72,6 +73,7 @@ func (w *world) registerGatewaySteps(sc *godog.ScenarioContext) {
 	sc.Step(`^the gateway cuts the connection after (\d+) bytes$`, w.gatewayCutsAfterBytes)
 	sc.Step(`^the gateway stalls for (\d+)ms before reading token (\d+)$`, w.gatewayStallsAtToken)
 	sc.Step(`^the gateway stalls for (\d+)ms before reading notification (\d+)$`, w.gatewayStallsAtNth)
+	sc.Step(`^the gateway stalls, for longer than the client waits for late errors, before reading notification (\d+)$`, w.gatewayStallsLongAtNth)
 	sc.Step(`^the gateway closes every open connection$`, w.gatewayClosesConnections)
 
 	// Waiting for the gateway.
@@ -202,6 +204,15 @@ func (w *world) gatewayStallsAtToken(ms, n int) error {
 
 func (w *world) gatewayStallsAtNth(ms, nth int) error {
 	return w.addFault(mockapns.Delay{Duration: time.Duration(ms) * time.Millisecond, When: mockapns.Trigger{Nth: nth}})
+}
+
+// gatewayStallsLongAtNth stalls for three times the client's error wait.
+func (w *world) gatewayStallsLongAtNth(nth int) error {
+	wait := w.ep.ErrorWait
+	if wait <= 0 {
+		return errors.New("the client is not configured yet")
+	}
+	return w.addFault(mockapns.Delay{Duration: 3 * wait, When: mockapns.Trigger{Nth: nth}})
 }
 
 func (w *world) gatewayClosesConnections(ctx context.Context) error {

@@ -118,14 +118,14 @@ func (w *world) clientShutsDown(ctx context.Context) error {
 // sendRefused checks that the last send was refused: an error, or an
 // outcome without a single delivered token.
 func (w *world) sendRefused() error {
-	out, err, ok := w.lastSend()
+	r, ok := w.lastSend()
 	if !ok {
 		return errors.New("the client sent nothing")
 	}
-	if err != nil || len(out.Errors) > 0 {
+	if r.err != nil || len(r.out.Errors) > 0 {
 		return nil
 	}
-	return fmt.Errorf("want the send refused; it reported %s", describeOutcome(out))
+	return fmt.Errorf("want the send refused; it reported %s", describeOutcome(r.out))
 }
 
 func (w *world) concurrentSenders(ctx context.Context, senders, n int) error {

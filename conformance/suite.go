@@ -14,8 +14,10 @@ import (
 
 // DefaultErrorWait is the error-wait window the scenarios configure on a
 // client unless Suite.ErrorWait says otherwise: short, so that the suite
-// runs fast, and still far longer than a loopback round trip.
-const DefaultErrorWait = 100 * time.Millisecond
+// runs fast, and still far longer than a loopback round trip on a loaded
+// machine (a response later than this is reported late, which most
+// scenarios, sending once, would see as lost).
+const DefaultErrorWait = 300 * time.Millisecond
 
 // Suite runs the scenarios of features/ against the clients NewClient makes.
 // Use it as the ScenarioInitializer of a godog.TestSuite:

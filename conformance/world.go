@@ -96,7 +96,8 @@ func tokenHex(n, size int) string {
 	return hex.EncodeToString(b)
 }
 
-// tokenNumber is the inverse of tokenHex for 32-byte tokens, for messages.
+// describe names a token for messages: "token 5" for the fifth token sent,
+// else its hex.
 func (w *world) describe(tok string) string {
 	for i, s := range w.sent {
 		if s.token == tok {

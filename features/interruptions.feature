@@ -7,9 +7,9 @@ Feature: Shutdowns, dropped connections and slow gateways
   that those may now be delivered twice ("uncertain"). Or it can just be
   slow: a late answer must still be handled.
 
-  The client in these scenarios waits 100ms after its last write for a late
-  error response; a gateway slower than that answers after the client has
-  moved on.
+  After its last write the client waits a moment (its error-wait window) for
+  a late error response; a gateway slower than that answers after the client
+  has moved on.
 
   Background:
     Given a mock APNs server
@@ -61,7 +61,7 @@ Feature: Shutdowns, dropped connections and slow gateways
     And the client sent again at least tokens 5 to 10
 
   Scenario: a gateway slower than the error-wait window loses and duplicates nothing
-    Given the gateway stalls for 300ms before reading notification 3
+    Given the gateway stalls, for longer than the client waits for late errors, before reading notification 3
     When the client sends 10 notifications
     Then the gateway accepted every token exactly once
     And the client reports no failed token
@@ -71,7 +71,7 @@ Feature: Shutdowns, dropped connections and slow gateways
     The gateway refuses token 8 only after the client has stopped waiting.
     The client learns of it on its next send and must still report token 8
     and deliver tokens 9 and 10, which the gateway threw away.
-    Given the gateway stalls for 300ms before reading notification 3
+    Given the gateway stalls, for longer than the client waits for late errors, before reading notification 3
     And the gateway refuses token 8 with status 8 (invalid token)
     When the client sends 10 notifications
     And the gateway has refused token 8
