@@ -3,8 +3,11 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +17,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"software.sslmate.com/src/go-pkcs12"
 
 	main "github.com/apnskit/apnskit/cmd/apnsclient"
 	"github.com/apnskit/apnskit/mockapns"
@@ -268,6 +272,42 @@ var _ = Describe("apnsclient push", func() {
 		last := stderr[strings.LastIndex(stderr, "\r"):]
 		Expect(last).To(HavePrefix("\r50/50 done (100%), sent 50, failed 0, retried 0, "))
 		Expect(last).To(HaveSuffix("/s\x1b[K\n"))
+	})
+
+	It("authenticates with -p12 instead of -cert and -key", func(ctx SpecContext) {
+		pki := m.srv.PKI()
+		p12, err := pkcs12.Modern.Encode(pki.Client.TLS.PrivateKey, pki.Client.Cert, []*x509.Certificate{pki.CA.Cert}, "pw")
+		Expect(err).NotTo(HaveOccurred())
+		file := filepath.Join(m.dir, "client.p12")
+		Expect(os.WriteFile(file, p12, 0o600)).To(Succeed())
+		args := []string{"push", "-addr", m.srv.GatewayAddr(), "-ca", m.conn[1], "-p12", file, "-token", devToken(1)}
+		code, stdout, stderr := runCmd(ctx, "", append(args, "-p12-password", "pw")...)
+		Expect(code).To(Equal(0), stderr)
+		Expect(parseSummary(stdout).Accepted).To(Equal(1))
+
+		code, stdout, stderr = runCmd(ctx, "", append(args, "-p12-password", "wrong")...)
+		Expect(code).To(Equal(2))
+		Expect(stdout).To(BeEmpty())
+		Expect(stderr).To(ContainSubstring("-p12"))
+	})
+
+	It("decrypts a legacy encrypted key with $APNSCLIENT_PASSPHRASE", func(ctx SpecContext) {
+		block, _ := pem.Decode(m.srv.PKI().Client.KeyPEM)
+		Expect(block).NotTo(BeNil())
+		enc, err := x509.EncryptPEMBlock(rand.Reader, block.Type, block.Bytes, []byte("s3cret"), x509.PEMCipherAES256) //nolint:staticcheck // the legacy format under test
+		Expect(err).NotTo(HaveOccurred())
+		keyFile := filepath.Join(m.dir, "client-key-enc.pem")
+		Expect(os.WriteFile(keyFile, pem.EncodeToMemory(enc), 0o600)).To(Succeed())
+		Expect(os.Setenv("APNSCLIENT_PASSPHRASE", "s3cret")).To(Succeed())
+		DeferCleanup(os.Unsetenv, "APNSCLIENT_PASSPHRASE")
+		args := []string{"push", "-addr", m.srv.GatewayAddr(), "-ca", m.conn[1], "-cert", m.conn[3], "-key", keyFile, "-token", devToken(1)}
+		code, stdout, stderr := runCmd(ctx, "", args...)
+		Expect(code).To(Equal(0), stderr)
+		Expect(parseSummary(stdout).Accepted).To(Equal(1))
+
+		code, _, stderr = runCmd(ctx, "", append(args, "-passphrase", "wrong")...)
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring("passphrase"))
 	})
 
 	It("exits 2 when the gateway is unreachable", func(ctx SpecContext) {
