@@ -134,7 +134,19 @@ func (m Message) MarshalJSON() ([]byte, error) {
 	if len(p.Payload) > 0 {
 		p.Alert, p.Badge = nil, nil
 	}
-	return json.Marshal(p)
+	return marshalNoEscape(p)
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping, so that "<", ">"
+// and "&" in a payload stay as they are (and raw payloads keep their bytes).
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // UnmarshalJSON decodes a message. JSON numbers inside Alert, Badge and
@@ -156,9 +168,46 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	}
 	*m = Message(p)
 	if len(m.Payload) > 0 {
-		return m.SetPayload(m.Payload)
+		return m.SetPayload(unescapeHTML(m.Payload))
 	}
 	return nil
+}
+
+// unescapeHTML undoes the escapes encoding/json adds to embedded JSON
+// (\u003c, \u003e and \u0026 inside strings), so that a raw payload keeps
+// its bytes through json.Marshal and json.Unmarshal. (A literal U+2028 or
+// U+2029 comes back escaped: the same JSON, six bytes longer.)
+func unescapeHTML(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' || i+1 >= len(b) {
+			out = append(out, c)
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) {
+			switch string(b[i+2 : i+6]) {
+			case "003c":
+				out = append(out, '<')
+				i += 5
+				continue
+			case "003e":
+				out = append(out, '>')
+				i += 5
+				continue
+			case "0026":
+				out = append(out, '&')
+				i += 5
+				continue
+			}
+		}
+		out = append(out, c, b[i+1]) // any other escape, kept as is
+		i++
+	}
+	return out
 }
 
 // SetPayload sets a complete raw payload and fills Alert and Badge with the
@@ -271,7 +320,7 @@ func (m *Message) payloadJSON() ([]byte, error) {
 		top[k] = v
 	}
 	top["aps"] = aps
-	b, err := json.Marshal(top)
+	b, err := marshalNoEscape(top)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPayload, err)
 	}

@@ -43,6 +43,12 @@ var _ = Describe("Message", func() {
 			Extra:            map[string]any{"n": 1, "f": 0.5, "s": "x", "o": map[string]any{"k": []any{true, nil}}},
 		}),
 		Entry("string badge, relative expiry", client.Message{Tokens: []string{tokA}, Badge: "3", Expiry: client.ExpireAfter(90 * time.Minute)}),
+		Entry("HTML characters in fields and raw payload", func() client.Message {
+			m := client.Message{Tokens: []string{tokA}}
+			Expect(m.SetPayload([]byte(`{"aps":{"alert":"<b>&</b>"},"u":"\u2028"}`))).To(Succeed())
+			return m
+		}()),
+		Entry("HTML characters in the alert", client.Message{Tokens: []string{tokA}, Alert: "Tom & <Jerry>"}),
 		Entry("raw payload with readable alert and badge", func() client.Message {
 			m := client.Message{Tokens: []string{tokA}, Priority: 10}
 			Expect(m.SetPayload([]byte(`{"aps":{"alert":{"body":"hi"},"badge":2},"acme":[1,2]}`))).To(Succeed())
@@ -56,6 +62,12 @@ var _ = Describe("Message", func() {
 		p, err := m.PayloadJSON()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(p)).To(Equal(`{"aps":{"alert":"Hi","badge":0,"category":"c","content-available":1,"mutable-content":1,"sound":"s","thread-id":"t"},"id":42}`))
+	})
+
+	It("does not HTML-escape the payload it builds", func() {
+		p, err := (&client.Message{Tokens: []string{tokA}, Alert: "Tom & <Jerry>"}).PayloadJSON()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(p)).To(Equal(`{"aps":{"alert":"Tom & <Jerry>"}}`))
 	})
 
 	It("sends a raw payload compacted and exposes its alert and badge", func() {
