@@ -92,9 +92,9 @@ func (c *connOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.caFile, "ca", "", "PEM `FILE` of the CAs that sign the server certificate (default: the system roots)")
 	fs.StringVar(&c.certFile, "cert", "", "PEM `FILE` of the client certificate (may hold the key too)")
 	fs.StringVar(&c.keyFile, "key", "", "PEM `FILE` of the client certificate's private key (default: read from -cert)")
-	fs.StringVar(&c.passphrase, "passphrase", "", "passphrase of an encrypted -key (default: $APNSCLIENT_PASSPHRASE)")
+	fs.StringVar(&c.passphrase, "passphrase", "", "`passphrase` of an encrypted -key (default: $APNSCLIENT_PASSPHRASE)")
 	fs.StringVar(&c.p12File, "p12", "", "PKCS #12 `FILE` holding certificate and key, instead of -cert and -key")
-	fs.StringVar(&c.p12Password, "p12-password", "", "password of -p12 (default: $APNSCLIENT_P12_PASSWORD)")
+	fs.StringVar(&c.p12Password, "p12-password", "", "`password` of -p12 (default: $APNSCLIENT_P12_PASSWORD)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "connect timeout (TCP and TLS handshake)")
 	fs.BoolVar(&c.verbose, "v", false, "report connection errors and resends on stderr")
 }
@@ -196,7 +196,7 @@ func pushFlagSet(o *pushOptions) *flag.FlagSet {
 		o.sound, o.hasSound = s, true
 		return nil
 	})
-	fs.Func("payload", "complete payload, a JSON object; excludes -alert, -badge and -sound", func(s string) error {
+	fs.Func("payload", "complete payload, a `JSON` object; excludes -alert, -badge and -sound", func(s string) error {
 		b := bytes.TrimSpace([]byte(s))
 		if !json.Valid(b) {
 			return errors.New("not valid JSON")
@@ -218,7 +218,7 @@ func pushFlagSet(o *pushOptions) *flag.FlagSet {
 		o.expiry = d
 		return nil
 	})
-	fs.Func("priority", "priority: 10 (now) or 5 (power-saving)", func(s string) error {
+	fs.Func("priority", "priority `10|5`: 10 delivers now, 5 at a power-saving time (default: item left out; APNs assumes 10)", func(s string) error {
 		switch s {
 		case "10":
 			o.priority = 10
@@ -229,11 +229,11 @@ func pushFlagSet(o *pushOptions) *flag.FlagSet {
 		}
 		return nil
 	})
-	fs.IntVar(&o.batch, "batch", defaultBatch, "notifications per send: progress and retries go batch by batch")
+	fs.IntVar(&o.batch, "batch", defaultBatch, "`N` notifications per send: progress and retries go batch by batch")
 	fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "give up on a batch's remaining notifications after `N` sends in a row that settle none of them")
-	fs.IntVar(&o.parallel, "parallel", defaultParallel, "batches sent at once, each on its own connection")
-	fs.DurationVar(&o.errorWait, "error-wait", 0, "how long to wait after a batch for a late error response (default: the client's, 500ms)")
-	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
+	fs.IntVar(&o.parallel, "parallel", defaultParallel, "`N` batches sent at once, each on its own connection")
+	fs.DurationVar(&o.errorWait, "error-wait", 0, "how long to wait after a batch for an error response before presuming it accepted (default: the client's, 500ms)")
+	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when it is a terminal), always or never")
 	return fs
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,4 +77,29 @@ func (p *progressPrinter) Stop() {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// lineClearer erases the progress line before each write, so that log lines
+// written while it is drawn start at the left margin; the next tick draws
+// the progress line again below them.
+type lineClearer struct{ w io.Writer }
+
+func (c lineClearer) Write(p []byte) (int, error) {
+	if _, err := c.w.Write(append([]byte("\r\x1b[K"), p...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// syncWriter serializes the writes of the progress line, the command's log
+// lines and the client's logger to one stream.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -47,7 +48,13 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 	if err != nil {
 		return e.usageFail("push", usagef("%v", err))
 	}
-	ep, err := o.conn.endpoint(e.stderr)
+	showProgress := o.progress == "always" || o.progress == "auto" && isTerminal(e.stderr)
+	errw := &syncWriter{w: e.stderr}
+	var logw io.Writer = errw
+	if showProgress {
+		logw = lineClearer{errw}
+	}
+	ep, err := o.conn.endpoint(logw)
 	if err != nil {
 		return e.fail("push", err)
 	}
@@ -65,14 +72,14 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 		maxAttempts: o.maxAttempts,
 	}
 	if o.conn.verbose {
-		p.log = e.stderr
+		p.log = logw
 	}
 	start := time.Now()
 	var bar *progressPrinter
-	if o.progress == "always" || o.progress == "auto" && isTerminal(e.stderr) {
+	if showProgress {
 		tick := time.NewTicker(progressInterval)
 		defer tick.Stop()
-		bar = startProgress(e.stderr, tick.C, func() string {
+		bar = startProgress(errw, tick.C, func() string {
 			return progressLine(&p.c, len(tokens), time.Since(start))
 		})
 	}

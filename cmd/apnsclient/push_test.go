@@ -310,6 +310,20 @@ var _ = Describe("apnsclient push", func() {
 		Expect(stderr).To(ContainSubstring("passphrase"))
 	})
 
+	It("reports error responses and resends on stderr with -v, next to the progress line", func(ctx SpecContext) {
+		_, err := m.srv.AddFault(mockapns.Shutdown{When: mockapns.Trigger{Nth: 25}})
+		Expect(err).NotTo(HaveOccurred())
+		file := writeTokenFile(m.dir, 100)
+		code, stdout, stderr := runCmd(ctx, "", m.push("-tokens", file, "-batch", "20", "-v", "-progress", "always")...)
+		Expect(code).To(Equal(0), stderr)
+		s := parseSummary(stdout)
+		Expect(s.Accepted).To(Equal(100))
+		Expect(s.Retried).To(BeNumerically(">", 0))
+		Expect(stderr).To(ContainSubstring("\r\x1b[Kapnsclient push: batch "))
+		Expect(stderr).To(MatchRegexp(`resending \d+ notifications \(0 uncertain\)`))
+		Expect(stderr).To(HaveSuffix("\x1b[K\n"))
+	})
+
 	It("exits 2 when the gateway is unreachable", func(ctx SpecContext) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())
