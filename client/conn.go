@@ -179,12 +179,22 @@ func (c *conn) write(ctx context.Context, b *batch, firstID uint32, writeTimeout
 		b.ids = make([]uint32, 0, len(p.tokens))
 	}
 	b.ids = b.ids[:0]
-	abort := context.AfterFunc(ctx, func() {
+	// Cancelling ctx interrupts a blocked write. The guard keeps a late
+	// run of the callback from touching a later batch's deadline.
+	active := true
+	stopAbort := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
-		_ = c.nc.SetWriteDeadline(aLongTimeAgo)
+		if active {
+			_ = c.nc.SetWriteDeadline(aLongTimeAgo)
+		}
 		c.mu.Unlock()
 	})
-	defer abort()
+	defer func() {
+		stopAbort()
+		c.mu.Lock()
+		active = false
+		c.mu.Unlock()
+	}()
 
 	buf := c.buf[:0]
 	defer func() { c.buf = buf[:0] }()
