@@ -158,12 +158,23 @@ func sendWith(sess *client.Session, ep *endpoint, tmpl *client.Message) sendFunc
 
 // resultRound turns the client's Result into a round.
 func resultRound(res *client.Result) round {
-	r := round{sent: res.Sent, errs: res.Errors, uncertain: len(res.Uncertain)}
+	r := round{sent: res.Sent, errs: res.Errors}
 	for _, f := range res.Failed {
 		r.failed = append(r.failed, statusFailure(strings.ToLower(f.Token), f.Status))
 	}
+	uncertain := make(map[string]int, len(res.Uncertain))
+	for _, t := range res.Uncertain {
+		uncertain[t]++
+	}
 	for _, rm := range res.Retries() {
-		r.retry = append(r.retry, job{tokens: rm.Tokens, msg: rm})
+		j := job{tokens: rm.Tokens, msg: rm}
+		for _, t := range rm.Tokens {
+			if uncertain[t] > 0 {
+				uncertain[t]--
+				j.uncertain++
+			}
+		}
+		r.retry = append(r.retry, j)
 	}
 	for _, e := range res.Errors {
 		var st wire.Status

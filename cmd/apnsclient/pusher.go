@@ -17,8 +17,9 @@ var errInterrupted = errors.New("interrupted")
 // job is a list of tokens to send one notification each, and the message
 // to resend them with (nil: a first send, built from the flags).
 type job struct {
-	tokens []string
-	msg    *client.Message
+	tokens    []string
+	msg       *client.Message
+	uncertain int // how many of tokens may have been delivered already
 }
 
 func tokenCount(jobs []job) int {
@@ -31,12 +32,11 @@ func tokenCount(jobs []job) int {
 
 // round is what one send came to.
 type round struct {
-	sent      int         // notifications written
-	failed    []failure   // notifications refused for good (possibly of an earlier send: late errors)
-	retry     []job       // what to send again (possibly of an earlier send)
-	uncertain int         // how many of retry may have been delivered already
-	status    wire.Status // the last status of an error response not tied to a token, if any
-	errs      []error     // problems not tied to a token (logged with -v)
+	sent   int         // notifications written
+	failed []failure   // notifications refused for good (possibly of an earlier send: late errors)
+	retry  []job       // what to send again (possibly of an earlier send)
+	status wire.Status // the last status of an error response not tied to a token, if any
+	errs   []error     // problems not tied to a token (logged with -v)
 }
 
 // sendFunc sends one notification to each token of a job. An error means
@@ -108,7 +108,7 @@ feed:
 // that arrived late, see client.Session.Late): its failures, and its
 // resends, which are sent now unless stop says the push was stopped.
 func (p *pusher) late(ctx context.Context, r round, stop error) error {
-	p.record(r, false)
+	p.record(r, false, 0)
 	p.c.failed.Add(int64(len(r.failed)))
 	index := len(p.failed)
 	p.failed = append(p.failed, nil)
@@ -174,7 +174,7 @@ func (p *pusher) runQueue(ctx context.Context, index int, queue []job, first boo
 			}
 			return err
 		}
-		p.record(r, first)
+		p.record(r, first, j.uncertain)
 		for _, e := range r.errs {
 			p.logf("batch %d: %v", index+1, e)
 		}
@@ -192,10 +192,7 @@ func (p *pusher) runQueue(ctx context.Context, index int, queue []job, first boo
 			continue
 		}
 		if again > 0 {
-			p.logf("batch %d: resending %d notifications (%d uncertain)", index+1, again, r.uncertain)
-			p.mu.Lock()
-			p.sum.Uncertain += r.uncertain
-			p.mu.Unlock()
+			p.logf("batch %d: resending %d notifications (%d uncertain)", index+1, again, uncertainCount(r.retry))
 		}
 		p.settle(index, 0, r.failed)
 		queue = append(queue, r.retry...)
@@ -203,12 +200,23 @@ func (p *pusher) runQueue(ctx context.Context, index int, queue []job, first boo
 	return nil
 }
 
-// record adds the counts of one send.
-func (p *pusher) record(r round, first bool) {
+// uncertainCount adds up the uncertain notifications of jobs.
+func uncertainCount(jobs []job) int {
+	n := 0
+	for _, j := range jobs {
+		n += j.uncertain
+	}
+	return n
+}
+
+// record adds the counts of one send; uncertain is how many of the
+// notifications it resent may have been delivered before.
+func (p *pusher) record(r round, first bool, uncertain int) {
 	p.c.sent.Add(int64(r.sent))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sum.Sent += r.sent
+	p.sum.Uncertain += uncertain
 	if !first {
 		p.sum.Retried += r.sent
 		p.c.retried.Add(int64(r.sent))

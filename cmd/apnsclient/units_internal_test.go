@@ -302,11 +302,23 @@ var _ = Describe("pusher", func() {
 	It("counts resends after a silent disconnect as uncertain", func() {
 		t := toks(4)
 		sc.rounds = append(sc.rounds, func([]string) (round, error) {
-			return round{sent: 4, retry: jobs(t[1:]), uncertain: 3}, nil
+			return round{sent: 4, retry: []job{{tokens: t[1:], uncertain: 3}}}, nil
 		})
 		s, err := summaryOf(t)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(s).To(Equal(summary{Sent: 7, Accepted: 4, Retried: 3, Uncertain: 3}))
+	})
+
+	It("counts uncertain notifications only when they are resent", func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		t := toks(4)
+		sc.rounds = append(sc.rounds, func([]string) (round, error) {
+			cancel()
+			return round{sent: 4, retry: []job{{tokens: t[1:], uncertain: 3}}}, nil
+		})
+		s, err := p.push(ctx, t)
+		Expect(err).To(MatchError(errInterrupted))
+		Expect(s).To(Equal(summary{Sent: 4, Accepted: 1}))
 	})
 
 	It("gives up after -max-attempts sends that settle nothing, with the last status", func() {
