@@ -267,8 +267,8 @@ func (w *world) reportsFailed(list string, status int) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("want %s reported failed with status %d; missing: %s; the client reported failed: %s",
-			w.describeAll(toks), status, strings.Join(missing, ", "), w.describeFailed(failed))
+		return fmt.Errorf("want %s reported failed with status %d; missing: %s; the client reported failed: %s%s",
+			w.describeAll(toks), status, strings.Join(missing, ", "), w.describeFailed(failed), w.sendsSummary())
 	}
 	return nil
 }

@@ -289,10 +289,26 @@ func (w *world) checkExactlyOnce(counts map[string]int, want []string) error {
 		}
 	}
 	if len(missing) > 0 || len(dup) > 0 {
-		return fmt.Errorf("want each of tokens %s accepted exactly once; never accepted: %s; accepted more than once: %s",
-			w.describeAll(want), w.describeAll(missing), listOrNone(dup))
+		return fmt.Errorf("want each of tokens %s accepted exactly once; never accepted: %s; accepted more than once: %s%s",
+			w.describeAll(want), w.describeAll(missing), listOrNone(dup), w.sendsSummary())
 	}
 	return nil
+}
+
+// sendsSummary describes what the client reported, for failure messages.
+func (w *world) sendsSummary() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	for i, o := range w.outcomes {
+		fmt.Fprintf(&b, "\n  send %d: ", i+1)
+		if err := w.sendErrs[i]; err != nil {
+			fmt.Fprintf(&b, "error: %v", err)
+			continue
+		}
+		b.WriteString(describeOutcome(o))
+	}
+	return b.String()
 }
 
 func listOrNone(s []string) string {
@@ -413,7 +429,7 @@ func (w *world) acceptedEveryAtLeastOnce(ctx context.Context, second string) err
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("want every token accepted at least once; never accepted: %s", w.describeAll(missing))
+		return fmt.Errorf("want every token accepted at least once; never accepted: %s%s", w.describeAll(missing), w.sendsSummary())
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 const (
 	waitTimeout = 15 * time.Second // for the gateway to settle, counters to reach a value
 	sendTimeout = 60 * time.Second // for one Send, retries included
-	pollEvery   = 2 * time.Millisecond
+	pollEvery   = 5 * time.Millisecond
 )
 
 // defaultPayload is the payload of the scenarios' notifications unless a
