@@ -47,6 +47,17 @@ type Config struct {
 	// about it changes.
 	ErrorWait time.Duration
 
+	// ConfirmByClose ends every batch by closing the sending side of the
+	// connection (TLS close_notify) and waiting, at most ReadTimeout, for
+	// the gateway to judge everything it received and close in turn. An
+	// orderly close then proves every notification processed: no ErrorWait
+	// guess, nothing presumed. The price: one connection (and handshake)
+	// per Send, which Apple discouraged. Apple never documented this
+	// behaviour; the mock implements it. A close without close_notify counts
+	// as a silent disconnect. Default false: persistent connections and
+	// the ErrorWait window.
+	ConfirmByClose bool
+
 	// PoolSize is the most connections kept open per (address,
 	// certificate); 0 means 4. Sends beyond it wait for a free connection.
 	PoolSize int

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apnskit/apnskit/wire"
@@ -22,12 +23,28 @@ var aLongTimeAgo = time.Unix(1, 0)
 // before a write could start.
 var errConnDead = errors.New("apns: connection ended")
 
+// eofConn records whether the TCP stream reached its end. TLS stops reading
+// at a close_notify alert, so a raw EOF means the peer closed without one.
+type eofConn struct {
+	net.Conn
+	sawEOF atomic.Bool
+}
+
+func (e *eofConn) Read(p []byte) (int, error) {
+	n, err := e.Conn.Read(p)
+	if errors.Is(err, io.EOF) {
+		e.sawEOF.Store(true)
+	}
+	return n, err
+}
+
 // conn is one TLS connection to a gateway. Its reader goroutine waits for
 // the error response or the end of the stream, records what came first and
 // marks the connection dead. Writes come from the one Send that has checked
 // the connection out; nobody else touches the owner-only fields.
 type conn struct {
 	nc   net.Conn
+	raw  *eofConn // under nc; nil when not known
 	log  *slog.Logger
 	dead chan struct{} // closed by the reader when it ends
 
@@ -35,6 +52,7 @@ type conn struct {
 	isDead  bool
 	resp    *wire.ErrorResponse
 	readErr error
+	orderly bool // ended by close_notify (not a bare TCP close)
 
 	// owner-only
 	last      *batch    // the previous batch, presumed accepted, kept for a late response
@@ -43,8 +61,8 @@ type conn struct {
 	buf       []byte    // write buffer, reused across batches
 }
 
-func newConn(nc net.Conn, log *slog.Logger) *conn {
-	c := &conn{nc: nc, log: log, dead: make(chan struct{}), buf: make([]byte, 0, chunkSize+4096)}
+func newConn(nc net.Conn, raw *eofConn, log *slog.Logger) *conn {
+	c := &conn{nc: nc, raw: raw, log: log, dead: make(chan struct{}), buf: make([]byte, 0, chunkSize+4096)}
 	go c.readLoop()
 	return c
 }
@@ -61,6 +79,7 @@ func (c *conn) readLoop() {
 	}
 	c.mu.Lock()
 	c.isDead, c.resp, c.readErr = true, resp, err
+	c.orderly = resp == nil && errors.Is(err, io.EOF) && c.raw != nil && !c.raw.sawEOF.Load()
 	_ = c.nc.SetWriteDeadline(aLongTimeAgo) // unblock a writer: nothing more will be processed
 	c.mu.Unlock()
 	if resp != nil {
@@ -108,13 +127,43 @@ const (
 
 // run sends the batch on c with identifiers from firstID (skipping 0),
 // waits up to errorWait for an error response, and settles the batch.
-func (c *conn) run(ctx context.Context, b *batch, firstID uint32, writeTimeout, errorWait time.Duration) *Result {
+func (c *conn) run(ctx context.Context, b *batch, firstID uint32, cfg *Config) *Result {
+	writeTimeout, errorWait := cfg.WriteTimeout, cfg.ErrorWait
 	written, attempted, stop, werr := c.write(ctx, b, firstID, writeTimeout)
 	b.ids = b.ids[:attempted]
 	last := c.last
 	var ctxErr error
-	switch stop {
-	case writeDone:
+	confirmed := false
+	if stop == writeDone && cfg.ConfirmByClose {
+		c.broken = true // never reused
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); !ok {
+			stop, werr = writeFailed, errors.New("apns: connection cannot half-close")
+		} else if err := cw.CloseWrite(); err != nil {
+			stop, werr = writeFailed, err
+		} else {
+			t := time.NewTimer(cfg.ReadTimeout)
+			select {
+			case <-c.dead:
+			case <-t.C:
+			case <-ctx.Done():
+				ctxErr = ctx.Err()
+			}
+			t.Stop()
+			dead, resp, _ := c.state()
+			c.mu.Lock()
+			orderly := c.orderly
+			c.mu.Unlock()
+			switch {
+			case dead && resp == nil && orderly:
+				confirmed = true
+			case !dead:
+				stop, werr = writeFailed, errors.New("apns: no close from the gateway after close_notify")
+			}
+		}
+	}
+	switch {
+	case confirmed:
+	case stop == writeDone:
 		t := time.NewTimer(errorWait)
 		select {
 		case <-c.dead:
@@ -122,9 +171,9 @@ func (c *conn) run(ctx context.Context, b *batch, firstID uint32, writeTimeout, 
 		case <-ctx.Done(): // a shorter wait; a late response is still reported later
 		}
 		t.Stop()
-	case writeCancelled:
+	case stop == writeCancelled:
 		ctxErr = werr
-	case writeFailed:
+	case stop == writeFailed:
 		c.broken = true
 		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) && ctx.Err() == nil {
 			// The write hit the deadline taken from ctx before ctx's own
@@ -148,6 +197,7 @@ func (c *conn) run(ctx context.Context, b *batch, firstID uint32, writeTimeout, 
 	switch {
 	case resp != nil:
 		out.resp = resp
+	case confirmed:
 	case dead:
 		out.lost = readErr
 		if readErr == nil || errors.Is(readErr, io.EOF) {

@@ -48,7 +48,7 @@ func (s *Session) Feedback(ctx context.Context, addr string, cert *Certificate) 
 			yield(FeedbackTuple{}, err)
 			return
 		}
-		nc, err := s.dialTLS(ctx, a, cert)
+		nc, _, err := s.dialTLS(ctx, a, cert)
 		if err != nil {
 			yield(FeedbackTuple{}, err)
 			return

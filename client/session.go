@@ -94,7 +94,7 @@ func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *M
 	if err != nil {
 		return nil, err
 	}
-	r := c.run(ctx, b, s.reserveIDs(len(p.tokens)), s.cfg.WriteTimeout, s.cfg.ErrorWait)
+	r := c.run(ctx, b, s.reserveIDs(len(p.tokens)), &s.cfg)
 	for _, l := range late {
 		r.absorb(l)
 	}
@@ -216,29 +216,30 @@ func (s *Session) wakeLocked(pl *pool) {
 
 // dialConn opens a TLS connection to addr and starts its reader.
 func (s *Session) dialConn(ctx context.Context, addr string, cert *Certificate) (*conn, error) {
-	nc, err := s.dialTLS(ctx, addr, cert)
+	nc, raw, err := s.dialTLS(ctx, addr, cert)
 	if err != nil {
 		return nil, err
 	}
 	no := s.connNo.Add(1)
 	log := s.cfg.Logger.With("conn", no, "addr", addr)
 	log.Debug("connection opened")
-	return newConn(nc, log), nil
+	return newConn(nc, raw, log), nil
 }
 
 // dialTLS connects and completes the TLS handshake within ConnectTimeout.
-func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (*tls.Conn, error) {
+func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (*tls.Conn, *eofConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	defer cancel()
-	raw, err := s.cfg.DialContext(ctx, "tcp", addr)
+	tcp, err := s.cfg.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, addr, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrConnect, addr, err)
 	}
+	raw := &eofConn{Conn: tcp}
 	name := s.cfg.ServerName
 	if name == "" {
 		if name, _, err = net.SplitHostPort(addr); err != nil {
 			_ = raw.Close()
-			return nil, fmt.Errorf("%w: %w", ErrBadAddress, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrBadAddress, err)
 		}
 	}
 	tc := tls.Client(raw, &tls.Config{
@@ -249,9 +250,9 @@ func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (
 	})
 	if err := tc.HandshakeContext(ctx); err != nil {
 		_ = raw.Close()
-		return nil, fmt.Errorf("%w: %s: TLS handshake: %w", ErrConnect, addr, err)
+		return nil, nil, fmt.Errorf("%w: %s: TLS handshake: %w", ErrConnect, addr, err)
 	}
-	return tc, nil
+	return tc, raw, nil
 }
 
 // Outdate closes idle connections that have been idle longer than d and

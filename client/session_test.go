@@ -41,47 +41,56 @@ var _ = Describe("Send against the mock", func() {
 	}
 	for name, fc := range cases {
 		for _, pos := range []int{1, 500, 1000} {
-			It("loses nothing after "+name+" at position "+itoa(pos), func(ctx SpecContext) {
-				// The error window must cover the mock's answer even on a loaded
-				// machine: an answer ends the wait at once, only clean rounds wait it out.
-				e := newEnv(client.Config{ErrorWait: time.Second}, mockapns.Config{})
-				_, err := e.srv.AddFault(fc.fault(pos))
-				Expect(err).NotTo(HaveOccurred())
-				all := tokens(1, n)
-				rs := e.sendAll(ctx, &client.Message{Tokens: all, Alert: "hello"})
-				if fc.failStatus != 0 {
-					e.waitAccepted(ctx, n-1)
-				} else {
-					e.waitAccepted(ctx, n)
+			for _, confirm := range []bool{false, true} {
+				mode := "error window"
+				if confirm {
+					mode = "confirm by close"
 				}
-
-				counts := e.acceptedCounts()
-				failed := failures(rs)
-				unc := uncertain(rs)
-				bad := all[pos-1]
-				if fc.failStatus != 0 {
-					Expect(failed).To(HaveLen(1))
-					Expect(failed).To(HaveKeyWithValue(bad, HaveField("Status", fc.failStatus)))
-					Expect(counts).NotTo(HaveKey(bad))
-				} else {
-					Expect(failed).To(BeEmpty())
-				}
-				for _, t := range all {
-					if fc.failStatus != 0 && t == bad {
-						continue
-					}
-					if fc.exactlyOne {
-						Expect(counts[t]).To(Equal(1), "token %s", t)
-						Expect(unc).To(BeEmpty())
+				It("loses nothing after "+name+" at position "+itoa(pos)+" ("+mode+")", func(ctx SpecContext) {
+					// The error window must cover the mock's answer even on a loaded
+					// machine: an answer ends the wait at once, only clean rounds wait it out.
+					e := newEnv(client.Config{ErrorWait: time.Second, ConfirmByClose: confirm}, mockapns.Config{})
+					_, err := e.srv.AddFault(fc.fault(pos))
+					Expect(err).NotTo(HaveOccurred())
+					all := tokens(1, n)
+					rs := e.sendAll(ctx, &client.Message{Tokens: all, Alert: "hello"})
+					if fc.failStatus != 0 {
+						e.waitAccepted(ctx, n-1)
 					} else {
-						Expect(counts[t]).To(BeNumerically(">=", 1), "token %s", t)
-						if counts[t] > 1 {
-							Expect(unc).To(HaveKey(t), "duplicate of a token never reported uncertain")
+						e.waitAccepted(ctx, n)
+					}
+
+					counts := e.acceptedCounts()
+					failed := failures(rs)
+					unc := uncertain(rs)
+					bad := all[pos-1]
+					if fc.failStatus != 0 {
+						Expect(failed).To(HaveLen(1))
+						Expect(failed).To(HaveKeyWithValue(bad, HaveField("Status", fc.failStatus)))
+						Expect(counts).NotTo(HaveKey(bad))
+					} else {
+						Expect(failed).To(BeEmpty())
+					}
+					for _, t := range all {
+						if fc.failStatus != 0 && t == bad {
+							continue
+						}
+						if fc.exactlyOne {
+							Expect(counts[t]).To(Equal(1), "token %s", t)
+							Expect(unc).To(BeEmpty())
+						} else {
+							Expect(counts[t]).To(BeNumerically(">=", 1), "token %s", t)
+							if counts[t] > 1 {
+								Expect(unc).To(HaveKey(t), "duplicate of a token never reported uncertain")
+							}
 						}
 					}
-				}
-				Expect(rs[0].Sent).To(BeNumerically(">=", pos))
-			}, SpecTimeout(60*time.Second))
+					Expect(rs[0].Sent).To(BeNumerically(">=", pos))
+					if confirm {
+						Expect(rs[len(rs)-1].Errors).To(BeEmpty()) // the last round was confirmed
+					}
+				}, SpecTimeout(60*time.Second))
+			}
 		}
 	}
 
@@ -413,3 +422,32 @@ var _ = Describe("Feedback", func() {
 func itoa(i int) string {
 	return string(rune('0'+i/1000%10)) + string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
 }
+
+var _ = Describe("ConfirmByClose", func() {
+	It("confirms each batch by an orderly close, one connection per Send", func(ctx SpecContext) {
+		e := newEnv(client.Config{ConfirmByClose: true, ErrorWait: time.Hour}, mockapns.Config{})
+		for i := range 3 {
+			r, err := e.sess.Send(ctx, e.addr, e.cert, &client.Message{Tokens: tokens(i*100, 100), Alert: "x"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.Accepted).To(Equal(100))
+			Expect(r.NeedsRetry()).To(BeFalse())
+			Expect(r.Errors).To(BeEmpty())
+		}
+		// confirmed means processed: no waiting for the mock
+		Expect(e.srv.Stats().Accepted).To(Equal(uint64(300)))
+		Expect(e.srv.Stats().ConnectionsTotal).To(Equal(uint64(3)))
+		Expect(e.sess.Stats().Open).To(BeZero())
+	})
+
+	It("tells a close without close_notify from a confirmation", func(ctx SpecContext) {
+		e := newEnv(client.Config{ConfirmByClose: true, ErrorWait: time.Hour}, mockapns.Config{})
+		_, err := e.srv.AddFault(mockapns.Disconnect{When: mockapns.Trigger{Nth: 50}})
+		Expect(err).NotTo(HaveOccurred())
+		all := tokens(1, 100)
+		r, err := e.sess.Send(ctx, e.addr, e.cert, &client.Message{Tokens: all, Alert: "x"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Errors).To(ContainElement(MatchError(client.ErrConnectionLost)))
+		Expect(r.Retry().Tokens).To(Equal(all))
+		Expect(r.Uncertain).To(Equal(all[:r.Sent]))
+	})
+})
