@@ -19,7 +19,7 @@ func (e *env) feedback(ctx context.Context, o *feedbackOptions) int {
 	if err != nil {
 		return e.fail("feedback", err)
 	}
-	defer shutdown(ctx, sess)
+	defer shutdown(ctx, sess, shutdownGraceStopped)
 	w := bufio.NewWriter(e.stdout)
 	for t, err := range sess.Feedback(ctx, ep.addr, ep.cert) {
 		if err != nil {

@@ -13,9 +13,13 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
-// shutdownGrace bounds how long the session may take to close its
-// connections when a command ends.
-const shutdownGrace = 5 * time.Second
+// Bounds on how long the session may take to close its connections when a
+// command ends: normally, and after an interrupt or a connection error (when
+// nothing more will be sent, so only late failures could still be learnt).
+const (
+	shutdownGrace        = 5 * time.Second
+	shutdownGraceStopped = time.Second
+)
 
 // message builds the notification content from the flags.
 func (o *pushOptions) message() (*client.Message, error) {
@@ -106,7 +110,11 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 // stopped the push, if any.
 func followLate(ctx context.Context, p *pusher, sess *client.Session, ep *endpoint, tmpl *client.Message, maxAttempts int, stop error) error {
 	for attempt := 0; ; attempt++ {
-		shutdown(ctx, sess)
+		grace := shutdownGrace
+		if stop != nil {
+			grace = shutdownGraceStopped
+		}
+		shutdown(ctx, sess, grace)
 		lates := sess.Late()
 		if len(lates) == 0 {
 			return stop
@@ -194,10 +202,10 @@ func explain(err error, c connOptions) error {
 	return err
 }
 
-// shutdown closes the session's connections, waiting a little for busy ones
-// even when ctx is cancelled.
-func shutdown(ctx context.Context, sess *client.Session) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+// shutdown closes the session's connections, waiting at most grace for busy
+// ones, even when ctx is cancelled.
+func shutdown(ctx context.Context, sess *client.Session, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	_ = sess.Shutdown(ctx)
 }
