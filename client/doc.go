@@ -36,7 +36,13 @@
 // never dropped. The rules are documented on [Result].
 //
 // The caller decides about retrying: follow Retries until no result needs a
-// retry (see the examples). Send itself never sends a token twice.
+// retry (see the examples), or let [Session.SendAll] do it and total the
+// rounds. Send itself never sends a token twice.
+//
+// With Config.ConfirmByClose a batch ends with a TLS close_notify instead
+// of the ErrorWait guess: a gateway that closes in order has processed
+// everything (the mock does this; Apple never documented it). It costs a
+// connection per Send and is off by default.
 //
 // # Performance
 //
