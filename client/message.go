@@ -168,7 +168,13 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	}
 	*m = Message(p)
 	if len(m.Payload) > 0 {
-		return m.SetPayload(unescapeHTML(m.Payload))
+		alert, badge := m.Alert, m.Badge
+		if err := m.SetPayload(unescapeHTML(m.Payload)); err != nil {
+			return err
+		}
+		if alert != nil && !reflect.DeepEqual(alert, m.Alert) || badge != nil && !reflect.DeepEqual(badge, m.Badge) {
+			return fmt.Errorf("%w: alert or badge differ from the payload's", ErrConflictingFields)
+		}
 	}
 	return nil
 }

@@ -111,6 +111,14 @@ var _ = Describe("Message", func() {
 		Entry("unencodable alert", client.Message{Tokens: []string{tokA}, Alert: func() {}}, client.ErrBadPayload),
 	)
 
+	It("refuses JSON whose alert contradicts its payload", func() {
+		var m client.Message
+		err := json.Unmarshal([]byte(`{"tokens":["aa"],"alert":"no","payload":{"aps":{"alert":"yes"}}}`), &m)
+		Expect(err).To(MatchError(client.ErrConflictingFields))
+		Expect(json.Unmarshal([]byte(`{"tokens":["aa"],"alert":"yes","payload":{"aps":{"alert":"yes"}}}`), &m)).To(Succeed())
+		Expect(m.Alert).To(Equal("yes"))
+	})
+
 	It("names the bad token and its position", func() {
 		err := (&client.Message{Tokens: []string{tokA, "0g"}, Alert: "x"}).Validate()
 		var te *client.TokenError

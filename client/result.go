@@ -80,7 +80,8 @@ func (r *Result) NeedsRetry() bool {
 // Retry returns a message with exactly this message's tokens to send again
 // and the same content (a relative expiry is fixed to the time of the
 // first send), or nil. It may also hold tokens of an earlier Send with the
-// same content whose error response arrived late.
+// same content whose error response arrived late. It is a shallow copy:
+// Alert and Extra maps are shared with the original message.
 func (r *Result) Retry() *Message {
 	if len(r.retryTokens) == 0 || r.cur == nil {
 		return nil
