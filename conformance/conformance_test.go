@@ -25,6 +25,8 @@ var (
 	}
 	clientCmd = flag.String("client.cmd", os.Getenv("APNSKIT_CLIENT_CMD"),
 		"external client adapter command to check (default $APNSKIT_CLIENT_CMD; empty: the reference adapter built from conformance/cmd/apnskit-adapter)")
+	errorWait = flag.Duration("client.error-wait", conformance.DefaultErrorWait,
+		"error-wait window configured on the clients (raise it on a slow or overloaded machine)")
 )
 
 func TestMain(m *testing.M) {
@@ -43,7 +45,7 @@ func TestMain(m *testing.M) {
 // any scenario fails; it logs the skipped ones with the reason.
 func run(t *testing.T, name string, newClient func(ctx context.Context) (conformance.Client, error)) {
 	t.Helper()
-	s := &conformance.Suite{NewClient: newClient}
+	s := &conformance.Suite{NewClient: newClient, ErrorWait: *errorWait}
 	o := opts
 	o.TestingT = t
 	status := godog.TestSuite{Name: name, ScenarioInitializer: s.InitializeScenario, Options: &o}.Run()

@@ -46,6 +46,7 @@ func (w *world) registerClientSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^the client reports no failed token$`, w.reportsNoFailed)
 	sc.Step(`^the client reports `+reStatus+` not tied to a token$`, w.reportsStatus)
 	sc.Step(`^the client reports no uncertain token$`, w.reportsNoUncertain)
+	sc.Step(`^the client reports tokens? `+reList+` as uncertain$`, w.reportsUncertain)
 	sc.Step(`^the client sent again at least tokens (\d+) to (\d+)$`, w.sentAgainAtLeast)
 	sc.Step(`^the client sent again (no token|tokens (\d+) to (\d+))$`, w.sentAgainColumn)
 	sc.Step(`^the client sent no token again$`, w.sentNoTokenAgain)
@@ -329,6 +330,33 @@ func (w *world) reportsNoUncertain() error {
 	}
 	if u := w.merged().Uncertain; len(u) > 0 {
 		return fmt.Errorf("want no uncertain token, the client reported: %s", w.describeAll(u))
+	}
+	return nil
+}
+
+// reportsUncertain checks that the tokens are reported as uncertain, and
+// so sent again.
+func (w *world) reportsUncertain(list string) error {
+	if err := w.checkSends(); err != nil {
+		return err
+	}
+	toks, err := w.tokensNumbered(list)
+	if err != nil {
+		return err
+	}
+	m := w.merged()
+	var notUncertain, notResent []string
+	for _, t := range toks {
+		if !slices.Contains(m.Uncertain, t) {
+			notUncertain = append(notUncertain, t)
+		}
+		if !slices.Contains(m.Retried, t) {
+			notResent = append(notResent, t)
+		}
+	}
+	if len(notUncertain) > 0 || len(notResent) > 0 {
+		return fmt.Errorf("want tokens %s reported as uncertain and sent again; not reported uncertain: %s; not sent again: %s (uncertain: %s; sent again: %s)",
+			w.describeAll(toks), w.describeAll(notUncertain), w.describeAll(notResent), w.describeAll(m.Uncertain), w.describeAll(m.Retried))
 	}
 	return nil
 }

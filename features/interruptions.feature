@@ -37,18 +37,29 @@ Feature: Shutdowns, dropped connections and slow gateways
     And the client sent again tokens 4 to 6
 
   Scenario Outline: a connection dropped without a word after <n> notifications loses nothing
+    The gateway processed the first <n> notifications, but the client cannot
+    know it: it must send them again and say they may arrive twice.
     Given the gateway drops the connection without a word after <n> notifications
     When the client sends 10 notifications
     Then the gateway accepted every token at least once
+    And the gateway accepted tokens <first resent> to 10 exactly once
+    And the client reports tokens 1 to <n> as uncertain
     And only tokens the client reports as uncertain were accepted more than once
     And the client reports no failed token
-    And the client sent again at least tokens <first resent> to 10
+    And the client sent again at least tokens 1 to 10
 
     Examples:
       | n | first resent |
-      | 0 | 1            |
+      | 1 | 2            |
       | 5 | 6            |
       | 9 | 10           |
+
+  Scenario: a connection dropped without a word at the first notification loses nothing
+    Given the gateway drops the connection without a word after 0 notifications
+    When the client sends 10 notifications
+    Then the gateway accepted every token exactly once
+    And the client reports no failed token
+    And the client sent again at least tokens 1 to 10
 
   Scenario: a connection cut in the middle of a notification loses nothing
     With the 25-byte payload of these scenarios a notification takes 70 to 90
@@ -56,6 +67,8 @@ Feature: Shutdowns, dropped connections and slow gateways
     Given the gateway cuts the connection after 300 bytes
     When the client sends 10 notifications
     Then the gateway accepted every token at least once
+    And the gateway accepted tokens 5 to 10 exactly once
+    And the client reports tokens 1 to 3 as uncertain
     And only tokens the client reports as uncertain were accepted more than once
     And the client reports no failed token
     And the client sent again at least tokens 5 to 10
