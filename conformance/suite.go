@@ -19,16 +19,9 @@ import (
 // scenarios, sending once, would see as lost).
 const DefaultErrorWait = 300 * time.Millisecond
 
-// Suite runs the scenarios of features/ against the clients NewClient makes.
-// Use it as the ScenarioInitializer of a godog.TestSuite:
-//
-//	s := &conformance.Suite{NewClient: func(ctx context.Context) (conformance.Client, error) {
-//		return conformance.NewLocal(), nil
-//	}}
-//	status := godog.TestSuite{ScenarioInitializer: s.InitializeScenario, Options: &opts}.Run()
-//	s.WriteSkipReport(os.Stdout)
-//
-// Every scenario gets a fresh client and a fresh mock server (or two),
+// Suite runs the scenarios of features/ against the clients NewClient
+// makes; its InitializeScenario is the ScenarioInitializer of a
+// godog.TestSuite (see the package documentation). Every scenario gets a fresh client and a fresh mock server (or two),
 // closed when it ends, so scenarios may run concurrently.
 type Suite struct {
 	// NewClient makes the client for one scenario. It is called once per
