@@ -71,6 +71,16 @@ func TestFeatures(t *testing.T) {
 	})
 }
 
+// TestFeaturesConfirmByClose runs every scenario against our client in its
+// other mode, where each batch is confirmed by closing the connection
+// instead of by the error-wait window (the pooling scenarios are skipped:
+// that mode does not keep connections).
+func TestFeaturesConfirmByClose(t *testing.T) {
+	run(t, "apnskit-local-confirm-by-close", func(context.Context) (conformance.Client, error) {
+		return conformance.NewLocal(conformance.LocalOptions{ConfirmByClose: true}), nil
+	})
+}
+
 // TestExternal runs every scenario through the external line protocol: by
 // default against the reference adapter (conformance/cmd/apnskit-adapter,
 // built here), or against the command given with -client.cmd or

@@ -27,6 +27,11 @@ type LocalOptions struct {
 	PoolSize int
 	// Logger is given to the client session; nil means none.
 	Logger *slog.Logger
+	// ConfirmByClose is client.Config.ConfirmByClose: every Send ends by
+	// closing its connection and waiting for the gateway's verdict instead
+	// of the error-wait window. Connections are not reused then, so the
+	// adapter does not declare CapPooling.
+	ConfirmByClose bool
 }
 
 // ErrNotConfigured is returned by a Local adapter used before Configure.
@@ -58,9 +63,12 @@ func NewLocal(opts LocalOptions) *Local {
 	return &Local{opts: opts}
 }
 
-// Capabilities: our client pools connections, reads feedback and is safe
-// for concurrent Sends; it writes command 2 only.
+// Capabilities: our client pools connections (unless ConfirmByClose), reads
+// feedback and is safe for concurrent Sends; it writes command 2 only.
 func (l *Local) Capabilities() Capabilities {
+	if l.opts.ConfirmByClose {
+		return Capabilities{CapFeedback, CapConcurrent}
+	}
 	return Capabilities{CapPooling, CapFeedback, CapConcurrent}
 }
 
@@ -76,10 +84,11 @@ func (l *Local) Configure(ctx context.Context, ep Endpoint) error {
 		return err
 	}
 	sess, err := client.NewSession(client.Config{
-		RootCAs:   pool,
-		ErrorWait: ep.ErrorWait,
-		PoolSize:  l.opts.PoolSize,
-		Logger:    l.opts.Logger,
+		RootCAs:        pool,
+		ErrorWait:      ep.ErrorWait,
+		PoolSize:       l.opts.PoolSize,
+		Logger:         l.opts.Logger,
+		ConfirmByClose: l.opts.ConfirmByClose,
 	})
 	if err != nil {
 		return err

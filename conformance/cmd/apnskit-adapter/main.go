@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	apnskit-adapter [-max-attempts N] [-pool-size N]
+//	apnskit-adapter [-max-attempts N] [-pool-size N] [-confirm-by-close]
 //
 // It exits after answering a close request or at the end of stdin; errors
 // go to stderr.
@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var opts conformance.LocalOptions
 	fs.IntVar(&opts.MaxAttempts, "max-attempts", conformance.DefaultMaxAttempts, "attempts per send (the first one and the retries)")
 	fs.IntVar(&opts.PoolSize, "pool-size", 0, "connections per gateway address and certificate (0: the client's default)")
+	fs.BoolVar(&opts.ConfirmByClose, "confirm-by-close", false, "confirm every batch by closing its connection (no pooling) instead of waiting for late errors")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
