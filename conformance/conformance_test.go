@@ -89,7 +89,11 @@ func TestExternal(t *testing.T) {
 	argv := conformance.SplitCommand(*clientCmd)
 	if len(argv) == 0 {
 		bin := filepath.Join(t.TempDir(), "apnskit-adapter")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/apnskit-adapter")
+		args := []string{"build", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		build := exec.Command("go", append(args, "./cmd/apnskit-adapter")...)
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("building the reference adapter: %v\n%s", err, out)
 		}

@@ -45,10 +45,10 @@ Feature: Connection pooling
 
   @concurrent
   Scenario: closing outdated connections closes idle ones and keeps busy ones
-    The client waits a whole second for late errors here, so a send stays
+    The client waits two seconds for late errors here, so a send stays
     busy long enough to be caught in the middle.
     Given a second mock APNs server sharing the same certificates
-    And the client waits 1000ms for late errors
+    And the client waits 2000ms for late errors
     And the client has sent 3 notifications
     When the client starts sending 4 notifications to the second server
     And the second gateway has accepted 4 notifications
