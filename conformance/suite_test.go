@@ -1,0 +1,81 @@
+package conformance_test
+
+import (
+	"context"
+	"strings"
+
+	"github.com/apnskit/apnskit/conformance"
+	"github.com/cucumber/godog"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// runContents runs one feature given as text against our client.
+func runContents(feature string) (*conformance.Suite, int) {
+	s := &conformance.Suite{NewClient: func(context.Context) (conformance.Client, error) {
+		return conformance.NewLocal(conformance.LocalOptions{}), nil
+	}}
+	status := godog.TestSuite{ScenarioInitializer: s.InitializeScenario, Options: &godog.Options{
+		FeatureContents: []godog.Feature{{Name: "spec.feature", Contents: []byte(feature)}},
+		Format:          "progress", Output: GinkgoWriter, NoColors: true, Strict: true,
+	}}.Run()
+	return s, status
+}
+
+var _ = Describe("The suite", func() {
+	It("fails a scenario with a step it does not know (strict)", func() {
+		s, status := runContents(`
+Feature: f
+  Scenario: undefined
+    Given a mock APNs server
+    And the gateway sings
+`)
+		Expect(status).NotTo(BeZero())
+		Expect(s.Failures()).To(Equal([]string{"undefined"}))
+	})
+
+	It("fails a scenario whose expectation the client does not meet, saying what it got", func() {
+		s, status := runContents(`
+Feature: f
+  Scenario: wrong expectation
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 3 notifications
+    Then the client reports token 2 as failed with status 8
+`)
+		Expect(status).NotTo(BeZero())
+		Expect(s.Results()).To(HaveLen(1))
+		Expect(s.Results()[0].Result).To(Equal(conformance.Failed))
+		Expect(s.Results()[0].Reason).To(ContainSubstring("the client reported failed: none"))
+	})
+
+	It("refuses journal checks before the sends they need", func() {
+		s, status := runContents(`
+Feature: f
+  Scenario: out of order
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 1 notification
+    Then the gateway accepted every token exactly once
+    When the client sends 1 notification
+`)
+		Expect(status).NotTo(BeZero())
+		Expect(s.Results()[0].Reason).To(ContainSubstring("put journal checks after the sends"))
+	})
+
+	It("reports nothing skipped when nothing was", func() {
+		s, status := runContents(`
+Feature: f
+  Scenario: plain
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 1 notification
+    Then the gateway accepted every token exactly once
+`)
+		Expect(status).To(BeZero())
+		Expect(s.SkippedNames()).To(BeEmpty())
+		var b strings.Builder
+		Expect(s.WriteSkipReport(&b)).To(Succeed())
+		Expect(b.String()).To(BeEmpty())
+	})
+})
