@@ -79,6 +79,10 @@ func parseLegacy(b []byte, n *Notification, cmd Command) (int, error) {
 	return off + payloadLen, nil
 }
 
+// fixedItemSize holds, by item ID, the data length of the items whose size
+// is fixed; 0 for the token and payload.
+var fixedItemSize = [...]int{ItemIdentifier: sizeOfID, ItemExpiry: sizeOfExpiry, ItemPriority: sizeOfPriority}
+
 func parseFramed(b []byte, n *Notification, opt ParseOptions) (int, error) {
 	if len(b) < framedHeaderSize {
 		return 0, ErrIncomplete
@@ -123,36 +127,24 @@ func parseFramed(b []byte, n *Notification, opt ParseOptions) (int, error) {
 			fail = ErrDuplicateItem
 		}
 		seen |= 1 << id
+		if want := fixedItemSize[id]; want != 0 && l != want {
+			if fail == nil {
+				fail = ErrMalformedItem
+			}
+			continue
+		}
 		switch id {
 		case ItemToken:
 			n.Token = data
 		case ItemPayload:
 			n.Payload = data
 		case ItemIdentifier:
-			if l != sizeOfID {
-				if fail == nil {
-					fail = ErrMalformedItem
-				}
-				continue
-			}
 			n.ID = binary.BigEndian.Uint32(data)
 			n.Present |= HasIdentifier
 		case ItemExpiry:
-			if l != sizeOfExpiry {
-				if fail == nil {
-					fail = ErrMalformedItem
-				}
-				continue
-			}
 			n.Expiry = binary.BigEndian.Uint32(data)
 			n.Present |= HasExpiry
 		case ItemPriority:
-			if l != sizeOfPriority {
-				if fail == nil {
-					fail = ErrMalformedItem
-				}
-				continue
-			}
 			n.Priority = data[0]
 			n.Present |= HasPriority
 		}
