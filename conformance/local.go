@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -274,7 +275,15 @@ func (l *Local) keepLate(sess *client.Session) {
 	}
 }
 
-// Close shuts the session down, waiting for its connections to close.
+// ErrLateAtClose is returned by Local.Close when the session learnt of
+// error responses that no Send reported: they arrived after the error-wait
+// window of the last Send on their connection. Nothing can resend what they
+// name any more; a longer error wait avoids it.
+var ErrLateAtClose = errors.New("conformance: error responses learnt only at close")
+
+// Close shuts the session down, waiting for its connections to close. It
+// fails with ErrLateAtClose if error responses arrived that no Send could
+// report.
 func (l *Local) Close(ctx context.Context) error {
 	l.mu.Lock()
 	sess := l.sess
@@ -282,5 +291,23 @@ func (l *Local) Close(ctx context.Context) error {
 	if sess == nil {
 		return nil
 	}
-	return sess.Shutdown(ctx)
+	err := sess.Shutdown(ctx)
+	l.keepLate(sess)
+	l.mu.Lock()
+	late := l.late
+	l.late = nil
+	l.mu.Unlock()
+	if len(late) > 0 && err == nil {
+		var what []string
+		for _, res := range late {
+			for _, f := range res.Failed {
+				what = append(what, fmt.Sprintf("token %s refused with status %d", f.Token, f.Status))
+			}
+			for _, e := range res.Errors {
+				what = append(what, e.Error())
+			}
+		}
+		err = fmt.Errorf("%w (raise the error wait): %s", ErrLateAtClose, strings.Join(what, "; "))
+	}
+	return err
 }

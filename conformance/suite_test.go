@@ -63,6 +63,25 @@ Feature: f
 		Expect(s.Results()[0].Reason).To(ContainSubstring("put journal checks after the sends"))
 	})
 
+	It("says so when the client learnt of an error response too late to report it", func() {
+		// The client closes its connection once it has read the error
+		// response, so "0 open connections" means the client has it.
+		s, status := runContents(`
+Feature: f
+  Scenario: late
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    And the gateway stalls, for longer than the client waits for late errors, before reading notification 1
+    And the gateway refuses token 2 with status 8
+    When the client sends 3 notifications
+    And the gateway has refused token 2
+    And the gateway has 0 open connections
+    Then the gateway never accepted token 2
+`)
+		Expect(status).NotTo(BeZero())
+		Expect(s.Results()[0].Reason).To(ContainSubstring(conformance.ErrLateAtClose.Error()))
+	})
+
 	It("reports nothing skipped when nothing was", func() {
 		s, status := runContents(`
 Feature: f
