@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"time"
 
 	"github.com/apnskit/apnskit/wire"
@@ -60,4 +61,18 @@ func (e *FrameEncoder) Append(buf []byte, i int, id uint32) []byte {
 	e.n.Token, e.n.ID = e.tokens[i], id
 	buf, _ = e.n.AppendBinary(buf)
 	return buf
+}
+
+// HoldCheckinUntilDead makes every Send of s wait, after its batch is
+// settled and before its connection goes back to the pool, until the
+// connection has ended or ctx ends: it widens the window in which an error
+// response arrives after the Send's error wait but before the check-in.
+// Call it before the first Send.
+func HoldCheckinUntilDead(ctx context.Context, s *Session) {
+	s.testHookBeforeCheckin = func(c *conn) {
+		select {
+		case <-c.dead:
+		case <-ctx.Done():
+		}
+	}
 }

@@ -27,6 +27,10 @@ type Session struct {
 	open    int           // connections open or being dialled, all pools
 	drained chan struct{} // closed when closed && open == 0
 	dials   uint64
+
+	// testHookBeforeCheckin, if set (tests only), runs in Send after the
+	// batch is settled and before its connection is checked in.
+	testHookBeforeCheckin func(c *conn)
 }
 
 type poolKey struct {
@@ -98,6 +102,9 @@ func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *M
 	for _, l := range late {
 		r.absorb(l)
 	}
+	if h := s.testHookBeforeCheckin; h != nil {
+		h(c)
+	}
 	s.checkin(pl, c)
 	return r, nil
 }
@@ -129,9 +136,7 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 			c := pl.idle[len(pl.idle)-1]
 			pl.idle = pl.idle[:len(pl.idle)-1]
 			if dead, _, _ := c.state(); dead {
-				if l := c.lateResult(); l != nil {
-					pl.orphans = append(pl.orphans, l)
-				}
+				s.keepLateLocked(pl, c)
 				s.dropLocked(pl, c)
 				continue
 			}
@@ -176,18 +181,29 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 	}
 }
 
-// checkin returns c to its pool, or closes it if it cannot be reused.
+// checkin returns c to its pool, or closes it if it cannot be reused. A
+// connection that ended since its Send looked (an error response arrived
+// just after the error window) leaves its late result to the pool.
 func (s *Session) checkin(pl *pool, c *conn) {
 	dead, _, _ := c.state()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if dead || c.broken || s.closed {
+		s.keepLateLocked(pl, c)
 		s.dropLocked(pl, c)
 		return
 	}
 	c.idleSince = time.Now()
 	pl.idle = append(pl.idle, c)
 	s.wakeLocked(pl)
+}
+
+// keepLateLocked keeps the late result of c's last batch, if any, in the
+// pool's orphans: the next Send on the key or Late reports it.
+func (s *Session) keepLateLocked(pl *pool, c *conn) {
+	if l := c.lateResult(); l != nil {
+		pl.orphans = append(pl.orphans, l)
+	}
 }
 
 // dropLocked closes c (already out of the idle list) and frees its slot.
@@ -271,9 +287,7 @@ func (s *Session) Outdate(d time.Duration) int {
 				keep = append(keep, c)
 				continue
 			}
-			if l := c.lateResult(); l != nil {
-				pl.orphans = append(pl.orphans, l)
-			}
+			s.keepLateLocked(pl, c)
 			s.dropLocked(pl, c)
 			closed++
 		}
@@ -292,9 +306,7 @@ func (s *Session) Shutdown(ctx context.Context) error {
 	s.closed = true
 	for _, pl := range s.pools {
 		for _, c := range pl.idle {
-			if l := c.lateResult(); l != nil {
-				pl.orphans = append(pl.orphans, l)
-			}
+			s.keepLateLocked(pl, c)
 			s.dropLocked(pl, c)
 		}
 		pl.idle = nil
@@ -317,8 +329,10 @@ func (s *Session) Shutdown(ctx context.Context) error {
 }
 
 // Late returns, and forgets, results of earlier Sends whose error responses
-// arrived late on connections that Outdate or Shutdown closed before any
-// Send could report them. Call it after Shutdown so nothing is dropped.
+// arrived late on connections that were closed before any Send could report
+// them: by Outdate, by Shutdown, or at the end of their own Send (the
+// response came just after its error wait). Call it after Shutdown so
+// nothing is dropped.
 func (s *Session) Late() []*Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
