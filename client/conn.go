@@ -87,7 +87,7 @@ func (c *conn) readLoop() {
 	} else {
 		c.log.Debug("connection ended by peer", "err", err)
 	}
-	_ = c.nc.Close()
+	c.abort() // close_notify would be pointless: the gateway has ended
 	close(c.dead)
 }
 
@@ -96,6 +96,19 @@ func (c *conn) state() (dead bool, resp *wire.ErrorResponse, readErr error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.isDead, c.resp, c.readErr
+}
+
+// abort closes the connection without a TLS close_notify, by closing the
+// connection under TLS. Closing the *tls.Conn would first write the
+// close_notify, which blocks up to 5s when the socket buffer is full (a
+// gateway that stopped reading): use abort whenever the connection is
+// broken or has ended.
+func (c *conn) abort() {
+	if c.raw != nil {
+		_ = c.raw.Close()
+		return
+	}
+	_ = c.nc.Close()
 }
 
 // close closes the connection and waits for the reader.

@@ -207,9 +207,15 @@ func (s *Session) keepLateLocked(pl *pool, c *conn) {
 }
 
 // dropLocked closes c (already out of the idle list) and frees its slot.
+// A connection that ended or whose write failed is closed under TLS
+// (close_notify could block on a full socket buffer for nothing).
 func (s *Session) dropLocked(pl *pool, c *conn) {
-	_ = c.nc.Close() // the reader ends and closes c.dead on its own
-	s.releaseLocked(pl)
+	if dead, _, _ := c.state(); dead || c.broken {
+		c.abort()
+	} else {
+		_ = c.nc.Close()
+	}
+	s.releaseLocked(pl) // the reader ends and closes c.dead on its own
 }
 
 func (s *Session) releaseLocked(pl *pool) {

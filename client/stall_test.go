@@ -97,3 +97,22 @@ var _ = Describe("Late error responses on connections closed while idle", func()
 		Expect(e.sess.Late()).To(BeEmpty())
 	})
 })
+
+var _ = Describe("Closing a connection whose write was interrupted", func() {
+	It("does not wait to send close_notify into a full socket buffer", func(ctx SpecContext) {
+		e := newEnv(client.Config{}, mockapns.Config{})
+		_, err := e.srv.AddFault(mockapns.Delay{Duration: time.Minute, When: mockapns.Trigger{Nth: 1}})
+		Expect(err).NotTo(HaveOccurred())
+		// Go gives a close_notify 5s to be written: far more than this budget.
+		budget, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		sctx, scancel := context.WithTimeout(budget, 300*time.Millisecond)
+		defer scancel()
+		r, err := e.sess.Send(sctx, e.addr, e.cert, &client.Message{Tokens: tokens(1, 100_000), Alert: "x"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Errors).To(ContainElement(MatchError(context.DeadlineExceeded)))
+		Expect(e.sess.Shutdown(budget)).To(Succeed())
+		Expect(budget.Err()).NotTo(HaveOccurred(), "Send and Shutdown outlasted the budget")
+		Expect(e.sess.Stats().Open).To(BeZero())
+	})
+})
