@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
 )
 
 // Bounds of the server's lifecycle.
@@ -37,6 +39,8 @@ type options struct {
 	faults      []mockapns.Fault
 	journalSize int
 	seed        int64
+	validate    bool
+	limits      wire.Limits
 	logLevel    slog.Level
 	logFormat   string
 	version     bool
@@ -89,6 +93,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 		}
 		return errors.New("want text or json")
 	})
+	fs.BoolVar(&o.validate, "validate", true, "apply Apple's checks (token length, payload size, priority); -validate=false accepts anything that parses")
+	fs.IntVar(&o.limits.TokenLength, "token-length", wire.DefaultTokenLength, "the only device token `length` accepted, in bytes (-1: any length from 1 to 100)")
+	fs.IntVar(&o.limits.MaxPayload, "max-payload", wire.DefaultMaxPayload, "largest payload accepted, in `bytes` (256 before iOS 8)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	return fs
 }
@@ -118,6 +125,12 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	}
 	if o.journalSize < 1 {
 		return nil, &usageError{fmt.Errorf("invalid value %d for flag -journal-size: want at least 1", o.journalSize)}
+	}
+	if o.limits.TokenLength == 0 || o.limits.TokenLength < -1 || o.limits.TokenLength > wire.MaxTokenLength {
+		return nil, &usageError{fmt.Errorf("invalid value %d for flag -token-length: want 1 to %d, or -1 for any", o.limits.TokenLength, wire.MaxTokenLength)}
+	}
+	if o.limits.MaxPayload < 1 || o.limits.MaxPayload > math.MaxUint16 {
+		return nil, &usageError{fmt.Errorf("invalid value %d for flag -max-payload: want 1 to 65535", o.limits.MaxPayload)}
 	}
 	return o, nil
 }
@@ -193,6 +206,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		PKI:          pki,
 		JournalSize:  o.journalSize,
 		Seed:         o.seed,
+		Limits:       o.limits,
+		NoValidation: !o.validate,
 		Faults:       o.faults,
 		Logger:       log,
 	})

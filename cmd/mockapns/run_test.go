@@ -320,7 +320,59 @@ var _ = Describe("mockapns command", func() {
 		Entry("extra argument", "serve"),
 		Entry("address without port", "-gateway", "localhost"),
 		Entry("empty certs folder name", "-certs", ""),
+		Entry("token length 0", "-token-length", "0"),
+		Entry("token length over 100", "-token-length", "101"),
+		Entry("max payload 0", "-max-payload", "0"),
+		Entry("max payload over 65535", "-max-payload", "70000"),
+		Entry("validate not a boolean", "-validate=maybe"),
 	)
+
+	// answer sends one notification with the given token and payload sizes
+	// and returns the gateway's answer: the status of its error response,
+	// or 0 if it accepted the notification (proved by the journal).
+	answer := func(in *instance, tokenLen, payloadLen int) wire.Status {
+		conn, err := tls.Dial("tcp", in.gateway, clientTLS(dir))
+		Expect(err).NotTo(HaveOccurred())
+		defer conn.Close()
+		n := wire.Notification{Command: wire.CommandFramed, ID: 9, Present: wire.HasIdentifier,
+			Token: bytes.Repeat([]byte{7}, tokenLen), Payload: bytes.Repeat([]byte{'x'}, payloadLen)}
+		b, err := n.MarshalBinary()
+		Expect(err).NotTo(HaveOccurred())
+		_, err = conn.Write(b)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(conn.CloseWrite()).To(Succeed()) // the gateway judges it, answers, closes
+		Expect(conn.SetReadDeadline(time.Now().Add(startTimeout))).To(Succeed())
+		got, _ := io.ReadAll(conn)
+		if len(got) == 0 {
+			return wire.StatusNoError
+		}
+		var r wire.ErrorResponse
+		Expect(r.UnmarshalBinary(got)).To(Succeed())
+		Expect(r.ID).To(BeEquivalentTo(9))
+		return r.Status
+	}
+
+	It("applies Apple's checks by default", func() {
+		in := launch(loopbackArgs(dir)...)
+		Expect(answer(in, 32, 2048)).To(Equal(wire.StatusNoError))
+		Expect(answer(in, 20, 10)).To(Equal(wire.StatusInvalidTokenSize))
+		Expect(answer(in, 32, 2049)).To(Equal(wire.StatusInvalidPayloadSize))
+	})
+
+	It("takes other limits from -token-length and -max-payload", func() {
+		in := launch(loopbackArgs(dir, "-token-length", "-1", "-max-payload", "256")...)
+		Expect(answer(in, 20, 256)).To(Equal(wire.StatusNoError))
+		Expect(answer(in, 100, 10)).To(Equal(wire.StatusNoError))
+		Expect(answer(in, 32, 257)).To(Equal(wire.StatusInvalidPayloadSize))
+	})
+
+	It("accepts anything that parses with -validate=false", func() {
+		in := launch(loopbackArgs(dir, "-validate=false")...)
+		Expect(answer(in, 5, 3000)).To(Equal(wire.StatusNoError))
+		var st mockapns.Stats
+		Expect(in.get("/api/v1/stats", &st)).To(Equal(http.StatusOK))
+		Expect(st.Accepted).To(BeEquivalentTo(1))
+	})
 
 	It("prints the usage on stdout for -h and exits 0", func() {
 		var stdout, stderr bytes.Buffer
