@@ -111,6 +111,54 @@ func (c *conn) abort() {
 	_ = c.nc.Close()
 }
 
+// halfClose sends TLS close_notify: nothing more will be written. If ctx
+// ends while the alert is blocked (a full socket buffer), the connection is
+// closed hard.
+func (c *conn) halfClose(ctx context.Context) error {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok {
+		return errors.New("apns: connection cannot half-close")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, c.abort)
+	defer stop()
+	return cw.CloseWrite()
+}
+
+// retire ends a healthy idle connection gracefully: close_notify, then a
+// wait until the gateway closes in turn, having judged every notification
+// it received, or until ctx ends; then the connection is closed (hard, if
+// the gateway has not closed). It returns the result of the last batch if
+// the gateway answered an error response, nil otherwise: an orderly close
+// (close_notify) confirms the batch, any other end leaves it presumed
+// accepted, as its Send reported. The caller owns c.
+func (c *conn) retire(ctx context.Context) *Result {
+	if err := c.halfClose(ctx); err == nil {
+		select {
+		case <-c.dead:
+		case <-ctx.Done():
+		}
+	}
+	c.abort()
+	<-c.dead
+	c.mu.Lock()
+	orderly := c.orderly
+	c.mu.Unlock()
+	late := c.lateResult()
+	switch {
+	case late != nil:
+		c.log.Debug("connection retired; late error response for the last batch")
+	case orderly:
+		c.log.Debug("connection retired; orderly close confirms the last batch")
+	default:
+		c.log.Debug("connection retired without an orderly close")
+	}
+	c.last = nil
+	return late
+}
+
 // close closes the connection and waits for the reader.
 func (c *conn) close() {
 	_ = c.nc.Close()
@@ -149,9 +197,7 @@ func (c *conn) run(ctx context.Context, b *batch, firstID uint32, cfg *Config) *
 	confirmed := false
 	if stop == writeDone && cfg.ConfirmByClose {
 		c.broken = true // never reused
-		if cw, ok := c.nc.(interface{ CloseWrite() error }); !ok {
-			stop, werr = writeFailed, errors.New("apns: connection cannot half-close")
-		} else if err := cw.CloseWrite(); err != nil {
+		if err := c.halfClose(ctx); err != nil {
 			stop, werr = writeFailed, err
 		} else {
 			t := time.NewTimer(cfg.ReadTimeout)

@@ -16,8 +16,13 @@
 //	})
 //
 // A Session pools connections per (address, certificate identity): opened
-// on first use, reused by later Sends, at most Config.PoolSize each, closed
-// by [Session.Outdate] when idle too long and by [Session.Shutdown].
+// on first use, reused by later Sends, at most Config.PoolSize each, and
+// retired by [Session.Outdate] when idle too long and by
+// [Session.Shutdown]. Retiring is graceful: the session sends a TLS
+// close_notify and waits (at most Config.ReadTimeout, and within
+// Shutdown's ctx) for the gateway to judge what it received and close.
+// A connection whose write failed, or that the gateway already closed, is
+// closed at once, without close_notify.
 //
 // # What Send knows
 //
@@ -33,7 +38,9 @@
 // the tokens written on it may or may not have been delivered; they are in
 // Retry and listed in [Result.Uncertain]. An error response that arrives
 // after ErrorWait is kept by the connection and reported by its next use,
-// never dropped. The rules are documented on [Result].
+// never dropped: if the connection is retired first, the retirement waits
+// for it and [Session.Late] returns it (call Late after Shutdown). The
+// rules are documented on [Result].
 //
 // The caller decides about retrying: follow Retries until no result needs a
 // retry (see the examples), or let [Session.SendAll] do it and total the

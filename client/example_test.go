@@ -99,14 +99,16 @@ func ExampleSession_Feedback() {
 	// …0008 2024-01-03T00:00:00Z
 }
 
-// Sends reuse the pooled connection; Outdate closes connections that have
-// been idle longer than the given duration (call it from a ticker).
+// Sends reuse the pooled connection; Outdate retires connections that have
+// been idle longer than the given duration (call it from a ticker): it
+// sends close_notify and, in the background, waits for the gateway to
+// close, keeping any late error response for the next Send or Late.
+// Shutdown waits for those retirements.
 func ExampleSession_Outdate() {
 	srv := mockapns.NewServer(mockapns.Config{})
 	defer srv.Close()
 	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
 	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: 50 * time.Millisecond}))
-	defer sess.Shutdown(context.Background())
 
 	ctx := context.Background()
 	for i := range 3 {
@@ -114,14 +116,19 @@ func ExampleSession_Outdate() {
 	}
 	must(srv.WaitNotifications(ctx, mockapns.Filter{}, 3)) // the mock has read them all
 	fmt.Println("handshakes:", srv.Stats().ConnectionsTotal)
-	fmt.Println("closed (idle > 1h):", sess.Outdate(time.Hour))
-	fmt.Println("closed (idle > 0):", sess.Outdate(0))
+	fmt.Println("retired (idle > 1h):", sess.Outdate(time.Hour))
+	fmt.Println("retired (idle > 0):", sess.Outdate(0))
+	if err := sess.Shutdown(ctx); err != nil {
+		fmt.Println("shutdown:", err)
+	}
 	fmt.Printf("%+v\n", sess.Stats())
+	fmt.Println("late error responses:", len(sess.Late()))
 	// Output:
 	// handshakes: 1
-	// closed (idle > 1h): 0
-	// closed (idle > 0): 1
+	// retired (idle > 1h): 0
+	// retired (idle > 0): 1
 	// {Open:0 Idle:0 Dials:1 Keys:1}
+	// late error responses: 0
 }
 
 // wireToken decodes a hex token for the mock's API.

@@ -21,12 +21,19 @@ type Session struct {
 	nextID atomic.Uint32 // last identifier reserved
 	connNo atomic.Uint64
 
-	mu      sync.Mutex
-	closed  bool
-	pools   map[poolKey]*pool
-	open    int           // connections open or being dialled, all pools
-	drained chan struct{} // closed when closed && open == 0
-	dials   uint64
+	// stop ends when a Shutdown's ctx ends: retirements still waiting for
+	// the gateway close their connections hard.
+	stop    context.Context
+	stopNow context.CancelFunc
+
+	mu       sync.Mutex
+	closed   bool
+	pools    map[poolKey]*pool
+	open     int           // connections open, being dialled or retiring, all pools
+	drained  chan struct{} // closed when closed && open == 0
+	dials    uint64
+	retiring int           // retirement goroutines running
+	retired  chan struct{} // closed and replaced when one ends
 
 	// testHookBeforeCheckin, if set (tests only), runs in Send after the
 	// batch is settled and before its connection is checked in.
@@ -55,7 +62,11 @@ func NewSession(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{cfg: cfg, pools: map[poolKey]*pool{}, drained: make(chan struct{})}, nil
+	stop, stopNow := context.WithCancel(context.Background())
+	return &Session{
+		cfg: cfg, pools: map[poolKey]*pool{}, drained: make(chan struct{}),
+		retired: make(chan struct{}), stop: stop, stopNow: stopNow,
+	}, nil
 }
 
 // Send writes one notification per token of m to the gateway at addr (a
@@ -183,14 +194,14 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 
 // checkin returns c to its pool, or closes it if it cannot be reused. A
 // connection that ended since its Send looked (an error response arrived
-// just after the error window) leaves its late result to the pool.
+// just after the error window) leaves its late result to the pool; a
+// healthy one checked in after Shutdown is retired gracefully.
 func (s *Session) checkin(pl *pool, c *conn) {
 	dead, _, _ := c.state()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if dead || c.broken || s.closed {
-		s.keepLateLocked(pl, c)
-		s.dropLocked(pl, c)
+		s.endLocked(pl, c)
 		return
 	}
 	c.idleSince = time.Now()
@@ -206,16 +217,47 @@ func (s *Session) keepLateLocked(pl *pool, c *conn) {
 	}
 }
 
-// dropLocked closes c (already out of the idle list) and frees its slot.
-// A connection that ended or whose write failed is closed under TLS
-// (close_notify could block on a full socket buffer for nothing).
-func (s *Session) dropLocked(pl *pool, c *conn) {
+// endLocked takes c (out of the idle list) out of service: a connection
+// that ended or is broken is closed at once, its late result kept; a
+// healthy one is retired gracefully.
+func (s *Session) endLocked(pl *pool, c *conn) {
 	if dead, _, _ := c.state(); dead || c.broken {
-		c.abort()
-	} else {
-		_ = c.nc.Close()
+		s.keepLateLocked(pl, c)
+		s.dropLocked(pl, c)
+		return
 	}
+	s.retireLocked(pl, c)
+}
+
+// dropLocked closes c, which has ended or is broken (already out of the
+// idle list), and frees its slot. It is closed under TLS: close_notify
+// could block on a full socket buffer for nothing.
+func (s *Session) dropLocked(pl *pool, c *conn) {
+	c.abort()
 	s.releaseLocked(pl) // the reader ends and closes c.dead on its own
+}
+
+// retireLocked starts the graceful retirement of c, a healthy connection
+// out of the idle list: a goroutine sends close_notify and waits, at most
+// ReadTimeout and no longer than a Shutdown's ctx, for the gateway to
+// close; it keeps the late result, if any, in the pool's orphans and then
+// frees the slot (which counts against PoolSize until then).
+func (s *Session) retireLocked(pl *pool, c *conn) {
+	s.retiring++
+	go func() {
+		ctx, cancel := context.WithTimeout(s.stop, s.cfg.ReadTimeout)
+		late := c.retire(ctx)
+		cancel()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if late != nil {
+			pl.orphans = append(pl.orphans, late)
+		}
+		s.retiring--
+		close(s.retired)
+		s.retired = make(chan struct{})
+		s.releaseLocked(pl)
+	}()
 }
 
 func (s *Session) releaseLocked(pl *pool) {
@@ -277,14 +319,23 @@ func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (
 	return tc, raw, nil
 }
 
-// Outdate closes idle connections that have been idle longer than d and
-// returns how many it closed. Late error responses found on them are kept
-// for the next Send on the same key (or Late).
+// Outdate retires the connections idle longer than d, and those the
+// gateway has already closed, and returns how many it retired. It does not
+// block: a connection the gateway closed is closed at once; every other
+// one gets a TLS close_notify at once, from a goroutine of its own that
+// then waits, at most Config.ReadTimeout (as ConfirmByClose does), for the
+// gateway to judge what it received and close in turn. An error response
+// that arrives meanwhile, late for the connection's last batch, is kept:
+// the next Send on the same key reports it, or Late does. An orderly close
+// (close_notify from the gateway) confirms the last batch; any other end
+// leaves it presumed accepted, as its Send reported. Until its retirement
+// ends a connection counts in Stats().Open and against PoolSize. Shutdown
+// waits for these retirements.
 func (s *Session) Outdate(d time.Duration) int {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	closed := 0
+	retired := 0
 	for _, pl := range s.pools {
 		keep := pl.idle[:0]
 		for _, c := range pl.idle {
@@ -293,28 +344,41 @@ func (s *Session) Outdate(d time.Duration) int {
 				keep = append(keep, c)
 				continue
 			}
-			s.keepLateLocked(pl, c)
-			s.dropLocked(pl, c)
-			closed++
+			s.endLocked(pl, c)
+			retired++
 		}
 		clear(pl.idle[len(keep):])
 		pl.idle = keep
 	}
-	return closed
+	return retired
 }
 
-// Shutdown refuses new work (ErrClosed), closes idle connections, and waits
-// until the connections in use by running Sends are closed too (each is
-// closed when its Send ends), or ctx ends (then it returns ctx's error).
-// It is safe to call more than once.
+// Shutdown refuses new work (ErrClosed) and retires every connection
+// gracefully, so that no late error response is lost: on each idle
+// connection it sends a TLS close_notify and waits for the gateway to judge
+// every notification it received and close in turn. If the gateway answers
+// an error response instead (late for the connection's last batch), the
+// result is kept for Late; an orderly close (close_notify from the gateway)
+// confirms the last batch; any other close leaves it presumed accepted, as
+// its Send reported. A connection the gateway has already closed, or whose
+// write failed, is closed at once.
+//
+// Connections in use by running Sends are retired the same way when their
+// Send ends; Shutdown waits for those Sends (it does not interrupt them),
+// and for the retirements Outdate started. Each wait for a gateway's close
+// is bounded by Config.ReadTimeout and by ctx. When ctx ends first,
+// Shutdown closes the connections still retiring hard (their last batches
+// stay presumed accepted), waits for that, and returns ctx's error;
+// connections of Sends still running are then closed hard when those Sends
+// end. Shutdown is safe to call more than once; call Late after it.
 func (s *Session) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	for _, pl := range s.pools {
 		for _, c := range pl.idle {
-			s.keepLateLocked(pl, c)
-			s.dropLocked(pl, c)
+			s.endLocked(pl, c)
 		}
+		clear(pl.idle)
 		pl.idle = nil
 		s.wakeLocked(pl)
 	}
@@ -330,15 +394,28 @@ func (s *Session) Shutdown(ctx context.Context) error {
 	case <-s.drained:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
 	}
+	s.stopNow()
+	s.mu.Lock()
+	for s.retiring > 0 { // each ends promptly now
+		retired := s.retired
+		s.mu.Unlock()
+		<-retired
+		s.mu.Lock()
+	}
+	s.mu.Unlock()
+	return ctx.Err()
 }
 
 // Late returns, and forgets, results of earlier Sends whose error responses
-// arrived late on connections that were closed before any Send could report
-// them: by Outdate, by Shutdown, or at the end of their own Send (the
-// response came just after its error wait). Call it after Shutdown so
-// nothing is dropped.
+// arrived late, on connections that no later Send could use: connections
+// retired by Outdate or Shutdown (the gateway answered their close_notify
+// with an error response) or found dead in the pool, and connections that
+// ended at the end of their own Send (the response came just after its
+// error wait). Each Result has the refused tokens in Failed (Late set) and
+// what to send again in Retries. Results found by Outdate's retirements go
+// to the next Send on the same key when there is one. Call Late after
+// Shutdown has returned so that nothing is dropped.
 func (s *Session) Late() []*Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -352,7 +429,7 @@ func (s *Session) Late() []*Result {
 
 // PoolStats is a snapshot of a session's connections.
 type PoolStats struct {
-	Open  int    // connections open (idle, in use or being dialled)
+	Open  int    // connections open (idle, in use, being dialled or retiring)
 	Idle  int    // connections idle in the pools
 	Dials uint64 // connections dialled since the session started
 	Keys  int    // (address, certificate) pairs seen
