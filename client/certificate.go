@@ -57,11 +57,23 @@ func NewCertificate(tc tls.Certificate) (*Certificate, error) {
 // intermediate certificates. When keyPEM is nil the key is looked for in
 // certPEM (certificate and key in one file).
 //
-// Keys may be PKCS#8 ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY") or SEC 1
-// ("EC PRIVATE KEY"). A legacy OpenSSL-encrypted key (a block with
-// "Proc-Type: 4,ENCRYPTED", as written by `openssl rsa -des3`) is
-// decrypted with passphrase. PBES2-encrypted PKCS#8 ("ENCRYPTED PRIVATE
-// KEY") is not supported and reported as ErrUnsupportedKey.
+// The first private key block in keyPEM is used. Its formats:
+//   - "PRIVATE KEY": unencrypted PKCS#8 (RSA, ECDSA or Ed25519 key).
+//   - "RSA PRIVATE KEY": PKCS#1; "EC PRIVATE KEY": SEC 1.
+//   - "ENCRYPTED PRIVATE KEY": PKCS#8 encrypted with PBES2 (RFC 5958,
+//     RFC 8018), as OpenSSL 3 writes by default for `openssl pkcs8 -topk8`,
+//     `openssl pkey -aes256` and `openssl genpkey -aes-256-cbc`: key
+//     derivation PBKDF2 with hmacWithSHA1, -SHA224, -SHA256, -SHA384 or
+//     -SHA512 and at most 10,000,000 iterations; cipher aes128-CBC,
+//     aes192-CBC, aes256-CBC or des-EDE3-CBC. Other schemes (scrypt, PBES1,
+//     PKCS#12 PBE, RC2, ...) are reported as ErrUnsupportedKey naming the
+//     algorithm's OID; re-encrypt such a key with
+//     `openssl pkcs8 -topk8 -v2 aes256`.
+//   - A legacy OpenSSL-encrypted PKCS#1 or SEC 1 key: a block with the
+//     header "Proc-Type: 4,ENCRYPTED", as written by `openssl rsa -des3`.
+//
+// Encrypted keys are decrypted with passphrase; a missing (empty) or wrong
+// passphrase is reported as ErrBadPassphrase.
 //
 // Errors wrap ErrMalformedPEM, ErrNoCertificate, ErrNoKey, ErrBadPassphrase,
 // ErrUnsupportedKey or ErrKeyMismatch.
@@ -81,8 +93,10 @@ func ParsePEM(certPEM, keyPEM, passphrase []byte) (*Certificate, error) {
 }
 
 // LoadPEMFiles reads ParsePEM's inputs from files. An empty keyFile means
-// the key is in certFile. File errors wrap the os error (errors.Is with
-// fs.ErrNotExist works).
+// the key is in certFile. The key formats, encrypted ones included, are
+// those of [ParsePEM]; passphrase decrypts an encrypted key. File errors
+// wrap the os error (errors.Is with fs.ErrNotExist works); the others wrap
+// ParsePEM's sentinels.
 func LoadPEMFiles(certFile, keyFile string, passphrase []byte) (*Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
@@ -168,7 +182,7 @@ func pemKey(data, passphrase []byte) (crypto.PrivateKey, error) {
 		}
 		blocks++
 		if b.Type == "ENCRYPTED PRIVATE KEY" {
-			return nil, fmt.Errorf("%w: PBES2-encrypted PKCS#8 key", ErrUnsupportedKey)
+			return decryptPKCS8(b.Bytes, passphrase)
 		}
 		if !strings.HasSuffix(b.Type, "PRIVATE KEY") {
 			continue

@@ -76,9 +76,9 @@ var _ = Describe("Certificate", func() {
 		Entry("key of another certificate", func() []byte { return pki.Client.CertPEM }, func() []byte { return pki.Server.KeyPEM }, "", client.ErrKeyMismatch),
 		Entry("encrypted key, wrong passphrase", func() []byte { return pki.Client.CertPEM }, func() []byte { return encryptKey("right") }, "wrong", client.ErrBadPassphrase),
 		Entry("encrypted key, no passphrase", func() []byte { return pki.Client.CertPEM }, func() []byte { return encryptKey("right") }, "", client.ErrBadPassphrase),
-		Entry("PBES2 encrypted PKCS#8", func() []byte { return pki.Client.CertPEM }, func() []byte {
+		Entry("malformed encrypted PKCS#8", func() []byte { return pki.Client.CertPEM }, func() []byte {
 			return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0}})
-		}, "pw", client.ErrUnsupportedKey),
+		}, "pw", client.ErrMalformedPEM),
 	)
 
 	It("loads PEM files, together or apart, and names a missing file", func() {

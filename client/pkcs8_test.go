@@ -1,0 +1,457 @@
+package client_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"hash"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/apnskit/apnskit/client"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// The encrypted PKCS#8 test keys (see testdata/README.md).
+const (
+	pkcs8Dir  = "testdata/pkcs8"
+	pkcs8Pass = "apnskit-test"
+)
+
+func pkcs8File(name string) string { return filepath.Join(pkcs8Dir, name) }
+
+// readPKCS8File returns a testdata file's contents (test helpers that run
+// outside Ginkgo nodes, like the fuzz target, check err themselves).
+func readPKCS8File(name string) ([]byte, error) { return os.ReadFile(pkcs8File(name)) }
+
+// encryptedTestKeys pairs each encrypted test key with its unencrypted
+// form (a slice, so the spec tree is the same in every Ginkgo process).
+var encryptedTestKeys = []struct{ enc, plain string }{
+	{"ec-p256.aes256-sha256.pem", "ec-p256.pem"},
+	{"ec-p256.pkey-aes256.pem", "ec-p256.pem"},
+	{"ec-p256.aes128-sha1.pem", "ec-p256.pem"},
+	{"ec-p256.aes128-sha384.pem", "ec-p256.pem"},
+	{"ec-p256.aes192-sha512.pem", "ec-p256.pem"},
+	{"ec-p256.aes256-sha224.pem", "ec-p256.pem"},
+	{"rsa-2048.aes256-sha256.pem", "rsa-2048.pem"},
+	{"rsa-2048.des3-sha256.pem", "rsa-2048.pem"},
+	{"genpkey-p256.aes256-sha256.pem", "genpkey-p256.pem"},
+}
+
+// Sentinels an encrypted key may be refused with.
+var pkcs8Sentinels = []error{client.ErrMalformedPEM, client.ErrBadPassphrase, client.ErrUnsupportedKey, client.ErrKeyMismatch}
+
+func isPKCS8Sentinel(err error) bool {
+	for _, s := range pkcs8Sentinels {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// OIDs the crafted keys use.
+var (
+	oidPBES2      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	oidPBKDF2     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	oidScrypt     = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11591, 4, 11}
+	oidHMACSHA1   = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 7}
+	oidHMACSHA256 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
+	oidAES128CBC  = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 2}
+)
+
+// DER building blocks for crafted keys.
+func derOf(v any) []byte {
+	b, err := asn1.Marshal(v)
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}
+
+func derSeq(parts ...[]byte) []byte {
+	return derOf(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: bytes.Join(parts, nil)})
+}
+
+func derNull() []byte { return []byte{5, 0} }
+
+// pbes2Spec describes an EncryptedPrivateKeyInfo the test encrypts
+// itself: by default a valid PBES2 key (PBKDF2 hmacWithSHA256, aes128-CBC,
+// 3 iterations) that the DER fields can then be bent away from.
+type pbes2Spec struct {
+	plain   []byte           // the plaintext
+	noPad   bool             // encrypt plain as is (block aligned) instead of PKCS#7 padding it
+	hash    func() hash.Hash // PRF that derives the key
+	iter    int              // iterations that derive the key
+	pass    string           // passphrase that derives the key
+	salt    []byte           // salt that derives the key
+	keySize int              // AES key size used
+
+	schemeOID asn1.ObjectIdentifier
+	kdfOID    asn1.ObjectIdentifier
+	cipherOID asn1.ObjectIdentifier
+	saltDER   []byte // nil: OCTET STRING of salt
+	iterDER   []byte // nil: INTEGER iter
+	keyLenDER []byte // nil: absent
+	prfDER    []byte // nil: absent (hmacWithSHA1 by default)
+	extraKDF  []byte // appended to the PBKDF2 parameters
+	ivDER     []byte // nil: OCTET STRING of the 16-byte IV
+	noIV      bool   // the cipher identifier has no parameters
+	data      func(ct []byte) []byte
+	trailer   []byte // bytes after the EncryptedPrivateKeyInfo
+}
+
+func newPBES2Spec(plain []byte) *pbes2Spec {
+	return &pbes2Spec{
+		plain: plain, hash: sha256.New, iter: 3, pass: pkcs8Pass, salt: []byte("saltsalt"), keySize: 16,
+		schemeOID: oidPBES2, kdfOID: oidPBKDF2, cipherOID: oidAES128CBC,
+		prfDER: derSeq(derOf(oidHMACSHA256), derNull()),
+	}
+}
+
+func (s *pbes2Spec) der() []byte {
+	key, err := pbkdf2.Key(s.hash, s.pass, s.salt, s.iter, s.keySize)
+	Expect(err).NotTo(HaveOccurred())
+	block, err := aes.NewCipher(key)
+	Expect(err).NotTo(HaveOccurred())
+	iv := bytes.Repeat([]byte{0x5a}, aes.BlockSize)
+	msg := s.plain
+	if !s.noPad {
+		n := aes.BlockSize - len(msg)%aes.BlockSize
+		msg = append(append([]byte{}, msg...), bytes.Repeat([]byte{byte(n)}, n)...)
+	}
+	ct := make([]byte, len(msg))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, msg)
+	if s.data != nil {
+		ct = s.data(ct)
+	}
+
+	or := func(b, def []byte) []byte {
+		if b != nil {
+			return b
+		}
+		return def
+	}
+	kdfParams := [][]byte{or(s.saltDER, derOf(s.salt)), or(s.iterDER, derOf(s.iter))}
+	for _, p := range [][]byte{s.keyLenDER, s.prfDER, s.extraKDF} {
+		if p != nil {
+			kdfParams = append(kdfParams, p)
+		}
+	}
+	cipherID := [][]byte{derOf(s.cipherOID)}
+	if !s.noIV {
+		cipherID = append(cipherID, or(s.ivDER, derOf(iv)))
+	}
+	out := derSeq(
+		derSeq(derOf(s.schemeOID), derSeq(
+			derSeq(derOf(s.kdfOID), derSeq(kdfParams...)),
+			derSeq(cipherID...),
+		)),
+		derOf(ct),
+	)
+	return append(out, s.trailer...)
+}
+
+func encryptedPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der})
+}
+
+// selfSigned returns a certificate (PEM) for key.
+func selfSigned(key crypto.Signer) []byte {
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pkcs8 test"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	Expect(err).NotTo(HaveOccurred())
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// plainKey parses an unencrypted testdata key.
+func plainKey(name string) crypto.Signer {
+	data, err := readPKCS8File(name)
+	Expect(err).NotTo(HaveOccurred())
+	b, _ := pem.Decode(data)
+	Expect(b).NotTo(BeNil())
+	Expect(b.Type).To(Equal("PRIVATE KEY"))
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	Expect(err).NotTo(HaveOccurred())
+	return k.(crypto.Signer)
+}
+
+func mustRead(name string) []byte {
+	data, err := readPKCS8File(name)
+	Expect(err).NotTo(HaveOccurred())
+	return data
+}
+
+// expectSameKey checks that got is the private key want.
+func expectSameKey(got crypto.PrivateKey, want crypto.Signer) {
+	eq, ok := got.(interface{ Equal(crypto.PrivateKey) bool })
+	Expect(ok).To(BeTrue(), "%T has no Equal", got)
+	Expect(eq.Equal(want)).To(BeTrue(), "decrypted key differs from the unencrypted one")
+}
+
+var _ = Describe("Encrypted PKCS#8 keys", func() {
+	pass := []byte(pkcs8Pass)
+
+	Describe("OpenSSL 3 test keys", func() {
+		for _, k := range encryptedTestKeys {
+			enc, plain := k.enc, k.plain
+			It("decrypts "+enc+" to the key in "+plain, func() {
+				want := plainKey(plain)
+				c, err := client.ParsePEM(selfSigned(want), mustRead(enc), pass)
+				Expect(err).NotTo(HaveOccurred())
+				expectSameKey(c.TLSCertificate().PrivateKey, want)
+			})
+
+			It("refuses "+enc+" with a wrong, empty or missing passphrase", func() {
+				cert := selfSigned(plainKey(plain))
+				for _, pw := range [][]byte{[]byte("apnskit-tesT"), []byte(pkcs8Pass + " "), {}, nil} {
+					c, err := client.ParsePEM(cert, mustRead(enc), pw)
+					Expect(err).To(MatchError(client.ErrBadPassphrase), "passphrase %q", pw)
+					Expect(c).To(BeNil())
+				}
+			})
+		}
+
+		It("refuses the scrypt-encrypted key as unsupported, naming scrypt's OID, with or without passphrase", func() {
+			cert := mustRead("ec-p256.cert.pem")
+			for _, pw := range [][]byte{pass, nil} {
+				c, err := client.ParsePEM(cert, mustRead("ec-p256.scrypt.pem"), pw)
+				Expect(err).To(MatchError(client.ErrUnsupportedKey))
+				Expect(err).To(MatchError(ContainSubstring("1.3.6.1.4.1.11591.4.11")))
+				Expect(c).To(BeNil())
+			}
+		})
+	})
+
+	Describe("with the certificate, through ParsePEM and LoadPEMFiles", func() {
+		cert := pkcs8File("ec-p256.cert.pem")
+
+		It("builds the certificate from the PEM certificate and the encrypted key", func() {
+			certPEM := mustRead("ec-p256.cert.pem")
+			c, err := client.ParsePEM(certPEM, mustRead("ec-p256.aes256-sha256.pem"), pass)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.Leaf().Subject.CommonName).To(Equal("apnskit-test-pkcs8"))
+			b, _ := pem.Decode(certPEM)
+			Expect(c.Identity()).To(Equal(client.Identity(sha256.Sum256(b.Bytes))))
+			expectSameKey(c.TLSCertificate().PrivateKey, plainKey("ec-p256.pem"))
+		})
+
+		It("reports the other test key as not matching the certificate", func() {
+			for _, other := range []string{"rsa-2048.aes256-sha256.pem", "genpkey-p256.aes256-sha256.pem"} {
+				_, err := client.ParsePEM(mustRead("ec-p256.cert.pem"), mustRead(other), pass)
+				Expect(err).To(MatchError(client.ErrKeyMismatch), other)
+			}
+		})
+
+		It("loads the files apart and together, and reports a bad passphrase with the file name", func() {
+			a, err := client.LoadPEMFiles(cert, pkcs8File("ec-p256.aes128-sha1.pem"), pass)
+			Expect(err).NotTo(HaveOccurred())
+
+			both := filepath.Join(GinkgoT().TempDir(), "both.pem")
+			Expect(os.WriteFile(both, append(mustRead("ec-p256.cert.pem"), mustRead("ec-p256.aes256-sha256.pem")...), 0o600)).To(Succeed())
+			b, err := client.LoadPEMFiles(both, "", pass)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(b.Identity()).To(Equal(a.Identity()))
+
+			_, err = client.LoadPEMFiles(cert, pkcs8File("ec-p256.aes256-sha256.pem"), []byte("nope"))
+			Expect(err).To(MatchError(client.ErrBadPassphrase))
+			Expect(err).To(MatchError(ContainSubstring("ec-p256.cert.pem")))
+			_, err = client.LoadPEMFiles(cert, pkcs8File("rsa-2048.des3-sha256.pem"), pass)
+			Expect(err).To(MatchError(client.ErrKeyMismatch))
+		})
+	})
+
+	Describe("damaged input", func() {
+		var der []byte
+		BeforeEach(func() {
+			b, _ := pem.Decode(mustRead("ec-p256.aes128-sha1.pem"))
+			Expect(b).NotTo(BeNil())
+			der = b.Bytes
+		})
+
+		It("refuses every truncation as malformed", func() {
+			cert := mustRead("ec-p256.cert.pem")
+			for n := range len(der) {
+				_, err := client.ParsePEM(cert, encryptedPEM(der[:n]), pass)
+				Expect(err).To(MatchError(client.ErrMalformedPEM), "cut at %d of %d", n, len(der))
+			}
+		})
+
+		It("refuses a corrupted byte with one of the key sentinels, or still yields the right key", func() {
+			// Encryption is not authentication: a flipped IV byte flips one
+			// plaintext byte, and a flipped ciphertext byte garbles a block,
+			// which x509 does not notice where it lands on bytes it ignores
+			// (the PKCS#8 version, the copy of the public key in the SEC 1
+			// key). Whatever passes must still be exactly the right key.
+			cert := mustRead("ec-p256.cert.pem")
+			want := plainKey("ec-p256.pem")
+			refused := 0
+			for i := range der {
+				bad := bytes.Clone(der)
+				bad[i] ^= 0xa5
+				c, err := client.ParsePEM(cert, encryptedPEM(bad), pass)
+				if err != nil {
+					Expect(isPKCS8Sentinel(err)).To(BeTrue(), "byte %d: %v", i, err)
+					Expect(c).To(BeNil())
+					refused++
+					continue
+				}
+				expectSameKey(c.TLSCertificate().PrivateKey, want)
+			}
+			Expect(refused).To(BeNumerically(">", len(der)*3/4), "too many corruptions accepted")
+		})
+	})
+
+	Describe("crafted PBES2 parameters", func() {
+		var (
+			key  crypto.Signer
+			cert []byte
+			spec *pbes2Spec
+		)
+		BeforeEach(func() {
+			key = plainKey("ec-p256.pem")
+			cert = mustRead("ec-p256.cert.pem")
+			der, err := x509.MarshalPKCS8PrivateKey(key)
+			Expect(err).NotTo(HaveOccurred())
+			spec = newPBES2Spec(der)
+		})
+
+		DescribeTable("accepts valid variations",
+			func(bend func(s *pbes2Spec)) {
+				bend(spec)
+				c, err := client.ParsePEM(cert, encryptedPEM(spec.der()), pass)
+				Expect(err).NotTo(HaveOccurred())
+				expectSameKey(c.TLSCertificate().PrivateKey, key)
+			},
+			Entry("the baseline", func(*pbes2Spec) {}),
+			Entry("one iteration", func(s *pbes2Spec) { s.iter = 1 }),
+			Entry("key length stated, matching aes128", func(s *pbes2Spec) { s.keyLenDER = derOf(16) }),
+			Entry("no PRF: hmacWithSHA1", func(s *pbes2Spec) { s.hash, s.prfDER = sha1.New, nil }),
+			Entry("PRF named without NULL parameters", func(s *pbes2Spec) { s.prfDER = derSeq(derOf(oidHMACSHA256)) }),
+			Entry("hmacWithSHA1 named explicitly", func(s *pbes2Spec) { s.hash, s.prfDER = sha1.New, derSeq(derOf(oidHMACSHA1), derNull()) }),
+			Entry("a one-byte salt", func(s *pbes2Spec) { s.salt = []byte{7} }),
+		)
+
+		DescribeTable("refuses invalid ones with a matchable error",
+			func(bend func(s *pbes2Spec), want error, mentions string) {
+				bend(spec)
+				c, err := client.ParsePEM(cert, encryptedPEM(spec.der()), pass)
+				Expect(err).To(MatchError(want))
+				Expect(c).To(BeNil())
+				if mentions != "" {
+					Expect(err).To(MatchError(ContainSubstring(mentions)))
+				}
+			},
+			Entry("iteration count one over the bound", func(s *pbes2Spec) { s.iterDER = derOf(10_000_001) }, client.ErrUnsupportedKey, "10000001"),
+			Entry("iteration count 2^40", func(s *pbes2Spec) { s.iterDER = derOf(int64(1) << 40) }, client.ErrUnsupportedKey, ""),
+			Entry("iteration count beyond int64", func(s *pbes2Spec) {
+				s.iterDER = derOf(new(big.Int).Lsh(big.NewInt(1), 100))
+			}, client.ErrMalformedPEM, ""),
+			Entry("iteration count 0", func(s *pbes2Spec) { s.iterDER = derOf(0) }, client.ErrMalformedPEM, ""),
+			Entry("negative iteration count", func(s *pbes2Spec) { s.iterDER = derOf(-2048) }, client.ErrMalformedPEM, ""),
+			Entry("iteration count not an INTEGER", func(s *pbes2Spec) { s.iterDER = derOf([]byte{8, 0}) }, client.ErrMalformedPEM, ""),
+			Entry("empty salt", func(s *pbes2Spec) { s.saltDER = derOf([]byte{}) }, client.ErrMalformedPEM, ""),
+			Entry("salt from another source", func(s *pbes2Spec) { s.saltDER = derSeq(derOf(oidHMACSHA1)) }, client.ErrUnsupportedKey, ""),
+			Entry("salt of another type", func(s *pbes2Spec) { s.saltDER = derOf(42) }, client.ErrMalformedPEM, ""),
+			Entry("key length not that of aes128", func(s *pbes2Spec) { s.keyLenDER = derOf(32) }, client.ErrMalformedPEM, ""),
+			Entry("key length 0", func(s *pbes2Spec) { s.keyLenDER = derOf(0) }, client.ErrMalformedPEM, ""),
+			Entry("unsupported PRF", func(s *pbes2Spec) {
+				s.prfDER = derSeq(derOf(asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 13}), derNull())
+			}, client.ErrUnsupportedKey, "1.2.840.113549.2.13"),
+			Entry("PRF with parameters", func(s *pbes2Spec) {
+				s.prfDER = derSeq(derOf(oidHMACSHA256), derOf([]byte{1}))
+			}, client.ErrMalformedPEM, ""),
+			Entry("a field after the PRF", func(s *pbes2Spec) { s.extraKDF = derNull() }, client.ErrMalformedPEM, ""),
+			Entry("scrypt", func(s *pbes2Spec) { s.kdfOID = oidScrypt }, client.ErrUnsupportedKey, "1.3.6.1.4.1.11591.4.11"),
+			Entry("PBES1", func(s *pbes2Spec) {
+				s.schemeOID = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 10}
+			}, client.ErrUnsupportedKey, "1.2.840.113549.1.5.10"),
+			Entry("PKCS#12 PBE", func(s *pbes2Spec) {
+				s.schemeOID = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 3}
+			}, client.ErrUnsupportedKey, "1.2.840.113549.1.12.1.3"),
+			Entry("RC2", func(s *pbes2Spec) {
+				s.cipherOID = asn1.ObjectIdentifier{1, 2, 840, 113549, 3, 2}
+			}, client.ErrUnsupportedKey, "1.2.840.113549.3.2"),
+			Entry("IV one byte short", func(s *pbes2Spec) { s.ivDER = derOf(make([]byte, 15)) }, client.ErrMalformedPEM, ""),
+			Entry("IV missing", func(s *pbes2Spec) { s.noIV = true }, client.ErrMalformedPEM, ""),
+			Entry("ciphertext not a multiple of the block size", func(s *pbes2Spec) {
+				s.data = func(ct []byte) []byte { return ct[:len(ct)-1] }
+			}, client.ErrMalformedPEM, ""),
+			Entry("empty ciphertext", func(s *pbes2Spec) { s.data = func([]byte) []byte { return []byte{} } }, client.ErrMalformedPEM, ""),
+			Entry("trailing bytes", func(s *pbes2Spec) { s.trailer = []byte{0} }, client.ErrMalformedPEM, ""),
+			Entry("key derived with another PRF", func(s *pbes2Spec) { s.hash = sha1.New }, client.ErrBadPassphrase, ""),
+			Entry("padding byte 0", func(s *pbes2Spec) {
+				s.plain, s.noPad = append(bytes.Repeat([]byte{1}, 31), 0), true
+			}, client.ErrBadPassphrase, ""),
+			Entry("padding longer than a block", func(s *pbes2Spec) {
+				s.plain, s.noPad = bytes.Repeat([]byte{17}, 32), true
+			}, client.ErrBadPassphrase, ""),
+			Entry("padding bytes that differ", func(s *pbes2Spec) {
+				s.plain, s.noPad = append(bytes.Repeat([]byte{1}, 29), 2, 3, 3), true
+			}, client.ErrBadPassphrase, ""),
+			Entry("plaintext that is not PKCS#8", func(s *pbes2Spec) { s.plain = []byte("not a key at all") }, client.ErrBadPassphrase, ""),
+			Entry("PKCS#8 of an algorithm x509 does not read", func(s *pbes2Spec) {
+				s.plain = derSeq(derOf(0), derSeq(derOf(asn1.ObjectIdentifier{1, 2, 840, 10040, 4, 1})), derOf([]byte{2, 1, 1}))
+			}, client.ErrUnsupportedKey, "1.2.840.10040.4.1"),
+			Entry("PKCS#8 RSA key that does not parse", func(s *pbes2Spec) {
+				s.plain = derSeq(derOf(0), derSeq(derOf(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}), derNull()), derOf([]byte{2, 1, 1}))
+			}, client.ErrMalformedPEM, ""),
+		)
+	})
+})
+
+// FuzzDecryptPKCS8 feeds arbitrary "ENCRYPTED PRIVATE KEY" contents and
+// passphrases to ParsePEM with the EC test certificate: it never panics,
+// every refusal wraps one of the key sentinels, and a key it accepts is the
+// certificate's. The PBKDF2 iteration bound keeps any single input short.
+func FuzzDecryptPKCS8(f *testing.F) {
+	certPEM, err := readPKCS8File("ec-p256.cert.pem")
+	if err != nil {
+		f.Fatal(err)
+	}
+	names, err := filepath.Glob(filepath.Join(pkcs8Dir, "*.pem"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	seeds := 0
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if b, _ := pem.Decode(data); b != nil && b.Type == "ENCRYPTED PRIVATE KEY" {
+			f.Add(b.Bytes, pkcs8Pass)
+			seeds++
+		}
+	}
+	if seeds < len(encryptedTestKeys) {
+		f.Fatalf("%d seeds from %s, want at least %d", seeds, pkcs8Dir, len(encryptedTestKeys))
+	}
+	leaf, _ := pem.Decode(certPEM)
+	f.Fuzz(func(t *testing.T, der []byte, pass string) {
+		c, err := client.ParsePEM(certPEM, encryptedPEM(der), []byte(pass))
+		if err != nil {
+			if !isPKCS8Sentinel(err) {
+				t.Fatalf("error wraps none of the key sentinels: %v", err)
+			}
+			if c != nil {
+				t.Fatalf("certificate returned with error %v", err)
+			}
+			return
+		}
+		if c.Identity() != client.Identity(sha256.Sum256(leaf.Bytes)) {
+			t.Fatalf("accepted a key with another identity")
+		}
+	})
+}
