@@ -14,6 +14,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"hash"
 	"math/big"
 	"os"
@@ -410,6 +411,28 @@ var _ = Describe("Encrypted PKCS#8 keys", func() {
 		)
 	})
 })
+
+// An encrypted PKCS#8 key, as `openssl pkcs8 -topk8` writes it, is
+// decrypted with the passphrase; a wrong one is reported as
+// ErrBadPassphrase.
+func ExampleLoadPEMFiles_encryptedKey() {
+	pass := []byte("apnskit-test")
+	cert, err := client.LoadPEMFiles("testdata/pkcs8/ec-p256.cert.pem", "testdata/pkcs8/ec-p256.aes256-sha256.pem", pass)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(cert.Leaf().Subject.CommonName)
+
+	_, err = client.LoadPEMFiles("testdata/pkcs8/ec-p256.cert.pem", "testdata/pkcs8/ec-p256.aes256-sha256.pem", []byte("guess"))
+	fmt.Println(errors.Is(err, client.ErrBadPassphrase))
+	_, err = client.LoadPEMFiles("testdata/pkcs8/ec-p256.cert.pem", "testdata/pkcs8/ec-p256.scrypt.pem", pass)
+	fmt.Println(errors.Is(err, client.ErrUnsupportedKey))
+	// Output:
+	// apnskit-test-pkcs8
+	// true
+	// true
+}
 
 // mayAskManyIterations reports whether der holds anything that could be a
 // minimal positive DER INTEGER of 3 to 8 bytes (65536 or more), such as a
