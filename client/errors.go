@@ -26,7 +26,8 @@ var (
 	// wrong passphrase.
 	ErrBadPassphrase = errors.New("apns: wrong or missing passphrase")
 	// ErrUnsupportedKey: a key format this package cannot read (for example
-	// a PBES2 "ENCRYPTED PRIVATE KEY" block; decrypt it with openssl first).
+	// an scrypt- or PBES1-encrypted PKCS#8 key; re-encrypt it with
+	// `openssl pkcs8 -topk8 -v2 aes256` or decrypt it first).
 	ErrUnsupportedKey = errors.New("apns: unsupported private key")
 	// ErrMalformedPKCS12: data that is not a PKCS#12 file.
 	ErrMalformedPKCS12 = errors.New("apns: malformed PKCS#12 data")
