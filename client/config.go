@@ -30,7 +30,10 @@ type Config struct {
 	// that times out ends the connection (its notifications become
 	// uncertain, see Result.Uncertain).
 	WriteTimeout time.Duration
-	// ReadTimeout bounds each read from the feedback service; 0 means 30s.
+	// ReadTimeout bounds each read from the feedback service, the wait for
+	// the gateway's close after a ConfirmByClose batch, and the wait for
+	// the gateway's close when a connection is retired (Outdate, Shutdown);
+	// 0 means 30s.
 	ReadTimeout time.Duration
 
 	// ErrorWait is how long Send waits after its last write for an error
