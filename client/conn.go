@@ -269,11 +269,15 @@ func (c *conn) run(ctx context.Context, b *batch, firstID uint32, cfg *Config) *
 	if ctxErr != nil {
 		r.Errors = append(r.Errors, ctxErr)
 	}
-	if dead || c.broken {
+	switch {
+	case dead || c.broken:
 		c.last = nil
 		c.broken = true
-	} else {
+	case attempted > 0:
 		c.last = b
+	default:
+		// Nothing written (ctx ended first): the previous batch is still
+		// the one a late error response may name.
 	}
 	return r
 }

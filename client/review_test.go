@@ -1,0 +1,56 @@
+package client_test
+
+import (
+	"context"
+	"time"
+
+	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/mockapns"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("A Send that writes nothing on a pooled connection", func() {
+	// The previous batch's error response is still on its way when a Send
+	// whose ctx has already ended takes the connection: that Send writes
+	// nothing, so the connection's record of the previous batch must stay,
+	// or the late rejection can no longer be placed.
+	It("keeps the previous batch's records for its late error response", func(ctx SpecContext) {
+		e := newEnv(client.Config{ErrorWait: time.Minute}, mockapns.Config{})
+		delayID := e.lateRejection(2 * time.Second)
+		all := tokens(1, 20)
+
+		first, cancelFirst := context.WithCancel(ctx)
+		defer cancelFirst()
+		done := make(chan *client.Result, 1)
+		go func() {
+			defer GinkgoRecover()
+			r, err := e.sess.Send(first, e.addr, e.cert, &client.Message{Tokens: all, Alert: "x"})
+			Expect(err).NotTo(HaveOccurred())
+			done <- r
+		}()
+		// The gateway has read the batch and stalls before judging it; the
+		// Send is in its error wait, which cancelling ctx cuts short.
+		Eventually(func() int { return e.fired(delayID) }).WithContext(ctx).Should(Equal(1))
+		cancelFirst()
+		var r1 *client.Result
+		Eventually(done).WithContext(ctx).Should(Receive(&r1))
+		Expect(r1.Accepted).To(Equal(len(all))) // presumed
+		Expect(r1.Failed).To(BeEmpty())
+
+		// The same connection, a ctx already ended: nothing is written.
+		gone, cancelGone := context.WithCancel(ctx)
+		cancelGone()
+		next := tokens(1001, 3)
+		r2, err := e.sess.Send(gone, e.addr, e.cert, &client.Message{Tokens: next, Alert: "y"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r2.Sent).To(BeZero())
+		Expect(r2.Retry().Tokens).To(Equal(next))
+		Expect(r2.Errors).To(ContainElement(MatchError(context.Canceled)))
+		Expect(e.sess.Stats().Dials).To(Equal(uint64(1)))
+
+		// Shutdown's graceful retirement receives the late rejection.
+		Expect(e.sess.Shutdown(ctx)).To(Succeed())
+		e.expectLateRejection(e.sess.Late(), all)
+	}, SpecTimeout(time.Minute))
+})
