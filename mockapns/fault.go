@@ -75,7 +75,7 @@ type Shutdown struct {
 // the cut falls there); the frames wholly
 // within the first AfterBytes bytes are processed, the rest is discarded.
 // When.Times counts cut connections; the other selectors of When are not
-// used. A connection that had already read more than AfterBytes when the
+// used. A connection that had already read AfterBytes or more when the
 // fault was added is cut at its next read.
 type Disconnect struct {
 	When       Trigger
@@ -250,8 +250,31 @@ func newInstalled(f Fault) (*installed, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep copies of the token, in the trigger used for matching and in
+	// the fault that Faults lists, so that the caller may reuse its slice.
 	in.when.Token = bytes.Clone(in.when.Token)
+	in.fault = cloneFault(f)
 	return in, nil
+}
+
+// cloneFault returns f with its own copy of the trigger's token, the only
+// reference a fault value holds.
+func cloneFault(f Fault) Fault {
+	switch f := f.(type) {
+	case Reject:
+		f.When.Token = bytes.Clone(f.When.Token)
+		return f
+	case Shutdown:
+		f.When.Token = bytes.Clone(f.When.Token)
+		return f
+	case Disconnect:
+		f.When.Token = bytes.Clone(f.When.Token)
+		return f
+	case Delay:
+		f.When.Token = bytes.Clone(f.When.Token)
+		return f
+	}
+	return f
 }
 
 func (fs *faultSet) add(f Fault) (int, error) {
@@ -284,7 +307,7 @@ func (fs *faultSet) infos() []FaultInfo {
 	defer fs.mu.Unlock()
 	out := make([]FaultInfo, 0, len(fs.list))
 	for _, f := range fs.list {
-		out = append(out, FaultInfo{ID: f.id, Fault: f.fault, Fired: f.fired})
+		out = append(out, FaultInfo{ID: f.id, Fault: cloneFault(f.fault), Fired: f.fired})
 	}
 	return out
 }
@@ -363,7 +386,9 @@ func (fs *faultSet) cutAt(before, now int64) (int64, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for _, f := range fs.list {
-		if f.kind != kindCut || f.exhausted() || now <= f.after {
+		// A connection that has read AfterBytes bytes is cut, even when
+		// it read exactly that many and nothing more arrives.
+		if f.kind != kindCut || f.exhausted() || now < f.after {
 			continue
 		}
 		f.fired++

@@ -129,6 +129,16 @@ func (g *gwConn) run() verdict {
 				tail := g.end
 				g.end = cut
 				if v := g.process(); v != keepGoing {
+					// A frame before the cut ended the connection (error
+					// response, command-0 error, disconnect fault): the
+					// bytes past the cut were read too, and the whole
+					// frames among them are discarded like any others
+					// after the bad one. Leaving them out of the buffer
+					// lost their count and the framing of what follows.
+					if v == answered || v == closeQuiet {
+						g.end = tail
+						g.countDiscarded()
+					}
 					return v
 				}
 				g.log.Info("mockapns cut connection (disconnect after_bytes fault)", "at", g.read-int64(tail-cut))

@@ -1,0 +1,69 @@
+package mockapns_test
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
+)
+
+// Regression specs from the correctness review of the gateway, the faults
+// and the journal.
+var _ = Describe("Review regressions", func() {
+	var srv *mockapns.Server
+
+	BeforeEach(func() {
+		srv = startServer(mockapns.Config{})
+	})
+
+	addFault := func(f mockapns.Fault) int {
+		GinkgoHelper()
+		id, err := srv.AddFault(f)
+		Expect(err).NotTo(HaveOccurred())
+		return id
+	}
+
+	It("Disconnect after bytes cuts a connection that has read exactly that many bytes", func() {
+		// The client sends exactly AfterBytes and then waits: the
+		// connection has read AfterBytes bytes, so it is cut (it used to
+		// stay open until one more byte arrived).
+		one := framed(1, token(1), payload)
+		two := framed(2, token(1), payload)
+		addFault(mockapns.Disconnect{AfterBytes: int64(len(one) + len(two))})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(one, two))
+		expectClosedWith(conn, nil)
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2}))
+		Expect(srv.Faults()[0].Fired).To(Equal(1))
+		Eventually(func() int64 { return srv.Stats().ConnectionsOpen }).Should(BeZero())
+		Expect(srv.Stats().Discarded).To(BeZero())
+	})
+
+	It("counts the frames after a bad one as discarded when a cut falls after the bad one in the same read", func() {
+		good := framed(1, token(1), payload)
+		bad := framed(2, token(2)[:31], payload) // wrong token size: status 5
+		f := len(good)
+		addFault(mockapns.Disconnect{AfterBytes: int64(2*f - 1 + f/2)}) // inside frame 3
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(good, bad, framed(3, token(3), payload), framed(4, token(4), payload)))
+		Expect(conn.CloseWrite()).To(Succeed())
+		expectClosedWith(conn, response(wire.StatusInvalidTokenSize, 2))
+		Eventually(func() int64 { return srv.Stats().ConnectionsOpen }).Should(BeZero())
+		st := srv.Stats()
+		Expect(st.Accepted).To(BeEquivalentTo(1))
+		Expect(st.Rejected).To(BeEquivalentTo(1))
+		Expect(st.Discarded).To(BeEquivalentTo(2), "frames 3 and 4 arrived whole after the bad one")
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2}))
+	})
+
+	It("Faults reports the token as added, whatever the caller does with its slices", func() {
+		tok := token(9)
+		addFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tok}})
+		tok[0] = 0 // the caller reuses its slice
+		listed := srv.Faults()[0].Fault.(mockapns.Reject).When.Token
+		Expect(listed).To(Equal(token(9)))
+		listed[1] = 0 // and scribbles on what it was given
+		Expect(srv.Faults()[0].Fault.(mockapns.Reject).When.Token).To(Equal(token(9)))
+	})
+})
