@@ -44,6 +44,11 @@ type Failure struct {
 //     same connection (it arrived after that Send's ErrorWait): reported
 //     here with Late set; that Send's discarded tokens are in Retries(), and
 //     every token of this Send is in Retry.
+//   - an error response naming a notification older than the previous
+//     Send's (or 0): the response is in Errors, that Send's tokens are in
+//     Retries (counted in Revoked) and this Send's are handled as for an
+//     unplaceable refusal (written ones in Retry and Uncertain) or, for
+//     shutdown (10), all in Retry.
 type Result struct {
 	// Sent counts the notifications written in this call, including the
 	// ones later discarded.
@@ -173,14 +178,16 @@ func settle(cur *batch, written, attempted int, out outcome, last *batch) *Resul
 			}
 		}
 		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID})
+		// The response names a notification before this connection's
+		// records (or none, 0): the previous batch, written after it, was
+		// discarded too (as settleLate has it).
+		if last != nil {
+			late := &Result{cur: last}
+			late.retry(last, 0, len(last.ids), false)
+			r.absorb(late)
+		}
 		if resp.Status == wire.StatusShutdown {
-			// Names a notification before this connection's records (or
-			// none, 0): nothing recorded was processed.
-			if last != nil {
-				late := &Result{cur: last}
-				late.retry(last, 0, len(last.ids), false)
-				r.absorb(late)
-			}
+			// Nothing recorded was processed.
 			r.retry(cur, 0, n, false)
 			break
 		}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
+	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -53,4 +55,27 @@ var _ = Describe("A Send that writes nothing on a pooled connection", func() {
 		Expect(e.sess.Shutdown(ctx)).To(Succeed())
 		e.expectLateRejection(e.sess.Late(), all)
 	}, SpecTimeout(time.Minute))
+})
+
+var _ = Describe("An error response naming an id older than the connection's records", func() {
+	// ids: previous batch 90..92, this batch 100..109; 50 was written on
+	// the connection before both, so both were discarded after it.
+	cur := toks("0", 0, 10)
+	last := toks("a", 0, 3)
+
+	It("retries the previous batch when it arrives during the next Send, as when it arrives while idle", func() {
+		resp := &wire.ErrorResponse{Status: 8, ID: 50}
+		r := client.SettleForTest(cur, 100, 10, 10, resp, nil, last, 90)
+		want := summary{Sent: 10, Retry: append(append([]string{}, last...), cur...), Uncertain: cur, Statuses: []wire.Status{8}}
+		Expect(cmp.Diff(want, summarize(r))).To(BeEmpty())
+		Expect(r.Revoked).To(Equal(len(last)))
+	})
+
+	It("does the same for a processing error naming none (0)", func() {
+		resp := &wire.ErrorResponse{Status: 1, ID: 0}
+		r := client.SettleForTest(cur, 100, 4, 4, resp, nil, last, 90)
+		want := summary{Sent: 4, Retry: append(append([]string{}, last...), cur...), Uncertain: cur[:4], Statuses: []wire.Status{1}}
+		Expect(cmp.Diff(want, summarize(r))).To(BeEmpty())
+		Expect(r.Revoked).To(Equal(len(last)))
+	})
 })
