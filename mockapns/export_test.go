@@ -46,3 +46,8 @@ func (s *Server) ServeGatewayStream(c *PipeEnd) {
 	s.stats.connectionsOpen.Add(1)
 	s.runGateway(t, c, s.gwSeq.Add(1), s.log)
 }
+
+// SetJournalHook makes fn run at the end of every journal append, after
+// the journal's lock is released (nil removes it). Set it before any
+// connection is open.
+func (s *Server) SetJournalHook(fn func()) { s.journal.afterAdd = fn }

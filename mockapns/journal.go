@@ -146,6 +146,9 @@ type journal struct {
 	slab     []byte
 	changed  chan struct{} // closed and replaced on append while waiters > 0
 	waiters  atomic.Int32
+	// afterAdd, if set (tests only), runs at the end of add, after the
+	// lock is released.
+	afterAdd func()
 }
 
 func newJournal(size int) *journal {
@@ -201,12 +204,16 @@ func (j *journal) slot() *Entry {
 }
 
 // add appends one entry per notification, all with the same connection,
-// time and status, under one lock; the bytes are copied.
-func (j *journal) add(conn uint64, at time.Time, status wire.Status, ns []wire.Notification) {
+// time and status, under one lock; the bytes are copied. It adds
+// len(ns) to counter under the same lock, so that the counters of Stats
+// agree with the journal for anyone woken by the append (WaitNotifications)
+// and a Reset (clearing both under the lock) cannot fall between the two.
+func (j *journal) add(conn uint64, at time.Time, status wire.Status, ns []wire.Notification, counter *atomic.Uint64) {
 	if len(ns) == 0 {
 		return
 	}
 	j.mu.Lock()
+	counter.Add(uint64(len(ns)))
 	for i := range ns {
 		n := &ns[i]
 		e := j.slot()
@@ -228,6 +235,9 @@ func (j *journal) add(conn uint64, at time.Time, status wire.Status, ns []wire.N
 		j.changed = make(chan struct{})
 	}
 	j.mu.Unlock()
+	if j.afterAdd != nil {
+		j.afterAdd()
+	}
 }
 
 // each calls fn on the entries oldest first until it returns false; j.mu
@@ -319,9 +329,14 @@ func (j *journal) wait(ctx context.Context, f Filter, n int) ([]Entry, error) {
 }
 
 // clear empties the journal; reset also restarts the sequence at 1.
-func (j *journal) clear(reset bool) {
+// also, if not nil, runs under the journal's lock (Reset zeroes the
+// counters there).
+func (j *journal) clear(reset bool, also func()) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if also != nil {
+		also()
+	}
 	j.ring = j.ring[:0]
 	j.head = 0
 	j.accepted = 0

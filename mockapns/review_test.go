@@ -1,6 +1,8 @@
 package mockapns_test
 
 import (
+	"sync"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -65,5 +67,29 @@ var _ = Describe("Review regressions", func() {
 		Expect(listed).To(Equal(token(9)))
 		listed[1] = 0 // and scribbles on what it was given
 		Expect(srv.Faults()[0].Fault.(mockapns.Reject).When.Token).To(Equal(token(9)))
+	})
+
+	It("counts a journalled notification in Stats by the time it is visible in the journal", func() {
+		type seen struct{ counted, journalled int }
+		at := make(chan seen, 16)
+		srv.SetJournalHook(func() {
+			at <- seen{int(srv.Stats().Accepted), len(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted}))}
+		})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, framed(1, token(1), payload))
+		var got seen
+		Eventually(at).Should(Receive(&got))
+		Expect(got).To(Equal(seen{counted: 1, journalled: 1}))
+	})
+
+	It("keeps Stats and the journal in agreement when a Reset falls inside an ingest", func() {
+		var once sync.Once
+		srv.SetJournalHook(func() { once.Do(srv.Reset) })
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, framed(1, token(1), payload))
+		Expect(conn.CloseWrite()).To(Succeed())
+		expectClosedWith(conn, nil)
+		Eventually(func() int64 { return srv.Stats().ConnectionsOpen }).Should(BeZero())
+		Expect(srv.Stats().Accepted).To(BeEquivalentTo(len(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted}))))
 	})
 })

@@ -214,7 +214,7 @@ func (s *Server) WaitNotifications(ctx context.Context, f Filter, n int) ([]Entr
 }
 
 // ClearNotifications empties the journal. Sequence numbers go on.
-func (s *Server) ClearNotifications() { s.journal.clear(false) }
+func (s *Server) ClearNotifications() { s.journal.clear(false, nil) }
 
 // AddFault installs a fault, after those already installed, and returns its
 // ID. An invalid fault is refused with an error wrapping ErrBadFault.
@@ -242,12 +242,13 @@ func (s *Server) ClearFaults() { s.faults.clear() }
 // the feedback queue and the counters, except the gauge of connections open
 // now. Open connections stay open; connection numbers go on.
 func (s *Server) Reset() {
-	s.journal.clear(true)
+	// The counters are zeroed under the journal's lock, so that a
+	// notification being journalled now is either in both or in neither.
+	s.journal.clear(true, s.stats.reset)
 	s.faults.clear()
 	s.fbMu.Lock()
 	s.fbQueue = nil
 	s.fbMu.Unlock()
-	s.stats.reset()
 }
 
 // CloseClientConnections cuts every open gateway and feedback connection
