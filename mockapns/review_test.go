@@ -1,7 +1,13 @@
 package mockapns_test
 
 import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"runtime"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -91,5 +97,108 @@ var _ = Describe("Review regressions", func() {
 		expectClosedWith(conn, nil)
 		Eventually(func() int64 { return srv.Stats().ConnectionsOpen }).Should(BeZero())
 		Expect(srv.Stats().Accepted).To(BeEquivalentTo(len(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted}))))
+	})
+
+	It("fires a once-only fault on exactly one of many concurrent connections", func() {
+		addFault(mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Nth: 3}})
+		const conns = 8
+		answers := make(chan []byte, conns)
+		for i := range conns {
+			conn := dial(srv, srv.GatewayAddr())
+			go func() {
+				msg := concat(framed(uint32(10*i+1), token(1), payload), framed(uint32(10*i+2), token(1), payload))
+				if _, err := conn.Write(msg); err != nil {
+					answers <- nil
+					return
+				}
+				_ = conn.CloseWrite()
+				b, _ := io.ReadAll(conn)
+				answers <- b
+			}()
+		}
+		var got [][]byte
+		for range conns {
+			var b []byte
+			Eventually(answers, ioTimeout).Should(Receive(&b))
+			if len(b) > 0 {
+				got = append(got, b)
+			}
+		}
+		Expect(got).To(HaveLen(1))
+		Expect(got[0][:2]).To(Equal([]byte{8, byte(wire.StatusProcessingError)}))
+		Expect(srv.Faults()[0].Fired).To(Equal(1))
+		st := srv.Stats()
+		Expect(st.Rejected).To(BeEquivalentTo(1))
+		Expect(st.Accepted + st.Rejected + st.Discarded).To(BeEquivalentTo(2 * conns))
+	})
+
+	It("ends a Delay stall on Close, leaving no connection open and no goroutine behind", func() {
+		before := runtime.NumGoroutine()
+		events := make(chan mockapns.ConnEvent, 16)
+		s, err := mockapns.Start(mockapns.Config{OnConn: func(e mockapns.ConnEvent) { events <- e }})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(s.Close)
+		_, err = s.AddFault(mockapns.Delay{Duration: time.Hour})
+		Expect(err).NotTo(HaveOccurred())
+		conn := dial(s, s.GatewayAddr())
+		send(conn, framed(1, token(1), payload))
+		Eventually(func() int { return s.Faults()[0].Fired }).Should(Equal(1))
+		// A second client stuck before its TLS handshake.
+		raw, err := net.Dial("tcp", s.GatewayAddr())
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = raw.Close() })
+		Eventually(func() int64 { return s.Stats().ConnectionsOpen }).Should(BeEquivalentTo(1))
+		s.Close()
+		expectClosedWith(conn, nil)
+		Expect(s.Stats().ConnectionsOpen).To(BeZero())
+		Expect(s.Stats().Accepted).To(BeZero())
+		var closed []string
+		for len(events) > 0 {
+			if e := <-events; e.Kind == mockapns.ConnClosed {
+				closed = append(closed, e.Reason)
+			}
+		}
+		Expect(closed).To(Equal([]string{"server closed"}))
+		_ = conn.Close()
+		_ = raw.Close()
+		Eventually(runtime.NumGoroutine).Should(BeNumerically("<=", before))
+	})
+
+	It("Shutdown with a stalled client ends when its context does", func() {
+		s := startServer(mockapns.Config{})
+		conn := dial(s, s.GatewayAddr())
+		send(conn, framed(1, token(1), payload)[:10]) // half a frame, then silence
+		Eventually(func() int64 { return s.Stats().ConnectionsOpen }).Should(BeEquivalentTo(1))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Shutdown(ctx) }()
+		Consistently(done, 50*time.Millisecond).ShouldNot(Receive())
+		cancel()
+		var err error
+		Eventually(done).Should(Receive(&err))
+		Expect(errors.Is(err, context.Canceled)).To(BeTrue())
+		expectClosedWith(conn, nil)
+		Expect(s.Stats().ConnectionsOpen).To(BeZero())
+	})
+
+	It("WaitNotifications applies Limit to the answer, not to the count it waits for", func() {
+		conn := dial(srv, srv.GatewayAddr())
+		type result struct {
+			es  []mockapns.Entry
+			err error
+		}
+		done := make(chan result, 1)
+		ctx := ctxTimeout()
+		go func() {
+			es, err := srv.WaitNotifications(ctx, mockapns.Filter{Token: token(2), Status: mockapns.Accepted, Limit: 1}, 2)
+			done <- result{es, err}
+		}()
+		send(conn, framed(1, token(2), payload), framed(2, token(1), payload))
+		Consistently(done, 50*time.Millisecond).ShouldNot(Receive())
+		send(conn, framed(3, token(2), payload))
+		var r result
+		Eventually(done).Should(Receive(&r))
+		Expect(r.err).NotTo(HaveOccurred())
+		Expect(ids(r.es)).To(Equal([]uint32{1}))
 	})
 })
