@@ -206,9 +206,11 @@ func settle(cur *batch, written, attempted int, out outcome, last *batch) *Resul
 }
 
 // settleLate settles the previous batch of a connection whose error
-// response arrived after that batch's Send returned.
+// response arrived after that batch's Send returned. Its Revoked counts
+// what that Send had counted as accepted and now is in Failed or Retries.
 func settleLate(last *batch, resp wire.ErrorResponse) *Result {
 	late := &Result{cur: last}
+	defer func() { late.Revoked = len(late.Failed) + len(late.retryTokens) }()
 	if k, ok := last.index(resp.ID); ok {
 		late.apply(last, k, len(last.ids), resp, true)
 		return late

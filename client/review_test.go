@@ -22,23 +22,7 @@ var _ = Describe("A Send that writes nothing on a pooled connection", func() {
 		delayID := e.lateRejection(2 * time.Second)
 		all := tokens(1, 20)
 
-		first, cancelFirst := context.WithCancel(ctx)
-		defer cancelFirst()
-		done := make(chan *client.Result, 1)
-		go func() {
-			defer GinkgoRecover()
-			r, err := e.sess.Send(first, e.addr, e.cert, &client.Message{Tokens: all, Alert: "x"})
-			Expect(err).NotTo(HaveOccurred())
-			done <- r
-		}()
-		// The gateway has read the batch and stalls before judging it; the
-		// Send is in its error wait, which cancelling ctx cuts short.
-		Eventually(func() int { return e.fired(delayID) }).WithContext(ctx).Should(Equal(1))
-		cancelFirst()
-		var r1 *client.Result
-		Eventually(done).WithContext(ctx).Should(Receive(&r1))
-		Expect(r1.Accepted).To(Equal(len(all))) // presumed
-		Expect(r1.Failed).To(BeEmpty())
+		sendPresumedUntilJudged(ctx, e, delayID, all)
 
 		// The same connection, a ctx already ended: nothing is written.
 		gone, cancelGone := context.WithCancel(ctx)
@@ -78,4 +62,44 @@ var _ = Describe("An error response naming an id older than the connection's rec
 		Expect(cmp.Diff(want, summarize(r))).To(BeEmpty())
 		Expect(r.Revoked).To(Equal(len(last)))
 	})
+})
+
+// sendPresumedUntilJudged sends all on e, whose gateway stalls (fault
+// delayID) before judging it, and cuts the Send's error wait short by
+// cancelling its ctx once the gateway has the batch: the Send presumes
+// everything accepted, whatever the gateway answers later.
+func sendPresumedUntilJudged(ctx context.Context, e *env, delayID int, all []string) {
+	first, cancelFirst := context.WithCancel(ctx)
+	defer cancelFirst()
+	done := make(chan *client.Result, 1)
+	go func() {
+		defer GinkgoRecover()
+		r, err := e.sess.Send(first, e.addr, e.cert, &client.Message{Tokens: all, Alert: "x"})
+		Expect(err).NotTo(HaveOccurred())
+		done <- r
+	}()
+	// The gateway has read the batch and stalls before judging it; the
+	// Send is in its error wait, which cancelling ctx cuts short.
+	Eventually(func() int { return e.fired(delayID) }).WithContext(ctx).Should(Equal(1))
+	cancelFirst()
+	var r1 *client.Result
+	Eventually(done).WithContext(ctx).Should(Receive(&r1))
+	Expect(r1.Accepted).To(Equal(len(all))) // presumed
+	Expect(r1.Failed).To(BeEmpty())
+}
+
+var _ = Describe("A late result reported by Late", func() {
+	It("counts in Revoked the notifications its earlier Send counted as accepted", func(ctx SpecContext) {
+		e := newEnv(client.Config{ErrorWait: time.Minute}, mockapns.Config{})
+		delayID := e.lateRejection(time.Second)
+		all := tokens(1, 20)
+		sendPresumedUntilJudged(ctx, e, delayID, all)
+		Expect(e.sess.Shutdown(ctx)).To(Succeed())
+		late := e.sess.Late()
+		e.expectLateRejection(late, all)
+		// The 10th was refused and the 10 after it discarded: 11 of the
+		// 20 the Send reported as accepted were not.
+		Expect(late[0].Revoked).To(Equal(11))
+		Expect(late[0].Accepted).To(BeZero())
+	}, SpecTimeout(time.Minute))
 })
