@@ -38,6 +38,26 @@ func SettleForTest(tokens []string, firstID uint32, written, attempted int, resp
 	return settle(mk(tokens, firstID, attempted), written, attempted, outcome{resp: resp, lost: lost}, lb)
 }
 
+// SettleLateForTest settles, as a late error response does, a previous
+// batch of tokens, all written, with identifiers from firstID.
+func SettleLateForTest(tokens []string, firstID uint32, resp wire.ErrorResponse) *Result {
+	m := &Message{Tokens: tokens, Alert: "x"}
+	p, err := m.prepare(time.Now(), nil)
+	if err != nil {
+		panic(err)
+	}
+	b := newBatch(m, p)
+	id := firstID
+	for range tokens {
+		if id == 0 {
+			id = 1
+		}
+		b.ids = append(b.ids, id)
+		id++
+	}
+	return settleLate(b, resp)
+}
+
 // SetLastID makes the session's next identifier id+1.
 func SetLastID(s *Session, id uint32) { s.nextID.Store(id) }
 

@@ -180,10 +180,12 @@ func settle(cur *batch, written, attempted int, out outcome, last *batch) *Resul
 		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID})
 		// The response names a notification before this connection's
 		// records (or none, 0): the previous batch, written after it, was
-		// discarded too (as settleLate has it).
+		// discarded too (as settleLate has it). Id 0 with a refusal does
+		// not say which one failed: the previous batch may have been
+		// delivered.
 		if last != nil {
 			late := &Result{cur: last}
-			late.retry(last, 0, len(last.ids), false)
+			late.retry(last, 0, len(last.ids), unplaced(resp))
 			r.absorb(late)
 		}
 		if resp.Status == wire.StatusShutdown {
@@ -221,10 +223,17 @@ func settleLate(last *batch, resp wire.ErrorResponse) *Result {
 		return late
 	}
 	// An id this connection never sent in its last batch: an older one, so
-	// the last batch was discarded after it.
+	// the last batch was discarded after it; or 0, naming none, so any of
+	// the last batch may have been the refused one and the rest delivered.
 	late.Errors = append(late.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Late: true})
-	late.retry(last, 0, len(last.ids), false)
+	late.retry(last, 0, len(last.ids), unplaced(resp))
 	return late
+}
+
+// unplaced reports whether resp refuses a notification without naming it
+// (identifier 0): the gateway did not know which one failed.
+func unplaced(resp wire.ErrorResponse) bool {
+	return resp.ID == 0 && resp.Status != wire.StatusShutdown
 }
 
 // apply handles an error response naming b's notification k; tokens
