@@ -2,6 +2,10 @@ package client_test
 
 import (
 	"context"
+	"encoding/hex"
+	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apnskit/apnskit/client"
@@ -133,5 +137,99 @@ var _ = Describe("Late settlement (pure settleLate)", func() {
 		r := client.SettleLateForTest(last, 0xffffffff, wire.ErrorResponse{Status: 8, ID: 2}) // ids 0xffffffff, 1, 2
 		Expect(cmp.Diff(summary{Failed: []client.Failure{{Token: last[2], Status: 8, ID: 2, Late: true}}}, summarize(r))).To(BeEmpty())
 		Expect(r.Revoked).To(Equal(1))
+	})
+})
+
+// closeCounter dials TCP and counts the connections dialled and closed.
+type closeCounter struct {
+	dialled, closed atomic.Int64
+}
+
+type countedConn struct {
+	net.Conn
+	once sync.Once
+	cc   *closeCounter
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.cc.closed.Add(1) })
+	return c.Conn.Close()
+}
+
+func (cc *closeCounter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	cc.dialled.Add(1)
+	return &countedConn{Conn: nc, cc: cc}, nil
+}
+
+var _ = Describe("The feedback iterator", func() {
+	var (
+		e  *env
+		cc *closeCounter
+	)
+	BeforeEach(func() {
+		cc = &closeCounter{}
+		e = newEnv(client.Config{DialContext: cc.dial}, mockapns.Config{})
+		for _, tok := range tokens(1, 3) {
+			raw, _ := hex.DecodeString(tok)
+			e.srv.QueueFeedback(wire.FeedbackTuple{Time: time.Unix(1700000000, 0), Token: raw})
+		}
+	})
+	closedOnReturn := func() {
+		Expect(cc.dialled.Load()).To(Equal(int64(1)))
+		Expect(cc.closed.Load()).To(Equal(int64(1)))
+	}
+
+	It("has closed its connection when the loop ends at the end of the stream", func(ctx SpecContext) {
+		n := 0
+		for _, err := range e.sess.Feedback(ctx, e.srv.FeedbackAddr(), e.cert) {
+			Expect(err).NotTo(HaveOccurred())
+			n++
+		}
+		Expect(n).To(Equal(3))
+		closedOnReturn()
+	})
+
+	It("has closed its connection when the caller breaks out", func(ctx SpecContext) {
+		for _, err := range e.sess.Feedback(ctx, e.srv.FeedbackAddr(), e.cert) {
+			Expect(err).NotTo(HaveOccurred())
+			break
+		}
+		closedOnReturn()
+	})
+
+	It("yields ctx's error once and has closed its connection when ctx ends mid-iteration", func(ctx SpecContext) {
+		inner, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var errs []error
+		n := 0
+		for _, err := range e.sess.Feedback(inner, e.srv.FeedbackAddr(), e.cert) {
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			n++
+			cancel()
+		}
+		Expect(n).To(Equal(1))
+		Expect(errs).To(HaveLen(1))
+		Expect(errs[0]).To(MatchError(context.Canceled))
+		closedOnReturn()
+	})
+
+	It("has closed its connection when the stream is cut mid-tuple", func(ctx SpecContext) {
+		_, err := e.srv.AddFault(mockapns.FeedbackCut{AfterBytes: 38 + 10})
+		Expect(err).NotTo(HaveOccurred())
+		n := 0
+		for _, err := range e.sess.Feedback(ctx, e.srv.FeedbackAddr(), e.cert) {
+			Expect(err).NotTo(HaveOccurred())
+			n++
+		}
+		Expect(n).To(Equal(1))
+		closedOnReturn()
 	})
 })
