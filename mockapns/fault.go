@@ -331,6 +331,21 @@ func (fs *faultSet) clear() {
 	fs.recount()
 }
 
+// newRand returns the random source of probability faults for seed.
+func newRand(seed int64) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(seed), 0x6d6f636b61706e73))
+}
+
+// reset removes every fault and restarts the random source from seed, so
+// that what follows repeats as after a fresh start.
+func (fs *faultSet) reset(seed int64) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.list = nil
+	fs.rng = newRand(seed)
+	fs.recount()
+}
+
 // onNotification runs the notification faults against n, in the order
 // they were added. Every fault counts the notifications that match its
 // token (for Nth), whatever the others do. Delays that fire add up; the

@@ -201,4 +201,33 @@ var _ = Describe("Review regressions", func() {
 		Expect(r.err).NotTo(HaveOccurred())
 		Expect(ids(r.es)).To(Equal([]uint32{1}))
 	})
+
+	It("repeats its probability faults after a Reset, as after a fresh start with the same seed", func() {
+		s := startServer(mockapns.Config{Seed: 42})
+		// run sends one notification per connection and reports which
+		// were rejected.
+		run := func() []bool {
+			GinkgoHelper()
+			_, err := s.AddFault(mockapns.Reject{Status: wire.StatusProcessingError,
+				When: mockapns.Trigger{Probability: 0.5, Times: mockapns.Always}})
+			Expect(err).NotTo(HaveOccurred())
+			var out []bool
+			for i := range 16 {
+				conn := dial(s, s.GatewayAddr())
+				send(conn, framed(uint32(i+1), token(1), payload))
+				Expect(conn.CloseWrite()).To(Succeed())
+				got, err := readToEnd(conn)
+				if err != nil {
+					Expect(isClosedErr(err)).To(BeTrue())
+				}
+				out = append(out, len(got) > 0)
+			}
+			return out
+		}
+		first := run()
+		Expect(first).To(ContainElement(true))
+		Expect(first).To(ContainElement(false))
+		s.Reset()
+		Expect(run()).To(Equal(first))
+	})
 })

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -133,7 +132,7 @@ func Start(cfg Config) (*Server, error) {
 			s.seed = 1
 		}
 	}
-	s.faults.rng = rand.New(rand.NewPCG(uint64(s.seed), 0x6d6f636b61706e73))
+	s.faults.rng = newRand(s.seed)
 	for i, f := range cfg.Faults {
 		if _, err := s.faults.add(f); err != nil {
 			return nil, fmt.Errorf("mockapns: Config.Faults[%d]: %w", i, err)
@@ -240,12 +239,14 @@ func (s *Server) ClearFaults() { s.faults.clear() }
 
 // Reset empties the journal (sequence numbers restart at 1), the faults,
 // the feedback queue and the counters, except the gauge of connections open
-// now. Open connections stay open; connection numbers go on.
+// now, and restarts the random source of probability faults from the seed,
+// so that a run after Reset repeats like one after a fresh start. Open
+// connections stay open; connection numbers go on.
 func (s *Server) Reset() {
 	// The counters are zeroed under the journal's lock, so that a
 	// notification being journalled now is either in both or in neither.
 	s.journal.clear(true, s.stats.reset)
-	s.faults.clear()
+	s.faults.reset(s.seed)
 	s.fbMu.Lock()
 	s.fbQueue = nil
 	s.fbMu.Unlock()
