@@ -62,9 +62,10 @@ type Result struct {
 	// error, shutdown, message-level, late responses), connection loss
 	// (wrapping ErrConnectionLost) and context cancellation.
 	Errors []error
-	// Uncertain lists the tokens in Retry whose first copy may already
-	// have been delivered (connection lost without an error response).
-	// Resending them may produce duplicates; not resending may lose them.
+	// Uncertain lists the tokens in Retries whose first copy may already
+	// have been delivered (connection lost without an error response, or
+	// a refusal that names no notification). Resending them may produce
+	// duplicates; not resending may lose them.
 	Uncertain []string
 	// Revoked counts notifications of earlier Sends that their Results
 	// counted as Accepted but that a late error response showed were
