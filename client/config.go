@@ -44,10 +44,10 @@ type Config struct {
 	// longer wait adds that much latency to every Send (not per
 	// notification); a shorter one makes it likelier that an error arrives
 	// after Send returned. Nothing is lost then: the connection keeps the
-	// records of its last batch, and the next Send on it (or the pool when it
-	// checks the connection out) reports the late error in its Result, with
-	// the discarded notifications in Retries(). Only the latency of learning
-	// about it changes.
+	// records of its recent batches (History), and the next Send on it (or
+	// the pool when it checks the connection out, or Late) reports the late
+	// error in its Result, with the discarded notifications in Retries().
+	// Only the latency of learning about it changes.
 	ErrorWait time.Duration
 
 	// ConfirmByClose ends every batch by closing the sending side of the
@@ -60,6 +60,18 @@ type Config struct {
 	// as a silent disconnect. Default false: persistent connections and
 	// the ErrorWait window.
 	ConfirmByClose bool
+
+	// History is how many notifications, at least, a connection remembers
+	// after their Sends returned, to settle an error response that arrives
+	// late; 0 means DefaultHistory (1,048,576). The gateway may read a batch
+	// long after Send wrote it (socket buffers hold megabytes, a busy
+	// gateway lags), so a late response can name a notification several
+	// batches back, and everything written after it on that connection
+	// must be resent. Memory: the identifiers (4 bytes each) and the
+	// messages' token slices, until the connection ends or an error
+	// response settles them. A response older than the history is
+	// reported with ErrHistoryExceeded.
+	History int
 
 	// PoolSize is the most connections kept open per (address,
 	// certificate); 0 means 4. Sends beyond it wait for a free connection.
@@ -88,6 +100,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		if d < 0 {
 			return cfg, fmt.Errorf("%w: %s is negative (%v)", ErrBadConfig, name, d)
 		}
+	}
+	if cfg.History < 0 {
+		return cfg, fmt.Errorf("%w: History is negative (%d)", ErrBadConfig, cfg.History)
+	}
+	if cfg.History == 0 {
+		cfg.History = DefaultHistory
 	}
 	if cfg.PoolSize < 0 {
 		return cfg, fmt.Errorf("%w: PoolSize is negative (%d)", ErrBadConfig, cfg.PoolSize)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -55,14 +56,15 @@ type conn struct {
 	orderly bool // ended by close_notify (not a bare TCP close)
 
 	// owner-only
-	last      *batch    // the previous batch, presumed accepted, kept for a late response
+	hist      history   // earlier batches, presumed accepted, kept for a late response
 	idleSince time.Time // when it went back to the pool
 	broken    bool      // a write failed or was interrupted: never reuse
 	buf       []byte    // write buffer, reused across batches
 }
 
-func newConn(nc net.Conn, raw *eofConn, log *slog.Logger) *conn {
-	c := &conn{nc: nc, raw: raw, log: log, dead: make(chan struct{}), buf: make([]byte, 0, chunkSize+4096)}
+func newConn(nc net.Conn, raw *eofConn, log *slog.Logger, historyLimit int) *conn {
+	c := &conn{nc: nc, raw: raw, log: log, dead: make(chan struct{}), buf: make([]byte, 0, chunkSize+4096),
+		hist: history{limit: historyLimit}}
 	go c.readLoop()
 	return c
 }
@@ -155,7 +157,7 @@ func (c *conn) retire(ctx context.Context) *Result {
 	default:
 		c.log.Debug("connection retired without an orderly close")
 	}
-	c.last = nil
+	c.hist.reset()
 	return late
 }
 
@@ -169,12 +171,10 @@ func (c *conn) close() {
 // error response after the batch's Send returned; nil otherwise.
 func (c *conn) lateResult() *Result {
 	dead, resp, _ := c.state()
-	if !dead || resp == nil || c.last == nil {
+	if !dead || resp == nil {
 		return nil
 	}
-	r := settleLate(c.last, *resp)
-	c.last = nil
-	return r
+	return c.hist.settleLate(*resp)
 }
 
 // writeStop says why the write loop stopped early.
@@ -192,7 +192,6 @@ func (c *conn) run(ctx context.Context, b *batch, firstID uint32, cfg *Config) *
 	writeTimeout, errorWait := cfg.WriteTimeout, cfg.ErrorWait
 	written, attempted, stop, werr := c.write(ctx, b, firstID, writeTimeout)
 	b.ids = b.ids[:attempted]
-	last := c.last
 	var ctxErr error
 	confirmed := false
 	if stop == writeDone && cfg.ConfirmByClose {
@@ -265,16 +264,37 @@ func (c *conn) run(ctx context.Context, b *batch, firstID uint32, cfg *Config) *
 	case stop == writeFailed:
 		out.lost = werr
 	}
-	r := settle(b, written, attempted, out, last)
+	var r *Result
+	if out.resp != nil && len(c.hist.batches) > 0 {
+		if _, mine := b.index(out.resp.ID); !mine {
+			// A late response for an earlier batch: settle names it in the
+			// batch that holds it, and every batch written after that one
+			// was discarded. A response naming none of them (an older
+			// notification, or 0) discards them all.
+			at, after := c.hist.locate(out.resp.ID)
+			last := at
+			if at == nil {
+				last, after = c.hist.newest(), c.hist.batches[:len(c.hist.batches)-1]
+			}
+			r = settle(b, written, attempted, out, last)
+			c.hist.discard(r, after, at == nil && unplaced(*out.resp))
+			if at == nil && c.hist.forgot {
+				r.Errors = append(r.Errors, fmt.Errorf("%w (identifier %d)", ErrHistoryExceeded, out.resp.ID))
+			}
+		}
+	}
+	if r == nil {
+		r = settle(b, written, attempted, out, nil)
+	}
 	if ctxErr != nil {
 		r.Errors = append(r.Errors, ctxErr)
 	}
 	switch {
 	case dead || c.broken:
-		c.last = nil
+		c.hist.reset()
 		c.broken = true
 	case attempted > 0:
-		c.last = b
+		c.hist.add(b)
 	default:
 		// Nothing written (ctx ended first): the previous batch is still
 		// the one a late error response may name.

@@ -29,6 +29,11 @@ var (
 	// an scrypt- or PBES1-encrypted PKCS#8 key; re-encrypt it with
 	// `openssl pkcs8 -topk8 -v2 aes256` or decrypt it first).
 	ErrUnsupportedKey = errors.New("apns: unsupported private key")
+	// ErrHistoryExceeded: a late error response named a notification older
+	// than the connection remembers (Config.History); what was sent between
+	// it and the oldest remembered one may have been discarded and cannot
+	// be resent. Raise Config.History or ErrorWait.
+	ErrHistoryExceeded = errors.New("apns: error response older than the connection's history")
 	// ErrMalformedPKCS12: data that is not a PKCS#12 file.
 	ErrMalformedPKCS12 = errors.New("apns: malformed PKCS#12 data")
 

@@ -371,6 +371,14 @@ type prepared struct {
 	hasPrio   bool
 }
 
+// withoutTokens returns a copy of p without the binary tokens, for a batch
+// kept only to be settled.
+func (p *prepared) withoutTokens() *prepared {
+	q := *p
+	q.tokens = nil
+	return &q
+}
+
 // prepare validates m and decodes its tokens. tokBuf is reused when large
 // enough.
 func (m *Message) prepare(now time.Time, tokBuf []byte) (*prepared, error) {

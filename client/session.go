@@ -287,7 +287,7 @@ func (s *Session) dialConn(ctx context.Context, addr string, cert *Certificate) 
 	no := s.connNo.Add(1)
 	log := s.cfg.Logger.With("conn", no, "addr", addr)
 	log.Debug("connection opened")
-	return newConn(nc, raw, log), nil
+	return newConn(nc, raw, log, s.cfg.History), nil
 }
 
 // dialTLS connects and completes the TLS handshake within ConnectTimeout.
