@@ -48,6 +48,13 @@ type Config struct {
 	// the pool when it checks the connection out, or Late) reports the late
 	// error in its Result, with the discarded notifications in Retries().
 	// Only the latency of learning about it changes.
+	//
+	// The one thing a short wait does risk: a gateway that drops the
+	// connection without a word. The client then resends the batch in
+	// progress (as Uncertain) but keeps presuming that the earlier batches,
+	// whose windows passed, were read; if the gateway was lagging further
+	// behind than that, they are lost. Choose a window longer than the
+	// gateway's lag, or use ConfirmByClose.
 	ErrorWait time.Duration
 
 	// ConfirmByClose ends every batch by closing the sending side of the
