@@ -76,7 +76,8 @@ type Shutdown struct {
 // within the first AfterBytes bytes are processed, the rest is discarded.
 // When.Times counts cut connections; the other selectors of When are not
 // used. A connection that had already read AfterBytes or more when the
-// fault was added is cut at its next read.
+// fault was added is cut at its next read. When several such faults apply
+// to the same read, the one that cuts earliest fires.
 type Disconnect struct {
 	When       Trigger
 	AfterBytes int64
@@ -396,23 +397,31 @@ func (fs *faultSet) onNotification(n *wire.Notification) action {
 
 // cutAt returns the byte position at which a connection that has read
 // `before` bytes and now holds `now` bytes must be cut, and whether a cut
-// fault fires. The smallest applicable position of the first faults wins.
+// fault fires. Of the faults that apply, the one that cuts earliest fires
+// (the first added among equals); the others do not fire on this read.
 func (fs *faultSet) cutAt(before, now int64) (int64, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	var first *installed
+	var at int64
 	for _, f := range fs.list {
 		// A connection that has read AfterBytes bytes is cut, even when
 		// it read exactly that many and nothing more arrives.
 		if f.kind != kindCut || f.exhausted() || now < f.after {
 			continue
 		}
-		f.fired++
-		if f.exhausted() {
-			fs.recount()
+		if pos := max(f.after, before); first == nil || pos < at {
+			first, at = f, pos
 		}
-		return max(f.after, before), true
 	}
-	return 0, false
+	if first == nil {
+		return 0, false
+	}
+	first.fired++
+	if first.exhausted() {
+		fs.recount()
+	}
+	return at, true
 }
 
 // feedbackMode is how a feedback connection writes its tuples.

@@ -230,4 +230,21 @@ var _ = Describe("Review regressions", func() {
 		s.Reset()
 		Expect(run()).To(Equal(first))
 	})
+
+	It("cuts at the earliest position when several after-bytes faults apply to one read", func() {
+		f := len(framed(1, token(1), payload))
+		late := addFault(mockapns.Disconnect{AfterBytes: int64(3*f + f/2)})
+		early := addFault(mockapns.Disconnect{AfterBytes: int64(f + f/2)})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload),
+			framed(4, token(1), payload), framed(5, token(1), payload)))
+		expectClosedWith(conn, nil)
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1}))
+		fired := map[int]int{}
+		for _, fi := range srv.Faults() {
+			fired[fi.ID] = fi.Fired
+		}
+		Expect(fired).To(Equal(map[int]int{late: 0, early: 1}))
+		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(4))
+	})
 })
