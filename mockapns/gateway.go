@@ -349,9 +349,8 @@ func (g *gwConn) countDiscarded() {
 	if g.lostSync {
 		g.start = g.end
 	}
-	if g.start == g.end {
-		g.start, g.end = 0, 0
-	}
+	// g.start and g.end stay where they are (fill compacts the buffer):
+	// the cut path goes on counting past the cut from g.start.
 }
 
 // stall waits d, or until the server or the connection closes.

@@ -247,4 +247,22 @@ var _ = Describe("Review regressions", func() {
 		Expect(fired).To(Equal(map[int]int{late: 0, early: 1}))
 		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(4))
 	})
+
+	DescribeTable("counts exactly the whole frames after a bad one when a cut falls after it in the same read",
+		func(cutAfterBad int) {
+			good := framed(1, token(1), payload)
+			bad := framed(2, token(2)[:31], payload) // wrong token size: status 5
+			addFault(mockapns.Disconnect{AfterBytes: int64(len(good) + len(bad) + cutAfterBad)})
+			conn := dial(srv, srv.GatewayAddr())
+			send(conn, concat(good, bad, framed(3, token(3), payload), framed(4, token(4), payload)))
+			Expect(conn.CloseWrite()).To(Succeed())
+			expectClosedWith(conn, response(wire.StatusInvalidTokenSize, 2))
+			Eventually(func() int64 { return srv.Stats().ConnectionsOpen }).Should(BeZero())
+			st := srv.Stats()
+			Expect([]uint64{st.Accepted, st.Rejected, st.Discarded}).To(Equal([]uint64{1, 1, 2}))
+		},
+		Entry("cut right after the bad frame", 0),
+		Entry("cut one byte into the next frame", 1),
+		Entry("cut right after the next frame", len(framed(3, token(3), payload))),
+	)
 })
