@@ -98,3 +98,64 @@ func FuzzGatewayConn(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGatewayCut is FuzzGatewayConn with a Disconnect{AfterBytes} fault
+// installed: the gateway must judge exactly the bytes before the cut (the
+// same acceptances and answer as the codec on that prefix), and the
+// journal must agree with the counters.
+func FuzzGatewayCut(f *testing.F) {
+	tok := bytes.Repeat([]byte{1}, 32)
+	good := func(id uint32) []byte {
+		n := wire.Notification{Command: wire.CommandFramed, ID: id, Present: wire.AllFields, Priority: 10, Token: tok, Payload: []byte(`{}`)}
+		b, _ := n.MarshalBinary()
+		return b
+	}
+	g := good(1)
+	f.Add(concatBytes(good(1), good(2), good(3)), uint16(len(g)))
+	f.Add(concatBytes(good(1), good(2), good(3)), uint16(len(g)+3))
+	f.Add(concatBytes(good(1), []byte{2, 0, 0, 0, 1, 9}, good(3)), uint16(2*len(g)))
+	f.Add(concatBytes(good(1), good(2)), uint16(1))
+	f.Fuzz(func(t *testing.T, data []byte, after uint16) {
+		if after == 0 {
+			after = 1
+		}
+		fuzzOnce.Do(func() {
+			var err error
+			if fuzzSrv, err = mockapns.Start(mockapns.Config{}); err != nil {
+				panic(err)
+			}
+		})
+		srv := fuzzSrv
+		srv.Reset()
+		if _, err := srv.AddFault(mockapns.Disconnect{AfterBytes: int64(after)}); err != nil {
+			t.Fatal(err)
+		}
+		client, server := mockapns.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			srv.ServeGatewayStream(server)
+		}()
+		go func() {
+			_, _ = client.Write(data)
+			_ = client.CloseWrite()
+		}()
+		got, _ := io.ReadAll(client)
+		_ = client.Close()
+		<-done
+
+		accepted, answer := expectedGateway(data[:min(int(after), len(data))])
+		if !bytes.Equal(got, answer) {
+			t.Fatalf("answer % x, want % x", got, answer)
+		}
+		st := srv.Stats()
+		if st.Accepted != uint64(accepted) {
+			t.Fatalf("accepted %d, want %d", st.Accepted, accepted)
+		}
+		if n := len(srv.Notifications(mockapns.Filter{})); uint64(n) != st.Accepted+st.Rejected {
+			t.Fatalf("journal holds %d entries for %d accepted and %d rejected", n, st.Accepted, st.Rejected)
+		}
+	})
+}
+
+func concatBytes(b ...[]byte) []byte { return bytes.Join(b, nil) }
