@@ -146,7 +146,7 @@ func (e *External) call(ctx context.Context, req Request) (Response, error) {
 	if e.dead != nil {
 		err := e.dead
 		e.mu.Unlock()
-		return Response{}, e.withStderr(err)
+		return Response{}, e.deadErr(ctx, err)
 	}
 	e.nextID++
 	req.ID = e.nextID
@@ -169,7 +169,7 @@ func (e *External) call(ctx context.Context, req Request) (Response, error) {
 			e.mu.Lock()
 			err := e.dead
 			e.mu.Unlock()
-			return Response{}, e.withStderr(err)
+			return Response{}, e.deadErr(ctx, err)
 		}
 		if !resp.OK {
 			if resp.Unsupported {
@@ -188,6 +188,25 @@ func (e *External) call(ctx context.Context, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("waiting for the adapter's answer to %s: %w", req.Op, ctx.Err())
 	}
 }
+
+// deadErr returns err, the reason the adapter's output ended, with its
+// stderr. The process's stderr is copied until it exits, so wait for that
+// first (a little, and no longer than ctx): an adapter that prints why it
+// gives up and exits must have its words in the error.
+func (e *External) deadErr(ctx context.Context, err error) error {
+	t := time.NewTimer(exitGrace)
+	defer t.Stop()
+	select {
+	case <-e.exited:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return e.withStderr(err)
+}
+
+// exitGrace bounds how long deadErr waits for an adapter whose output
+// ended to exit.
+const exitGrace = 2 * time.Second
 
 func (e *External) withStderr(err error) error {
 	if tail := strings.TrimSpace(e.stderr.String()); tail != "" {
