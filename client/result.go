@@ -40,15 +40,19 @@ type Failure struct {
 //   - connection lost without an error response (or a write failed): every
 //     token written in this Send is in Retry and in Uncertain, because some
 //     of them may have been delivered; tokens never written are in Retry only.
-//   - an error response naming a notification of the previous Send on the
-//     same connection (it arrived after that Send's ErrorWait): reported
-//     here with Late set; that Send's discarded tokens are in Retries(), and
-//     every token of this Send is in Retry.
-//   - an error response naming a notification older than the previous
-//     Send's (or 0): the response is in Errors, that Send's tokens are in
-//     Retries (counted in Revoked) and this Send's are handled as for an
-//     unplaceable refusal (written ones in Retry and Uncertain) or, for
-//     shutdown (10), all in Retry.
+//   - an error response naming a notification of an earlier Send on the
+//     same connection (it arrived after that Send's ErrorWait; the
+//     connection remembers its recent batches, Config.History): reported
+//     here with Late set; that Send's discarded tokens, and every token of
+//     the Sends on the connection after it, are in Retries() (counted in
+//     Revoked), and every token of this Send is in Retry.
+//   - an error response naming a notification older than the connection
+//     remembers (or 0): the response is in Errors (with ErrHistoryExceeded
+//     when older batches were forgotten), every remembered batch is in
+//     Retries (counted in Revoked; also in Uncertain for a refusal naming
+//     0) and this Send's tokens are handled as for an unplaceable refusal
+//     (written ones in Retry and Uncertain) or, for shutdown (10), all in
+//     Retry.
 type Result struct {
 	// Sent counts the notifications written in this call, including the
 	// ones later discarded.
