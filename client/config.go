@@ -70,14 +70,16 @@ type Config struct {
 
 	// History is how many notifications, at least, a connection remembers
 	// after their Sends returned, to settle an error response that arrives
-	// late; 0 means DefaultHistory (1,048,576). The gateway may read a batch
+	// late; 0 means DefaultHistory (131,072). The gateway may read a batch
 	// long after Send wrote it (socket buffers hold megabytes, a busy
 	// gateway lags), so a late response can name a notification several
 	// batches back, and everything written after it on that connection
-	// must be resent. Memory: the identifiers (4 bytes each) and the
-	// messages' token slices, until the connection ends or an error
-	// response settles them. A response older than the history is
-	// reported with ErrHistoryExceeded.
+	// must be resent. The default covers about 12 MB of frames in flight,
+	// more than the socket buffers of both ends hold. Memory: 4 bytes per
+	// notification for its identifier, and the messages' token strings
+	// stay referenced, until the connection ends or an error response
+	// settles them. A response older than the history is reported with
+	// ErrHistoryExceeded.
 	History int
 
 	// PoolSize is the most connections kept open per (address,

@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultHistory is the default of Config.History.
-const DefaultHistory = 1 << 20
+const DefaultHistory = 1 << 17
 
 // history holds the batches of a connection whose Sends have returned,
 // oldest first, all presumed accepted. The gateway may read a batch long
