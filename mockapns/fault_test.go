@@ -12,6 +12,14 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
+// addFault installs f on srv and returns its id, failing the spec on error.
+func addFault(srv *mockapns.Server, f mockapns.Fault) int {
+	GinkgoHelper()
+	id, err := srv.AddFault(f)
+	Expect(err).NotTo(HaveOccurred())
+	return id
+}
+
 var _ = Describe("Faults", func() {
 	var srv *mockapns.Server
 
@@ -19,16 +27,9 @@ var _ = Describe("Faults", func() {
 		srv = startServer(mockapns.Config{})
 	})
 
-	addFault := func(f mockapns.Fault) int {
-		GinkgoHelper()
-		id, err := srv.AddFault(f)
-		Expect(err).NotTo(HaveOccurred())
-		return id
-	}
-
 	DescribeTable("Reject answers its status naming the notification, then closes",
 		func(status wire.Status) {
-			addFault(mockapns.Reject{Status: status, When: mockapns.Trigger{Token: token(9)}})
+			addFault(srv, mockapns.Reject{Status: status, When: mockapns.Trigger{Token: token(9)}})
 			conn := dial(srv, srv.GatewayAddr())
 			send(conn, concat(framed(1, token(1), payload), framed(2, token(9), payload), framed(3, token(1), payload)))
 			expectClosedWith(conn, response(status, 2))
@@ -51,7 +52,7 @@ var _ = Describe("Faults", func() {
 	)
 
 	It("Reject on command 0 closes without a response", func() {
-		addFault(mockapns.Reject{Status: wire.StatusInvalidToken})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, simple(token(1), payload))
 		expectClosedWith(conn, nil)
@@ -59,7 +60,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("Shutdown answers 10 naming the last accepted notification of the connection", func() {
-		addFault(mockapns.Shutdown{When: mockapns.Trigger{Nth: 3}})
+		addFault(srv, mockapns.Shutdown{When: mockapns.Trigger{Nth: 3}})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, concat(framed(11, token(1), payload), framed(12, token(1), payload), framed(13, token(1), payload), framed(14, token(1), payload)))
 		expectClosedWith(conn, response(wire.StatusShutdown, 12))
@@ -71,7 +72,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("Shutdown before anything was accepted names 0", func() {
-		addFault(mockapns.Shutdown{})
+		addFault(srv, mockapns.Shutdown{})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, framed(77, token(1), payload))
 		expectClosedWith(conn, response(wire.StatusShutdown, 0))
@@ -79,7 +80,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("counts the last accepted notification per connection", func() {
-		addFault(mockapns.Shutdown{When: mockapns.Trigger{Token: token(9)}})
+		addFault(srv, mockapns.Shutdown{When: mockapns.Trigger{Token: token(9)}})
 		first := dial(srv, srv.GatewayAddr())
 		send(first, framed(5, token(1), payload))
 		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(1))
@@ -89,7 +90,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("Disconnect at the nth notification closes without a word", func() {
-		addFault(mockapns.Disconnect{When: mockapns.Trigger{Nth: 3}})
+		addFault(srv, mockapns.Disconnect{When: mockapns.Trigger{Nth: 3}})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload), framed(4, token(1), payload), framed(5, token(1), payload)))
 		expectClosedWith(conn, nil)
@@ -100,7 +101,7 @@ var _ = Describe("Faults", func() {
 
 	It("Disconnect after bytes cuts mid-frame and keeps the frames before the cut", func() {
 		f := len(framed(1, token(1), payload))
-		addFault(mockapns.Disconnect{AfterBytes: int64(2*f + f/2)})
+		addFault(srv, mockapns.Disconnect{AfterBytes: int64(2*f + f/2)})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, framed(1, token(1), payload), framed(2, token(1), payload))
 		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(2))
@@ -118,7 +119,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("Delay stalls reading until it is over", func() {
-		addFault(mockapns.Delay{Duration: 20 * time.Millisecond, When: mockapns.Trigger{Nth: 2}})
+		addFault(srv, mockapns.Delay{Duration: 20 * time.Millisecond, When: mockapns.Trigger{Nth: 2}})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload)))
 		Expect(conn.CloseWrite()).To(Succeed())
@@ -128,7 +129,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("Delay holds the notification and those after it while stalled", func() {
-		addFault(mockapns.Delay{Duration: time.Hour, When: mockapns.Trigger{Nth: 2}})
+		addFault(srv, mockapns.Delay{Duration: time.Hour, When: mockapns.Trigger{Nth: 2}})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload)))
 		Eventually(func() []mockapns.FaultInfo { return srv.Faults() }).Should(ContainElement(HaveField("Fired", 1)))
@@ -150,8 +151,8 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("fires as often as Times says, in the order faults were added", func() {
-		addFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: token(8), Times: 2}})
-		addFault(mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Token: token(8), Times: mockapns.Always}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: token(8), Times: 2}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Token: token(8), Times: mockapns.Always}})
 		want := []wire.Status{wire.StatusInvalidToken, wire.StatusInvalidToken, wire.StatusProcessingError, wire.StatusProcessingError}
 		for i, status := range want {
 			conn := dial(srv, srv.GatewayAddr())
@@ -165,9 +166,9 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("counts each fault's nth on its own, and stalls before an outcome on the same notification", func() {
-		addFault(mockapns.Delay{Duration: 10 * time.Millisecond, When: mockapns.Trigger{Nth: 1}})
-		addFault(mockapns.Delay{Duration: 10 * time.Millisecond, When: mockapns.Trigger{Nth: 3}})
-		addFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Nth: 3}})
+		addFault(srv, mockapns.Delay{Duration: 10 * time.Millisecond, When: mockapns.Trigger{Nth: 1}})
+		addFault(srv, mockapns.Delay{Duration: 10 * time.Millisecond, When: mockapns.Trigger{Nth: 3}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Nth: 3}})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload), framed(4, token(1), payload)))
 		expectClosedWith(conn, response(wire.StatusInvalidToken, 3))
@@ -178,7 +179,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("fires on every nth matching notification", func() {
-		addFault(mockapns.Disconnect{When: mockapns.Trigger{Nth: 2, Token: token(3), Times: mockapns.Always}})
+		addFault(srv, mockapns.Disconnect{When: mockapns.Trigger{Nth: 2, Token: token(3), Times: mockapns.Always}})
 		conn := dial(srv, srv.GatewayAddr())
 		// Matching: ids 2 (1st), 4 (2nd: fires).
 		send(conn, concat(framed(1, token(1), payload), framed(2, token(3), payload), framed(3, token(1), payload), framed(4, token(3), payload)))
@@ -217,8 +218,8 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("lists, removes and clears faults", func() {
-		a := addFault(mockapns.Reject{Status: wire.StatusInvalidToken})
-		b := addFault(mockapns.Delay{Duration: time.Second})
+		a := addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken})
+		b := addFault(srv, mockapns.Delay{Duration: time.Second})
 		Expect(srv.Faults()).To(Equal([]mockapns.FaultInfo{
 			{ID: a, Fault: mockapns.Reject{Status: wire.StatusInvalidToken}},
 			{ID: b, Fault: mockapns.Delay{Duration: time.Second}},
@@ -261,7 +262,7 @@ var _ = Describe("Faults", func() {
 
 	It("copies the trigger token", func() {
 		tok := token(4)
-		addFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tok}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tok}})
 		tok[0] = 99
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, framed(1, token(4), payload))

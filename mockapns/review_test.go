@@ -25,20 +25,13 @@ var _ = Describe("Review regressions", func() {
 		srv = startServer(mockapns.Config{})
 	})
 
-	addFault := func(f mockapns.Fault) int {
-		GinkgoHelper()
-		id, err := srv.AddFault(f)
-		Expect(err).NotTo(HaveOccurred())
-		return id
-	}
-
 	It("Disconnect after bytes cuts a connection that has read exactly that many bytes", func() {
 		// The client sends exactly AfterBytes and then waits: the
 		// connection has read AfterBytes bytes, so it is cut (it used to
 		// stay open until one more byte arrived).
 		one := framed(1, token(1), payload)
 		two := framed(2, token(1), payload)
-		addFault(mockapns.Disconnect{AfterBytes: int64(len(one) + len(two))})
+		addFault(srv, mockapns.Disconnect{AfterBytes: int64(len(one) + len(two))})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, concat(one, two))
 		expectClosedWith(conn, nil)
@@ -52,7 +45,7 @@ var _ = Describe("Review regressions", func() {
 		good := framed(1, token(1), payload)
 		bad := framed(2, token(2)[:31], payload) // wrong token size: status 5
 		f := len(good)
-		addFault(mockapns.Disconnect{AfterBytes: int64(2*f - 1 + f/2)}) // inside frame 3
+		addFault(srv, mockapns.Disconnect{AfterBytes: int64(2*f - 1 + f/2)}) // inside frame 3
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, concat(good, bad, framed(3, token(3), payload), framed(4, token(4), payload)))
 		Expect(conn.CloseWrite()).To(Succeed())
@@ -67,7 +60,7 @@ var _ = Describe("Review regressions", func() {
 
 	It("Faults reports the token as added, whatever the caller does with its slices", func() {
 		tok := token(9)
-		addFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tok}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tok}})
 		tok[0] = 0 // the caller reuses its slice
 		listed := srv.Faults()[0].Fault.(mockapns.Reject).When.Token
 		Expect(listed).To(Equal(token(9)))
@@ -100,7 +93,7 @@ var _ = Describe("Review regressions", func() {
 	})
 
 	It("fires a once-only fault on exactly one of many concurrent connections", func() {
-		addFault(mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Nth: 3}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Nth: 3}})
 		const conns = 8
 		answers := make(chan []byte, conns)
 		for i := range conns {
@@ -233,8 +226,8 @@ var _ = Describe("Review regressions", func() {
 
 	It("cuts at the earliest position when several after-bytes faults apply to one read", func() {
 		f := len(framed(1, token(1), payload))
-		late := addFault(mockapns.Disconnect{AfterBytes: int64(3*f + f/2)})
-		early := addFault(mockapns.Disconnect{AfterBytes: int64(f + f/2)})
+		late := addFault(srv, mockapns.Disconnect{AfterBytes: int64(3*f + f/2)})
+		early := addFault(srv, mockapns.Disconnect{AfterBytes: int64(f + f/2)})
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload),
 			framed(4, token(1), payload), framed(5, token(1), payload)))
@@ -252,7 +245,7 @@ var _ = Describe("Review regressions", func() {
 		func(cutAfterBad int) {
 			good := framed(1, token(1), payload)
 			bad := framed(2, token(2)[:31], payload) // wrong token size: status 5
-			addFault(mockapns.Disconnect{AfterBytes: int64(len(good) + len(bad) + cutAfterBad)})
+			addFault(srv, mockapns.Disconnect{AfterBytes: int64(len(good) + len(bad) + cutAfterBad)})
 			conn := dial(srv, srv.GatewayAddr())
 			send(conn, concat(good, bad, framed(3, token(3), payload), framed(4, token(4), payload)))
 			Expect(conn.CloseWrite()).To(Succeed())
