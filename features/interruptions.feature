@@ -80,6 +80,23 @@ Feature: Shutdowns, dropped connections and slow gateways
     And the client reports no failed token
     And the client sent no token again
 
+  Scenario: an error response several sends late still brings back everything thrown away
+    The gateway reads nothing until the client has finished its sends, each
+    presumed accepted after the error-wait window. It then refuses token 3
+    of the first send and throws away everything after it on the connection:
+    the rest of the first send and all of the later ones, not only the last.
+    Given the gateway stalls, for longer than the client waits for late errors, before reading notification 1
+    And the gateway refuses token 3 with status 8 (invalid token)
+    When the client sends 5 notifications
+    And the client sends 5 notifications
+    And the client sends 5 notifications
+    And the gateway has refused token 3
+    And the client sends 2 notifications
+    Then the client reports token 3 as failed with status 8
+    And the client reports no other failed token
+    And the gateway accepted every token except token 3 exactly once
+    And the gateway never accepted token 3
+
   Scenario: an error response that arrives after the error-wait window is not lost
     The gateway refuses token 8 only after the client has stopped waiting.
     The client learns of it on its next send and must still report token 8
