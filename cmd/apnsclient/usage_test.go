@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -10,6 +11,20 @@ import (
 
 	main "github.com/apnskit/apnskit/cmd/apnsclient"
 )
+
+// closedAddr returns a loopback address nothing listens on: a port the
+// kernel handed out and that was closed again. The usage errors below are
+// found before any dial; should one slip through, it is refused here
+// rather than reaching some fixed port.
+func closedAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
 
 // runCmd runs apnsclient in-process and returns its exit status and output.
 func runCmd(ctx context.Context, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -20,7 +35,7 @@ func runCmd(ctx context.Context, stdin string, args ...string) (code int, stdout
 
 var _ = Describe("the command line", func() {
 	const tok = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
-	conn := []string{"-addr", "127.0.0.1:1", "-ca", "ca.pem", "-cert", "c.pem", "-key", "k.pem"}
+	conn := []string{"-addr", closedAddr(), "-ca", "ca.pem", "-cert", "c.pem", "-key", "k.pem"}
 	push := func(extra ...string) []string { return append(append([]string{"push"}, conn...), extra...) }
 
 	DescribeTable("exits 2 with one line on stderr and nothing on stdout for a usage error",
