@@ -44,17 +44,65 @@ func expectedGateway(data []byte) (accepted int, answer []byte) {
 	return accepted, nil
 }
 
+// fuzzFrame encodes a valid command-2 notification with identifier id.
+func fuzzFrame(id uint32) []byte {
+	n := wire.Notification{Command: wire.CommandFramed, ID: id, Present: wire.AllFields, Priority: 10,
+		Token: bytes.Repeat([]byte{1}, 32), Payload: []byte(`{}`)}
+	b, _ := n.MarshalBinary()
+	return b
+}
+
+// fuzzGateway runs data through the gateway's connection handler of the
+// shared fuzz server (reset, then given faults) over an in-memory stream,
+// and checks the answer and the counters against the codec's verdict on
+// judged, the bytes the gateway must judge.
+func fuzzGateway(t *testing.T, data, judged []byte, faults ...mockapns.Fault) {
+	fuzzOnce.Do(func() {
+		var err error
+		if fuzzSrv, err = mockapns.Start(mockapns.Config{}); err != nil {
+			panic(err)
+		}
+	})
+	srv := fuzzSrv
+	srv.Reset()
+	for _, f := range faults {
+		if _, err := srv.AddFault(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, server := mockapns.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.ServeGatewayStream(server)
+	}()
+	go func() {
+		_, _ = client.Write(data)
+		_ = client.CloseWrite()
+	}()
+	got, _ := io.ReadAll(client)
+	_ = client.Close()
+	<-done
+
+	accepted, answer := expectedGateway(judged)
+	if !bytes.Equal(got, answer) {
+		t.Fatalf("answer % x, want % x", got, answer)
+	}
+	st := srv.Stats()
+	if st.Accepted != uint64(accepted) {
+		t.Fatalf("accepted %d, want %d", st.Accepted, accepted)
+	}
+	if n := len(srv.Notifications(mockapns.Filter{})); uint64(n) != st.Accepted+st.Rejected {
+		t.Fatalf("journal holds %d entries for %d accepted and %d rejected", n, st.Accepted, st.Rejected)
+	}
+}
+
 // FuzzGatewayConn feeds arbitrary bytes to the gateway's connection handler
 // over an in-memory stream and checks it against the codec: never a panic,
 // the same notifications accepted, the same answer (one 6-byte error
 // response or nothing).
 func FuzzGatewayConn(f *testing.F) {
-	tok := bytes.Repeat([]byte{1}, 32)
-	good := func(id uint32) []byte {
-		n := wire.Notification{Command: wire.CommandFramed, ID: id, Present: wire.AllFields, Priority: 10, Token: tok, Payload: []byte(`{}`)}
-		b, _ := n.MarshalBinary()
-		return b
-	}
+	good := fuzzFrame
 	f.Add(good(1))
 	f.Add(append(good(1), good(2)...))
 	f.Add(append(good(1), 0, 0, 0))
@@ -62,41 +110,7 @@ func FuzzGatewayConn(f *testing.F) {
 	f.Add([]byte{9, 9, 9})
 	f.Add(append(good(3), 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0))
 	f.Add(append(good(4), 0, 0, 0, 0, 0))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzOnce.Do(func() {
-			var err error
-			if fuzzSrv, err = mockapns.Start(mockapns.Config{}); err != nil {
-				panic(err)
-			}
-		})
-		srv := fuzzSrv
-		srv.Reset()
-		client, server := mockapns.Pipe()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			srv.ServeGatewayStream(server)
-		}()
-		go func() {
-			_, _ = client.Write(data)
-			_ = client.CloseWrite()
-		}()
-		got, _ := io.ReadAll(client)
-		_ = client.Close()
-		<-done
-
-		accepted, answer := expectedGateway(data)
-		if !bytes.Equal(got, answer) {
-			t.Fatalf("answer % x, want % x", got, answer)
-		}
-		st := srv.Stats()
-		if st.Accepted != uint64(accepted) {
-			t.Fatalf("accepted %d, want %d", st.Accepted, accepted)
-		}
-		if n := len(srv.Notifications(mockapns.Filter{})); uint64(n) != st.Accepted+st.Rejected {
-			t.Fatalf("journal holds %d entries for %d accepted and %d rejected", n, st.Accepted, st.Rejected)
-		}
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzGateway(t, data, data) })
 }
 
 // FuzzGatewayCut is FuzzGatewayConn with a Disconnect{AfterBytes} fault
@@ -104,12 +118,7 @@ func FuzzGatewayConn(f *testing.F) {
 // same acceptances and answer as the codec on that prefix), and the
 // journal must agree with the counters.
 func FuzzGatewayCut(f *testing.F) {
-	tok := bytes.Repeat([]byte{1}, 32)
-	good := func(id uint32) []byte {
-		n := wire.Notification{Command: wire.CommandFramed, ID: id, Present: wire.AllFields, Priority: 10, Token: tok, Payload: []byte(`{}`)}
-		b, _ := n.MarshalBinary()
-		return b
-	}
+	good := fuzzFrame
 	g := good(1)
 	f.Add(concatBytes(good(1), good(2), good(3)), uint16(len(g)))
 	f.Add(concatBytes(good(1), good(2), good(3)), uint16(len(g)+3))
@@ -119,42 +128,7 @@ func FuzzGatewayCut(f *testing.F) {
 		if after == 0 {
 			after = 1
 		}
-		fuzzOnce.Do(func() {
-			var err error
-			if fuzzSrv, err = mockapns.Start(mockapns.Config{}); err != nil {
-				panic(err)
-			}
-		})
-		srv := fuzzSrv
-		srv.Reset()
-		if _, err := srv.AddFault(mockapns.Disconnect{AfterBytes: int64(after)}); err != nil {
-			t.Fatal(err)
-		}
-		client, server := mockapns.Pipe()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			srv.ServeGatewayStream(server)
-		}()
-		go func() {
-			_, _ = client.Write(data)
-			_ = client.CloseWrite()
-		}()
-		got, _ := io.ReadAll(client)
-		_ = client.Close()
-		<-done
-
-		accepted, answer := expectedGateway(data[:min(int(after), len(data))])
-		if !bytes.Equal(got, answer) {
-			t.Fatalf("answer % x, want % x", got, answer)
-		}
-		st := srv.Stats()
-		if st.Accepted != uint64(accepted) {
-			t.Fatalf("accepted %d, want %d", st.Accepted, accepted)
-		}
-		if n := len(srv.Notifications(mockapns.Filter{})); uint64(n) != st.Accepted+st.Rejected {
-			t.Fatalf("journal holds %d entries for %d accepted and %d rejected", n, st.Accepted, st.Rejected)
-		}
+		fuzzGateway(t, data, data[:min(int(after), len(data))], mockapns.Disconnect{AfterBytes: int64(after)})
 	})
 }
 
