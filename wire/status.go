@@ -1,6 +1,10 @@
 package wire
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/apnskit/apnskit/apns"
+)
 
 // Status is the status byte of an error response (command 8).
 //
@@ -70,25 +74,20 @@ func (s Status) MarshalText() ([]byte, error) {
 	return strconv.AppendUint(nil, uint64(s), 10), nil
 }
 
-// Disposition says what a client must do with the notification that an
-// error response names.
-type Disposition uint8
+// Disposition is [apns.Disposition], kept here so that code written
+// against this package before the shared vocabulary existed still builds.
+type Disposition = apns.Disposition
 
+// The dispositions, as in package apns.
 const (
-	// Retry: the notification was not processed through no fault of its
-	// own (processing error, unknown, undefined codes); send it again.
-	Retry Disposition = iota
-	// DropToken: the notification's token is at fault (missing, wrong size,
-	// invalid); do not send it again. Later notifications must be resent.
-	DropToken
-	// DropMessage: the content shared by every notification of a message is
-	// at fault (payload or topic); every notification carrying the same
-	// content will fail the same way.
-	DropMessage
-	// Resume: status 10; the named notification was the last one accepted
-	// and everything after it must be resent on a new connection.
-	Resume
+	Retry       = apns.Retry
+	DropToken   = apns.DropToken
+	DropMessage = apns.DropMessage
+	Resume      = apns.Resume
 )
+
+// Status is an [apns.Outcome].
+var _ apns.Outcome = Status(0)
 
 // Disposition classifies the status for a client's resend logic.
 func (s Status) Disposition() Disposition {

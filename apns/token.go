@@ -1,0 +1,122 @@
+package apns
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// MaxTokenLength is the longest device token apnskit accepts, in bytes:
+// the last table of Apple's binary items allows "up to 100 bytes", and the
+// HTTP/2 API says only that tokens vary in length. The client, the mock and
+// the command-line tools all apply this one bound.
+const MaxTokenLength = 100
+
+// ErrBadToken is wrapped by every error of [ParseToken] and [TokenFromBytes].
+var ErrBadToken = errors.New("apns: bad device token")
+
+// Token is a device token. It is immutable and comparable (it can be a map
+// key and compared with ==), so values can be shared without copying. The
+// zero Token is empty and is what the parse functions never return.
+type Token struct {
+	b string // the token's bytes
+}
+
+// ParseToken parses the hexadecimal form of a token, as Apple shows it and
+// as HTTP/2 carries it in :path. Upper- and lower-case digits are accepted.
+// The token must be non-empty, of even length and at most [MaxTokenLength]
+// bytes; otherwise the error wraps [ErrBadToken] and says why.
+func ParseToken(s string) (Token, error) {
+	switch {
+	case s == "":
+		return Token{}, fmt.Errorf("%w: empty", ErrBadToken)
+	case len(s)%2 != 0:
+		return Token{}, fmt.Errorf("%w: odd number of hex digits (%d)", ErrBadToken, len(s))
+	case len(s)/2 > MaxTokenLength:
+		return Token{}, fmt.Errorf("%w: %d bytes, longer than %d", ErrBadToken, len(s)/2, MaxTokenLength)
+	}
+	b := make([]byte, len(s)/2)
+	for i := 0; i < len(s); i += 2 {
+		hi, ok1 := fromHex(s[i])
+		lo, ok2 := fromHex(s[i+1])
+		if !ok1 || !ok2 {
+			at := i
+			if ok1 {
+				at = i + 1
+			}
+			return Token{}, fmt.Errorf("%w: %q at offset %d is not a hex digit", ErrBadToken, s[at], at)
+		}
+		b[i/2] = hi<<4 | lo
+	}
+	return Token{b: string(b)}, nil
+}
+
+// MustParseToken is [ParseToken] for tokens known to be valid, such as
+// constants in tests; it panics on an error.
+func MustParseToken(s string) Token {
+	t, err := ParseToken(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// TokenFromBytes makes a token of a copy of b, which must be non-empty and
+// at most [MaxTokenLength] bytes.
+func TokenFromBytes(b []byte) (Token, error) {
+	switch {
+	case len(b) == 0:
+		return Token{}, fmt.Errorf("%w: empty", ErrBadToken)
+	case len(b) > MaxTokenLength:
+		return Token{}, fmt.Errorf("%w: %d bytes, longer than %d", ErrBadToken, len(b), MaxTokenLength)
+	}
+	return Token{b: string(b)}, nil
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// IsZero reports whether t is the zero (empty) Token.
+func (t Token) IsZero() bool { return t.b == "" }
+
+// Len is the token's length in bytes.
+func (t Token) Len() int { return len(t.b) }
+
+// Bytes returns a copy of the token's bytes.
+func (t Token) Bytes() []byte { return []byte(t.b) }
+
+// AppendBytes appends the token's bytes to dst, for encoders that must not
+// allocate.
+func (t Token) AppendBytes(dst []byte) []byte { return append(dst, t.b...) }
+
+// Equal reports whether the token is b, without allocating.
+func (t Token) Equal(b []byte) bool { return t.b == string(b) }
+
+// String is the token in lower-case hex.
+func (t Token) String() string { return hex.EncodeToString([]byte(t.b)) }
+
+// AppendHex appends the token in lower-case hex to dst.
+func (t Token) AppendHex(dst []byte) []byte { return hex.AppendEncode(dst, []byte(t.b)) }
+
+// MarshalText encodes the token as lower-case hex; the zero Token as "".
+func (t Token) MarshalText() ([]byte, error) { return t.AppendHex(nil), nil }
+
+// UnmarshalText parses hex as [ParseToken] does, so that a Token can be a
+// JSON string or a flag value. On error t is unchanged.
+func (t *Token) UnmarshalText(text []byte) error {
+	p, err := ParseToken(string(text))
+	if err != nil {
+		return err
+	}
+	*t = p
+	return nil
+}
