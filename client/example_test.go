@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
@@ -47,7 +48,7 @@ func ExampleSession_Send() {
 func ExampleResult_Retries() {
 	srv := mockapns.NewServer(mockapns.Config{})
 	defer srv.Close()
-	bad := must(wireToken(exampleToken(2)))
+	bad := must(apns.ParseToken(exampleToken(2)))
 	must(srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: bad}}))
 	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
 	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: time.Second}))

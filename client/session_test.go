@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
@@ -119,7 +120,7 @@ var _ = Describe("Send against the mock", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(entries[0].Payload)).To(Equal(`{"aps":{"alert":"hi","badge":3}}`))
 		Expect(entries[0].Expiry).To(Equal(uint32(at.Unix())))
-		Expect(entries[0].Priority).To(Equal(uint8(5)))
+		Expect(entries[0].Priority).To(Equal(apns.PriorityConserve))
 		Expect(entries[0].Command).To(Equal(wire.CommandFramed))
 	})
 
