@@ -388,16 +388,16 @@ func (c *conn) flush(ctx context.Context, buf []byte, writeTimeout time.Duration
 // a prepared message; the caller sets Token and ID per notification.
 func frameTemplate(p *prepared) wire.Notification {
 	n := wire.Notification{
-		Command:  wire.CommandFramed,
-		Present:  wire.HasIdentifier,
-		Payload:  p.payload,
-		Expiry:   p.expiry,
-		Priority: p.priority,
+		Command: wire.CommandFramed,
+		Present: wire.HasIdentifier,
+		Payload: p.payload,
+		Expiry:  p.expiry,
 	}
 	if p.hasExpiry {
 		n.Present |= wire.HasExpiry
 	}
-	if p.hasPrio {
+	if v, ok := p.priority.Value(); ok {
+		n.Priority = v
 		n.Present |= wire.HasPriority
 	}
 	return n

@@ -5,18 +5,23 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
 // Failure is a device token the gateway refused.
 type Failure struct {
-	Token  string      // the token as given in Message.Tokens
-	Status wire.Status // why; Status.String() is Apple's reason
-	ID     uint32      // identifier of the notification (0 if it was never written)
+	Token   string       // the token as given in Message.Tokens
+	Outcome apns.Outcome // why: a [wire.Status] on the binary protocol
+	ID      uint32       // identifier of the notification (0 if it was never written)
 	// Late: the refusal concerns a notification of an earlier Send, whose
 	// error response arrived after that Send had returned.
 	Late bool
 }
+
+// Status is the binary status of the refusal (its String is Apple's
+// reason), or 0 when the outcome is not a [wire.Status].
+func (f Failure) Status() wire.Status { return binaryStatus(f.Outcome) }
 
 // Result is what one Send knows about its notifications.
 //
@@ -135,7 +140,7 @@ func newBatch(m *Message, p *prepared) *batch {
 func (b *batch) sameContent(o *batch) bool {
 	return b != nil && o != nil && bytes.Equal(b.prep.payload, o.prep.payload) &&
 		b.prep.hasExpiry == o.prep.hasExpiry && b.prep.expiry == o.prep.expiry &&
-		b.prep.hasPrio == o.prep.hasPrio && b.prep.priority == o.prep.priority
+		b.prep.priority == o.prep.priority
 }
 
 // index returns the position of the notification with identifier id.
@@ -182,7 +187,7 @@ func settle(cur *batch, written, attempted int, out outcome, last *batch) *Resul
 				break
 			}
 		}
-		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID})
+		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID})
 		// The response names a notification before this connection's
 		// records (or none, 0): the previous batch, written after it, was
 		// discarded too (as settleLate has it). Id 0 with a refusal does
@@ -223,14 +228,14 @@ func settleLate(last *batch, resp wire.ErrorResponse) *Result {
 		return late
 	}
 	if resp.Status == wire.StatusShutdown {
-		late.Errors = append(late.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Late: true})
+		late.Errors = append(late.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Late: true})
 		late.retry(last, 0, len(last.ids), false)
 		return late
 	}
 	// An id this connection never sent in its last batch: an older one, so
 	// the last batch was discarded after it; or 0, naming none, so any of
 	// the last batch may have been the refused one and the rest delivered.
-	late.Errors = append(late.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Late: true})
+	late.Errors = append(late.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Late: true})
 	late.retry(last, 0, len(last.ids), unplaced(resp))
 	return late
 }
@@ -248,23 +253,23 @@ func (r *Result) apply(b *batch, k, end int, resp wire.ErrorResponse, late bool)
 	tok := b.tokens[k]
 	switch resp.Status.Disposition() {
 	case wire.Resume:
-		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Token: tok, Late: late})
+		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: late})
 		r.retry(b, k+1, end, false)
 		return k + 1
 	case wire.DropToken:
-		r.Failed = append(r.Failed, Failure{Token: tok, Status: resp.Status, ID: resp.ID, Late: late})
+		r.Failed = append(r.Failed, Failure{Token: tok, Outcome: resp.Status, ID: resp.ID, Late: late})
 		r.retry(b, k+1, end, false)
 	case wire.DropMessage:
-		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Token: tok, Late: late})
+		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: late})
 		for i := k; i < end; i++ {
 			var id uint32
 			if i < len(b.ids) {
 				id = b.ids[i]
 			}
-			r.Failed = append(r.Failed, Failure{Token: b.tokens[i], Status: resp.Status, ID: id, Late: late})
+			r.Failed = append(r.Failed, Failure{Token: b.tokens[i], Outcome: resp.Status, ID: id, Late: late})
 		}
 	default: // wire.Retry
-		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Token: tok, Late: late})
+		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: late})
 		r.retry(b, k, end, false)
 	}
 	return k

@@ -118,7 +118,7 @@ var _ = Describe("Late settlement (pure settleLate)", func() {
 			Expect(r.Revoked).To(Equal(revoked))
 		},
 		Entry("token error naming the second", wire.ErrorResponse{Status: 8, ID: 91},
-			summary{Failed: []client.Failure{{Token: last[1], Status: 8, ID: 91, Late: true}}, Retry: last[2:]}, 2),
+			summary{Failed: []client.Failure{{Token: last[1], Outcome: wire.Status(8), ID: 91, Late: true}}, Retry: last[2:]}, 2),
 		Entry("shutdown naming the last: nothing revoked", wire.ErrorResponse{Status: 10, ID: 92},
 			summary{Statuses: []wire.Status{10}}, 0),
 		Entry("shutdown naming none", wire.ErrorResponse{Status: 10, ID: 0},
@@ -129,13 +129,13 @@ var _ = Describe("Late settlement (pure settleLate)", func() {
 			summary{Retry: last, Uncertain: last, Statuses: []wire.Status{1}}, 3),
 		Entry("message-level error on the first: all failed", wire.ErrorResponse{Status: 7, ID: 90},
 			summary{Statuses: []wire.Status{7}, Failed: []client.Failure{
-				{Token: last[0], Status: 7, ID: 90, Late: true}, {Token: last[1], Status: 7, ID: 91, Late: true},
-				{Token: last[2], Status: 7, ID: 92, Late: true}}}, 3),
+				{Token: last[0], Outcome: wire.Status(7), ID: 90, Late: true}, {Token: last[1], Outcome: wire.Status(7), ID: 91, Late: true},
+				{Token: last[2], Outcome: wire.Status(7), ID: 92, Late: true}}}, 3),
 	)
 
 	It("finds an identifier past the wrap", func() {
 		r := client.SettleLateForTest(last, 0xffffffff, wire.ErrorResponse{Status: 8, ID: 2}) // ids 0xffffffff, 1, 2
-		Expect(cmp.Diff(summary{Failed: []client.Failure{{Token: last[2], Status: 8, ID: 2, Late: true}}}, summarize(r))).To(BeEmpty())
+		Expect(cmp.Diff(summary{Failed: []client.Failure{{Token: last[2], Outcome: wire.Status(8), ID: 2, Late: true}}}, summarize(r))).To(BeEmpty())
 		Expect(r.Revoked).To(Equal(1))
 	})
 })
