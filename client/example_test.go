@@ -61,7 +61,7 @@ func ExampleResult_Retries() {
 		queue = queue[1:]
 		res := must(sess.Send(ctx, srv.GatewayAddr(), cert, m))
 		for _, f := range res.Failed {
-			fmt.Printf("round %d: token …%s failed: %v\n", round, f.Token[60:], f.Status.String())
+			fmt.Printf("round %d: token …%s failed: %v\n", round, f.Token[60:], f.Status().String())
 		}
 		for _, r := range res.Retries() {
 			fmt.Printf("round %d: %d to send again\n", round, len(r.Tokens))
