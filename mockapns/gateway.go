@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -120,8 +121,8 @@ func (g *gwConn) run() verdict {
 			g.end += n
 			g.now = time.Now()
 			cut := -1
-			if g.s.faults.active.Load() > 0 {
-				if at, ok := g.s.faults.cutAt(before, g.read); ok {
+			if g.s.faults.activeFor(apns.Binary) {
+				if at, ok := g.s.faults.cutAt(apns.Binary, before, g.read); ok {
 					cut = g.end - int(g.read-at) // keep the bytes before the cut
 				}
 			}
@@ -209,7 +210,7 @@ func (g *gwConn) process() verdict {
 			return g.refuse(&bad, fe.Status, fe.Err)
 		}
 		g.start += used
-		if s.faults.active.Load() > 0 {
+		if s.faults.activeFor(apns.Binary) {
 			a := s.faults.onNotification(n)
 			if a.delay > 0 {
 				g.flush()

@@ -219,14 +219,16 @@ func (s *Server) ClearNotifications() { s.journal.clear(false, nil) }
 // AddFault installs a fault, after those already installed, and returns its
 // ID. An invalid fault is refused with an error wrapping ErrBadFault.
 //
-// Gateway faults are checked on every notification read, in the order they
-// were added, before Apple's validation. Every fault counts the
-// notifications that match its Token towards its Nth, whatever the other
-// faults do. Delays that fire add up and come first; then the first
-// reject, shutdown or disconnect that fires decides the outcome, and the
-// later ones do not fire on that notification. Feedback faults apply to
-// the next feedback connections, the first that can still fire deciding.
-// With no fault installed the gateway skips all this.
+// Faults are checked on every binary notification and HTTP/2 request
+// they apply to, in the order they were added, before Apple's validation.
+// Every fault counts the notifications that match its Token towards its
+// Nth, whatever the other faults do. Side effects that fire (delays add
+// up, max_streams) come first; then the first fault that decides the
+// outcome (reject, shutdown, disconnect, goaway, rst_stream) fires, and
+// the later ones do not fire on that notification. Feedback faults apply
+// to the next feedback connections, the first that can still fire
+// deciding. With no fault installed for a protocol, its front end skips
+// all this.
 func (s *Server) AddFault(f Fault) (int, error) { return s.faults.add(f) }
 
 // Faults lists the installed faults in the order they are checked.
