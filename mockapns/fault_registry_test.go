@@ -16,7 +16,7 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
-// designExamples are the fault examples of DESIGN.md, verbatim, plus one per
+// designExamples are the documented fault examples, verbatim, plus one per
 // feedback action, with the Go value each stands for.
 var designExamples = []struct {
 	json string
@@ -57,7 +57,7 @@ func specError(err error) *mockapns.FaultSpecError {
 }
 
 var _ = Describe("fault JSON", func() {
-	Describe("the DESIGN.md examples", func() {
+	Describe("the documented examples", func() {
 		for _, ex := range designExamples {
 			It("parses "+ex.json+" and round-trips it", func() {
 				got, err := mockapns.ParseFault([]byte(ex.json))
