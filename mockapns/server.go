@@ -17,6 +17,50 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
+// Config configures a Server. The zero value is usable: both services on
+// loopback with free ports, a fresh PKI, Apple's validation, a journal of
+// DefaultJournalSize entries, no faults, no logs. Every zero value is a
+// documented default; [Config.Validate] checks the rest.
+type Config struct {
+	// GatewayAddr is the binary gateway's listen address; "" means
+	// "127.0.0.1:0" (a free port).
+	GatewayAddr string
+	// FeedbackAddr is the feedback service's listen address; "" means
+	// "127.0.0.1:0".
+	FeedbackAddr string
+	// PKI holds the CA and the certificates both services present and
+	// trust; nil means a fresh certs.New(certs.Options{}).
+	PKI *certs.PKI
+	// JournalSize is how many journal entries are kept (oldest dropped
+	// first; the counters of Stats stay exact); 0 means DefaultJournalSize.
+	JournalSize int
+	// Seed seeds the random source of probability faults; 0 means a
+	// time-based seed. Server.Seed reports the one in use.
+	Seed int64
+	// Limits are Apple's validation rules; the zero value is Apple's
+	// defaults (32-byte tokens, payloads up to 2048 bytes).
+	Limits wire.Limits
+	// Parse relaxes the structural checks of frames (unknown and repeated
+	// items, frame length limit); the zero value is strict.
+	Parse wire.ParseOptions
+	// NoValidation accepts any notification that parses, skipping
+	// wire.Validate.
+	NoValidation bool
+	// ErrorLinger bounds how long the gateway keeps reading and discarding
+	// after an error response (so that the client receives it rather than
+	// a TCP reset) before it closes; 0 means one second.
+	ErrorLinger time.Duration
+	// Faults are installed at start, in order, as by Server.AddFault.
+	Faults []Fault
+	// Logger receives the server's logs; nil means none.
+	Logger *slog.Logger
+	// OnConn, if set, is called from the connection's goroutine when a
+	// gateway or feedback connection opens, closes or fails its handshake
+	// (ConnClosed comes after the close). It must return quickly and must
+	// not call Close or Shutdown.
+	OnConn func(ConnEvent)
+}
+
 // Defaults and bounds.
 const (
 	defaultErrorLinger = time.Second
