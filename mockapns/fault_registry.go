@@ -168,39 +168,40 @@ func ParseFault(data []byte) (Fault, error) {
 		return nil, specErr(fieldAction, "unknown action %q (want %s)", action, strings.Join(registry.actions, ", "))
 	}
 	s := newSpec()
+	if err := decodeMembers(s, action, members); err != nil {
+		return nil, err
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.fault(), nil
+}
+
+// decodeMembers decodes the members of a document for action into s,
+// through the type's member table.
+func decodeMembers(s faultSpec, action string, members rawMembers) error {
 	table := s.members()
 	for _, m := range members {
 		if m.name != fieldAction && !slices.ContainsFunc(table, func(t member) bool { return t.name == m.name }) {
-			return nil, specErr(m.name, "not allowed with action %q", action)
+			return specErr(m.name, "not allowed with action %q", action)
 		}
 	}
 	for _, t := range table {
 		raw, given := members.get(t.name)
 		switch {
 		case !given && t.required:
-			return nil, specErr(t.name, "required for action %q (%s)", action, t.hint)
+			return specErr(t.name, "required for action %q (%s)", action, t.hint)
 		case !given:
 			continue
-		case bytes.Equal(raw, jsonNull):
-			return nil, specErr(t.name, "must not be null")
 		}
 		if err := t.decode(raw); err != nil {
-			var se *FaultSpecError
-			if errors.As(err, &se) {
-				return nil, err
-			}
-			return nil, specErr(t.name, "%s", err)
+			return err
 		}
 	}
 	if jc, ok := s.(jsonChecker); ok {
-		if err := jc.checkJSON(func(name string) bool { _, ok := members.get(name); return ok }); err != nil {
-			return nil, err
-		}
+		return jc.checkJSON(func(name string) bool { _, ok := members.get(name); return ok })
 	}
-	if err := s.check(); err != nil {
-		return nil, err
-	}
-	return s.fault(), nil
+	return nil
 }
 
 // MarshalFault returns the JSON form of f, the one [ParseFault] reads:
