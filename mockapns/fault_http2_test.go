@@ -1,6 +1,7 @@
 package mockapns_test
 
 import (
+	"strings"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -111,6 +112,7 @@ var _ = Describe("fault registry", func() {
 			Expect(se.Field).To(Equal(field))
 			Expect(err.Error()).To(ContainSubstring(`"` + field + `"`))
 		},
+		Entry("token over apns.MaxTokenLength", `{"action":"rst_stream","token":"`+strings.Repeat("ab", apns.MaxTokenLength+1)+`"}`, "token"),
 		Entry("duplicate reason", `{"action":"reject","reason":"BadTopic","reason":"BadTopic"}`, "reason"),
 		Entry("unknown member", `{"action":"goaway","reason":"Shutdown","last_stream":1}`, "last_stream"),
 		Entry("member in another case", `{"action":"goaway","Reason":"Shutdown"}`, "Reason"),

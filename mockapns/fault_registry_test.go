@@ -214,6 +214,12 @@ func FuzzParseFault(f *testing.F) {
 	f.Add([]byte(`{"action":"reject","status":8,"token":"ab","nth":3,"probability":0.5,"times":7}`))
 	f.Add([]byte(`{"action":"delay","delay":"1h2m3.000000004s","token":"00"}`))
 	f.Add([]byte(`{"action":"shutdown","nth":1,"nth":2}`))
+	for _, ex := range http2Examples {
+		f.Add([]byte(ex.json))
+	}
+	for _, ex := range everyMember {
+		f.Add([]byte(ex.json))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fault, err := mockapns.ParseFault(data)
 		if err != nil {
