@@ -208,7 +208,7 @@ func (g *gwConn) process() verdict {
 		}
 		if !s.cfg.NoValidation {
 			if err := wire.Validate(n, s.cfg.Limits); err != nil {
-				return g.refuse(n, statusOf(err), err)
+				return g.refuse(n, gatewayStatusOf(err), err)
 			}
 		}
 		g.last = n.ID
@@ -218,8 +218,8 @@ func (g *gwConn) process() verdict {
 	return keepGoing
 }
 
-// statusOf is the status a validation or parse error is answered with.
-func statusOf(err error) wire.Status {
+// gatewayStatusOf is the status a validation or parse error is answered with.
+func gatewayStatusOf(err error) wire.Status {
 	var fe *wire.FrameError
 	if errors.As(err, &fe) {
 		return fe.Status

@@ -10,8 +10,8 @@ import (
 // http2Only is the protocol set of the HTTP/2 provider API's faults.
 var http2Only = protos(apns.HTTP2)
 
-// maxStreamID is the largest HTTP/2 stream identifier (31 bits).
-const maxStreamID = math.MaxInt32
+// faultMaxStreamID is the largest HTTP/2 stream identifier (31 bits).
+const faultMaxStreamID = math.MaxInt32
 
 // GoAway answers the triggering HTTP/2 request's connection with a GOAWAY
 // frame whose debug data is {"reason": Reason}, then closes it, as Apple
@@ -34,7 +34,7 @@ func (*GoAway) action() string   { return "goaway" }
 func (f *GoAway) fault() Fault   { return *f }
 
 func (f *GoAway) members() []member {
-	last := intMember("last_stream_id", &f.LastStreamID, 0, maxStreamID, "0 to 2147483647",
+	last := intMember("last_stream_id", &f.LastStreamID, 0, faultMaxStreamID, "0 to 2147483647",
 		func() bool { return f.HasLastStreamID })
 	decode := last.decode
 	last.decode = func(raw json.RawMessage) error {
@@ -45,10 +45,10 @@ func (f *GoAway) members() []member {
 }
 
 func (f *GoAway) check() error {
-	if err := checkReason(f.Reason); err != nil {
+	if err := checkFaultReason(f.Reason); err != nil {
 		return specErr("reason", "%s", err)
 	}
-	if f.LastStreamID > maxStreamID {
+	if f.LastStreamID > faultMaxStreamID {
 		return specErr("last_stream_id", "must be 0 to 2147483647, got %d", f.LastStreamID)
 	}
 	if f.LastStreamID != 0 && !f.HasLastStreamID {
@@ -84,7 +84,7 @@ func (*MaxStreams) action() string   { return "max_streams" }
 func (f *MaxStreams) fault() Fault   { return *f }
 
 func (f *MaxStreams) members() []member {
-	streams := intMember("streams", &f.Streams, 1, maxStreamID, "1 to 2147483647", nil)
+	streams := intMember("streams", &f.Streams, 1, faultMaxStreamID, "1 to 2147483647", nil)
 	streams.required = true
 	return append([]member{streams,
 		intMember("restore_after", &f.RestoreAfter, 1, math.MaxInt, "at least 1", nil),
@@ -93,7 +93,7 @@ func (f *MaxStreams) members() []member {
 
 func (f *MaxStreams) check() error {
 	switch {
-	case f.Streams < 1 || f.Streams > maxStreamID:
+	case f.Streams < 1 || f.Streams > faultMaxStreamID:
 		return specErr("streams", "must be 1 to 2147483647, got %d", f.Streams)
 	case f.RestoreAfter < 0:
 		return specErr("restore_after", "must not be negative, got %d", f.RestoreAfter)

@@ -155,8 +155,8 @@ func protocolMember(p *apns.Protocol) member {
 	}
 }
 
-// maxReasonLength bounds a reason: Apple's longest is 27 bytes.
-const maxReasonLength = 64
+// faultMaxReasonLength bounds a reason: Apple's longest is 27 bytes.
+const faultMaxReasonLength = 64
 
 func reasonMember(p *apns.Reason, required bool) member {
 	return member{
@@ -168,7 +168,7 @@ func reasonMember(p *apns.Reason, required bool) member {
 				return err
 			}
 			r := apns.Reason(s)
-			if err := checkReason(r); err != nil {
+			if err := checkFaultReason(r); err != nil {
 				return specErr("reason", "%s", err)
 			}
 			*p = r
@@ -178,11 +178,11 @@ func reasonMember(p *apns.Reason, required bool) member {
 	}
 }
 
-// checkReason accepts Apple's reasons and any other word of letters and
+// checkFaultReason accepts Apple's reasons and any other word of letters and
 // digits (so that clients can meet a reason Apple adds later).
-func checkReason(r apns.Reason) error {
-	if r == "" || len(r) > maxReasonLength {
-		return fmt.Errorf("want one of Apple's reasons such as \"BadDeviceToken\" (1 to %d letters), got %q", maxReasonLength, r)
+func checkFaultReason(r apns.Reason) error {
+	if r == "" || len(r) > faultMaxReasonLength {
+		return fmt.Errorf("want one of Apple's reasons such as \"BadDeviceToken\" (1 to %d letters), got %q", faultMaxReasonLength, r)
 	}
 	for _, c := range []byte(r) {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {

@@ -308,7 +308,7 @@ func readObject(data []byte) (rawMembers, error) {
 // decodeValue decodes one member value into v, refusing null and values
 // of the wrong JSON type, with errors naming the member.
 func decodeValue(name string, raw json.RawMessage, v any) error {
-	if bytes.Equal(raw, jsonNull) {
+	if bytes.Equal(raw, jsonNullValue) {
 		return specErr(name, "must not be null")
 	}
 	if err := json.Unmarshal(raw, v); err != nil {

@@ -57,7 +57,7 @@ func (f *Reject) check() error {
 	case f.HTTPStatus != 0 && (f.HTTPStatus < 400 || f.HTTPStatus > 599):
 		return specErr("http_status", "must be 400 to 599, got %d", f.HTTPStatus)
 	case f.Reason != "":
-		if err := checkReason(f.Reason); err != nil {
+		if err := checkFaultReason(f.Reason); err != nil {
 			return specErr("reason", "%s", err)
 		}
 	}

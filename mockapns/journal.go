@@ -124,7 +124,7 @@ type entryJSON struct {
 	Reason     *string          `json:"reason,omitempty"`
 }
 
-var jsonNull = json.RawMessage("null")
+var jsonNullValue = json.RawMessage("null")
 
 // MarshalJSON renders the entry in the admin API's form: token as lower-case
 // hex, payload embedded as JSON when it is valid JSON (else as a JSON
@@ -141,7 +141,7 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	if e.Protocol == apns.HTTP2 {
 		j.Protocol = apns.HTTP2.String()
 		auth, reason := e.Auth.String(), string(e.Reason)
-		exp := jsonNull
+		exp := jsonNullValue
 		if e.Expiration != nil {
 			exp = strconv.AppendInt(nil, *e.Expiration, 10)
 		}
@@ -205,7 +205,7 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 func (j *entryJSON) h2Into(e *Entry) error {
 	e.APNsID, e.Topic, e.PushType = deref(j.APNsID), deref(j.Topic), deref(j.PushType)
 	e.CollapseID, e.HTTPStatus, e.Reason = deref(j.CollapseID), deref(j.HTTPStatus), apns.Reason(deref(j.Reason))
-	if j.Expiration != nil && !bytes.Equal(*j.Expiration, jsonNull) {
+	if j.Expiration != nil && !bytes.Equal(*j.Expiration, jsonNullValue) {
 		var v int64
 		if err := json.Unmarshal(*j.Expiration, &v); err != nil {
 			return fmt.Errorf("mockapns: entry expiration: %w", err)
@@ -241,7 +241,7 @@ func payloadOf(raw json.RawMessage) ([]byte, error) {
 			return nil, fmt.Errorf("mockapns: entry payload: %w", err)
 		}
 		return []byte(s), nil
-	case len(raw) > 0 && !bytes.Equal(raw, jsonNull):
+	case len(raw) > 0 && !bytes.Equal(raw, jsonNullValue):
 		return bytes.Clone(raw), nil
 	}
 	return nil, nil
