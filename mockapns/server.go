@@ -19,7 +19,8 @@ import (
 
 // Config configures a Server. The zero value is usable: both services on
 // loopback with free ports, a fresh PKI, Apple's validation, a journal of
-// DefaultJournalSize entries, no faults, no logs.
+// DefaultJournalSize entries, no faults, no logs. Every zero value is a
+// documented default; [Config.Validate] checks the rest.
 type Config struct {
 	// GatewayAddr is the binary gateway's listen address; "" means
 	// "127.0.0.1:0" (a free port).
@@ -116,8 +117,12 @@ func (t *tracked) close() {
 }
 
 // Start starts a server listening on both ports and returns once both
-// listeners are up.
+// listeners are up. A Config that [Config.Validate] refuses is refused
+// with its error, wrapping [ErrBadConfig].
 func Start(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, pki: cfg.PKI, log: cfg.Logger, seed: cfg.Seed, linger: cfg.ErrorLinger,
 		conns: make(map[*tracked]struct{})}
 	s.journal = newJournal(cfg.JournalSize, &s.stats)
@@ -134,9 +139,9 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}
 	s.faults.rng = newRand(s.seed)
-	for i, f := range cfg.Faults {
-		if _, err := s.faults.add(f); err != nil {
-			return nil, fmt.Errorf("mockapns: Config.Faults[%d]: %w", i, err)
+	for _, f := range cfg.Faults {
+		if _, err := s.faults.add(f); err != nil { // cannot happen: Validate checked them
+			return nil, fmt.Errorf("mockapns: %w", err)
 		}
 	}
 	if s.pki == nil {
@@ -219,14 +224,16 @@ func (s *Server) ClearNotifications() { s.journal.clear(false, nil) }
 // AddFault installs a fault, after those already installed, and returns its
 // ID. An invalid fault is refused with an error wrapping ErrBadFault.
 //
-// Gateway faults are checked on every notification read, in the order they
-// were added, before Apple's validation. Every fault counts the
-// notifications that match its Token towards its Nth, whatever the other
-// faults do. Delays that fire add up and come first; then the first
-// reject, shutdown or disconnect that fires decides the outcome, and the
-// later ones do not fire on that notification. Feedback faults apply to
-// the next feedback connections, the first that can still fire deciding.
-// With no fault installed the gateway skips all this.
+// Faults are checked on every binary notification and HTTP/2 request
+// they apply to, in the order they were added, before Apple's validation.
+// Every fault counts the notifications that match its Token towards its
+// Nth, whatever the other faults do. Side effects that fire (delays add
+// up, max_streams) come first; then the first fault that decides the
+// outcome (reject, shutdown, disconnect, goaway, rst_stream) fires, and
+// the later ones do not fire on that notification. Feedback faults apply
+// to the next feedback connections, the first that can still fire
+// deciding. With no fault installed for a protocol, its front end skips
+// all this.
 func (s *Server) AddFault(f Fault) (int, error) { return s.faults.add(f) }
 
 // Faults lists the installed faults in the order they are checked.
