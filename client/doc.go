@@ -43,7 +43,8 @@
 // rules are documented on [Result].
 //
 // The caller decides about retrying: follow Retries until no result needs a
-// retry (see the examples), or let [Session.SendAll] do it and total the
+// retry (see the examples), with [Rounds], which does it with one give-up
+// rule ([RetryPolicy]), or let [Session.SendAll] do it and total the
 // rounds. Send itself never sends a token twice.
 //
 // With Config.ConfirmByClose a batch ends with a TLS close_notify instead
