@@ -17,7 +17,7 @@
 //
 // A Session pools connections per (address, certificate identity): opened
 // on first use, reused by later Sends, at most Config.PoolSize each, and
-// retired by [Session.Outdate] when idle too long and by
+// retired by [Session.CloseIdle] when idle too long and by
 // [Session.Shutdown]. Retiring is graceful: the session sends a TLS
 // close_notify and waits (at most Config.ReadTimeout, and within
 // Shutdown's ctx) for the gateway to judge what it received and close.

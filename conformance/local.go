@@ -277,7 +277,7 @@ func (l *Local) Outdate(_ context.Context, idle time.Duration) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := sess.Outdate(idle)
+	n := sess.CloseIdle(idle)
 	l.keepLate(sess)
 	return n, nil
 }
