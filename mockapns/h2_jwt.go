@@ -298,27 +298,26 @@ func (v *jwtVerifier) check(token string) (jwtClaims, apns.Reason) {
 	if err != nil {
 		return jwtClaims{}, invalid
 	}
-	var header struct {
-		Alg *string `json:"alg"`
-		Kid *string `json:"kid"`
+	header, ok := decodeObject(buf[:hn])
+	if !ok {
+		return jwtClaims{}, invalid
 	}
-	if !decodeObject(buf[:hn], &header) || header.Alg == nil || *header.Alg != "ES256" ||
-		header.Kid == nil || !certs.ValidAuthID(*header.Kid) {
+	alg, okAlg := stringMember(header, "alg")
+	kid, okKid := stringMember(header, "kid")
+	if !okAlg || alg != "ES256" || !okKid || !certs.ValidAuthID(kid) {
 		return jwtClaims{}, invalid
 	}
 	cn, err := jwtB64.Decode(buf[:], []byte(c64))
 	if err != nil {
 		return jwtClaims{}, invalid
 	}
-	var claims struct {
-		Iss *string         `json:"iss"`
-		Iat json.RawMessage `json:"iat"`
-	}
-	if !decodeObject(buf[:cn], &claims) || claims.Iss == nil || !certs.ValidAuthID(*claims.Iss) {
+	claims, ok := decodeObject(buf[:cn])
+	if !ok {
 		return jwtClaims{}, invalid
 	}
-	iat, ok := numericDate(claims.Iat)
-	if !ok {
+	iss, okIss := stringMember(claims, "iss")
+	iat, okIat := numericDate(claims["iat"])
+	if !okIss || !certs.ValidAuthID(iss) || !okIat {
 		return jwtClaims{}, invalid
 	}
 	var sig [64]byte
@@ -328,7 +327,7 @@ func (v *jwtVerifier) check(token string) (jwtClaims, apns.Reason) {
 	if n, err := jwtB64.Decode(sig[:], []byte(s64)); err != nil || n != len(sig) {
 		return jwtClaims{}, invalid
 	}
-	out := jwtClaims{keyID: *header.Kid, teamID: *claims.Iss, iat: iat}
+	out := jwtClaims{keyID: kid, teamID: iss, iat: iat}
 	key, known := v.keys.get(out.keyID)
 	switch {
 	case known && key.TeamID != out.teamID:
@@ -359,14 +358,25 @@ func jwtAlphabet(s string) bool {
 	return true
 }
 
-// decodeObject unmarshals a JSON object into dst; anything else (null,
-// an array, trailing data) is refused.
-func decodeObject(b []byte, dst any) bool {
+// decodeObject reads a JSON object; anything else (null, an array, bad
+// JSON) is refused. Member names are exact: "ALG" is not "alg".
+func decodeObject(b []byte) (map[string]json.RawMessage, bool) {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	if len(b) == 0 || b[0] != '{' {
-		return false
+		return nil, false
 	}
-	return json.Unmarshal(b, dst) == nil
+	var m map[string]json.RawMessage
+	return m, json.Unmarshal(b, &m) == nil
+}
+
+// stringMember reads the string member name of an object.
+func stringMember(m map[string]json.RawMessage, name string) (string, bool) {
+	raw, ok := m[name]
+	if !ok || len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	return s, json.Unmarshal(raw, &s) == nil
 }
 
 // numericDate reads a JWT NumericDate: a JSON number of seconds since the

@@ -153,6 +153,10 @@ var _ = Describe("HTTP/2 provider tokens", func() {
 			Entry("alg none", func() string { return mustSign(key, map[string]any{"alg": "none", "kid": "KEY0000001"}, claims()) }),
 			Entry("alg missing", func() string { return mustSign(key, map[string]any{"kid": "KEY0000001"}, claims()) }),
 			Entry("alg not a string", func() string { return mustSign(key, map[string]any{"alg": 256, "kid": "KEY0000001"}, claims()) }),
+			Entry("member names in another case", func() string {
+				return mustSign(key, map[string]any{"ALG": "ES256", "KID": "KEY0000001"}, claims())
+			}),
+			Entry("kid a number", func() string { return mustSign(key, map[string]any{"alg": "ES256", "kid": 1234567890}, claims()) }),
 			Entry("kid missing", func() string { return mustSign(key, map[string]any{"alg": "ES256"}, claims()) }),
 			Entry("kid of 9 characters", func() string { return mustSign(key, hdr("KEY000001"), claims()) }),
 			Entry("kid of 11 characters", func() string { return mustSign(key, hdr("KEY00000011"), claims()) }),
