@@ -26,6 +26,7 @@ type FieldError struct {
 	Field  string
 	Reason string
 	kind   error
+	cause  error // the underlying error, if any (such as certs.ErrBadAuthKey)
 }
 
 // Error reads, for example, `mockapns: bad device: field "token": required`.
@@ -36,8 +37,14 @@ func (e *FieldError) Error() string {
 	return e.kind.Error() + ": field " + strconv.Quote(e.Field) + ": " + e.Reason
 }
 
-// Unwrap returns ErrBadAuthKey or ErrBadDevice.
-func (e *FieldError) Unwrap() error { return e.kind }
+// Unwrap returns ErrBadAuthKey or ErrBadDevice, and the underlying error
+// when there is one.
+func (e *FieldError) Unwrap() []error {
+	if e.cause != nil {
+		return []error{e.kind, e.cause}
+	}
+	return []error{e.kind}
+}
 
 func fieldErr(kind error, field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), kind: kind}

@@ -198,6 +198,27 @@ var _ = Describe("HTTP/2 trusted keys", func() {
 		Entry("no public key", mockapns.AuthKey{KeyID: "KEY0000001", TeamID: "TEAM000001"}, "public_key"),
 	)
 
+	It("makes a trusted key from a .p8 or a public-key PEM", func() {
+		p8, err := key.PrivatePEM()
+		Expect(err).NotTo(HaveOccurred())
+		pub, err := key.PublicPEM()
+		Expect(err).NotTo(HaveOccurred())
+		for _, in := range [][]byte{p8, pub} {
+			k, err := mockapns.ParseTrustedKey("KEY0000002", "TEAM000002", in)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(k.KeyID).To(Equal("KEY0000002"))
+			Expect(k.TeamID).To(Equal("TEAM000002"))
+			Expect(k.PublicKey.Equal(&key.Key.PublicKey)).To(BeTrue())
+		}
+		_, err = mockapns.ParseTrustedKey("KEY0000002", "TEAM000002", []byte("junk"))
+		Expect(err).To(MatchError(mockapns.ErrBadAuthKey))
+		Expect(err).To(MatchError(certs.ErrNoPEM))
+		_, err = mockapns.ParseTrustedKey("KEY", "TEAM000002", pub)
+		var fe *mockapns.FieldError
+		Expect(errors.As(err, &fe)).To(BeTrue())
+		Expect(fe.Field).To(Equal("key_id"))
+	})
+
 	It("refuses to start with a bad configured key", func() {
 		_, err := mockapns.Start(mockapns.Config{AuthKeys: []mockapns.AuthKey{{KeyID: "x"}}})
 		Expect(err).To(MatchError(mockapns.ErrBadAuthKey))

@@ -131,6 +131,30 @@ func keyErr(field, format string, args ...any) *FieldError {
 	return fieldErr(ErrBadAuthKey, field, format, args...)
 }
 
+// keyCause is the FieldError for a PEM that certs refused.
+func keyCause(err error) *FieldError {
+	e := keyErr(fieldPublicKey, "%v", err)
+	e.cause = err
+	return e
+}
+
+// ParseTrustedKey makes the AuthKey of keyID and teamID from PEM: a .p8
+// file ("PRIVATE KEY", of which only the public half is kept) or a "PUBLIC
+// KEY", either ECDSA P-256. Errors are a *FieldError wrapping ErrBadAuthKey
+// and, for the PEM, the error of certs.ParseAuthPublicKey.
+func ParseTrustedKey(keyID, teamID string, pemBytes []byte) (AuthKey, error) {
+	k := AuthKey{KeyID: keyID, TeamID: teamID}
+	if err := k.validateIDs(); err != nil {
+		return AuthKey{}, err
+	}
+	pub, err := certs.ParseAuthPublicKey(pemBytes)
+	if err != nil {
+		return AuthKey{}, keyCause(err)
+	}
+	k.PublicKey = pub
+	return k, nil
+}
+
 // MarshalJSON writes {"key_id", "team_id", "public_key"}, the key as a PEM
 // "PUBLIC KEY" block.
 func (k AuthKey) MarshalJSON() ([]byte, error) {
@@ -181,7 +205,7 @@ func (k *AuthKey) UnmarshalJSON(b []byte) error {
 	}
 	pub, err := certs.ParseAuthPublicKey([]byte(pemText))
 	if err != nil {
-		return keyErr(fieldPublicKey, "%v", err)
+		return keyCause(err)
 	}
 	out.PublicKey = pub
 	*k = out
