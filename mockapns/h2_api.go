@@ -1,8 +1,11 @@
 package mockapns
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -134,3 +137,67 @@ func (s *Server) RemoveDevice(tok apns.Token) bool { return s.h2auth.devices.rem
 
 // ClearDevices forgets every device.
 func (s *Server) ClearDevices() { s.h2auth.devices.clear() }
+
+// AddAuthKeys trusts several keys at once: all of them, or none when one
+// is refused (the error names its index).
+func (s *Server) AddAuthKeys(keys ...AuthKey) error {
+	for i, k := range keys {
+		if err := k.validate(); err != nil {
+			return fmt.Errorf("key %d: %w", i, err)
+		}
+	}
+	for _, k := range keys {
+		if err := s.h2auth.keys.add(k); err != nil {
+			return err // cannot happen: validated above
+		}
+	}
+	return nil
+}
+
+// parseOneOrMany reads a body holding one JSON object or an array of them,
+// each decoded as a T (whose UnmarshalJSON checks it). An element's error
+// is prefixed with its index, "[2]: ...".
+func parseOneOrMany[T any](body []byte, want string) ([]T, error) {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	if len(b) == 0 {
+		return nil, fmt.Errorf("empty body, want %s or an array of them", want)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var out []T
+	if b[0] == '[' {
+		var raws []json.RawMessage
+		if err := dec.Decode(&raws); err != nil {
+			return nil, fmt.Errorf("bad JSON: %w", err)
+		}
+		out = make([]T, len(raws))
+		for i, raw := range raws {
+			if err := json.Unmarshal(raw, &out[i]); err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+	} else {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("bad JSON: %w", err)
+		}
+		out = []T{v}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("bad JSON: more than one value in the body")
+	}
+	return out, nil
+}
+
+// parseDevices reads the body of POST /api/v1/devices.
+func parseDevices(body []byte) ([]Device, error) {
+	return parseOneOrMany[Device](body, `{"token": "HEX", "topic": "...", "unregistered_at": "RFC3339"}`)
+}
+
+// parseAuthKeys reads the body of POST /api/v1/keys.
+func parseAuthKeys(body []byte) ([]AuthKey, error) {
+	return parseOneOrMany[AuthKey](body, `{"key_id": "...", "team_id": "...", "public_key": "PEM"}`)
+}

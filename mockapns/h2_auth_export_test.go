@@ -48,3 +48,9 @@ const (
 	AuthMethodToken       = authToken
 	AuthMethodCertificate = authCertificate
 )
+
+// ParseDevicesForTest is parseDevices (the body of POST /api/v1/devices).
+func ParseDevicesForTest(body []byte) ([]Device, error) { return parseDevices(body) }
+
+// ParseAuthKeysForTest is parseAuthKeys (the body of POST /api/v1/keys).
+func ParseAuthKeysForTest(body []byte) ([]AuthKey, error) { return parseAuthKeys(body) }
