@@ -59,6 +59,15 @@ type Config struct {
 	// (ConnClosed comes after the close). It must return quickly and must
 	// not call Close or Shutdown.
 	OnConn func(ConnEvent)
+	// Environment is the APNs environment of the HTTP/2 API: certs.Sandbox
+	// (also for 0) or certs.Production.
+	Environment certs.Environment
+	// AuthKeys are trusted for provider tokens besides the PKI's AuthKey.
+	AuthKeys []AuthKey
+	// NoJWTVerify checks provider tokens' form and claims, not signatures.
+	NoJWTVerify bool
+	// Clock is the time of token ages and token-update limits; nil: time.Now.
+	Clock func() time.Time
 }
 
 // Defaults and bounds.
@@ -100,6 +109,8 @@ type Server struct {
 
 	fbMu    sync.Mutex
 	fbQueue []wire.FeedbackTuple
+
+	h2auth h2Auth // trusted keys, devices, environment (h2_api.go)
 }
 
 // tracked is an open connection that Close and CloseClientConnections can cut.
@@ -152,6 +163,9 @@ func Start(cfg Config) (*Server, error) {
 		s.pki = p
 	}
 	s.tlsConf = s.pki.ServerTLSConfig()
+	if err := s.initH2Auth(); err != nil {
+		return nil, err
+	}
 	gwAddr, fbAddr := cfg.GatewayAddr, cfg.FeedbackAddr
 	if gwAddr == "" {
 		gwAddr = "127.0.0.1:0"
@@ -249,7 +263,8 @@ func (s *Server) ClearFaults() { s.faults.clear() }
 // the feedback queue and the counters, except the gauge of connections open
 // now, and restarts the random source of probability faults from the seed,
 // so that a run after Reset repeats like one after a fresh start. Open
-// connections stay open; connection numbers go on.
+// connections stay open; connection numbers go on. The HTTP/2 device state
+// is forgotten and the trusted keys are those of the start again.
 func (s *Server) Reset() {
 	// The counters are zeroed under the journal's lock, so that a
 	// notification being journalled now is either in both or in neither.
@@ -258,6 +273,7 @@ func (s *Server) Reset() {
 	s.fbMu.Lock()
 	s.fbQueue = nil
 	s.fbMu.Unlock()
+	s.resetH2Auth()
 }
 
 // CloseClientConnections cuts every open gateway and feedback connection
