@@ -193,3 +193,19 @@ var _ = Describe("Reason", func() {
 		Expect(apns.Disposition(9).String()).To(Equal("disposition(9)"))
 	})
 })
+
+var _ = Describe("AppendParsedToken", func() {
+	It("appends what ParseToken parses, and leaves dst alone on error", func() {
+		dst := []byte{9}
+		out, err := apns.AppendParsedToken(dst, "0aFF")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal([]byte{9, 0x0a, 0xff}))
+		for _, bad := range []string{"", "abc", "0g", strings.Repeat("00", apns.MaxTokenLength+1)} {
+			out, err := apns.AppendParsedToken(dst, bad)
+			Expect(err).To(MatchError(apns.ErrBadToken))
+			Expect(out).To(Equal([]byte{9}))
+			_, perr := apns.ParseToken(bad)
+			Expect(err).To(Equal(perr))
+		}
+	})
+})

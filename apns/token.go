@@ -27,15 +27,27 @@ type Token struct {
 // The token must be non-empty, of even length and at most [MaxTokenLength]
 // bytes; otherwise the error wraps [ErrBadToken] and says why.
 func ParseToken(s string) (Token, error) {
+	b, err := AppendParsedToken(nil, s)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{b: string(b)}, nil
+}
+
+// AppendParsedToken appends the bytes of the hexadecimal token s to dst,
+// under the rules of [ParseToken], without allocating when dst has room:
+// for encoders that turn many tokens into frames. On error dst is returned
+// unchanged.
+func AppendParsedToken(dst []byte, s string) ([]byte, error) {
 	switch {
 	case s == "":
-		return Token{}, fmt.Errorf("%w: empty", ErrBadToken)
+		return dst, fmt.Errorf("%w: empty", ErrBadToken)
 	case len(s)%2 != 0:
-		return Token{}, fmt.Errorf("%w: odd number of hex digits (%d)", ErrBadToken, len(s))
+		return dst, fmt.Errorf("%w: odd number of hex digits (%d)", ErrBadToken, len(s))
 	case len(s)/2 > MaxTokenLength:
-		return Token{}, fmt.Errorf("%w: %d bytes, longer than %d", ErrBadToken, len(s)/2, MaxTokenLength)
+		return dst, fmt.Errorf("%w: %d bytes, longer than %d", ErrBadToken, len(s)/2, MaxTokenLength)
 	}
-	b := make([]byte, len(s)/2)
+	out := dst
 	for i := 0; i < len(s); i += 2 {
 		hi, ok1 := fromHex(s[i])
 		lo, ok2 := fromHex(s[i+1])
@@ -44,11 +56,11 @@ func ParseToken(s string) (Token, error) {
 			if ok1 {
 				at = i + 1
 			}
-			return Token{}, fmt.Errorf("%w: %q at offset %d is not a hex digit", ErrBadToken, s[at], at)
+			return dst, fmt.Errorf("%w: %q at offset %d is not a hex digit", ErrBadToken, s[at], at)
 		}
-		b[i/2] = hi<<4 | lo
+		out = append(out, hi<<4|lo)
 	}
-	return Token{b: string(b)}, nil
+	return out, nil
 }
 
 // MustParseToken is [ParseToken] for tokens known to be valid, such as

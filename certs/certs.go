@@ -1,6 +1,7 @@
 // Package certs makes the test PKI of apnskit: a certificate authority, a
 // server certificate for the mock gateway and feedback service, and client
-// certificates shaped like the push certificates Apple issues.
+// certificates shaped like the push certificates Apple issues, and a
+// provider-token key ([AuthKey]) that signs JWTs as Apple's .p8 keys do.
 //
 // Everything is generated in memory ([New]); [PKI.WriteDir] and [LoadDir]
 // move it to and from a folder of PEM files, the layout cmd/mockapns uses.
@@ -85,6 +86,9 @@ type Options struct {
 	// RSABits selects RSA keys of that size; 0 means ECDSA P-256, which
 	// is faster to generate and to handshake with.
 	RSABits int
+	// KeyID and TeamID name the provider-token key; empty means random
+	// (see NewAuthKey).
+	KeyID, TeamID string
 }
 
 func (o Options) withDefaults() Options {
@@ -119,8 +123,12 @@ type PKI struct {
 	CA     Pair
 	Server Pair
 	Client Pair
-	opts   Options
-	caKey  crypto.Signer
+	// AuthKey is the provider-token (JWT) signing key of the folder. It is
+	// nil only in a PKI loaded by LoadDir from a folder without the auth
+	// key files.
+	AuthKey *AuthKey
+	opts    Options
+	caKey   crypto.Signer
 }
 
 // New generates a fresh PKI in memory.
@@ -166,6 +174,9 @@ func New(opts Options) (*PKI, error) {
 		return nil, err
 	}
 	if p.Client, err = p.IssueClient(ClientOptions{BundleID: opts.BundleID, Environment: opts.Environment}); err != nil {
+		return nil, err
+	}
+	if p.AuthKey, err = NewAuthKey(opts.KeyID, opts.TeamID); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -320,7 +331,8 @@ func (p *PKI) ClientTLSConfig() *tls.Config {
 	}
 }
 
-// WriteDir writes the six PEM files into dir (created if missing); key
+// WriteDir writes the six PEM files into dir (created if missing), and the
+// auth key files (authkey.p8 and authkey.json) when p has an AuthKey; key
 // files get mode 0600.
 func (p *PKI) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -343,13 +355,24 @@ func (p *PKI) WriteDir(dir string) error {
 		{ClientKeyFile, p.Client.KeyPEM, 0o600},
 	}
 	for _, f := range files {
-		path := filepath.Join(dir, f.name)
-		if err := os.WriteFile(path, f.data, f.mode); err != nil {
-			return fmt.Errorf("certs: %w", err)
+		if err := writeFile(dir, f.name, f.data, f.mode); err != nil {
+			return err
 		}
-		if err := os.Chmod(path, f.mode); err != nil { // WriteFile keeps the mode of an existing file
-			return fmt.Errorf("certs: %w", err)
-		}
+	}
+	if p.AuthKey != nil {
+		return p.AuthKey.write(dir)
+	}
+	return nil
+}
+
+// writeFile writes one file of a PKI folder with exactly mode.
+func writeFile(dir, name string, data []byte, mode os.FileMode) error {
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, mode); err != nil {
+		return fmt.Errorf("certs: %w", err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // WriteFile keeps the mode of an existing file
+		return fmt.Errorf("certs: %w", err)
 	}
 	return nil
 }
@@ -359,8 +382,11 @@ func (p *PKI) WriteDir(dir string) error {
 var ErrIncomplete = errors.New("certs: PKI folder is incomplete")
 
 // LoadDir reads a PKI written by [PKI.WriteDir]. A folder without any of the
-// files returns an error wrapping fs.ErrNotExist; one with only some of them
-// returns [ErrIncomplete].
+// six PEM files returns an error wrapping fs.ErrNotExist; one with only some
+// of them returns [ErrIncomplete]. The auth key files are optional as a
+// pair: without both, the PKI's AuthKey is nil; with only one of them the
+// folder is incomplete, and a corrupt one is an error matching
+// [ErrBadAuthKey].
 func LoadDir(dir string) (*PKI, error) {
 	names := []string{CAFile, CAKeyFile, ServerFile, ServerKeyFile, ClientFile, ClientKeyFile}
 	data := make(map[string][]byte, len(names))
@@ -402,14 +428,52 @@ func LoadDir(dir string) (*PKI, error) {
 	if _, ok := signer.(*rsa.PrivateKey); ok {
 		p.opts.RSABits = signer.(*rsa.PrivateKey).N.BitLen()
 	}
+	if p.AuthKey, err = loadAuthKey(dir); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
+// loadAuthKey reads the auth key files of dir: nil without both.
+func loadAuthKey(dir string) (*AuthKey, error) {
+	p8, errKey := os.ReadFile(filepath.Join(dir, AuthKeyFile))
+	info, errInfo := os.ReadFile(filepath.Join(dir, AuthKeyInfoFile))
+	missingKey, missingInfo := errors.Is(errKey, os.ErrNotExist), errors.Is(errInfo, os.ErrNotExist)
+	switch {
+	case missingKey && missingInfo:
+		return nil, nil
+	case missingKey:
+		return nil, fmt.Errorf("%w: %s lacks %s", ErrIncomplete, dir, AuthKeyFile)
+	case missingInfo:
+		return nil, fmt.Errorf("%w: %s lacks %s", ErrIncomplete, dir, AuthKeyInfoFile)
+	case errKey != nil:
+		return nil, fmt.Errorf("certs: %w", errKey)
+	case errInfo != nil:
+		return nil, fmt.Errorf("certs: %w", errInfo)
+	}
+	k, err := parseAuthKeyFiles(p8, info)
+	if err != nil {
+		return nil, fmt.Errorf("auth key in %s: %w", dir, err)
+	}
+	return k, nil
+}
+
 // LoadOrCreate loads the PKI in dir, or generates one with opts and writes
-// it there when the folder holds none. created reports which happened.
+// it there when the folder holds none. created reports which happened. A
+// folder holding the six PEM files but neither auth key file gets a fresh
+// auth key (opts.KeyID and opts.TeamID, random if empty) written beside
+// them; the rest of the folder is kept, and created is false.
 func LoadOrCreate(dir string, opts Options) (p *PKI, created bool, err error) {
 	p, err = LoadDir(dir)
 	if err == nil {
+		if p.AuthKey == nil {
+			if p.AuthKey, err = NewAuthKey(opts.KeyID, opts.TeamID); err != nil {
+				return nil, false, err
+			}
+			if err := p.AuthKey.write(dir); err != nil {
+				return nil, false, err
+			}
+		}
 		return p, false, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {

@@ -2,10 +2,11 @@
 
 // Command gen writes a test PKI for apnskit as PEM files:
 //
-//	go run ./certs/gen.go -out DIR [-bundle-id ID] [-env sandbox|production|universal] [-hosts a,b] [-rsa BITS]
+//	go run ./certs/gen.go -out DIR [-bundle-id ID] [-env sandbox|production|universal] [-hosts a,b] [-rsa BITS] [-key-id ID] [-team-id ID]
 //
 // The folder gets ca.pem, ca-key.pem, server.pem, server-key.pem,
-// client.pem and client-key.pem (keys mode 0600).
+// client.pem, client-key.pem, and the provider-token key authkey.p8 with
+// its IDs in authkey.json (keys mode 0600).
 package main
 
 import (
@@ -24,6 +25,8 @@ func main() {
 	env := fs.String("env", "sandbox", "client certificate environment: sandbox, production or universal")
 	hosts := fs.String("hosts", "localhost,127.0.0.1,::1", "comma-separated names and IPs of the server certificate")
 	rsaBits := fs.Int("rsa", 0, "RSA key size; 0 means ECDSA P-256")
+	keyID := fs.String("key-id", "", "10-character key ID of the provider-token key; empty means random")
+	teamID := fs.String("team-id", "", "10-character team ID of the provider-token key; empty means random")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -33,7 +36,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gen: usage: go run ./certs/gen.go -out DIR [-env sandbox|production|universal]")
 		os.Exit(2)
 	}
-	p, err := certs.New(certs.Options{BundleID: *bundle, Environment: e, Hosts: strings.Split(*hosts, ","), RSABits: *rsaBits})
+	p, err := certs.New(certs.Options{BundleID: *bundle, Environment: e, Hosts: strings.Split(*hosts, ","), RSABits: *rsaBits,
+		KeyID: *keyID, TeamID: *teamID})
 	if err == nil {
 		err = p.WriteDir(*out)
 	}
@@ -41,5 +45,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
-	fmt.Println("wrote test PKI to", *out)
+	fmt.Printf("wrote test PKI to %s (auth key %s of team %s)\n", *out, p.AuthKey.KeyID, p.AuthKey.TeamID)
 }

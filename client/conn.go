@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -42,7 +41,10 @@ func (e *eofConn) Read(p []byte) (int, error) {
 // conn is one TLS connection to a gateway. Its reader goroutine waits for
 // the error response or the end of the stream, records what came first and
 // marks the connection dead. Writes come from the one Send that has checked
-// the connection out; nobody else touches the owner-only fields.
+// the connection out; the fields below mu belong to whoever holds the
+// connection (a Send, or the retirer), one at a time. The history of its
+// batches is not kept here: it travels with the connection as a value
+// (Session.checkout, checkin, retire).
 type conn struct {
 	nc   net.Conn
 	raw  *eofConn // under nc; nil when not known
@@ -55,16 +57,13 @@ type conn struct {
 	readErr error
 	orderly bool // ended by close_notify (not a bare TCP close)
 
-	// owner-only
-	hist      history   // earlier batches, presumed accepted, kept for a late response
-	idleSince time.Time // when it went back to the pool
-	broken    bool      // a write failed or was interrupted: never reuse
-	buf       []byte    // write buffer, reused across batches
+	// held by the connection's holder
+	broken bool   // a write failed or was interrupted: never reuse
+	buf    []byte // write buffer, reused across batches
 }
 
-func newConn(nc net.Conn, raw *eofConn, log *slog.Logger, historyLimit int) *conn {
-	c := &conn{nc: nc, raw: raw, log: log, dead: make(chan struct{}), buf: make([]byte, 0, chunkSize+4096),
-		hist: history{limit: historyLimit}}
+func newConn(nc net.Conn, raw *eofConn, log *slog.Logger) *conn {
+	c := &conn{nc: nc, raw: raw, log: log, dead: make(chan struct{}), buf: make([]byte, 0, chunkSize+4096)}
 	go c.readLoop()
 	return c
 }
@@ -132,11 +131,12 @@ func (c *conn) halfClose(ctx context.Context) error {
 // retire ends a healthy idle connection gracefully: close_notify, then a
 // wait until the gateway closes in turn, having judged every notification
 // it received, or until ctx ends; then the connection is closed (hard, if
-// the gateway has not closed). It returns the result of the last batch if
-// the gateway answered an error response, nil otherwise: an orderly close
-// (close_notify) confirms the batch, any other end leaves it presumed
-// accepted, as its Send reported. The caller owns c.
-func (c *conn) retire(ctx context.Context) *Result {
+// the gateway has not closed). It returns the result of the batches in
+// hist if the gateway answered an error response, nil otherwise: an
+// orderly close (close_notify) confirms them, any other end leaves them
+// presumed accepted, as their Sends reported. The caller owns c and hands
+// over hist.
+func (c *conn) retire(ctx context.Context, hist history) *Result {
 	if err := c.halfClose(ctx); err == nil {
 		select {
 		case <-c.dead:
@@ -145,19 +145,15 @@ func (c *conn) retire(ctx context.Context) *Result {
 	}
 	c.abort()
 	<-c.dead
-	c.mu.Lock()
-	orderly := c.orderly
-	c.mu.Unlock()
-	late := c.lateResult()
+	late := c.lateResult(hist)
 	switch {
 	case late != nil:
 		c.log.Debug("connection retired; late error response for the last batch")
-	case orderly:
+	case c.endedOrderly():
 		c.log.Debug("connection retired; orderly close confirms the last batch")
 	default:
 		c.log.Debug("connection retired without an orderly close")
 	}
-	c.hist.reset()
 	return late
 }
 
@@ -167,14 +163,15 @@ func (c *conn) close() {
 	<-c.dead
 }
 
-// lateResult settles the connection's last batch if the reader got an
-// error response after the batch's Send returned; nil otherwise.
-func (c *conn) lateResult() *Result {
+// lateResult settles hist, the connection's history, if the reader got an
+// error response after the Sends of its batches returned; nil otherwise.
+// The caller hands over hist: it is spent.
+func (c *conn) lateResult(hist history) *Result {
 	dead, resp, _ := c.state()
 	if !dead || resp == nil {
 		return nil
 	}
-	return c.hist.settleLate(*resp)
+	return hist.settleLate(*resp)
 }
 
 // writeStop says why the write loop stopped early.
@@ -187,119 +184,118 @@ const (
 )
 
 // run sends the batch on c with identifiers from firstID (skipping 0),
-// waits up to errorWait for an error response, and settles the batch.
-func (c *conn) run(ctx context.Context, b *batch, firstID uint32, cfg *Config) *Result {
-	writeTimeout, errorWait := cfg.WriteTimeout, cfg.ErrorWait
-	written, attempted, stop, werr := c.write(ctx, b, firstID, writeTimeout)
+// waits for the gateway's verdict, and settles the batch against hist, the
+// connection's history, which the caller hands over and gets back.
+func (c *conn) run(ctx context.Context, b *batch, firstID uint32, cfg *Config, hist history) (*Result, history) {
+	return settle(b, c.exchange(ctx, b, firstID, cfg), hist)
+}
+
+// errNoCloseAfterNotify: the gateway did not close within ReadTimeout after
+// the client's close_notify (ConfirmByClose).
+var errNoCloseAfterNotify = errors.New("apns: no close from the gateway after close_notify")
+
+// exchange is the I/O of one batch: it writes b, then waits for the
+// verdict (the gateway's close after close_notify with ConfirmByClose, the
+// error window otherwise), and returns what it observed.
+func (c *conn) exchange(ctx context.Context, b *batch, firstID uint32, cfg *Config) observed {
+	written, attempted, stop, werr := c.write(ctx, b, firstID, cfg.WriteTimeout)
 	b.ids = b.ids[:attempted]
-	var ctxErr error
+	obs := observed{written: written, attempted: attempted}
 	confirmed := false
 	if stop == writeDone && cfg.ConfirmByClose {
 		c.broken = true // never reused
-		if err := c.halfClose(ctx); err != nil {
-			stop, werr = writeFailed, err
-		} else {
-			t := time.NewTimer(cfg.ReadTimeout)
-			select {
-			case <-c.dead:
-			case <-t.C:
-			case <-ctx.Done():
-				ctxErr = ctx.Err()
-			}
-			t.Stop()
-			dead, resp, _ := c.state()
-			c.mu.Lock()
-			orderly := c.orderly
-			c.mu.Unlock()
-			switch {
-			case dead && resp == nil && orderly:
-				confirmed = true
-			case !dead:
-				stop, werr = writeFailed, errors.New("apns: no close from the gateway after close_notify")
-			}
+		confirmed, obs.ctxErr, werr = c.confirmByClose(ctx, cfg.ReadTimeout)
+		if werr != nil {
+			stop = writeFailed
 		}
 	}
 	switch {
 	case confirmed:
 	case stop == writeDone:
-		t := time.NewTimer(errorWait)
-		select {
-		case <-c.dead:
-		case <-t.C:
-		case <-ctx.Done(): // a shorter wait; a late response is still reported later
-		}
-		t.Stop()
+		c.waitEnd(cfg.ErrorWait, ctx.Done()) // a shorter wait; a late response is still reported later
 	case stop == writeCancelled:
-		ctxErr = werr
+		obs.ctxErr = werr
 	case stop == writeFailed:
 		c.broken = true
-		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) && ctx.Err() == nil {
-			// The write hit the deadline taken from ctx before ctx's own
-			// timer fired.
-			ctxErr = context.DeadlineExceeded
-		} else if ctx.Err() != nil {
-			ctxErr = ctx.Err()
-		} else {
-			// The reader usually learns why within moments (error response
-			// then close): give it the error window.
-			t := time.NewTimer(errorWait)
-			select {
-			case <-c.dead:
-			case <-t.C:
-			}
-			t.Stop()
+		if err := c.afterFailedWrite(ctx, cfg.ErrorWait); err != nil {
+			obs.ctxErr = err
 		}
 	}
 	dead, resp, readErr := c.state()
-	var out outcome
 	switch {
 	case resp != nil:
-		out.resp = resp
+		obs.resp = resp
 	case confirmed:
 	case dead:
-		out.lost = readErr
+		obs.lost = readErr
 		if readErr == nil || errors.Is(readErr, io.EOF) {
-			out.lost = io.EOF
+			obs.lost = io.EOF
 		}
 	case stop == writeFailed:
-		out.lost = werr
+		obs.lost = werr
 	}
-	var r *Result
-	if out.resp != nil && len(c.hist.batches) > 0 {
-		if _, mine := b.index(out.resp.ID); !mine {
-			// A late response for an earlier batch: settle names it in the
-			// batch that holds it, and every batch written after that one
-			// was discarded. A response naming none of them (an older
-			// notification, or 0) discards them all.
-			at, after := c.hist.locate(out.resp.ID)
-			last := at
-			if at == nil {
-				last, after = c.hist.newest(), c.hist.batches[:len(c.hist.batches)-1]
-			}
-			r = settle(b, written, attempted, out, last)
-			c.hist.discard(r, after, at == nil && unplaced(*out.resp))
-			if at == nil && c.hist.forgot {
-				r.Errors = append(r.Errors, fmt.Errorf("%w (identifier %d)", ErrHistoryExceeded, out.resp.ID))
-			}
-		}
+	if dead || c.broken {
+		obs.ended, c.broken = true, true
 	}
-	if r == nil {
-		r = settle(b, written, attempted, out, nil)
+	return obs
+}
+
+// confirmByClose sends close_notify and waits, at most wait, for the
+// gateway to close in turn. confirmed: it closed in an orderly way without
+// an error response. ctxErr: ctx ended the wait. err: the close_notify
+// failed, or the gateway did not close.
+func (c *conn) confirmByClose(ctx context.Context, wait time.Duration) (confirmed bool, ctxErr, err error) {
+	if err := c.halfClose(ctx); err != nil {
+		return false, nil, err
 	}
-	if ctxErr != nil {
-		r.Errors = append(r.Errors, ctxErr)
+	if c.waitEnd(wait, ctx.Done()) {
+		ctxErr = ctx.Err()
 	}
+	dead, resp, _ := c.state()
 	switch {
-	case dead || c.broken:
-		c.hist.reset()
-		c.broken = true
-	case attempted > 0:
-		c.hist.add(b)
-	default:
-		// Nothing written (ctx ended first): the previous batch is still
-		// the one a late error response may name.
+	case dead && resp == nil && c.endedOrderly():
+		return true, ctxErr, nil
+	case !dead:
+		return false, ctxErr, errNoCloseAfterNotify
 	}
-	return r
+	return false, ctxErr, nil
+}
+
+// afterFailedWrite returns ctx's error when ctx ended the write. Otherwise
+// it gives the reader, which usually learns within moments why the
+// connection ended (an error response, then the close), the error window.
+func (c *conn) afterFailedWrite(ctx context.Context, errorWait time.Duration) error {
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) && ctx.Err() == nil {
+		// The write hit the deadline taken from ctx before ctx's own timer
+		// fired.
+		return context.DeadlineExceeded
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.waitEnd(errorWait, nil)
+	return nil
+}
+
+// waitEnd waits until the reader has ended, d has passed or stop is
+// closed; it reports whether stop ended the wait.
+func (c *conn) waitEnd(d time.Duration, stop <-chan struct{}) (stopped bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.dead:
+	case <-t.C:
+	case <-stop:
+		return true
+	}
+	return false
+}
+
+// endedOrderly reports whether the reader saw the gateway's close_notify.
+func (c *conn) endedOrderly() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.orderly
 }
 
 // write encodes and writes the batch in chunks. written counts the
@@ -388,16 +384,16 @@ func (c *conn) flush(ctx context.Context, buf []byte, writeTimeout time.Duration
 // a prepared message; the caller sets Token and ID per notification.
 func frameTemplate(p *prepared) wire.Notification {
 	n := wire.Notification{
-		Command:  wire.CommandFramed,
-		Present:  wire.HasIdentifier,
-		Payload:  p.payload,
-		Expiry:   p.expiry,
-		Priority: p.priority,
+		Command: wire.CommandFramed,
+		Present: wire.HasIdentifier,
+		Payload: p.payload,
+		Expiry:  p.expiry,
 	}
 	if p.hasExpiry {
 		n.Present |= wire.HasExpiry
 	}
-	if p.hasPrio {
+	if v, ok := p.priority.Value(); ok {
+		n.Priority = v
 		n.Present |= wire.HasPriority
 	}
 	return n

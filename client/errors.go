@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -46,9 +47,10 @@ var (
 
 	// ErrNoTokens: a message without device tokens.
 	ErrNoTokens = errors.New("apns: message has no device tokens")
-	// ErrBadToken: a device token that is not an even-length hex string,
-	// or longer than a frame can carry. The error is a [*TokenError].
-	ErrBadToken = errors.New("apns: bad device token")
+	// ErrBadToken: a device token that [apns.ParseToken] refuses (empty,
+	// not an even-length hex string, or longer than [apns.MaxTokenLength]
+	// bytes). It is [apns.ErrBadToken]; the error is a [*TokenError].
+	ErrBadToken = apns.ErrBadToken
 	// ErrBadPayload: a raw payload that is not a JSON object, or fields that
 	// cannot be turned into one.
 	ErrBadPayload = errors.New("apns: bad payload")
@@ -70,7 +72,7 @@ var (
 type TokenError struct {
 	Index int    // position in Message.Tokens
 	Token string // the token as given
-	Err   error  // the cause (hex error or length)
+	Err   error  // the cause, from [apns.ParseToken]
 }
 
 // Error describes the token and the cause.
@@ -90,9 +92,9 @@ func (e *TokenError) Unwrap() []error { return []error{ErrBadToken, e.Err} }
 // message-level statuses (3, 4, 6, 7), or any status naming an identifier the
 // client cannot place. errors.Is(err, wire.StatusShutdown) matches it.
 type StatusError struct {
-	Status wire.Status // the status byte
-	ID     uint32      // identifier named by the response
-	Token  string      // token of the named notification, "" when unknown
+	Outcome apns.Outcome // what the gateway answered: a [wire.Status] on the binary protocol
+	ID      uint32       // identifier named by the response
+	Token   string       // token of the named notification, "" when unknown
 	// Late: the response arrived after the Send that wrote the notification
 	// had returned; it is reported by the next use of the connection.
 	Late bool
@@ -104,8 +106,18 @@ func (e *StatusError) Error() string {
 	if e.Late {
 		late = " (late)"
 	}
-	return fmt.Sprintf("apns: error response %v for id %d%s", e.Status, e.ID, late)
+	return fmt.Sprintf("apns: error response %v for id %d%s", e.Outcome, e.ID, late)
 }
 
-// Unwrap returns the status, so errors.Is matches wire statuses.
-func (e *StatusError) Unwrap() error { return e.Status }
+// Unwrap returns the outcome, so errors.Is matches wire statuses.
+func (e *StatusError) Unwrap() error { return e.Outcome }
+
+// Status is the binary status of the response, or 0 when the outcome is
+// not a [wire.Status].
+func (e *StatusError) Status() wire.Status { return binaryStatus(e.Outcome) }
+
+// binaryStatus returns o as a wire.Status, or 0 when it is none.
+func binaryStatus(o apns.Outcome) wire.Status {
+	st, _ := o.(wire.Status)
+	return st
+}

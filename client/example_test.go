@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
@@ -47,7 +48,7 @@ func ExampleSession_Send() {
 func ExampleResult_Retries() {
 	srv := mockapns.NewServer(mockapns.Config{})
 	defer srv.Close()
-	bad := must(wireToken(exampleToken(2)))
+	bad := must(apns.ParseToken(exampleToken(2)))
 	must(srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: bad}}))
 	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
 	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: time.Second}))
@@ -60,7 +61,7 @@ func ExampleResult_Retries() {
 		queue = queue[1:]
 		res := must(sess.Send(ctx, srv.GatewayAddr(), cert, m))
 		for _, f := range res.Failed {
-			fmt.Printf("round %d: token …%s failed: %v\n", round, f.Token[60:], f.Status.String())
+			fmt.Printf("round %d: token …%s failed: %v\n", round, f.Token[60:], f.Status().String())
 		}
 		for _, r := range res.Retries() {
 			fmt.Printf("round %d: %d to send again\n", round, len(r.Tokens))

@@ -9,44 +9,6 @@ import (
 
 // Test seams, compiled only into this package's tests.
 
-// testBatch builds a batch of tokens whose first n notifications were
-// written with identifiers from first (consecutive, skipping 0).
-func testBatch(toks []string, first uint32, n int) *batch {
-	m := &Message{Tokens: toks, Alert: "x"}
-	p, err := m.prepare(time.Now(), nil)
-	if err != nil {
-		panic(err)
-	}
-	b := newBatch(m, p)
-	id := first
-	for range n {
-		if id == 0 {
-			id = 1
-		}
-		b.ids = append(b.ids, id)
-		id++
-	}
-	return b
-}
-
-// SettleForTest runs the retry rules on a batch of tokens whose identifiers
-// start at firstID: written were written completely, attempted were handed
-// to the connection. last (may be nil) is the previous batch on the
-// connection, all of it written, identifiers from lastFirstID.
-func SettleForTest(tokens []string, firstID uint32, written, attempted int, resp *wire.ErrorResponse, lost error, last []string, lastFirstID uint32) *Result {
-	var lb *batch
-	if last != nil {
-		lb = testBatch(last, lastFirstID, len(last))
-	}
-	return settle(testBatch(tokens, firstID, attempted), written, attempted, outcome{resp: resp, lost: lost}, lb)
-}
-
-// SettleLateForTest settles, as a late error response does, a previous
-// batch of tokens, all written, with identifiers from firstID.
-func SettleLateForTest(tokens []string, firstID uint32, resp wire.ErrorResponse) *Result {
-	return settleLate(testBatch(tokens, firstID, len(tokens)), resp)
-}
-
 // SetLastID makes the session's next identifier id+1.
 func SetLastID(s *Session, id uint32) { s.nextID.Store(id) }
 

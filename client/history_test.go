@@ -1,10 +1,10 @@
 package client_test
 
 import (
-	"encoding/hex"
 	"slices"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
@@ -24,7 +24,7 @@ var _ = Describe("An error response naming a batch several Sends back", func() {
 		e := newEnv(client.Config{ErrorWait: 20 * time.Millisecond, PoolSize: 1}, mockapns.Config{})
 		batches := [][]string{tokens(1, 5), tokens(101, 5), tokens(201, 5)}
 		bad := batches[0][2]
-		raw, err := hex.DecodeString(bad)
+		raw, err := apns.ParseToken(bad)
 		Expect(err).NotTo(HaveOccurred())
 		_, err = e.srv.AddFault(mockapns.Delay{Duration: 300 * time.Millisecond, When: mockapns.Trigger{Nth: 1}})
 		Expect(err).NotTo(HaveOccurred())

@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/apnskit/apnskit/apns"
 )
 
 // Message is one notification content for many device tokens. The zero
@@ -22,11 +23,12 @@ import (
 // (ErrConflictingFields), except Alert and Badge holding exactly what
 // Payload says (see SetPayload). Apple's rules (token length, payload
 // size, priority values) are not checked here: the gateway judges them and
-// answers with a status. Only what cannot be encoded at all is refused.
+// answers with a status. Only what cannot be encoded at all, and tokens
+// that [apns.ParseToken] refuses, are refused.
 type Message struct {
 	// Tokens are the device tokens in hex (upper or lower case, any even
-	// length; Apple's were 64 hex digits). An empty string is sent as an
-	// empty token (the gateway answers status 2).
+	// length from 1 to [apns.MaxTokenLength] bytes; Apple's were 64 hex
+	// digits).
 	Tokens []string `json:"tokens"`
 	// Alert is a string or a dictionary (map[string]any with Apple's keys
 	// such as "title", "body", "loc-key").
@@ -367,8 +369,7 @@ type prepared struct {
 	payload   []byte
 	expiry    uint32
 	hasExpiry bool
-	priority  uint8
-	hasPrio   bool
+	priority  apns.Priority
 }
 
 // withoutTokens returns a copy of p without the binary tokens, for a batch
@@ -392,9 +393,7 @@ func (m *Message) prepare(now time.Time, tokBuf []byte) (*prepared, error) {
 	if m.Priority < 0 || m.Priority > math.MaxUint8 {
 		return nil, fmt.Errorf("%w: priority %d", ErrBadField, m.Priority)
 	}
-	if m.Priority != 0 {
-		p.priority, p.hasPrio = uint8(m.Priority), true
-	}
+	p.priority = m.priorityItem()
 	if !m.Expiry.IsZero() {
 		e, err := m.Expiry.resolve(now)
 		if err != nil {
@@ -410,59 +409,40 @@ func (m *Message) prepare(now time.Time, tokBuf []byte) (*prepared, error) {
 		return nil, fmt.Errorf("%w: payload of %d bytes exceeds 65535", ErrBadField, len(payload))
 	}
 	p.payload = payload
-	total := 0
-	for i, t := range m.Tokens {
-		if len(t)%2 != 0 {
-			return nil, &TokenError{Index: i, Token: t, Err: hex.ErrLength}
-		}
-		if len(t)/2 > math.MaxUint16 {
-			return nil, &TokenError{Index: i, Token: t, Err: fmt.Errorf("%w: %d bytes exceed 65535", ErrBadField, len(t)/2)}
-		}
-		total += len(t) / 2
-	}
-	if cap(tokBuf) < total {
-		tokBuf = make([]byte, total)
-	}
-	tokBuf = tokBuf[:total]
-	p.tokens = make([][]byte, len(m.Tokens))
-	off := 0
-	for i, t := range m.Tokens {
-		n := len(t) / 2
-		if err := decodeHex(tokBuf[off:off+n], t); err != nil {
-			return nil, &TokenError{Index: i, Token: t, Err: err}
-		}
-		p.tokens[i] = tokBuf[off : off+n : off+n]
-		off += n
+	p.tokens, err = parseTokens(m.Tokens, tokBuf)
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// decodeHex decodes s into dst (len(dst) == len(s)/2) without converting s
-// to a byte slice.
-func decodeHex(dst []byte, s string) error {
-	for i := range dst {
-		hi, ok1 := fromHexChar(s[2*i])
-		lo, ok2 := fromHexChar(s[2*i+1])
-		if !ok1 || !ok2 {
-			bad := s[2*i]
-			if ok1 {
-				bad = s[2*i+1]
-			}
-			return hex.InvalidByteError(bad)
-		}
-		dst[i] = hi<<4 | lo
+// priorityItem is the priority item of m: absent for 0.
+func (m *Message) priorityItem() apns.Priority {
+	if m.Priority == 0 {
+		return apns.Priority{}
 	}
-	return nil
+	return apns.NewPriority(uint8(m.Priority))
 }
 
-func fromHexChar(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
+// parseTokens decodes hex tokens with [apns.AppendParsedToken] into one
+// buffer (tokBuf, reused when large enough) and returns a slice per token.
+func parseTokens(tokens []string, tokBuf []byte) ([][]byte, error) {
+	total := 0
+	for _, t := range tokens {
+		total += min(len(t)/2, apns.MaxTokenLength)
 	}
-	return 0, false
+	if cap(tokBuf) < total {
+		tokBuf = make([]byte, 0, total)
+	}
+	tokBuf = tokBuf[:0]
+	out := make([][]byte, len(tokens))
+	for i, t := range tokens {
+		off := len(tokBuf)
+		var err error
+		if tokBuf, err = apns.AppendParsedToken(tokBuf, t); err != nil {
+			return nil, &TokenError{Index: i, Token: t, Err: err}
+		}
+		out[i] = tokBuf[off:len(tokBuf):len(tokBuf)]
+	}
+	return out, nil
 }

@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/client"
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/ginkgo/v2"
@@ -82,9 +84,20 @@ var _ = Describe("Message", func() {
 		Expect(string(p)).To(Equal(`{"aps":{"alert":"Yo","badge":4}}`))
 	})
 
-	It("accepts what only Apple can judge: odd token lengths, empty tokens, big payloads, odd priorities", func() {
-		m := client.Message{Tokens: []string{"00", "", strings.Repeat("ab", 100)}, Alert: strings.Repeat("x", 5000), Priority: 7}
+	It("accepts what only Apple can judge: odd token lengths, big payloads, odd priorities", func() {
+		m := client.Message{Tokens: []string{"00", strings.Repeat("ab", apns.MaxTokenLength)}, Alert: strings.Repeat("x", 5000), Priority: 7}
 		Expect(m.Validate()).To(Succeed())
+	})
+
+	It("applies apns.ParseToken's one bound to every token: non-empty, at most apns.MaxTokenLength bytes", func() {
+		for _, bad := range []string{"", strings.Repeat("ab", apns.MaxTokenLength+1)} {
+			err := (&client.Message{Tokens: []string{tokA, bad}, Alert: "x"}).Validate()
+			Expect(err).To(MatchError(client.ErrBadToken))
+			Expect(err).To(MatchError(apns.ErrBadToken))
+			var te *client.TokenError
+			Expect(errors.As(err, &te)).To(BeTrue())
+			Expect(te.Index).To(Equal(1))
+		}
 	})
 
 	raw := func(s string) client.Message {

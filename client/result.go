@@ -2,21 +2,25 @@ package client
 
 import (
 	"bytes"
-	"fmt"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
 // Failure is a device token the gateway refused.
 type Failure struct {
-	Token  string      // the token as given in Message.Tokens
-	Status wire.Status // why; Status.String() is Apple's reason
-	ID     uint32      // identifier of the notification (0 if it was never written)
+	Token   string       // the token as given in Message.Tokens
+	Outcome apns.Outcome // why: a [wire.Status] on the binary protocol
+	ID      uint32       // identifier of the notification (0 if it was never written)
 	// Late: the refusal concerns a notification of an earlier Send, whose
 	// error response arrived after that Send had returned.
 	Late bool
 }
+
+// Status is the binary status of the refusal (its String is Apple's
+// reason), or 0 when the outcome is not a [wire.Status].
+func (f Failure) Status() wire.Status { return binaryStatus(f.Outcome) }
 
 // Result is what one Send knows about its notifications.
 //
@@ -135,7 +139,7 @@ func newBatch(m *Message, p *prepared) *batch {
 func (b *batch) sameContent(o *batch) bool {
 	return b != nil && o != nil && bytes.Equal(b.prep.payload, o.prep.payload) &&
 		b.prep.hasExpiry == o.prep.hasExpiry && b.prep.expiry == o.prep.expiry &&
-		b.prep.hasPrio == o.prep.hasPrio && b.prep.priority == o.prep.priority
+		b.prep.priority == o.prep.priority
 }
 
 // index returns the position of the notification with identifier id.
@@ -151,150 +155,4 @@ func (b *batch) index(id uint32) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// outcome is what the connection told about a batch.
-type outcome struct {
-	resp *wire.ErrorResponse // the error response, if one arrived
-	lost error               // the connection ended or a write failed without a response
-}
-
-// settle applies the rules documented on Result to the batch cur, of which
-// the first written notifications were written completely and the first
-// attempted (>= written) were handed to the connection, given the outcome
-// on the connection and the previous batch on it (presumed accepted).
-func settle(cur *batch, written, attempted int, out outcome, last *batch) *Result {
-	n := len(cur.tokens)
-	r := &Result{Sent: attempted, cur: cur}
-	switch {
-	case out.resp != nil:
-		resp := *out.resp
-		if k, ok := cur.index(resp.ID); ok && k < attempted {
-			r.Accepted = r.apply(cur, k, n, resp, false)
-			break
-		}
-		if last != nil {
-			if k, ok := last.index(resp.ID); ok {
-				late := &Result{cur: last}
-				late.apply(last, k, len(last.ids), resp, true)
-				r.absorb(late)
-				r.retry(cur, 0, n, false) // written after the named one: discarded
-				break
-			}
-		}
-		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID})
-		// The response names a notification before this connection's
-		// records (or none, 0): the previous batch, written after it, was
-		// discarded too (as settleLate has it). Id 0 with a refusal does
-		// not say which one failed: the previous batch may have been
-		// delivered.
-		if last != nil {
-			late := &Result{cur: last}
-			late.retry(last, 0, len(last.ids), unplaced(resp))
-			r.absorb(late)
-		}
-		if resp.Status == wire.StatusShutdown {
-			// Nothing recorded was processed.
-			r.retry(cur, 0, n, false)
-			break
-		}
-		// The refused notification cannot be placed: any written one may be it.
-		r.retry(cur, 0, attempted, true)
-		r.retry(cur, attempted, n, false)
-	case out.lost != nil:
-		r.Errors = append(r.Errors, fmt.Errorf("%w: %w", ErrConnectionLost, out.lost))
-		r.retry(cur, 0, attempted, true)
-		r.retry(cur, attempted, n, false)
-	default:
-		r.Accepted = written
-		r.retry(cur, written, n, false)
-	}
-	return r
-}
-
-// settleLate settles the previous batch of a connection whose error
-// response arrived after that batch's Send returned. Its Revoked counts
-// what that Send had counted as accepted and now is in Failed or Retries.
-func settleLate(last *batch, resp wire.ErrorResponse) *Result {
-	late := &Result{cur: last}
-	defer func() { late.Revoked = len(late.Failed) + len(late.retryTokens) }()
-	if k, ok := last.index(resp.ID); ok {
-		late.apply(last, k, len(last.ids), resp, true)
-		return late
-	}
-	if resp.Status == wire.StatusShutdown {
-		late.Errors = append(late.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Late: true})
-		late.retry(last, 0, len(last.ids), false)
-		return late
-	}
-	// An id this connection never sent in its last batch: an older one, so
-	// the last batch was discarded after it; or 0, naming none, so any of
-	// the last batch may have been the refused one and the rest delivered.
-	late.Errors = append(late.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Late: true})
-	late.retry(last, 0, len(last.ids), unplaced(resp))
-	return late
-}
-
-// unplaced reports whether resp refuses a notification without naming it
-// (identifier 0): the gateway did not know which one failed.
-func unplaced(resp wire.ErrorResponse) bool {
-	return resp.ID == 0 && resp.Status != wire.StatusShutdown
-}
-
-// apply handles an error response naming b's notification k; tokens
-// [k+1, end) were written after it (or never written) and are discarded.
-// It returns how many of b's notifications were accepted.
-func (r *Result) apply(b *batch, k, end int, resp wire.ErrorResponse, late bool) int {
-	tok := b.tokens[k]
-	switch resp.Status.Disposition() {
-	case wire.Resume:
-		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Token: tok, Late: late})
-		r.retry(b, k+1, end, false)
-		return k + 1
-	case wire.DropToken:
-		r.Failed = append(r.Failed, Failure{Token: tok, Status: resp.Status, ID: resp.ID, Late: late})
-		r.retry(b, k+1, end, false)
-	case wire.DropMessage:
-		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Token: tok, Late: late})
-		for i := k; i < end; i++ {
-			var id uint32
-			if i < len(b.ids) {
-				id = b.ids[i]
-			}
-			r.Failed = append(r.Failed, Failure{Token: b.tokens[i], Status: resp.Status, ID: id, Late: late})
-		}
-	default: // wire.Retry
-		r.Errors = append(r.Errors, &StatusError{Status: resp.Status, ID: resp.ID, Token: tok, Late: late})
-		r.retry(b, k, end, false)
-	}
-	return k
-}
-
-// retry puts b's tokens [from, to) into r's retry, and into Uncertain too
-// when they may have been delivered.
-func (r *Result) retry(b *batch, from, to int, uncertain bool) {
-	if from >= to {
-		return
-	}
-	r.retryTokens = append(r.retryTokens, b.tokens[from:to]...)
-	if uncertain {
-		r.Uncertain = append(r.Uncertain, b.tokens[from:to]...)
-	}
-}
-
-// absorb merges a late result into r: its failures and errors, and its
-// retry (into r's own when the content is the same).
-func (r *Result) absorb(late *Result) {
-	r.Revoked += len(late.Failed) + len(late.retryTokens)
-	r.Failed = append(r.Failed, late.Failed...)
-	r.Errors = append(r.Errors, late.Errors...)
-	r.Uncertain = append(r.Uncertain, late.Uncertain...)
-	if len(late.retryTokens) > 0 {
-		if r.cur != nil && r.cur.sameContent(late.cur) {
-			r.retryTokens = append(r.retryTokens, late.retryTokens...)
-		} else {
-			r.late = append(r.late, late.Retry())
-		}
-	}
-	r.late = append(r.late, late.late...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -51,7 +52,7 @@ func (e *env) expectLateRejection(late []*client.Result, all []string) {
 	Expect(idx).To(BeNumerically(">=", 0), "the rejected token is not one of the batch")
 
 	Expect(late).To(HaveLen(1))
-	Expect(late[0].Failed).To(ConsistOf(client.Failure{Token: bad, Status: 8, ID: rejected[0].ID, Late: true}))
+	Expect(late[0].Failed).To(ConsistOf(client.Failure{Token: bad, Outcome: wire.Status(8), ID: rejected[0].ID, Late: true}))
 	var resend []string
 	for _, m := range late[0].Retries() {
 		resend = append(resend, m.Tokens...)
@@ -130,7 +131,7 @@ var _ = Describe("Retiring connections gracefully", func() {
 		rejected := e.srv.Notifications(mockapns.Filter{Status: mockapns.Rejected})
 		Expect(rejected).To(HaveLen(1))
 		bad := hex.EncodeToString(rejected[0].Token)
-		Expect(r.Failed).To(ConsistOf(client.Failure{Token: bad, Status: 8, ID: rejected[0].ID, Late: true}))
+		Expect(r.Failed).To(ConsistOf(client.Failure{Token: bad, Outcome: wire.Status(8), ID: rejected[0].ID, Late: true}))
 		Expect(r.Retry().Tokens).To(Equal(all[10:])) // same content: in this Send's Retry
 		Expect(r.Revoked).To(Equal(11))
 		Expect(e.sess.Late()).To(BeEmpty())

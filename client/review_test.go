@@ -11,7 +11,6 @@ import (
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
-	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -43,30 +42,6 @@ var _ = Describe("A Send that writes nothing on a pooled connection", func() {
 		Expect(e.sess.Shutdown(ctx)).To(Succeed())
 		e.expectLateRejection(e.sess.Late(), all)
 	}, SpecTimeout(time.Minute))
-})
-
-var _ = Describe("An error response naming an id older than the connection's records", func() {
-	// ids: previous batch 90..92, this batch 100..109; 50 was written on
-	// the connection before both, so both were discarded after it.
-	cur := toks("0", 0, 10)
-	last := toks("a", 0, 3)
-
-	It("retries the previous batch when it arrives during the next Send, as when it arrives while idle", func() {
-		resp := &wire.ErrorResponse{Status: 8, ID: 50}
-		r := client.SettleForTest(cur, 100, 10, 10, resp, nil, last, 90)
-		want := summary{Sent: 10, Retry: append(append([]string{}, last...), cur...), Uncertain: cur, Statuses: []wire.Status{8}}
-		Expect(cmp.Diff(want, summarize(r))).To(BeEmpty())
-		Expect(r.Revoked).To(Equal(len(last)))
-	})
-
-	It("does the same for a processing error naming none (0), the previous batch uncertain too", func() {
-		resp := &wire.ErrorResponse{Status: 1, ID: 0}
-		r := client.SettleForTest(cur, 100, 4, 4, resp, nil, last, 90)
-		want := summary{Sent: 4, Retry: append(append([]string{}, last...), cur...),
-			Uncertain: append(append([]string{}, last...), cur[:4]...), Statuses: []wire.Status{1}}
-		Expect(cmp.Diff(want, summarize(r))).To(BeEmpty())
-		Expect(r.Revoked).To(Equal(len(last)))
-	})
 })
 
 // sendPresumedUntilJudged sends all on e, whose gateway stalls (fault
@@ -107,37 +82,6 @@ var _ = Describe("A late result reported by Late", func() {
 		Expect(late[0].Revoked).To(Equal(11))
 		Expect(late[0].Accepted).To(BeZero())
 	}, SpecTimeout(time.Minute))
-})
-
-var _ = Describe("Late settlement (pure settleLate)", func() {
-	last := toks("a", 0, 3) // ids 90..92
-	DescribeTable("puts every token of the batch in exactly one place",
-		func(resp wire.ErrorResponse, want summary, revoked int) {
-			r := client.SettleLateForTest(last, 90, resp)
-			Expect(cmp.Diff(want, summarize(r))).To(BeEmpty())
-			Expect(r.Revoked).To(Equal(revoked))
-		},
-		Entry("token error naming the second", wire.ErrorResponse{Status: 8, ID: 91},
-			summary{Failed: []client.Failure{{Token: last[1], Status: 8, ID: 91, Late: true}}, Retry: last[2:]}, 2),
-		Entry("shutdown naming the last: nothing revoked", wire.ErrorResponse{Status: 10, ID: 92},
-			summary{Statuses: []wire.Status{10}}, 0),
-		Entry("shutdown naming none", wire.ErrorResponse{Status: 10, ID: 0},
-			summary{Retry: last, Statuses: []wire.Status{10}}, 3),
-		Entry("refusal of an older id: all discarded, not delivered", wire.ErrorResponse{Status: 8, ID: 50},
-			summary{Retry: last, Statuses: []wire.Status{8}}, 3),
-		Entry("refusal naming none (0): any may have been delivered", wire.ErrorResponse{Status: 1, ID: 0},
-			summary{Retry: last, Uncertain: last, Statuses: []wire.Status{1}}, 3),
-		Entry("message-level error on the first: all failed", wire.ErrorResponse{Status: 7, ID: 90},
-			summary{Statuses: []wire.Status{7}, Failed: []client.Failure{
-				{Token: last[0], Status: 7, ID: 90, Late: true}, {Token: last[1], Status: 7, ID: 91, Late: true},
-				{Token: last[2], Status: 7, ID: 92, Late: true}}}, 3),
-	)
-
-	It("finds an identifier past the wrap", func() {
-		r := client.SettleLateForTest(last, 0xffffffff, wire.ErrorResponse{Status: 8, ID: 2}) // ids 0xffffffff, 1, 2
-		Expect(cmp.Diff(summary{Failed: []client.Failure{{Token: last[2], Status: 8, ID: 2, Late: true}}}, summarize(r))).To(BeEmpty())
-		Expect(r.Revoked).To(Equal(1))
-	})
 })
 
 // closeCounter dials TCP and counts the connections dialled and closed.

@@ -26,6 +26,12 @@ type Session struct {
 	stop    context.Context
 	stopNow context.CancelFunc
 
+	// mu guards closed, pools and every pool's fields (the idle
+	// connections with their histories, the late results kept for the
+	// next Send), the counters open, dials and retiring, and the channels
+	// drained and retired. It is never held during I/O: a connection is
+	// used by whoever took it out of its pool (a Send, or a retirement
+	// goroutine), with its history handed along as a value.
 	mu       sync.Mutex
 	closed   bool
 	pools    map[poolKey]*pool
@@ -49,10 +55,18 @@ type poolKey struct {
 // session's mutex.
 type pool struct {
 	key     poolKey
-	idle    []*conn   // most recently used last
-	open    int       // idle + checked out + being dialled
-	orphans []*Result // late results of connections closed while idle
+	idle    []idleConn // most recently used last
+	open    int        // idle + checked out + being dialled
+	orphans []*Result  // late results of connections closed while idle
 	wake    chan struct{}
+}
+
+// idleConn is a connection in its pool with the history of its batches,
+// which goes to the Send that checks it out, or to its retirement.
+type idleConn struct {
+	c     *conn
+	hist  history
+	since time.Time // when it went back to the pool
 }
 
 // NewSession returns a session with cfg (defaults filled in). It fails with
@@ -105,18 +119,18 @@ func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *M
 		return nil, err
 	}
 	b := newBatch(m, p)
-	pl, c, late, err := s.checkout(ctx, poolKey{addr: a, id: cert.Identity()}, cert)
+	pl, ic, late, err := s.checkout(ctx, poolKey{addr: a, id: cert.Identity()}, cert)
 	if err != nil {
 		return nil, err
 	}
-	r := c.run(ctx, b, s.reserveIDs(len(p.tokens)), &s.cfg)
+	r, hist := ic.c.run(ctx, b, s.reserveIDs(len(p.tokens)), &s.cfg, ic.hist)
 	for _, l := range late {
 		r.absorb(l)
 	}
 	if h := s.testHookBeforeCheckin; h != nil {
-		h(c)
+		h(ic.c)
 	}
-	s.checkin(pl, c)
+	s.checkin(pl, ic.c, hist)
 	return r, nil
 }
 
@@ -128,15 +142,16 @@ func (s *Session) reserveIDs(n int) uint32 {
 	return end - uint32(n)
 }
 
-// checkout returns an exclusive live connection for key, dialling one if
-// the pool has room, waiting otherwise. late holds results of earlier
-// batches whose error responses arrived after their Sends returned.
-func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) (*pool, *conn, []*Result, error) {
+// checkout returns an exclusive live connection for key with its history,
+// dialling one if the pool has room, waiting otherwise. late holds results
+// of earlier batches whose error responses arrived after their Sends
+// returned.
+func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) (*pool, idleConn, []*Result, error) {
 	s.mu.Lock()
 	for {
 		if s.closed {
 			s.mu.Unlock()
-			return nil, nil, nil, ErrClosed
+			return nil, idleConn{}, nil, ErrClosed
 		}
 		pl := s.pools[key]
 		if pl == nil {
@@ -144,17 +159,18 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 			s.pools[key] = pl
 		}
 		for len(pl.idle) > 0 {
-			c := pl.idle[len(pl.idle)-1]
+			ic := pl.idle[len(pl.idle)-1]
+			pl.idle[len(pl.idle)-1] = idleConn{}
 			pl.idle = pl.idle[:len(pl.idle)-1]
-			if dead, _, _ := c.state(); dead {
-				s.keepLateLocked(pl, c)
-				s.dropLocked(pl, c)
+			if dead, _, _ := ic.c.state(); dead {
+				s.keepLateLocked(pl, ic.c, ic.hist)
+				s.dropLocked(pl, ic.c)
 				continue
 			}
 			late := pl.orphans
 			pl.orphans = nil
 			s.mu.Unlock()
-			return pl, c, late, nil
+			return pl, ic, late, nil
 		}
 		if pl.open < s.cfg.PoolSize {
 			pl.open++
@@ -166,7 +182,7 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 			if err != nil {
 				s.releaseLocked(pl)
 				s.mu.Unlock()
-				return nil, nil, nil, err
+				return nil, idleConn{}, nil, err
 			}
 			if s.closed {
 				s.mu.Unlock()
@@ -174,59 +190,60 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 				s.mu.Lock()
 				s.releaseLocked(pl)
 				s.mu.Unlock()
-				return nil, nil, nil, ErrClosed
+				return nil, idleConn{}, nil, ErrClosed
 			}
 			late := pl.orphans
 			pl.orphans = nil
 			s.mu.Unlock()
-			return pl, c, late, nil
+			return pl, idleConn{c: c, hist: history{limit: s.cfg.History}}, late, nil
 		}
 		wake := pl.wake
 		s.mu.Unlock()
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return nil, nil, nil, ctx.Err()
+			return nil, idleConn{}, nil, ctx.Err()
 		}
 		s.mu.Lock()
 	}
 }
 
-// checkin returns c to its pool, or closes it if it cannot be reused. A
-// connection that ended since its Send looked (an error response arrived
-// just after the error window) leaves its late result to the pool; a
-// healthy one checked in after Shutdown is retired gracefully.
-func (s *Session) checkin(pl *pool, c *conn) {
+// checkin returns c with its history hist to its pool, or closes it if it
+// cannot be reused. A connection that ended since its Send looked (an
+// error response arrived just after the error window) leaves its late
+// result to the pool; a healthy one checked in after Shutdown is retired
+// gracefully.
+func (s *Session) checkin(pl *pool, c *conn, hist history) {
 	dead, _, _ := c.state()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if dead || c.broken || s.closed {
-		s.endLocked(pl, c)
+		s.endLocked(pl, c, hist)
 		return
 	}
-	c.idleSince = time.Now()
-	pl.idle = append(pl.idle, c)
+	pl.idle = append(pl.idle, idleConn{c: c, hist: hist, since: time.Now()})
 	s.wakeLocked(pl)
 }
 
-// keepLateLocked keeps the late result of c's last batch, if any, in the
-// pool's orphans: the next Send on the key or Late reports it.
-func (s *Session) keepLateLocked(pl *pool, c *conn) {
-	if l := c.lateResult(); l != nil {
+// keepLateLocked keeps the late result of the batches in hist, c's
+// history, if any, in the pool's orphans: the next Send on the key or Late
+// reports it.
+func (s *Session) keepLateLocked(pl *pool, c *conn, hist history) {
+	if l := c.lateResult(hist); l != nil {
 		pl.orphans = append(pl.orphans, l)
 	}
 }
 
-// endLocked takes c (out of the idle list) out of service: a connection
-// that ended or is broken is closed at once, its late result kept; a
-// healthy one is retired gracefully.
-func (s *Session) endLocked(pl *pool, c *conn) {
+// endLocked takes c (out of the idle list) with its history out of
+// service: a connection that ended or is broken is closed at once, its
+// late result kept; a healthy one is retired gracefully.
+func (s *Session) endLocked(pl *pool, c *conn, hist history) {
 	if dead, _, _ := c.state(); dead || c.broken {
-		s.keepLateLocked(pl, c)
+		s.keepLateLocked(pl, c, hist)
 		s.dropLocked(pl, c)
 		return
 	}
-	s.retireLocked(pl, c)
+	s.retireLocked(pl, c, hist)
 }
 
 // dropLocked closes c, which has ended or is broken (already out of the
@@ -242,11 +259,11 @@ func (s *Session) dropLocked(pl *pool, c *conn) {
 // ReadTimeout and no longer than a Shutdown's ctx, for the gateway to
 // close; it keeps the late result, if any, in the pool's orphans and then
 // frees the slot (which counts against PoolSize until then).
-func (s *Session) retireLocked(pl *pool, c *conn) {
+func (s *Session) retireLocked(pl *pool, c *conn, hist history) {
 	s.retiring++
 	go func() {
 		ctx, cancel := context.WithTimeout(s.stop, s.cfg.ReadTimeout)
-		late := c.retire(ctx)
+		late := c.retire(ctx, hist)
 		cancel()
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -287,7 +304,7 @@ func (s *Session) dialConn(ctx context.Context, addr string, cert *Certificate) 
 	no := s.connNo.Add(1)
 	log := s.cfg.Logger.With("conn", no, "addr", addr)
 	log.Debug("connection opened")
-	return newConn(nc, raw, log, s.cfg.History), nil
+	return newConn(nc, raw, log), nil
 }
 
 // dialTLS connects and completes the TLS handshake within ConnectTimeout.
@@ -338,13 +355,13 @@ func (s *Session) Outdate(d time.Duration) int {
 	retired := 0
 	for _, pl := range s.pools {
 		keep := pl.idle[:0]
-		for _, c := range pl.idle {
-			dead, _, _ := c.state()
-			if !dead && now.Sub(c.idleSince) <= d {
-				keep = append(keep, c)
+		for _, ic := range pl.idle {
+			dead, _, _ := ic.c.state()
+			if !dead && now.Sub(ic.since) <= d {
+				keep = append(keep, ic)
 				continue
 			}
-			s.endLocked(pl, c)
+			s.endLocked(pl, ic.c, ic.hist)
 			retired++
 		}
 		clear(pl.idle[len(keep):])
@@ -375,8 +392,8 @@ func (s *Session) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	for _, pl := range s.pools {
-		for _, c := range pl.idle {
-			s.endLocked(pl, c)
+		for _, ic := range pl.idle {
+			s.endLocked(pl, ic.c, ic.hist)
 		}
 		clear(pl.idle)
 		pl.idle = nil

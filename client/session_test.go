@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
@@ -66,7 +67,7 @@ var _ = Describe("Send against the mock", func() {
 					bad := all[pos-1]
 					if fc.failStatus != 0 {
 						Expect(failed).To(HaveLen(1))
-						Expect(failed).To(HaveKeyWithValue(bad, HaveField("Status", fc.failStatus)))
+						Expect(failed).To(HaveKeyWithValue(bad, HaveField("Status()", fc.failStatus)))
 						Expect(counts).NotTo(HaveKey(bad))
 					} else {
 						Expect(failed).To(BeEmpty())
@@ -119,7 +120,7 @@ var _ = Describe("Send against the mock", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(entries[0].Payload)).To(Equal(`{"aps":{"alert":"hi","badge":3}}`))
 		Expect(entries[0].Expiry).To(Equal(uint32(at.Unix())))
-		Expect(entries[0].Priority).To(Equal(uint8(5)))
+		Expect(entries[0].Priority).To(Equal(apns.PriorityConserve))
 		Expect(entries[0].Command).To(Equal(wire.CommandFramed))
 	})
 
@@ -134,7 +135,7 @@ var _ = Describe("Send against the mock", func() {
 		Expect(rs).To(HaveLen(1))
 		Expect(rs[0].NeedsRetry()).To(BeFalse())
 		Expect(rs[0].Failed).To(HaveLen(50))
-		Expect(rs[0].Failed[49].Status).To(Equal(wire.StatusInvalidPayloadSize))
+		Expect(rs[0].Failed[49].Status()).To(Equal(wire.StatusInvalidPayloadSize))
 		Expect(rs[0].Errors).To(ContainElement(MatchError(wire.StatusInvalidPayloadSize)))
 	})
 
@@ -176,7 +177,7 @@ var _ = Describe("Send against the mock", func() {
 		Expect(first).To(ContainElement(bad))
 		failed := failures(rs)
 		Expect(failed).To(HaveLen(1))
-		Expect(failed).To(HaveKeyWithValue(bad, client.Failure{Token: bad, Status: 8, ID: rejected[0].ID, Late: true}))
+		Expect(failed).To(HaveKeyWithValue(bad, client.Failure{Token: bad, Outcome: wire.Status(8), ID: rejected[0].ID, Late: true}))
 		counts := e.acceptedCounts()
 		for i, t := range append(append([]string{}, first...), second...) {
 			if t == bad {

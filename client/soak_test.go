@@ -101,7 +101,7 @@ func TestSoak(t *testing.T) {
 				}
 				rep.sends++
 				for _, f := range res.Failed {
-					rep.failed[f.Token] = f.Status
+					rep.failed[f.Token] = f.Status()
 				}
 				for _, u := range res.Uncertain {
 					rep.uncertain[u] = true

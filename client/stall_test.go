@@ -8,6 +8,7 @@ import (
 
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -82,7 +83,7 @@ var _ = Describe("Late error responses on connections closed while idle", func()
 
 		late := e.sess.Late()
 		Expect(late).To(HaveLen(1))
-		Expect(late[0].Failed).To(ConsistOf(client.Failure{Token: bad, Status: 8, ID: rejected[0].ID, Late: true}))
+		Expect(late[0].Failed).To(ConsistOf(client.Failure{Token: bad, Outcome: wire.Status(8), ID: rejected[0].ID, Late: true}))
 		var resend []string
 		for _, m := range late[0].Retries() {
 			resend = append(resend, m.Tokens...)

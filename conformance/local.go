@@ -135,12 +135,12 @@ type attempt struct {
 func newAttempt(m *client.Message, res *client.Result) *attempt {
 	a := &attempt{Tokens: m.Tokens, Sent: res.Sent, Uncertain: res.Uncertain, Retries: res.Retries()}
 	for _, f := range res.Failed {
-		a.Failed = append(a.Failed, TokenStatus{Token: f.Token, Status: int(f.Status)})
+		a.Failed = append(a.Failed, TokenStatus{Token: f.Token, Status: int(f.Status())})
 	}
 	for _, err := range res.Errors {
 		var se *client.StatusError
 		if errors.As(err, &se) {
-			a.Statuses = append(a.Statuses, int(se.Status))
+			a.Statuses = append(a.Statuses, int(se.Status()))
 		} else {
 			a.Errors = append(a.Errors, err.Error())
 		}
@@ -301,7 +301,7 @@ func (l *Local) Close(ctx context.Context) error {
 		var what []string
 		for _, res := range late {
 			for _, f := range res.Failed {
-				what = append(what, fmt.Sprintf("token %s refused with status %d", f.Token, f.Status))
+				what = append(what, fmt.Sprintf("token %s refused with status %d", f.Token, f.Status()))
 			}
 			for _, e := range res.Errors {
 				what = append(what, e.Error())

@@ -532,7 +532,8 @@ func (w *world) receivedCommand(ctx context.Context, cmd int) error {
 
 func (w *world) receivedPriority(ctx context.Context, p int) error {
 	return w.everyEntry(ctx, fmt.Sprintf("want priority %d", p), func(e mockapns.Entry) (string, bool) {
-		return fmt.Sprintf("priority %d", e.Priority), int(e.Priority) == p
+		v, _ := e.Priority.Value() // 0 when absent
+		return fmt.Sprintf("priority %d", v), int(v) == p
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/mockapns"
 )
@@ -177,12 +178,12 @@ func (w *world) token(n int) (string, error) {
 	return tokenHex(n, 32), nil
 }
 
-func (w *world) tokenBytes(n int) ([]byte, error) {
+func (w *world) tokenBytes(n int) (apns.Token, error) {
 	t, err := w.token(n)
 	if err != nil {
-		return nil, err
+		return apns.Token{}, err
 	}
-	return hex.DecodeString(t)
+	return apns.ParseToken(t)
 }
 
 // allocate hands out the next n tokens for server srv.

@@ -6,6 +6,7 @@ package mockapns
 //	GET    /api/v1/notifications      journal entries, oldest first (a JSON array)
 //	           ?token=HEX             only notifications to this token
 //	           ?status=accepted|rejected
+//	           ?protocol=binary|http2 only notifications of this protocol
 //	           ?limit=N               at most N entries (the oldest N that match), N ≥ 1
 //	           ?wait=N&timeout=D      block until at least N entries match (D: Go duration,
 //	                                  default 5s, at most 10m); see "Waiting" below
@@ -47,6 +48,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -215,20 +217,25 @@ func parseNotificationQuery(q url.Values) (notificationQuery, error) {
 	nq := notificationQuery{timeout: defaultWaitTimeout}
 	for name, vals := range q {
 		switch name {
-		case "token", "status", "limit", "wait", "timeout":
+		case "token", "status", "protocol", "limit", "wait", "timeout":
 		default:
-			return nq, fmt.Errorf("unknown query parameter %q (known: token, status, limit, wait, timeout)", name)
+			return nq, fmt.Errorf("unknown query parameter %q (known: token, status, protocol, limit, wait, timeout)", name)
 		}
 		if len(vals) != 1 {
 			return nq, fmt.Errorf("query parameter %q given %d times", name, len(vals))
 		}
 	}
 	if v, ok := q["token"]; ok {
-		tok, err := parseHexToken(v[0])
+		tok, err := apns.ParseToken(v[0])
 		if err != nil {
 			return nq, fmt.Errorf("query parameter \"token\": %w", err)
 		}
 		nq.filter.Token = tok
+	}
+	if v, ok := q["protocol"]; ok {
+		if err := nq.filter.Protocol.UnmarshalText([]byte(v[0])); err != nil {
+			return nq, fmt.Errorf("query parameter \"protocol\": want binary or http2, got %q", v[0])
+		}
 	}
 	if v, ok := q["status"]; ok {
 		switch v[0] {
@@ -456,7 +463,7 @@ func parseFeedback(data []byte) ([]wire.FeedbackTuple, error) {
 	}
 	tuples := make([]wire.FeedbackTuple, 0, len(items))
 	for i, it := range items {
-		tok, err := parseHexToken(it.Token)
+		tok, err := apns.ParseToken(it.Token)
 		if err != nil {
 			return nil, fmt.Errorf("[%d].token: %w", i, err)
 		}
@@ -470,7 +477,7 @@ func parseFeedback(data []byte) ([]wire.FeedbackTuple, error) {
 		if sec := t.Unix(); sec < 0 || sec > math.MaxUint32 {
 			return nil, fmt.Errorf("[%d].time: %s is outside 1970–2106 (the wire carries 32-bit UNIX seconds)", i, it.Time)
 		}
-		tuples = append(tuples, wire.FeedbackTuple{Time: t.Truncate(time.Second).UTC(), Token: tok})
+		tuples = append(tuples, wire.FeedbackTuple{Time: t.Truncate(time.Second).UTC(), Token: tok.Bytes()})
 	}
 	return tuples, nil
 }

@@ -188,12 +188,13 @@ var _ = Describe("Admin API", func() {
 			journalOfFour()
 			var got []mockapns.Entry
 			expectJSON(call(ts, "GET", "/api/v1/notifications", ""), http.StatusOK, &got)
-			Expect(cmp.Diff(srv.Notifications(mockapns.Filter{}), got)).To(BeEmpty())
+			Expect(cmp.Diff(srv.Notifications(mockapns.Filter{}), got, cmpOpts)).To(BeEmpty())
 			Expect(ids(got)).To(Equal([]uint32{1, 2, 3, 4}))
 
 			var raw []map[string]any
 			Expect(json.Unmarshal(call(ts, "GET", "/api/v1/notifications", "").body, &raw)).To(Succeed())
-			Expect(raw[0]).To(HaveLen(10))
+			Expect(raw[0]).To(HaveLen(11))
+			Expect(raw[0]).To(HaveKeyWithValue("protocol", "binary"))
 			Expect(raw[0]).To(HaveKeyWithValue("token", hex.EncodeToString(token(1))))
 			Expect(raw[0]).To(HaveKeyWithValue("payload", map[string]any{"aps": map[string]any{"alert": "Hi"}}))
 			Expect(raw[0]).To(HaveKeyWithValue("status", BeEquivalentTo(0)))
@@ -271,7 +272,7 @@ var _ = Describe("Admin API", func() {
 				journalOfFour()
 				before := stateOf(srv)
 				expectAPIError(call(ts, "GET", "/api/v1/notifications?"+query, ""), http.StatusBadRequest, word)
-				Expect(cmp.Diff(before, stateOf(srv))).To(BeEmpty())
+				Expect(cmp.Diff(before, stateOf(srv), cmpOpts)).To(BeEmpty())
 			},
 			Entry("negative limit", "limit=-1", "limit"),
 			Entry("zero limit", "limit=0", "limit"),
@@ -351,8 +352,8 @@ var _ = Describe("Admin API", func() {
 				Expect(v.ID).To(Equal(infos[i].ID))
 				f, err := mockapns.ParseFault(v.Fault)
 				Expect(err).NotTo(HaveOccurred())
-				Expect(cmp.Diff(designExamples[i].want, f)).To(BeEmpty())
-				Expect(cmp.Diff(infos[i].Fault, f)).To(BeEmpty())
+				Expect(cmp.Diff(designExamples[i].want, f, cmpOpts)).To(BeEmpty())
+				Expect(cmp.Diff(infos[i].Fault, f, cmpOpts)).To(BeEmpty())
 			}
 
 			Expect(call(ts, "DELETE", "/api/v1/faults/2", "").status).To(Equal(http.StatusNoContent))
@@ -385,7 +386,7 @@ var _ = Describe("Admin API", func() {
 				expectJSON(call(ts, "POST", "/api/v1/faults", `{"action":"shutdown","nth":3}`), http.StatusCreated, nil)
 				before := stateOf(srv)
 				expectAPIError(call(ts, "POST", "/api/v1/faults", body), http.StatusBadRequest, word)
-				Expect(cmp.Diff(before, stateOf(srv))).To(BeEmpty())
+				Expect(cmp.Diff(before, stateOf(srv), cmpOpts)).To(BeEmpty())
 			},
 			Entry("no body", "", "empty"),
 			Entry("not JSON", "reject", "JSON"),
@@ -402,7 +403,7 @@ var _ = Describe("Admin API", func() {
 			before := stateOf(srv)
 			huge := `{"action":"shutdown","nth":1` + strings.Repeat(" ", 1<<20) + `}`
 			expectAPIError(call(ts, "POST", "/api/v1/faults", huge), http.StatusRequestEntityTooLarge, "larger")
-			Expect(cmp.Diff(before, stateOf(srv))).To(BeEmpty())
+			Expect(cmp.Diff(before, stateOf(srv), cmpOpts)).To(BeEmpty())
 		})
 	})
 
@@ -420,7 +421,7 @@ var _ = Describe("Admin API", func() {
 
 			at := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 			want := []wire.FeedbackTuple{{Time: at, Token: []byte{0x0a, 0x0b, 0x0c}}, {Time: at, Token: token(3)}}
-			Expect(cmp.Diff(want, srv.PendingFeedback())).To(BeEmpty())
+			Expect(cmp.Diff(want, srv.PendingFeedback(), cmpOpts)).To(BeEmpty())
 
 			expectJSON(call(ts, "POST", "/api/v1/feedback", `[]`), http.StatusOK, &q)
 			Expect(q).To(Equal(struct {
@@ -439,7 +440,7 @@ var _ = Describe("Admin API", func() {
 				Expect(err).NotTo(HaveOccurred())
 				got = append(got, t)
 			}
-			Expect(cmp.Diff(want, got)).To(BeEmpty())
+			Expect(cmp.Diff(want, got, cmpOpts)).To(BeEmpty())
 			Expect(srv.PendingFeedback()).To(BeEmpty())
 		})
 
@@ -448,7 +449,7 @@ var _ = Describe("Admin API", func() {
 				expectJSON(call(ts, "POST", "/api/v1/feedback", `[{"token":"ff","time":"2026-01-01T00:00:00Z"}]`), http.StatusOK, nil)
 				before := stateOf(srv)
 				expectAPIError(call(ts, "POST", "/api/v1/feedback", body), http.StatusBadRequest, word)
-				Expect(cmp.Diff(before, stateOf(srv))).To(BeEmpty())
+				Expect(cmp.Diff(before, stateOf(srv), cmpOpts)).To(BeEmpty())
 			},
 			Entry("no body", "", "empty"),
 			Entry("not JSON", "tokens", "JSON"),
@@ -471,7 +472,7 @@ var _ = Describe("Admin API", func() {
 			item := `{"token":"ab","time":"2026-01-01T00:00:00Z"},`
 			huge := "[" + strings.Repeat(item, (1<<20)/len(item)+1) + `{"token":"ab","time":"2026-01-01T00:00:00Z"}]`
 			expectAPIError(call(ts, "POST", "/api/v1/feedback", huge), http.StatusRequestEntityTooLarge, "larger")
-			Expect(cmp.Diff(before, stateOf(srv))).To(BeEmpty())
+			Expect(cmp.Diff(before, stateOf(srv), cmpOpts)).To(BeEmpty())
 		})
 	})
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
 )
@@ -63,7 +64,7 @@ func ExampleServer_AddFault() {
 	defer srv.Close()
 	bad := bytes.Repeat([]byte{0x0b}, 32)
 	must(srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken,
-		When: mockapns.Trigger{Token: bad, Times: mockapns.Always}}))
+		When: mockapns.Trigger{Token: must(apns.TokenFromBytes(bad)), Times: mockapns.Always}}))
 
 	conn := must(tls.Dial("tcp", srv.GatewayAddr(), srv.ClientTLSConfig()))
 	defer conn.Close()

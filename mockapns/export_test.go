@@ -51,3 +51,9 @@ func (s *Server) ServeGatewayStream(c *PipeEnd) {
 // the journal's lock is released (nil removes it). Set it before any
 // connection is open.
 func (s *Server) SetJournalHook(fn func()) { s.journal.afterAdd = fn }
+
+// H2Request is the journal's input from the HTTP/2 front end, for specs.
+type H2Request = h2Request
+
+// JournalH2 journals one HTTP/2 request as the HTTP/2 front end does.
+func (s *Server) JournalH2(q H2Request) { s.journal.addH2(&q) }

@@ -1,7 +1,6 @@
 package mockapns
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -32,8 +32,9 @@ const Always = -1
 // selector given must match; with none at all the fault fires on the next
 // notification any gateway connection reads.
 type Trigger struct {
-	// Token fires on notifications to this device token (binary).
-	Token []byte
+	// Token fires on notifications to this device token; the zero Token
+	// matches every token.
+	Token apns.Token
 	// Nth fires on every Nth notification matching Token (or every one, if
 	// Token is empty) read after the fault was added, counted across all
 	// connections, 1-based: Nth 5 fires on the 5th, and, when Times allows
@@ -251,31 +252,7 @@ func newInstalled(f Fault) (*installed, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Keep copies of the token, in the trigger used for matching and in
-	// the fault that Faults lists, so that the caller may reuse its slice.
-	in.when.Token = bytes.Clone(in.when.Token)
-	in.fault = cloneFault(f)
 	return in, nil
-}
-
-// cloneFault returns f with its own copy of the trigger's token, the only
-// reference a fault value holds.
-func cloneFault(f Fault) Fault {
-	switch f := f.(type) {
-	case Reject:
-		f.When.Token = bytes.Clone(f.When.Token)
-		return f
-	case Shutdown:
-		f.When.Token = bytes.Clone(f.When.Token)
-		return f
-	case Disconnect:
-		f.When.Token = bytes.Clone(f.When.Token)
-		return f
-	case Delay:
-		f.When.Token = bytes.Clone(f.When.Token)
-		return f
-	}
-	return f
 }
 
 func (fs *faultSet) add(f Fault) (int, error) {
@@ -308,7 +285,7 @@ func (fs *faultSet) infos() []FaultInfo {
 	defer fs.mu.Unlock()
 	out := make([]FaultInfo, 0, len(fs.list))
 	for _, f := range fs.list {
-		out = append(out, FaultInfo{ID: f.id, Fault: cloneFault(f.fault), Fired: f.fired})
+		out = append(out, FaultInfo{ID: f.id, Fault: f.fault, Fired: f.fired})
 	}
 	return out
 }
@@ -362,7 +339,7 @@ func (fs *faultSet) onNotification(n *wire.Notification) action {
 		if f.kind != kindNotification || f.exhausted() {
 			continue
 		}
-		if len(f.when.Token) > 0 && !bytes.Equal(f.when.Token, n.Token) {
+		if !f.when.Token.IsZero() && !f.when.Token.Equal(n.Token) {
 			continue
 		}
 		f.seen++

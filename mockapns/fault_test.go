@@ -29,13 +29,13 @@ var _ = Describe("Faults", func() {
 
 	DescribeTable("Reject answers its status naming the notification, then closes",
 		func(status wire.Status) {
-			addFault(srv, mockapns.Reject{Status: status, When: mockapns.Trigger{Token: token(9)}})
+			addFault(srv, mockapns.Reject{Status: status, When: mockapns.Trigger{Token: tokenOf(token(9))}})
 			conn := dial(srv, srv.GatewayAddr())
 			send(conn, concat(framed(1, token(1), payload), framed(2, token(9), payload), framed(3, token(1), payload)))
 			expectClosedWith(conn, response(status, 2))
 			es := srv.Notifications(mockapns.Filter{})
 			Expect(ids(es)).To(Equal([]uint32{1, 2}))
-			Expect(es[1].Status).To(Equal(status))
+			Expect(es[1].Status).To(Equal(int(status)))
 			Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(1))
 			Expect(srv.Faults()[0].Fired).To(Equal(1))
 		},
@@ -56,7 +56,7 @@ var _ = Describe("Faults", func() {
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, simple(token(1), payload))
 		expectClosedWith(conn, nil)
-		Expect(srv.Notifications(mockapns.Filter{})[0].Status).To(Equal(wire.StatusInvalidToken))
+		Expect(srv.Notifications(mockapns.Filter{})[0].Status).To(Equal(int(wire.StatusInvalidToken)))
 	})
 
 	It("Shutdown answers 10 naming the last accepted notification of the connection", func() {
@@ -67,7 +67,7 @@ var _ = Describe("Faults", func() {
 		Expect(ids(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted}))).To(Equal([]uint32{11, 12}))
 		rej := srv.Notifications(mockapns.Filter{Status: mockapns.Rejected})
 		Expect(ids(rej)).To(Equal([]uint32{13}))
-		Expect(rej[0].Status).To(Equal(wire.StatusShutdown))
+		Expect(rej[0].Status).To(Equal(int(wire.StatusShutdown)))
 		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(1))
 	})
 
@@ -80,7 +80,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("counts the last accepted notification per connection", func() {
-		addFault(srv, mockapns.Shutdown{When: mockapns.Trigger{Token: token(9)}})
+		addFault(srv, mockapns.Shutdown{When: mockapns.Trigger{Token: tokenOf(token(9))}})
 		first := dial(srv, srv.GatewayAddr())
 		send(first, framed(5, token(1), payload))
 		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(1))
@@ -151,8 +151,8 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("fires as often as Times says, in the order faults were added", func() {
-		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: token(8), Times: 2}})
-		addFault(srv, mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Token: token(8), Times: mockapns.Always}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(8)), Times: 2}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Token: tokenOf(token(8)), Times: mockapns.Always}})
 		want := []wire.Status{wire.StatusInvalidToken, wire.StatusInvalidToken, wire.StatusProcessingError, wire.StatusProcessingError}
 		for i, status := range want {
 			conn := dial(srv, srv.GatewayAddr())
@@ -179,7 +179,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("fires on every nth matching notification", func() {
-		addFault(srv, mockapns.Disconnect{When: mockapns.Trigger{Nth: 2, Token: token(3), Times: mockapns.Always}})
+		addFault(srv, mockapns.Disconnect{When: mockapns.Trigger{Nth: 2, Token: tokenOf(token(3)), Times: mockapns.Always}})
 		conn := dial(srv, srv.GatewayAddr())
 		// Matching: ids 2 (1st), 4 (2nd: fires).
 		send(conn, concat(framed(1, token(1), payload), framed(2, token(3), payload), framed(3, token(1), payload), framed(4, token(3), payload)))
@@ -262,7 +262,7 @@ var _ = Describe("Faults", func() {
 
 	It("copies the trigger token", func() {
 		tok := token(4)
-		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tok}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(tok)}})
 		tok[0] = 99
 		conn := dial(srv, srv.GatewayAddr())
 		send(conn, framed(1, token(4), payload))

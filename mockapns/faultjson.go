@@ -16,15 +16,16 @@ package mockapns
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -95,9 +96,6 @@ var knownFields = map[string]bool{
 	fieldAction: true, fieldStatus: true, fieldToken: true, fieldNth: true,
 	fieldProbability: true, fieldAfterBytes: true, fieldDelay: true, fieldTimes: true,
 }
-
-// maxTokenBytes is the longest token a frame can carry (16-bit length).
-const maxTokenBytes = math.MaxUint16
 
 // ParseFault decodes the JSON form of a fault (see the file comment and
 // DESIGN.md). It is strict: exactly one JSON object; every member known,
@@ -176,9 +174,9 @@ func (p *parsed) decode(name string, raw json.RawMessage) error {
 		if err := decodeMember(name, raw, &s); err != nil {
 			return err
 		}
-		tok, err := parseHexToken(s)
+		tok, err := apns.ParseToken(s)
 		if err != nil {
-			return specErr(name, "%s", err)
+			return specErr(name, "%s", strings.TrimPrefix(err.Error(), "apns: "))
 		}
 		p.when.Token, p.hasSelector = tok, true
 	case fieldNth:
@@ -378,27 +376,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Reasons a token string cannot be used.
-var (
-	errEmptyToken = errors.New("must be a non-empty hex string")
-	errLongToken  = fmt.Errorf("must be at most %d bytes (%d hex digits)", maxTokenBytes, 2*maxTokenBytes)
-)
-
-// parseHexToken decodes a device token written in hex (either case).
-func parseHexToken(s string) ([]byte, error) {
-	if s == "" {
-		return nil, errEmptyToken
-	}
-	if len(s) > 2*maxTokenBytes {
-		return nil, errLongToken
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("not hex: %w", err)
-	}
-	return b, nil
-}
-
 // faultDoc is the JSON form as written by MarshalFault, members in a
 // stable order.
 type faultDoc struct {
@@ -482,9 +459,7 @@ func docOf(f Fault) (faultDoc, error) {
 
 func triggerDoc(action string, t Trigger) (faultDoc, error) {
 	d := faultDoc{Action: action, Nth: t.Nth, Probability: t.Probability}
-	if len(t.Token) > 0 {
-		d.Token = hex.EncodeToString(t.Token)
-	}
+	d.Token = t.Token.String()
 	if t.Nth < 0 {
 		return d, specErr(fieldNth, "must not be negative, got %d", t.Nth)
 	}

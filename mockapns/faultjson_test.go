@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
 )
@@ -22,7 +23,7 @@ var designExamples = []struct {
 	want mockapns.Fault
 }{
 	{`{"action": "reject",     "status": 8, "token": "` + hexToken + `"}`,
-		mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenBytes()}}},
+		mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: apns.MustParseToken(hexToken)}}},
 	{`{"action": "reject",     "status": 1, "nth": 5}`, mockapns.Reject{Status: 1, When: mockapns.Trigger{Nth: 5}}},
 	{`{"action": "shutdown",   "nth": 100}`, mockapns.Shutdown{When: mockapns.Trigger{Nth: 100}}},
 	{`{"action": "disconnect", "nth": 50}`, mockapns.Disconnect{When: mockapns.Trigger{Nth: 50}}},
@@ -61,13 +62,13 @@ var _ = Describe("fault JSON", func() {
 			It("parses "+ex.json+" and round-trips it", func() {
 				got, err := mockapns.ParseFault([]byte(ex.json))
 				Expect(err).NotTo(HaveOccurred())
-				Expect(cmp.Diff(ex.want, got)).To(BeEmpty())
+				Expect(cmp.Diff(ex.want, got, cmpOpts)).To(BeEmpty())
 
 				data, err := mockapns.MarshalFault(got)
 				Expect(err).NotTo(HaveOccurred())
 				again, err := mockapns.ParseFault(data)
 				Expect(err).NotTo(HaveOccurred(), "re-parsing %s", data)
-				Expect(cmp.Diff(got, again)).To(BeEmpty(), "via %s", data)
+				Expect(cmp.Diff(got, again, cmpOpts)).To(BeEmpty(), "via %s", data)
 			})
 		}
 	})
@@ -78,7 +79,7 @@ var _ = Describe("fault JSON", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(string(data)).To(MatchJSON(want))
 		},
-		Entry("reject with a token (lower-case hex)", mockapns.Reject{Status: 8, When: mockapns.Trigger{Token: []byte{0xAB, 0xCD}}},
+		Entry("reject with a token (lower-case hex)", mockapns.Reject{Status: 8, When: mockapns.Trigger{Token: apns.MustParseToken("abcd")}},
 			`{"action":"reject","status":8,"token":"abcd"}`),
 		Entry("Times 0 (once) leaves times out", mockapns.Shutdown{When: mockapns.Trigger{Nth: 100}},
 			`{"action":"shutdown","nth":100}`),
@@ -101,8 +102,8 @@ var _ = Describe("fault JSON", func() {
 		Expect(err).NotTo(HaveOccurred())
 		lower, err := mockapns.ParseFault([]byte(`{"action":"shutdown","token":"abcdef"}`))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(cmp.Diff(upper, lower)).To(BeEmpty())
-		Expect(upper).To(Equal(mockapns.Shutdown{When: mockapns.Trigger{Token: []byte{0xab, 0xcd, 0xef}}}))
+		Expect(cmp.Diff(upper, lower, cmpOpts)).To(BeEmpty())
+		Expect(upper).To(Equal(mockapns.Shutdown{When: mockapns.Trigger{Token: apns.MustParseToken("abcdef")}}))
 	})
 
 	DescribeTable("ParseFault refuses bad documents, naming the member",
@@ -230,7 +231,7 @@ func FuzzParseFault(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ParseFault(%s) (marshalled from %q): %v", out, data, err)
 		}
-		if diff := cmp.Diff(fault, again); diff != "" {
+		if diff := cmp.Diff(fault, again, cmpOpts); diff != "" {
 			t.Fatalf("round trip of %q via %s changed the fault (-first +second):\n%s", data, out, diff)
 		}
 		out2, err := mockapns.MarshalFault(again)

@@ -254,7 +254,7 @@ func (g *gwConn) flush() {
 	if len(g.batch) == 0 {
 		return
 	}
-	g.s.journal.add(g.num, g.now, wire.StatusNoError, g.batch, &g.s.stats.accepted)
+	g.s.journal.addBinary(g.num, g.now, wire.StatusNoError, g.batch)
 	clear(g.batch) // drop the aliases of the read buffer
 	g.batch = g.batch[:0]
 }
@@ -263,7 +263,7 @@ func (g *gwConn) flush() {
 // the frames already read after it as discarded.
 func (g *gwConn) refuse(n *wire.Notification, status wire.Status, why error) verdict {
 	g.flush()
-	g.s.journal.add(g.num, g.now, status, []wire.Notification{*n}, &g.s.stats.rejected)
+	g.s.journal.addBinary(g.num, g.now, status, []wire.Notification{*n})
 	g.countDiscarded()
 	if n.Command == wire.CommandSimple {
 		g.log.Info("mockapns refused command-0 notification; closing without a response", "status", uint8(status), "reason", errText(why))
@@ -276,7 +276,7 @@ func (g *gwConn) refuse(n *wire.Notification, status wire.Status, why error) ver
 // shutdown answers status 10 naming the last accepted notification.
 func (g *gwConn) shutdown(n *wire.Notification) verdict {
 	g.flush()
-	g.s.journal.add(g.num, g.now, wire.StatusShutdown, []wire.Notification{*n}, &g.s.stats.rejected)
+	g.s.journal.addBinary(g.num, g.now, wire.StatusShutdown, []wire.Notification{*n})
 	g.countDiscarded()
 	if n.Command == wire.CommandSimple {
 		g.log.Info("mockapns shutdown fault on command 0; closing without a response")

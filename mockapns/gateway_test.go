@@ -16,13 +16,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
 )
 
 // ignoreTime leaves out what a spec cannot predict.
-var ignoreTime = cmpopts.IgnoreFields(mockapns.Entry{}, "ReceivedAt")
+var ignoreTime = cmp.Options{cmpopts.IgnoreFields(mockapns.Entry{}, "ReceivedAt"), cmpOpts}
 
 // ids returns the identifiers of entries.
 func ids(es []mockapns.Entry) []uint32 {
@@ -48,10 +49,10 @@ var _ = Describe("Gateway", func() {
 
 		got := srv.Notifications(mockapns.Filter{})
 		want := []mockapns.Entry{
-			{Seq: 1, Conn: 1, Command: wire.CommandSimple, Token: token(1), Payload: []byte(payload)},
-			{Seq: 2, Conn: 1, Command: wire.CommandEnhanced, ID: 7, Expiry: 1600000000, Token: token(2), Payload: []byte(payload)},
-			{Seq: 3, Conn: 1, Command: wire.CommandFramed, ID: 9, Expiry: 1600000000, Priority: 10, Token: token(3), Payload: []byte(payload)},
-			{Seq: 4, Conn: 1, Command: wire.CommandEnhanced, ID: 11, Expiry: 1600000000, Token: []byte{}, Payload: []byte(payload), Status: wire.StatusMissingToken},
+			{Seq: 1, Conn: 1, Protocol: apns.Binary, Command: wire.CommandSimple, Token: token(1), Payload: []byte(payload)},
+			{Seq: 2, Conn: 1, Protocol: apns.Binary, Command: wire.CommandEnhanced, ID: 7, Expiry: 1600000000, Token: token(2), Payload: []byte(payload)},
+			{Seq: 3, Conn: 1, Protocol: apns.Binary, Command: wire.CommandFramed, ID: 9, Expiry: 1600000000, Priority: apns.NewPriority(10), Token: token(3), Payload: []byte(payload)},
+			{Seq: 4, Conn: 1, Protocol: apns.Binary, Command: wire.CommandEnhanced, ID: 11, Expiry: 1600000000, Token: []byte{}, Payload: []byte(payload), Status: int(wire.StatusMissingToken)},
 		}
 		Expect(cmp.Diff(want, got, ignoreTime)).To(BeEmpty())
 		for _, e := range got {
@@ -133,7 +134,7 @@ var _ = Describe("Gateway", func() {
 			expectClosedWith(conn, response(status, id))
 			rej := srv.Notifications(mockapns.Filter{Status: mockapns.Rejected})
 			Expect(rej).To(HaveLen(1))
-			Expect(rej[0].Status).To(Equal(status))
+			Expect(rej[0].Status).To(Equal(int(status)))
 			Expect(rej[0].ID).To(Equal(id))
 			Expect(srv.Stats().Accepted).To(BeEquivalentTo(1))
 		},
@@ -180,7 +181,7 @@ var _ = Describe("Gateway", func() {
 		es := srv.Notifications(mockapns.Filter{})
 		Expect(es).To(HaveLen(2))
 		Expect(es[1].Command).To(Equal(wire.CommandSimple))
-		Expect(es[1].Status).To(Equal(wire.StatusMissingToken))
+		Expect(es[1].Status).To(Equal(int(wire.StatusMissingToken)))
 		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(1))
 	})
 
@@ -266,7 +267,7 @@ var _ = Describe("Gateway", func() {
 		Expect(srv.Stats().Accepted).To(BeEquivalentTo(conns * each))
 		Expect(srv.Stats().ConnectionsTotal).To(BeEquivalentTo(conns))
 		for c := range conns {
-			Expect(srv.Notifications(mockapns.Filter{Token: token(byte(c))})).To(HaveLen(each))
+			Expect(srv.Notifications(mockapns.Filter{Token: tokenOf(token(byte(c)))})).To(HaveLen(each))
 		}
 	})
 

@@ -59,7 +59,7 @@ const (
 // h2Stream is a stream whose request is still arriving.
 type h2Stream struct {
 	id      uint32
-	req     h2Request
+	req     h2Incoming
 	recvWin int32 // what the client may still send on it
 	maxBody int
 }
@@ -85,8 +85,8 @@ type h2Conn struct {
 	lastID  atomic.Uint32 // highest stream the client opened
 
 	// header block being decoded
-	hdr        *h2Request // where fields go; c.scratch for ignored streams
-	scratch    h2Request
+	hdr        *h2Incoming // where fields go; c.scratch for ignored streams
+	scratch    h2Incoming
 	hdrStream  *h2Stream // nil for an ignored or trailer block
 	hdrEnd     bool      // END_STREAM on the HEADERS frame
 	hdrSize    int
@@ -119,7 +119,7 @@ type h2Conn struct {
 // the credentials of a request that passed validation and reports whether
 // the connection has seen a valid provider token.
 type h2Authenticator interface {
-	authorize(r *h2Request, p *h2Push) (reason apns.Reason, tokenValid bool)
+	authorize(r *h2Incoming, p *h2Push) (reason apns.Reason, tokenValid bool)
 }
 
 // h2PresenceAuth is the authentication used until provider tokens are
@@ -128,7 +128,7 @@ type h2Authenticator interface {
 // first valid token.
 type h2PresenceAuth struct{ cert bool }
 
-func (a h2PresenceAuth) authorize(r *h2Request, _ *h2Push) (apns.Reason, bool) {
+func (a h2PresenceAuth) authorize(r *h2Incoming, _ *h2Push) (apns.Reason, bool) {
 	if a.cert {
 		return "", false
 	}

@@ -144,6 +144,7 @@ func (w *h2Writer) handle(m *h2Out) (stop bool, err error) {
 		return false, w.fr.WriteWindowUpdate(m.stream, m.val)
 	case outGoAway:
 		err = w.fr.WriteGoAway(m.val, m.code, []byte(m.debug))
+		w.c.s.h2GoAwaySent()
 		w.drain = true
 		if err == nil && m.closeAfter {
 			err = w.flush()
@@ -169,6 +170,7 @@ func (w *h2Writer) peerWindow(stream uint32, inc int64) (bool, error) {
 	if stream == 0 {
 		w.connWin += inc
 		if w.connWin > maxWin {
+			w.c.s.h2GoAwaySent()
 			return true, w.fr.WriteGoAway(w.c.lastID.Load(), http2.ErrCodeFlowControl, []byte("connection window over 2^31-1"))
 		}
 	} else if len(w.streamWin) < 2*DefaultHTTP2MaxStreams || w.streamWin[stream] != 0 {

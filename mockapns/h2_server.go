@@ -15,7 +15,6 @@ type h2State struct {
 	mu      sync.Mutex
 	conns   map[*h2Conn]struct{}
 	seq     uint64
-	stats   h2Counters
 }
 
 // h2TLSConfig is the listener's TLS configuration: TLS 1.2 or later, ALPN
@@ -80,13 +79,12 @@ func (s *Server) serveHTTP2(t *tracked) {
 		_ = tc.Close()
 		return
 	}
-	s.h2.stats.connectionsTotal.Add(1)
-	s.h2.stats.connectionsOpen.Add(1)
+	s.h2ConnOpened()
 	log.Debug("mockapns http2 connection open", "certificate", cert)
 	s.event(ConnEvent{Kind: ConnOpened, Service: "http2", Conn: num, Remote: remote})
 	c.run()
 	s.h2Untrack(c)
-	s.h2.stats.connectionsOpen.Add(-1)
+	s.h2ConnClosed()
 	_ = tc.Close()
 	s.event(ConnEvent{Kind: ConnClosed, Service: "http2", Conn: num, Remote: remote, Reason: "closed"})
 }
@@ -134,7 +132,6 @@ func (c *h2Conn) goAway(ctx context.Context, closing bool) <-chan struct{} {
 	c.draining.Store(true)
 	select {
 	case c.out <- h2Out{kind: outGoAway, val: last, code: http2.ErrCodeNo, closeAfter: closing, written: written}:
-		c.s.h2.stats.goaways.Add(1)
 	case <-c.wdone:
 		close(written)
 	case <-ctx.Done():

@@ -221,7 +221,7 @@ var _ = Describe("HTTP/2 listener", func() {
 			srv.Close()
 			r.readToClose()
 			Expect(r.goaways).To(Equal([]goAway{{last: 1, code: http2.ErrCodeNo}}))
-			Expect(srv.HTTP2ConnsOpen()).To(BeZero())
+			Expect(srv.Stats().HTTP2.ConnectionsOpen).To(BeZero())
 		})
 
 		It("drains on Shutdown: GOAWAY, the open stream answered, then closed", func() {
@@ -239,14 +239,14 @@ var _ = Describe("HTTP/2 listener", func() {
 			r.readToClose()
 			Expect(r.resps).NotTo(HaveKey(uint32(3)))
 			Eventually(done).WithTimeout(ioTimeout).Should(Receive(BeNil()))
-			Expect(srv.HTTP2ConnsOpen()).To(BeZero())
+			Expect(srv.Stats().HTTP2.ConnectionsOpen).To(BeZero())
 		})
 
 		It("closes once idle after the client's GOAWAY", func() {
 			r := dialH2(srv, srv.HTTP2CertTLSConfig())
 			Expect(r.fr.WriteGoAway(0, http2.ErrCodeNo, nil)).To(Succeed())
 			r.readToClose()
-			Eventually(srv.HTTP2ConnsOpen).WithTimeout(ioTimeout).Should(BeZero())
+			Eventually(func() int64 { return srv.Stats().HTTP2.ConnectionsOpen }).WithTimeout(ioTimeout).Should(BeZero())
 		})
 	})
 })

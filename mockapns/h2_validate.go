@@ -47,19 +47,19 @@ var h2FieldNames = [nFields]string{
 	fCollapseID: "apns-collapse-id",
 }
 
-// h2Request is one decoded request: the header fields the mock reads, the
+// h2Incoming is one decoded request: the header fields the mock reads, the
 // name of the first repeated regular header, and the body.
-type h2Request struct {
+type h2Incoming struct {
 	f    [nFields]string
 	has  uint16 // bit i set when field i is present
 	dup  string // first regular header name seen twice; "" if none
 	body []byte
 }
 
-func (r *h2Request) get(i h2Field) (string, bool) { return r.f[i], r.has&(1<<i) != 0 }
+func (r *h2Incoming) get(i h2Field) (string, bool) { return r.f[i], r.has&(1<<i) != 0 }
 
 // set records field i; a second occurrence is a duplicate.
-func (r *h2Request) set(i h2Field, v string) {
+func (r *h2Incoming) set(i h2Field, v string) {
 	if r.has&(1<<i) != 0 {
 		if r.dup == "" {
 			r.dup = h2FieldNames[i]
@@ -70,9 +70,9 @@ func (r *h2Request) set(i h2Field, v string) {
 	r.f[i] = v
 }
 
-func (r *h2Request) reset() {
+func (r *h2Incoming) reset() {
 	body := r.body[:0]
-	*r = h2Request{body: body}
+	*r = h2Incoming{body: body}
 }
 
 // h2Push is a request that passed validation, in the journal's terms.
@@ -127,7 +127,7 @@ const devicePath = "/3/device/"
 // h2MaxBody is the largest body the request may carry: 5120 bytes for a
 // voip push (by apns-push-type, or by a .voip topic when the push type is
 // absent), 4096 otherwise, 64 KiB without validation.
-func h2MaxBody(r *h2Request, noValidation bool) int {
+func h2MaxBody(r *h2Incoming, noValidation bool) int {
 	if noValidation {
 		return h2NoValidationMaxBody
 	}
@@ -155,7 +155,7 @@ func h2MaxBody(r *h2Request, noValidation bool) int {
 //
 // With rules.noValidation only :method and :path are checked (the token
 // must be hex, of any length from 1 to 100 bytes).
-func validateH2(r *h2Request, rules h2Rules, p *h2Push) apns.Reason {
+func validateH2(r *h2Incoming, rules h2Rules, p *h2Push) apns.Reason {
 	*p = h2Push{}
 	if m, _ := r.get(fMethod); m != "POST" {
 		return apns.ReasonMethodNotAllowed

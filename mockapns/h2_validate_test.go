@@ -10,8 +10,8 @@ import (
 )
 
 // vreq builds a request that passes validation, changed by the options.
-func vreq(opts ...func(*h2Request)) *h2Request {
-	r := &h2Request{}
+func vreq(opts ...func(*h2Incoming)) *h2Incoming {
+	r := &h2Incoming{}
 	r.set(fMethod, "POST")
 	r.set(fScheme, "https")
 	r.set(fPath, "/3/device/"+strings.Repeat("ab", 32))
@@ -23,25 +23,25 @@ func vreq(opts ...func(*h2Request)) *h2Request {
 	return r
 }
 
-func with(f h2Field, v string) func(*h2Request) {
-	return func(r *h2Request) {
+func with(f h2Field, v string) func(*h2Incoming) {
+	return func(r *h2Incoming) {
 		r.has &^= 1 << f
 		r.set(f, v)
 	}
 }
 
-func without(f h2Field) func(*h2Request) {
-	return func(r *h2Request) { r.has &^= 1 << f; r.f[f] = "" }
+func without(f h2Field) func(*h2Incoming) {
+	return func(r *h2Incoming) { r.has &^= 1 << f; r.f[f] = "" }
 }
 
 // sized returns a payload of n bytes with an aps dictionary.
 func sized(n int) string { return `{"aps":{},"x":"` + strings.Repeat("a", n-17) + `"}` }
 
-func body(b string) func(*h2Request) { return func(r *h2Request) { r.body = []byte(b) } }
+func body(b string) func(*h2Incoming) { return func(r *h2Incoming) { r.body = []byte(b) } }
 
 var _ = g.Describe("validateH2", func() {
 	g.DescribeTable("answers like Apple",
-		func(want apns.Reason, opts ...func(*h2Request)) {
+		func(want apns.Reason, opts ...func(*h2Incoming)) {
 			var p h2Push
 			Expect(validateH2(vreq(opts...), h2Rules{}, &p)).To(Equal(want))
 		},
@@ -56,7 +56,7 @@ var _ = g.Describe("validateH2", func() {
 		g.Entry("an odd token", apns.ReasonBadDeviceToken, with(fPath, "/3/device/abc")),
 		g.Entry("a short token", apns.ReasonBadDeviceToken, with(fPath, "/3/device/"+strings.Repeat("ab", 31))),
 		g.Entry("a token of 101 bytes", apns.ReasonBadDeviceToken, with(fPath, "/3/device/"+strings.Repeat("ab", 101))),
-		g.Entry("a repeated header", apns.ReasonDuplicateHeaders, func(r *h2Request) { r.set(fTopic, "com.example.other") }),
+		g.Entry("a repeated header", apns.ReasonDuplicateHeaders, func(r *h2Incoming) { r.set(fTopic, "com.example.other") }),
 		g.Entry("an upper-case apns-id", apns.ReasonBadMessageID, with(fAPNsID, "123E4567-E89B-12D3-A456-4266554400A0")),
 		g.Entry("a short apns-id", apns.ReasonBadMessageID, with(fAPNsID, "123e4567-e89b-12d3-a456-42665544000")),
 		g.Entry("an apns-id without hyphens", apns.ReasonBadMessageID, with(fAPNsID, "123e4567e89b12d3a4564266554400a0")),
@@ -87,7 +87,7 @@ var _ = g.Describe("validateH2", func() {
 	)
 
 	g.DescribeTable("accepts what Apple accepts",
-		func(opts ...func(*h2Request)) {
+		func(opts ...func(*h2Incoming)) {
 			var p h2Push
 			Expect(validateH2(vreq(opts...), h2Rules{}, &p)).To(BeEmpty())
 		},

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -17,46 +19,138 @@ import (
 // Config.JournalSize is 0.
 const DefaultJournalSize = 100000
 
-// Entry is one notification in the journal: accepted (Status 0) or refused
-// (Status is what the gateway answered; for a command-0 notification, which
-// is refused by closing without a word, the status it would have answered;
-// for a notification cut by a [Shutdown] fault, 10).
-type Entry struct {
-	Seq        uint64       `json:"seq"`         // 1-based, never reused; restarts at 1 after Reset
-	Conn       uint64       `json:"conn"`        // gateway connection number, 1-based
-	Command    wire.Command `json:"command"`     // 0, 1 or 2
-	ID         uint32       `json:"id"`          // identifier (0 for command 0 or none)
-	Token      []byte       `json:"token"`       // binary token; JSON: lower-case hex
-	Payload    []byte       `json:"payload"`     // payload as sent; JSON: embedded if valid JSON, else a string
-	Expiry     uint32       `json:"expiry"`      // UNIX seconds
-	Priority   uint8        `json:"priority"`    // command 2 priority item, 0 if absent
-	ReceivedAt time.Time    `json:"received_at"` // when the read that carried it completed
-	Status     wire.Status  `json:"status"`      // 0 accepted, else the status answered
+// AuthMethod is how an HTTP/2 connection authenticated its requests.
+type AuthMethod uint8
+
+// Authentication methods. Binary entries have none.
+const (
+	AuthNone          AuthMethod = iota // not applicable (binary entries)
+	AuthCertificate                     // a client certificate
+	AuthProviderToken                   // a JWT provider token
+)
+
+// String returns "certificate", "token" or "" for AuthNone.
+func (a AuthMethod) String() string {
+	switch a {
+	case AuthCertificate:
+		return "certificate"
+	case AuthProviderToken:
+		return "token"
+	}
+	return ""
 }
 
-// entryJSON is the JSON form of an Entry (numbers for command and status).
-type entryJSON struct {
-	Seq        uint64          `json:"seq"`
-	Conn       uint64          `json:"conn"`
-	Command    uint8           `json:"command"`
-	ID         uint32          `json:"id"`
-	Token      string          `json:"token"`
-	Payload    json.RawMessage `json:"payload"`
-	Expiry     uint32          `json:"expiry"`
-	Priority   uint8           `json:"priority"`
-	ReceivedAt string          `json:"received_at"`
-	Status     uint8           `json:"status"`
+// Entry is one notification in the journal, whichever protocol carried it.
+//
+// Status is 0 for an accepted notification. Otherwise, for the binary
+// protocol, it is the status the gateway answered (for a command-0
+// notification, which is refused by closing without a word, the status it
+// would have answered; for a notification cut by a [Shutdown] fault, 10);
+// for HTTP/2 it is the HTTP status of the answer, as in HTTPStatus.
+// [Entry.Outcome] gives the refusal as a protocol-neutral [apns.Outcome].
+//
+// The fields marked "binary" are zero for HTTP/2 entries, and those marked
+// "HTTP/2" are zero for binary ones.
+type Entry struct {
+	Seq      uint64        // 1-based, never reused; restarts at 1 after Reset
+	Conn     uint64        // connection number of its service (gateway or HTTP/2), 1-based
+	Protocol apns.Protocol // apns.Binary or apns.HTTP2
+	Command  wire.Command  // binary: 0, 1 or 2
+	ID       uint32        // binary: the identifier (0 for command 0 or none)
+	APNsID   string        // HTTP/2: the apns-id header, or the one the mock generated
+	// Token holds the device token's bytes as received: a binary frame
+	// may carry up to 65535 bytes (or none) when validation is relaxed,
+	// more than an [apns.Token] holds. JSON: lower-case hex.
+	Token      []byte
+	Payload    []byte        // payload as sent; JSON: embedded if valid JSON, else a string
+	Expiry     uint32        // binary: UNIX seconds
+	Expiration *int64        // HTTP/2: apns-expiration in UNIX seconds; nil if the header was absent
+	Priority   apns.Priority // the priority item or apns-priority header; absent if not sent
+	Topic      string        // HTTP/2: apns-topic
+	PushType   string        // HTTP/2: apns-push-type
+	CollapseID string        // HTTP/2: apns-collapse-id
+	Auth       AuthMethod    // HTTP/2: how the connection authenticated
+	ReceivedAt time.Time     // when the read that carried it completed
+	Status     int           // 0 accepted; else the binary status or the HTTP status answered
+	HTTPStatus int           // HTTP/2: the HTTP status answered (200 when accepted)
+	Reason     apns.Reason   // HTTP/2: the reason answered; "" when accepted
 }
+
+// Accepted reports whether the notification was accepted.
+func (e *Entry) Accepted() bool { return e.Status == 0 }
+
+// Outcome is the refusal as a protocol-neutral code: a [wire.Status] for a
+// binary entry, an [apns.Reason] for an HTTP/2 one, nil when accepted.
+func (e *Entry) Outcome() apns.Outcome {
+	switch {
+	case e.Status == 0:
+		return nil
+	case e.Protocol == apns.HTTP2:
+		return e.Reason
+	}
+	return wire.Status(e.Status)
+}
+
+// Identifier is the notification's identifier as text: the apns-id of an
+// HTTP/2 entry, the decimal binary identifier of a binary one.
+func (e *Entry) Identifier() string {
+	if e.Protocol == apns.HTTP2 {
+		return e.APNsID
+	}
+	return strconv.FormatUint(uint64(e.ID), 10)
+}
+
+// entryJSON is the JSON form of an Entry. The binary members are always
+// written for binary entries, the HTTP/2 members for HTTP/2 entries.
+type entryJSON struct {
+	Seq        uint64           `json:"seq"`
+	Conn       uint64           `json:"conn"`
+	Protocol   string           `json:"protocol"`
+	Command    *uint8           `json:"command,omitempty"`
+	ID         *uint32          `json:"id,omitempty"`
+	APNsID     *string          `json:"apns_id,omitempty"`
+	Token      string           `json:"token"`
+	Payload    json.RawMessage  `json:"payload"`
+	Expiry     *uint32          `json:"expiry,omitempty"`
+	Topic      *string          `json:"topic,omitempty"`
+	PushType   *string          `json:"push_type,omitempty"`
+	CollapseID *string          `json:"collapse_id,omitempty"`
+	Expiration *json.RawMessage `json:"expiration,omitempty"`
+	Priority   uint8            `json:"priority"`
+	Auth       *string          `json:"auth,omitempty"`
+	ReceivedAt string           `json:"received_at"`
+	Status     int              `json:"status"`
+	HTTPStatus *int             `json:"http_status,omitempty"`
+	Reason     *string          `json:"reason,omitempty"`
+}
+
+var jsonNull = json.RawMessage("null")
 
 // MarshalJSON renders the entry in the admin API's form: token as lower-case
 // hex, payload embedded as JSON when it is valid JSON (else as a JSON
 // string), received_at in RFC 3339 with nanoseconds, command and status as
-// numbers.
+// numbers, priority as a number (0 when absent). A binary entry has
+// command, id and expiry; an HTTP/2 entry has apns_id, topic, push_type,
+// collapse_id, expiration (null when absent), auth, http_status and reason.
 func (e Entry) MarshalJSON() ([]byte, error) {
+	prio, _ := e.Priority.Value()
 	j := entryJSON{
-		Seq: e.Seq, Conn: e.Conn, Command: uint8(e.Command), ID: e.ID,
-		Token: hex.EncodeToString(e.Token), Expiry: e.Expiry, Priority: e.Priority,
-		ReceivedAt: e.ReceivedAt.Format(time.RFC3339Nano), Status: uint8(e.Status),
+		Seq: e.Seq, Conn: e.Conn, Token: hex.EncodeToString(e.Token), Priority: prio,
+		ReceivedAt: e.ReceivedAt.Format(time.RFC3339Nano), Status: e.Status,
+	}
+	if e.Protocol == apns.HTTP2 {
+		j.Protocol = apns.HTTP2.String()
+		auth, reason := e.Auth.String(), string(e.Reason)
+		exp := jsonNull
+		if e.Expiration != nil {
+			exp = strconv.AppendInt(nil, *e.Expiration, 10)
+		}
+		j.APNsID, j.Topic, j.PushType, j.CollapseID = &e.APNsID, &e.Topic, &e.PushType, &e.CollapseID
+		j.Expiration, j.Auth, j.HTTPStatus, j.Reason = &exp, &auth, &e.HTTPStatus, &reason
+	} else {
+		j.Protocol = apns.Binary.String()
+		cmd := uint8(e.Command)
+		j.Command, j.ID, j.Expiry = &cmd, &e.ID, &e.Expiry
 	}
 	if len(e.Payload) > 0 && json.Valid(e.Payload) {
 		j.Payload = e.Payload
@@ -72,34 +166,77 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the form MarshalJSON writes. A payload given as a JSON
 // string is taken as the string's bytes; any other JSON value as its text.
+// An entry without "protocol" is a binary one; priority 0 reads as absent.
 func (e *Entry) UnmarshalJSON(data []byte) error {
 	var j entryJSON
 	if err := json.Unmarshal(data, &j); err != nil {
 		return err
 	}
-	tok, err := hex.DecodeString(j.Token)
-	if err != nil {
+	out := Entry{Seq: j.Seq, Conn: j.Conn, Protocol: apns.Binary, Status: j.Status}
+	if j.Protocol != "" {
+		if err := out.Protocol.UnmarshalText([]byte(j.Protocol)); err != nil {
+			return fmt.Errorf("mockapns: entry protocol: %w", err)
+		}
+	}
+	var err error
+	if out.Token, err = hex.DecodeString(j.Token); err != nil {
 		return fmt.Errorf("mockapns: entry token: %w", err)
 	}
-	var at time.Time
 	if j.ReceivedAt != "" {
-		if at, err = time.Parse(time.RFC3339Nano, j.ReceivedAt); err != nil {
+		if out.ReceivedAt, err = time.Parse(time.RFC3339Nano, j.ReceivedAt); err != nil {
 			return fmt.Errorf("mockapns: entry received_at: %w", err)
 		}
 	}
-	var payload []byte
-	if len(j.Payload) > 0 && j.Payload[0] == '"' {
-		var s string
-		if err := json.Unmarshal(j.Payload, &s); err != nil {
-			return fmt.Errorf("mockapns: entry payload: %w", err)
-		}
-		payload = []byte(s)
-	} else if len(j.Payload) > 0 && !bytes.Equal(j.Payload, []byte("null")) {
-		payload = bytes.Clone(j.Payload)
+	if out.Payload, err = payloadOf(j.Payload); err != nil {
+		return err
 	}
-	*e = Entry{Seq: j.Seq, Conn: j.Conn, Command: wire.Command(j.Command), ID: j.ID, Token: tok,
-		Payload: payload, Expiry: j.Expiry, Priority: j.Priority, ReceivedAt: at, Status: wire.Status(j.Status)}
+	if j.Priority != 0 {
+		out.Priority = apns.NewPriority(j.Priority)
+	}
+	out.Command, out.ID, out.Expiry = wire.Command(deref(j.Command)), deref(j.ID), deref(j.Expiry)
+	out.APNsID, out.Topic, out.PushType = deref(j.APNsID), deref(j.Topic), deref(j.PushType)
+	out.CollapseID, out.HTTPStatus, out.Reason = deref(j.CollapseID), deref(j.HTTPStatus), apns.Reason(deref(j.Reason))
+	if j.Expiration != nil && !bytes.Equal(*j.Expiration, jsonNull) {
+		var v int64
+		if err := json.Unmarshal(*j.Expiration, &v); err != nil {
+			return fmt.Errorf("mockapns: entry expiration: %w", err)
+		}
+		out.Expiration = &v
+	}
+	switch deref(j.Auth) {
+	case "":
+	case "certificate":
+		out.Auth = AuthCertificate
+	case "token":
+		out.Auth = AuthProviderToken
+	default:
+		return fmt.Errorf("mockapns: entry auth %q: want certificate or token", *j.Auth)
+	}
+	*e = out
 	return nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// payloadOf reads the payload member of an entry's JSON form.
+func payloadOf(raw json.RawMessage) ([]byte, error) {
+	switch {
+	case len(raw) > 0 && raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("mockapns: entry payload: %w", err)
+		}
+		return []byte(s), nil
+	case len(raw) > 0 && !bytes.Equal(raw, jsonNull):
+		return bytes.Clone(raw), nil
+	}
+	return nil, nil
 }
 
 // StatusFilter selects journal entries by outcome.
@@ -114,48 +251,130 @@ const (
 
 // Filter selects journal entries. The zero value selects every entry.
 type Filter struct {
-	Token  []byte       // only entries to this token (binary); empty means any
-	Status StatusFilter // AnyStatus, Accepted or Rejected
-	Limit  int          // at most this many, oldest first; 0 means all
+	Token    apns.Token    // only entries to this token; the zero Token means any
+	Status   StatusFilter  // AnyStatus, Accepted or Rejected
+	Protocol apns.Protocol // only entries of this protocol; 0 means both
+	Limit    int           // at most this many, oldest first; 0 means all
 }
 
-func (f *Filter) match(e *Entry) bool {
+func (f *Filter) match(r *record) bool {
 	switch f.Status {
 	case Accepted:
-		if e.Status != wire.StatusNoError {
+		if r.status != 0 {
 			return false
 		}
 	case Rejected:
-		if e.Status == wire.StatusNoError {
+		if r.status == 0 {
 			return false
 		}
 	}
-	return len(f.Token) == 0 || bytes.Equal(f.Token, e.Token)
+	if f.Protocol != 0 && f.Protocol != r.protocol {
+		return false
+	}
+	return f.Token.IsZero() || f.Token.Equal(r.token)
 }
 
-// journal is a bounded ring of entries. Token and payload storage of
-// overwritten entries is reused, so that a full journal ingests without
-// allocating.
+// record is the journal's own form of an entry. Its byte fields are carved
+// from storage the journal reuses, so that a full journal ingests without
+// allocating; entries are built from records when they are read.
+type record struct {
+	seq, conn  uint64
+	protocol   apns.Protocol
+	command    wire.Command
+	id         uint32
+	token      []byte
+	payload    []byte
+	expiry     uint32
+	priority   apns.Priority
+	at         time.Time
+	status     int
+	h2         h2Fields
+	apnsID     []byte
+	topic      []byte
+	pushType   []byte
+	collapseID []byte
+}
+
+// h2Fields are the fixed-size HTTP/2 members of a record.
+type h2Fields struct {
+	expiration    int64
+	hasExpiration bool
+	auth          AuthMethod
+	httpStatus    int
+	reason        apns.Reason
+}
+
+// entry builds the Entry of r, with copies of its bytes.
+func (r *record) entry() Entry {
+	e := Entry{Seq: r.seq, Conn: r.conn, Protocol: r.protocol, Command: r.command, ID: r.id,
+		Token: bytes.Clone(r.token), Payload: bytes.Clone(r.payload), Expiry: r.expiry,
+		Priority: r.priority, ReceivedAt: r.at, Status: r.status}
+	if e.Token == nil {
+		e.Token = []byte{}
+	}
+	if e.Payload == nil {
+		e.Payload = []byte{}
+	}
+	if r.protocol == apns.HTTP2 {
+		e.APNsID, e.Topic, e.PushType, e.CollapseID = string(r.apnsID), string(r.topic), string(r.pushType), string(r.collapseID)
+		e.Auth, e.HTTPStatus, e.Reason = r.h2.auth, r.h2.httpStatus, r.h2.reason
+		if r.h2.hasExpiration {
+			v := r.h2.expiration
+			e.Expiration = &v
+		}
+	}
+	return e
+}
+
+// h2Request is what the HTTP/2 front end journals for one request, handed
+// to [journal.addH2]. The byte slices may alias the caller's buffers: the
+// journal copies them into storage of its own before addH2 returns.
+type h2Request struct {
+	Conn       uint64    // HTTP/2 connection number, 1-based
+	At         time.Time // when the request's last frame was read
+	Token      []byte    // the device token's bytes (decoded from :path)
+	Payload    []byte    // the request body
+	APNsID     []byte    // apns-id as answered (the request's, or the generated one)
+	Topic      []byte
+	PushType   []byte
+	CollapseID []byte
+	// Expiration is apns-expiration in UNIX seconds, when HasExpiration.
+	Expiration    int64
+	HasExpiration bool
+	Priority      apns.Priority
+	Auth          AuthMethod
+	// HTTPStatus is the status answered: 200 accepts, anything else
+	// refuses with Reason.
+	HTTPStatus int
+	Reason     apns.Reason
+}
+
+// journal is a bounded ring of records. Token and payload storage of
+// overwritten records is reused, so that a full journal ingests without
+// allocating. Appending also counts, under the same lock, the counters of
+// Stats that describe journalled notifications.
 type journal struct {
 	mu       sync.Mutex
 	size     int
-	ring     []Entry // len grows to size; then ring[head] is the oldest
+	stats    *counters
+	ring     []record // len grows to size; then ring[head] is the oldest
 	head     int
 	seq      uint64
-	accepted int // entries in the ring with status 0
+	total    [3]int // records in the ring, by protocol (index apns.Protocol)
+	accepted [3]int // records in the ring with status 0, by protocol
 	slab     []byte
 	changed  chan struct{} // closed and replaced on append while waiters > 0
 	waiters  atomic.Int32
-	// afterAdd, if set (tests only), runs at the end of add, after the
-	// lock is released.
+	// afterAdd, if set (tests only), runs at the end of each append,
+	// after the lock is released.
 	afterAdd func()
 }
 
-func newJournal(size int) *journal {
+func newJournal(size int, stats *counters) *journal {
 	if size <= 0 {
 		size = DefaultJournalSize
 	}
-	return &journal{size: size, changed: make(chan struct{})}
+	return &journal{size: size, stats: stats, changed: make(chan struct{})}
 }
 
 // slabSize is the chunk the journal carves token and payload storage from.
@@ -181,55 +400,101 @@ func (j *journal) store(dst, src []byte) []byte {
 	return dst
 }
 
-// slot returns the entry to overwrite next; j.mu must be held.
-func (j *journal) slot() *Entry {
+// slot returns the record to overwrite next, with the next sequence
+// number; j.mu must be held.
+func (j *journal) slot(p apns.Protocol, accepted bool) *record {
+	var r *record
 	if len(j.ring) < j.size {
 		if len(j.ring) == cap(j.ring) {
-			grown := make([]Entry, len(j.ring), min(j.size, max(2*cap(j.ring), 256)))
+			grown := make([]record, len(j.ring), min(j.size, max(2*cap(j.ring), 256)))
 			copy(grown, j.ring)
 			j.ring = grown
 		}
 		j.ring = j.ring[:len(j.ring)+1] // may revive an old slot's storage
-		return &j.ring[len(j.ring)-1]
+		r = &j.ring[len(j.ring)-1]
+	} else {
+		r = &j.ring[j.head]
+		j.head++
+		if j.head == len(j.ring) {
+			j.head = 0
+		}
+		j.total[r.protocol]--
+		if r.status == 0 {
+			j.accepted[r.protocol]--
+		}
 	}
-	e := &j.ring[j.head]
-	j.head++
-	if j.head == len(j.ring) {
-		j.head = 0
+	j.total[p]++
+	if accepted {
+		j.accepted[p]++
 	}
-	if e.Status == wire.StatusNoError {
-		j.accepted--
-	}
-	return e
+	j.seq++
+	r.seq, r.protocol = j.seq, p
+	return r
 }
 
-// add appends one entry per notification, all with the same connection,
-// time and status, under one lock; the bytes are copied. It adds
-// len(ns) to counter under the same lock, so that the counters of Stats
-// agree with the journal for anyone woken by the append (WaitNotifications)
-// and a Reset (clearing both under the lock) cannot fall between the two.
-func (j *journal) add(conn uint64, at time.Time, status wire.Status, ns []wire.Notification, counter *atomic.Uint64) {
+// addBinary journals one entry per notification, all with the same
+// connection, time and status, under one lock; the bytes are copied. It
+// counts them as accepted (status 0) or rejected under the same lock, so
+// that the counters of Stats agree with the journal for anyone woken by
+// the append (WaitNotifications) and a Reset (clearing both under the lock)
+// cannot fall between the two.
+func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []wire.Notification) {
 	if len(ns) == 0 {
 		return
 	}
 	j.mu.Lock()
-	counter.Add(uint64(len(ns)))
+	if status == wire.StatusNoError {
+		j.stats.binAccepted.Add(uint64(len(ns)))
+	} else {
+		j.stats.binRejected.Add(uint64(len(ns)))
+	}
 	for i := range ns {
 		n := &ns[i]
-		e := j.slot()
-		j.seq++
-		e.Seq, e.Conn, e.Command, e.ID = j.seq, conn, n.Command, n.ID
-		e.Token = j.store(e.Token, n.Token)
-		e.Payload = j.store(e.Payload, n.Payload)
-		e.Expiry, e.ReceivedAt, e.Status = n.Expiry, at, status
-		e.Priority = 0
+		r := j.slot(apns.Binary, status == wire.StatusNoError)
+		r.conn, r.command, r.id, r.expiry, r.at, r.status = conn, n.Command, n.ID, n.Expiry, at, int(status)
+		r.token = j.store(r.token, n.Token)
+		r.payload = j.store(r.payload, n.Payload)
+		r.priority = apns.Priority{}
 		if n.Present&wire.HasPriority != 0 {
-			e.Priority = n.Priority
-		}
-		if status == wire.StatusNoError {
-			j.accepted++
+			r.priority = apns.NewPriority(n.Priority)
 		}
 	}
+	j.appended()
+}
+
+// addH2 journals one HTTP/2 request and counts it in the "http2" object of
+// Stats (requests, and accepted for status 200 or rejected otherwise) and
+// in the totals, under the journal's lock as addBinary does. The HTTP/2
+// front end calls it once per request it answers, after the answer is
+// decided; it does not allocate once the ring is full.
+func (j *journal) addH2(q *h2Request) {
+	j.mu.Lock()
+	status := 0
+	if q.HTTPStatus != 200 {
+		status = q.HTTPStatus
+	}
+	j.stats.h2Requests.Add(1)
+	if status == 0 {
+		j.stats.h2Accepted.Add(1)
+	} else {
+		j.stats.h2Rejected.Add(1)
+	}
+	r := j.slot(apns.HTTP2, status == 0)
+	r.conn, r.command, r.id, r.expiry, r.at, r.status = q.Conn, 0, 0, 0, q.At, status
+	r.token = j.store(r.token, q.Token)
+	r.payload = j.store(r.payload, q.Payload)
+	r.apnsID = j.store(r.apnsID, q.APNsID)
+	r.topic = j.store(r.topic, q.Topic)
+	r.pushType = j.store(r.pushType, q.PushType)
+	r.collapseID = j.store(r.collapseID, q.CollapseID)
+	r.priority = q.Priority
+	r.h2 = h2Fields{expiration: q.Expiration, hasExpiration: q.HasExpiration, auth: q.Auth,
+		httpStatus: q.HTTPStatus, reason: q.Reason}
+	j.appended()
+}
+
+// appended wakes waiters, releases the lock and runs the test hook.
+func (j *journal) appended() {
 	if j.waiters.Load() > 0 {
 		close(j.changed)
 		j.changed = make(chan struct{})
@@ -240,9 +505,9 @@ func (j *journal) add(conn uint64, at time.Time, status wire.Status, ns []wire.N
 	}
 }
 
-// each calls fn on the entries oldest first until it returns false; j.mu
+// each calls fn on the records oldest first until it returns false; j.mu
 // must be held.
-func (j *journal) each(fn func(*Entry) bool) {
+func (j *journal) each(fn func(*record) bool) {
 	n := len(j.ring)
 	for i := range n {
 		k := j.head + i
@@ -255,22 +520,26 @@ func (j *journal) each(fn func(*Entry) bool) {
 	}
 }
 
-// count returns the number of entries matching f (ignoring f.Limit); j.mu
+// count returns the number of records matching f (ignoring f.Limit); j.mu
 // must be held.
 func (j *journal) count(f *Filter) int {
-	if len(f.Token) == 0 {
+	if f.Token.IsZero() {
+		total, accepted := len(j.ring), j.accepted[apns.Binary]+j.accepted[apns.HTTP2]
+		if f.Protocol == apns.Binary || f.Protocol == apns.HTTP2 {
+			total, accepted = j.total[f.Protocol], j.accepted[f.Protocol]
+		}
 		switch f.Status {
 		case Accepted:
-			return j.accepted
+			return accepted
 		case Rejected:
-			return len(j.ring) - j.accepted
+			return total - accepted
 		default:
-			return len(j.ring)
+			return total
 		}
 	}
 	c := 0
-	j.each(func(e *Entry) bool {
-		if f.match(e) {
+	j.each(func(r *record) bool {
+		if f.match(r) {
 			c++
 		}
 		return true
@@ -278,24 +547,15 @@ func (j *journal) count(f *Filter) int {
 	return c
 }
 
-// list copies out the entries matching f; j.mu must be held.
+// list builds the entries matching f; j.mu must be held.
 func (j *journal) list(f *Filter) []Entry {
 	out := []Entry{}
-	j.each(func(e *Entry) bool {
+	j.each(func(r *record) bool {
 		if f.Limit > 0 && len(out) >= f.Limit {
 			return false
 		}
-		if f.match(e) {
-			c := *e
-			c.Token = bytes.Clone(e.Token)
-			c.Payload = bytes.Clone(e.Payload)
-			if c.Token == nil {
-				c.Token = []byte{}
-			}
-			if c.Payload == nil {
-				c.Payload = []byte{}
-			}
-			out = append(out, c)
+		if f.match(r) {
+			out = append(out, r.entry())
 		}
 		return true
 	})
@@ -339,7 +599,7 @@ func (j *journal) clear(reset bool, also func()) {
 	}
 	j.ring = j.ring[:0]
 	j.head = 0
-	j.accepted = 0
+	j.total, j.accepted = [3]int{}, [3]int{}
 	if reset {
 		j.seq = 0
 	}

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
 )
@@ -53,8 +54,8 @@ var _ = Describe("Journal", func() {
 			tok := bytes.Repeat([]byte{byte(i)}, 1+(i*7)%40)
 			p := `{"n":"` + string(bytes.Repeat([]byte("x"), (i*13)%50)) + `"}`
 			frames = append(frames, framed(uint32(i), tok, p))
-			want = append(want, mockapns.Entry{Seq: uint64(i + 1), Conn: 1, Command: wire.CommandFramed, ID: uint32(i),
-				Token: tok, Payload: []byte(p), Expiry: 1600000000, Priority: 10})
+			want = append(want, mockapns.Entry{Seq: uint64(i + 1), Conn: 1, Protocol: apns.Binary, Command: wire.CommandFramed, ID: uint32(i),
+				Token: tok, Payload: []byte(p), Expiry: 1600000000, Priority: apns.NewPriority(10)})
 		}
 		for _, f := range frames { // one read per frame is likely; both paths are fine
 			push(srv, f)
@@ -70,11 +71,11 @@ var _ = Describe("Journal", func() {
 		srv := startServer(mockapns.Config{})
 		push(srv, framed(1, token(1), payload), framed(2, token(2), payload), framed(3, token(1), payload))
 		push(srv, framed(4, token(1), payload), framed(5, token(1)[:5], payload))
-		Expect(ids(srv.Notifications(mockapns.Filter{Token: token(1)}))).To(Equal([]uint32{1, 3, 4}))
-		Expect(ids(srv.Notifications(mockapns.Filter{Token: token(1), Limit: 2}))).To(Equal([]uint32{1, 3}))
+		Expect(ids(srv.Notifications(mockapns.Filter{Token: tokenOf(token(1))}))).To(Equal([]uint32{1, 3, 4}))
+		Expect(ids(srv.Notifications(mockapns.Filter{Token: tokenOf(token(1)), Limit: 2}))).To(Equal([]uint32{1, 3}))
 		Expect(ids(srv.Notifications(mockapns.Filter{Status: mockapns.Rejected}))).To(Equal([]uint32{5}))
 		Expect(ids(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted, Limit: 1}))).To(Equal([]uint32{1}))
-		Expect(srv.Notifications(mockapns.Filter{Token: token(9)})).To(BeEmpty())
+		Expect(srv.Notifications(mockapns.Filter{Token: tokenOf(token(9))})).To(BeEmpty())
 	})
 
 	It("returns copies that later traffic cannot change", func() {
@@ -91,7 +92,7 @@ var _ = Describe("Journal", func() {
 		got := make(chan []mockapns.Entry, 1)
 		go func() {
 			defer GinkgoRecover()
-			es, err := srv.WaitNotifications(context.Background(), mockapns.Filter{Token: token(2)}, 2)
+			es, err := srv.WaitNotifications(context.Background(), mockapns.Filter{Token: tokenOf(token(2))}, 2)
 			Expect(err).NotTo(HaveOccurred())
 			got <- es
 		}()
@@ -138,17 +139,17 @@ var _ = Describe("Journal", func() {
 
 	Describe("Entry JSON", func() {
 		at := time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC)
-		e := mockapns.Entry{Seq: 3, Conn: 2, Command: wire.CommandFramed, ID: 42, Token: []byte{0xab, 0x01},
-			Payload: []byte(`{"aps":{}}`), Expiry: 7, Priority: 10, ReceivedAt: at, Status: wire.StatusInvalidToken}
+		e := mockapns.Entry{Seq: 3, Conn: 2, Protocol: apns.Binary, Command: wire.CommandFramed, ID: 42, Token: []byte{0xab, 0x01},
+			Payload: []byte(`{"aps":{}}`), Expiry: 7, Priority: apns.NewPriority(10), ReceivedAt: at, Status: int(wire.StatusInvalidToken)}
 
 		It("has the admin API's form", func() {
 			b, err := json.Marshal(e)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(b).To(MatchJSON(`{"seq":3,"conn":2,"command":2,"id":42,"token":"ab01","payload":{"aps":{}},
+			Expect(b).To(MatchJSON(`{"seq":3,"conn":2,"protocol":"binary","command":2,"id":42,"token":"ab01","payload":{"aps":{}},
 				"expiry":7,"priority":10,"received_at":"2026-11-27T10:00:00.123456789Z","status":8}`))
 			var back mockapns.Entry
 			Expect(json.Unmarshal(b, &back)).To(Succeed())
-			Expect(cmp.Diff(e, back)).To(BeEmpty())
+			Expect(cmp.Diff(e, back, cmpOpts)).To(BeEmpty())
 		})
 
 		It("carries a payload that is not JSON as a string", func() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"github.com/google/go-cmp/cmp"
 	"io"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
 )
@@ -28,6 +30,20 @@ const ioTimeout = 10 * time.Second
 
 // token returns a 32-byte token filled with b.
 func token(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+// cmpOpts compare the apns package's value types, whose fields are
+// unexported, by value.
+var cmpOpts = cmp.Options{
+	cmp.Comparer(func(a, b apns.Token) bool { return a == b }),
+	cmp.Comparer(func(a, b apns.Priority) bool { return a == b }),
+}
+
+// tokenOf is b as an apns.Token (b must be a valid token).
+func tokenOf(b []byte) apns.Token {
+	t, err := apns.TokenFromBytes(b)
+	Expect(err).NotTo(HaveOccurred())
+	return t
+}
 
 const payload = `{"aps":{"alert":"Hi"}}`
 

@@ -60,12 +60,12 @@ var _ = Describe("Review regressions", func() {
 
 	It("Faults reports the token as added, whatever the caller does with its slices", func() {
 		tok := token(9)
-		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tok}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(tok)}})
 		tok[0] = 0 // the caller reuses its slice
-		listed := srv.Faults()[0].Fault.(mockapns.Reject).When.Token
+		listed := srv.Faults()[0].Fault.(mockapns.Reject).When.Token.Bytes()
 		Expect(listed).To(Equal(token(9)))
 		listed[1] = 0 // and scribbles on what it was given
-		Expect(srv.Faults()[0].Fault.(mockapns.Reject).When.Token).To(Equal(token(9)))
+		Expect(srv.Faults()[0].Fault.(mockapns.Reject).When.Token.Bytes()).To(Equal(token(9)))
 	})
 
 	It("counts a journalled notification in Stats by the time it is visible in the journal", func() {
@@ -183,7 +183,7 @@ var _ = Describe("Review regressions", func() {
 		done := make(chan result, 1)
 		ctx := ctxTimeout()
 		go func() {
-			es, err := srv.WaitNotifications(ctx, mockapns.Filter{Token: token(2), Status: mockapns.Accepted, Limit: 1}, 2)
+			es, err := srv.WaitNotifications(ctx, mockapns.Filter{Token: tokenOf(token(2)), Status: mockapns.Accepted, Limit: 1}, 2)
 			done <- result{es, err}
 		}()
 		send(conn, framed(1, token(2), payload), framed(2, token(1), payload))

@@ -128,7 +128,8 @@ func (t *tracked) close() {
 // listeners are up.
 func Start(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, pki: cfg.PKI, log: cfg.Logger, seed: cfg.Seed, linger: cfg.ErrorLinger,
-		conns: make(map[*tracked]struct{}), journal: newJournal(cfg.JournalSize)}
+		conns: make(map[*tracked]struct{})}
+	s.journal = newJournal(cfg.JournalSize, &s.stats)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -117,6 +117,6 @@ var _ = Describe("Server", func() {
 		es := srv.Notifications(mockapns.Filter{})
 		Expect(es).To(HaveLen(1))
 		Expect(es[0].Command).To(BeEquivalentTo(9))
-		Expect(es[0].Status).To(Equal(wire.StatusProtocolError))
+		Expect(es[0].Status).To(Equal(int(wire.StatusProtocolError)))
 	})
 })

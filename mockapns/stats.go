@@ -4,50 +4,91 @@ import "sync/atomic"
 
 // Stats are the server's exact counters. They stay exact when the journal
 // has dropped old entries. The JSON names are a contract of the admin API.
+// Accepted and Rejected count both protocols; Binary and HTTP2 split them.
 type Stats struct {
-	ConnectionsTotal    uint64 `json:"connections_total"`    // gateway connections whose TLS handshake succeeded
-	ConnectionsOpen     int64  `json:"connections_open"`     // gateway connections open now
-	HandshakesFailed    uint64 `json:"handshakes_failed"`    // failed handshakes, gateway and feedback
-	Accepted            uint64 `json:"accepted"`             // notifications accepted
-	Rejected            uint64 `json:"rejected"`             // notifications refused: answered (status 10 for a shutdown fault), or closed on for command 0
-	Discarded           uint64 `json:"discarded"`            // whole frames read after a bad one or cut by a fault, never processed
-	FeedbackServed      uint64 `json:"feedback_served"`      // tuples written in full to feedback readers
-	FeedbackConnections uint64 `json:"feedback_connections"` // feedback connections served
+	ConnectionsTotal    uint64      `json:"connections_total"`    // gateway connections whose TLS handshake succeeded
+	ConnectionsOpen     int64       `json:"connections_open"`     // gateway connections open now
+	HandshakesFailed    uint64      `json:"handshakes_failed"`    // failed handshakes, every service
+	Accepted            uint64      `json:"accepted"`             // notifications accepted, both protocols
+	Rejected            uint64      `json:"rejected"`             // notifications refused, both protocols: binary ones answered (status 10 for a shutdown fault) or closed on for command 0, HTTP/2 ones answered with an error status
+	Discarded           uint64      `json:"discarded"`            // whole binary frames read after a bad one or cut by a fault, never processed
+	FeedbackServed      uint64      `json:"feedback_served"`      // tuples written in full to feedback readers
+	FeedbackConnections uint64      `json:"feedback_connections"` // feedback connections served
+	Binary              BinaryStats `json:"binary"`               // the binary gateway's share
+	HTTP2               HTTP2Stats  `json:"http2"`                // the HTTP/2 provider API's counters
 }
 
-// counters are the live form of Stats.
+// BinaryStats are the binary gateway's share of Accepted and Rejected.
+type BinaryStats struct {
+	Accepted uint64 `json:"accepted"` // notifications accepted by the gateway
+	Rejected uint64 `json:"rejected"` // notifications the gateway refused
+}
+
+// HTTP2Stats are the counters of the HTTP/2 provider API.
+type HTTP2Stats struct {
+	ConnectionsTotal uint64 `json:"connections_total"` // connections whose TLS handshake succeeded
+	ConnectionsOpen  int64  `json:"connections_open"`  // connections open now
+	Requests         uint64 `json:"requests"`          // requests answered
+	Accepted         uint64 `json:"accepted"`          // requests answered 200
+	Rejected         uint64 `json:"rejected"`          // requests answered with an error status
+	GoAways          uint64 `json:"goaways"`           // GOAWAY frames sent
+}
+
+// counters are the live form of Stats. The journal adds to the accepted
+// and rejected counters under its lock (see journal.addBinary and
+// journal.addH2); the front ends add to the others directly. The HTTP/2
+// front end counts its connections in h2ConnectionsTotal and
+// h2ConnectionsOpen (taking the gauge back when a connection closes), its
+// failed handshakes in handshakesFailed and each GOAWAY it sends in
+// h2GoAways.
 type counters struct {
 	connectionsTotal    atomic.Uint64
 	connectionsOpen     atomic.Int64
 	handshakesFailed    atomic.Uint64
-	accepted            atomic.Uint64
-	rejected            atomic.Uint64
+	binAccepted         atomic.Uint64
+	binRejected         atomic.Uint64
 	discarded           atomic.Uint64
 	feedbackServed      atomic.Uint64
 	feedbackConnections atomic.Uint64
+	h2ConnectionsTotal  atomic.Uint64
+	h2ConnectionsOpen   atomic.Int64
+	h2Requests          atomic.Uint64
+	h2Accepted          atomic.Uint64
+	h2Rejected          atomic.Uint64
+	h2GoAways           atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
-	return Stats{
+	st := Stats{
 		ConnectionsTotal:    c.connectionsTotal.Load(),
 		ConnectionsOpen:     c.connectionsOpen.Load(),
 		HandshakesFailed:    c.handshakesFailed.Load(),
-		Accepted:            c.accepted.Load(),
-		Rejected:            c.rejected.Load(),
 		Discarded:           c.discarded.Load(),
 		FeedbackServed:      c.feedbackServed.Load(),
 		FeedbackConnections: c.feedbackConnections.Load(),
+		Binary:              BinaryStats{Accepted: c.binAccepted.Load(), Rejected: c.binRejected.Load()},
+		HTTP2: HTTP2Stats{
+			ConnectionsTotal: c.h2ConnectionsTotal.Load(),
+			ConnectionsOpen:  c.h2ConnectionsOpen.Load(),
+			Requests:         c.h2Requests.Load(),
+			Accepted:         c.h2Accepted.Load(),
+			Rejected:         c.h2Rejected.Load(),
+			GoAways:          c.h2GoAways.Load(),
+		},
 	}
+	st.Accepted = st.Binary.Accepted + st.HTTP2.Accepted
+	st.Rejected = st.Binary.Rejected + st.HTTP2.Rejected
+	return st
 }
 
-// reset zeroes every counter except the gauge of open connections, which
-// describes connections that still exist.
+// reset zeroes every counter except the gauges of open connections, which
+// describe connections that still exist.
 func (c *counters) reset() {
-	c.connectionsTotal.Store(0)
-	c.handshakesFailed.Store(0)
-	c.accepted.Store(0)
-	c.rejected.Store(0)
-	c.discarded.Store(0)
-	c.feedbackServed.Store(0)
-	c.feedbackConnections.Store(0)
+	for _, u := range []*atomic.Uint64{
+		&c.connectionsTotal, &c.handshakesFailed, &c.binAccepted, &c.binRejected, &c.discarded,
+		&c.feedbackServed, &c.feedbackConnections,
+		&c.h2ConnectionsTotal, &c.h2Requests, &c.h2Accepted, &c.h2Rejected, &c.h2GoAways,
+	} {
+		u.Store(0)
+	}
 }

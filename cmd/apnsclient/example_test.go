@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	main "github.com/apnskit/apnskit/cmd/apnsclient"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
@@ -39,7 +40,7 @@ func Example_push() {
 	srv, certFlags, cleanup := exampleMock()
 	defer cleanup()
 	bad := strings.Repeat("0b", 32)
-	if _, err := srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: bytes.Repeat([]byte{0x0b}, 32)}}); err != nil {
+	if _, err := srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: apns.MustParseToken(bad)}}); err != nil {
 		panic(err)
 	}
 

@@ -144,7 +144,7 @@ func (l *tokenList) String() string { return strings.Join(*l, ",") }
 func (l *tokenList) Set(s string) error {
 	t, err := parseToken(s)
 	if err != nil {
-		return err
+		return errors.New(tokenReason(err))
 	}
 	*l = append(*l, t)
 	return nil

@@ -168,7 +168,7 @@ func sendWith(sess *client.Session, ep *endpoint, tmpl *client.Message) sendFunc
 func resultRound(res *client.Result) round {
 	r := round{sent: res.Sent, errs: res.Errors}
 	for _, f := range res.Failed {
-		r.failed = append(r.failed, statusFailure(strings.ToLower(f.Token), f.Status))
+		r.failed = append(r.failed, statusFailure(strings.ToLower(f.Token), f.Status()))
 	}
 	uncertain := make(map[string]int, len(res.Uncertain))
 	for _, t := range res.Uncertain {

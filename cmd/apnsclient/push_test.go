@@ -19,6 +19,7 @@ import (
 	. "github.com/onsi/gomega"
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/apnskit/apnskit/apns"
 	main "github.com/apnskit/apnskit/cmd/apnsclient"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
@@ -149,7 +150,7 @@ var _ = Describe("apnsclient push", func() {
 		for i, e := range entries {
 			Expect(hex.EncodeToString(e.Token)).To(Equal(t[i]))
 			Expect(e.Payload).To(MatchJSON(`{"aps":{"alert":"Hello","badge":2,"sound":"chime"}}`))
-			Expect(e.Priority).To(BeEquivalentTo(5))
+			Expect(e.Priority).To(Equal(apns.PriorityConserve))
 			Expect(int64(e.Expiry)).To(BeNumerically(">=", before))
 			Expect(int64(e.Expiry)).To(BeNumerically("<=", after))
 		}
@@ -166,7 +167,7 @@ var _ = Describe("apnsclient push", func() {
 
 	It("exits 1 and lists a token the gateway refuses, resending the rest", func(ctx SpecContext) {
 		t := []string{devToken(1), devToken(2), devToken(3)}
-		_, err := m.srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: binToken(t[1])}})
+		_, err := m.srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: apns.MustParseToken(t[1])}})
 		Expect(err).NotTo(HaveOccurred())
 		code, stdout, stderr := runCmd(ctx, "", m.push("-token", t[0], "-token", t[1], "-token", t[2], "-alert", "x")...)
 		Expect(code).To(Equal(1), stderr)

@@ -2,26 +2,17 @@ package main
 
 import (
 	"bufio"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/apnskit/apnskit/wire"
+	"github.com/apnskit/apnskit/apns"
 )
 
-// Errors about device tokens given on the command line or in a token list.
+// Errors about token lists.
 var (
-	// errEmptyToken: an empty -token value.
-	errEmptyToken = errors.New("empty token")
-	// errNotHex: a token with a character that is not a hexadecimal digit.
-	errNotHex = errors.New("not hexadecimal")
-	// errOddLength: a token with an odd number of hexadecimal digits.
-	errOddLength = errors.New("odd number of hex digits")
-	// errTokenTooLong: a token of more than wire.MaxTokenLength bytes.
-	errTokenTooLong = fmt.Errorf("longer than %d bytes", wire.MaxTokenLength)
 	// errLineTooLong: a line of a token list longer than maxLineLength.
 	errLineTooLong = errors.New("line too long")
 	// errNoTokens: a token list with no token in it.
@@ -32,30 +23,23 @@ var (
 // length plus generous room for spaces and a comment.
 const maxLineLength = 4096
 
-// parseToken checks one hexadecimal device token and returns it in lower
-// case. Any non-empty even-length hex string of at most wire.MaxTokenLength
-// bytes is accepted: the gateway, not the command, judges the length (an
-// Apple gateway answers status 5 for anything but 32 bytes).
+// parseToken checks one hexadecimal device token with apns.ParseToken and
+// returns it in lower case. Any non-empty even-length hex string of at most
+// apns.MaxTokenLength bytes is accepted: the gateway, not the command,
+// judges the length (an Apple gateway answers status 5 for anything but 32
+// bytes). Errors wrap apns.ErrBadToken.
 func parseToken(s string) (string, error) {
-	if s == "" {
-		return "", errEmptyToken
+	t, err := apns.ParseToken(s)
+	if err != nil {
+		return "", err
 	}
-	for i := 0; i < len(s); i++ {
-		if !isHex(s[i]) {
-			return "", fmt.Errorf("%w at column %d", errNotHex, i+1)
-		}
-	}
-	if len(s)%2 != 0 {
-		return "", errOddLength
-	}
-	if hex.DecodedLen(len(s)) > wire.MaxTokenLength {
-		return "", errTokenTooLong
-	}
-	return strings.ToLower(s), nil
+	return t.String(), nil
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+// tokenReason is what is wrong with a token, for a message that already
+// says "bad token": the error without the apns.ErrBadToken prefix.
+func tokenReason(err error) string {
+	return strings.TrimPrefix(err.Error(), apns.ErrBadToken.Error()+": ")
 }
 
 // tokenLineError reports a bad line of a token list.
@@ -70,6 +54,18 @@ func (e *tokenLineError) Error() string {
 }
 
 func (e *tokenLineError) Unwrap() error { return e.Err }
+
+// badTokenError is a bad line of a token list: the token and why.
+type badTokenError struct {
+	token string // abbreviated
+	err   error  // from parseToken, wrapping apns.ErrBadToken
+}
+
+func (e *badTokenError) Error() string {
+	return fmt.Sprintf("bad token %q: %s", e.token, tokenReason(e.err))
+}
+
+func (e *badTokenError) Unwrap() error { return e.err }
 
 // readTokens reads a token list: one hexadecimal token per line, surrounding
 // spaces ignored, blank lines and lines whose first non-space character is
@@ -88,7 +84,7 @@ func readTokens(r io.Reader, name string) ([]string, error) {
 		}
 		t, err := parseToken(s)
 		if err != nil {
-			return nil, &tokenLineError{Name: name, Line: line, Err: fmt.Errorf("bad token %q: %w", abbreviate(s), err)}
+			return nil, &tokenLineError{Name: name, Line: line, Err: &badTokenError{token: abbreviate(s), err: err}}
 		}
 		tokens = append(tokens, t)
 	}

@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -41,16 +42,17 @@ var _ = Describe("parseToken", func() {
 		Entry("one byte", "0a", "0a"),
 		Entry("100 bytes", strings.Repeat("ab", 100), strings.Repeat("ab", 100)),
 	)
-	DescribeTable("refuses",
-		func(in string, want error) {
+	DescribeTable("refuses with apns.ErrBadToken, saying why",
+		func(in string, why string) {
 			_, err := parseToken(in)
-			Expect(err).To(MatchError(want))
+			Expect(err).To(MatchError(apns.ErrBadToken))
+			Expect(err.Error()).To(ContainSubstring(why))
 		},
-		Entry("empty", "", errEmptyToken),
-		Entry("odd length", "abc", errOddLength),
-		Entry("non-hex", "abzz", errNotHex),
-		Entry("a space inside", "ab cd", errNotHex),
-		Entry("101 bytes", strings.Repeat("ab", 101), errTokenTooLong),
+		Entry("empty", "", "empty"),
+		Entry("odd length", "abc", "odd number of hex digits"),
+		Entry("non-hex", "abzz", "not a hex digit"),
+		Entry("a space inside", "ab c", "' ' at offset 2 is not a hex digit"),
+		Entry("101 bytes", strings.Repeat("ab", 101), "longer than 100"),
 	)
 })
 
@@ -66,8 +68,8 @@ var _ = Describe("readTokens", func() {
 		Expect(errors.As(err, &le)).To(BeTrue())
 		Expect(le.Name).To(Equal("list.txt"))
 		Expect(le.Line).To(Equal(3))
-		Expect(err).To(MatchError(errOddLength))
-		Expect(err.Error()).To(HavePrefix("list.txt:3: "))
+		Expect(err).To(MatchError(apns.ErrBadToken))
+		Expect(err.Error()).To(Equal(`list.txt:3: bad token "` + tok(2) + `a": odd number of hex digits (65)`))
 	})
 	It("refuses a line too long to be a token, naming it", func() {
 		in := tok(1) + "\n" + strings.Repeat("a", maxLineLength+10) + "\n"
