@@ -3,6 +3,7 @@ package mockapns
 import (
 	"bufio"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -76,9 +77,11 @@ type h2Conn struct {
 	auth h2Authenticator
 	cert bool // the client presented a certificate
 
-	fr  *http2.Framer
-	dec *hpack.Decoder
-	rnd *mrand.ChaCha8
+	br   *bufio.Reader
+	hbuf []byte // payload of the HEADERS frame being read
+	fr   *http2.Framer
+	dec  *hpack.Decoder
+	rnd  *mrand.ChaCha8
 
 	streams map[uint32]*h2Stream
 	free    []*h2Stream
@@ -104,6 +107,9 @@ type h2Conn struct {
 	acked    uint32   // the acknowledged limit
 	tokenOK  bool     // a valid provider token was seen
 	settings bool     // the client's first SETTINGS arrived
+
+	push h2Push // the request being judged (here so that it does not escape)
+	resp h2Out  // its response
 
 	active   atomic.Int32 // streams open or awaiting their response
 	draining atomic.Bool  // GOAWAY sent or received: close once idle
@@ -169,7 +175,8 @@ func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, cert bool, log *s
 		quit:    make(chan struct{}),
 		wdone:   make(chan struct{}),
 	}
-	hc.fr = http2.NewFramer(nil, bufio.NewReaderSize(c, h2ReadBuf))
+	hc.br = bufio.NewReaderSize(c, h2ReadBuf)
+	hc.fr = http2.NewFramer(nil, hc.br)
 	hc.fr.SetMaxReadFrameSize(h2MaxFrameSize)
 	hc.fr.SetReuseFrames()
 	hc.dec = hpack.NewDecoder(h2HeaderTableSize, hc.onField)
@@ -248,34 +255,48 @@ func (c *h2Conn) run() {
 func (c *h2Conn) serve() error {
 	var preface [len(http2.ClientPreface)]byte
 	_ = c.c.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	if _, err := io.ReadFull(c.c, preface[:]); err != nil {
+	if _, err := io.ReadFull(c.br, preface[:]); err != nil {
 		return err
 	}
 	if string(preface[:]) != http2.ClientPreface {
 		return errH2Preface
 	}
 	for {
-		f, err := c.fr.ReadFrame()
+		fh, err := c.fr.ReadFrameHeader()
 		if err != nil {
-			return c.readError(f, err)
+			return c.readError(err)
 		}
 		if !c.settings {
-			sf, ok := f.(*http2.SettingsFrame)
-			if !ok || sf.IsAck() {
+			if fh.Type != http2.FrameSettings || fh.Flags.Has(http2.FlagSettingsAck) {
 				return connErr(http2.ErrCodeProtocol, "first frame is not SETTINGS")
 			}
 			c.settings = true
 			_ = c.c.SetReadDeadline(time.Time{})
 		}
-		if err := c.frame(f); err != nil {
+		if fh.Type == http2.FrameHeaders {
+			// Parsed here rather than by the Framer, which allocates a
+			// frame for each.
+			err = c.headersFrame(fh)
+		} else {
+			var f http2.Frame
+			if f, err = c.fr.ReadFrameForHeader(fh); err != nil {
+				return c.readError(err)
+			}
+			err = c.frame(f)
+		}
+		if err != nil {
 			return err
+		}
+		if c.br.Buffered() == 0 {
+			// All that arrived is handled: what it caused goes out now.
+			c.send(h2Out{kind: outFlush})
 		}
 	}
 }
 
 // readError turns a Framer error into what to do: a stream error resets
 // the stream, everything else ends the connection.
-func (c *h2Conn) readError(f http2.Frame, err error) error {
+func (c *h2Conn) readError(err error) error {
 	var se http2.StreamError
 	var ce http2.ConnectionError
 	switch {
@@ -306,8 +327,6 @@ func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) {
 // frame handles one frame.
 func (c *h2Conn) frame(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.HeadersFrame:
-		return c.headers(f)
 	case *http2.ContinuationFrame:
 		c.hdrFrames++
 		if c.hdrFrames > h2MaxContinuations {
@@ -374,15 +393,49 @@ func (c *h2Conn) settingsFrame(f *http2.SettingsFrame) error {
 	return nil
 }
 
+// headersFrame reads and checks the payload of a HEADERS frame.
+func (c *h2Conn) headersFrame(fh http2.FrameHeader) error {
+	if cap(c.hbuf) < int(fh.Length) {
+		c.hbuf = make([]byte, h2MaxFrameSize) // the longest frame ReadFrameHeader lets through
+	}
+	p := c.hbuf[:fh.Length]
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		return err
+	}
+	if fh.StreamID == 0 {
+		return connErr(http2.ErrCodeProtocol, "HEADERS on stream 0")
+	}
+	pad := 0
+	if fh.Flags.Has(http2.FlagHeadersPadded) {
+		if len(p) < 1 {
+			return connErr(http2.ErrCodeProtocol, "HEADERS too short for its padding")
+		}
+		pad, p = int(p[0]), p[1:]
+	}
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		if len(p) < 5 {
+			return connErr(http2.ErrCodeProtocol, "HEADERS too short for its priority")
+		}
+		if binary.BigEndian.Uint32(p)&0x7fffffff == fh.StreamID {
+			return connErr(http2.ErrCodeProtocol, "stream depends on itself")
+		}
+		p = p[5:]
+	}
+	if pad > len(p) {
+		return connErr(http2.ErrCodeProtocol, "HEADERS padding longer than the frame")
+	}
+	return c.headers(fh, p[:len(p)-pad])
+}
+
 // headers starts a header block: a new stream, or trailers.
-func (c *h2Conn) headers(f *http2.HeadersFrame) error {
-	id := f.StreamID
+func (c *h2Conn) headers(fh http2.FrameHeader, frag []byte) error {
+	id := fh.StreamID
 	if id%2 == 0 {
 		return connErr(http2.ErrCodeProtocol, "HEADERS on an even stream")
 	}
 	c.hdrSize, c.hdrBytes, c.hdrFrames, c.hdrBad, c.hdrRegular = 0, 0, 0, "", false
 	c.extra = c.extra[:0]
-	c.hdrEnd = f.StreamEnded()
+	c.hdrEnd = fh.Flags.Has(http2.FlagHeadersEndStream)
 	c.hdrStream, c.trailers = nil, false
 	c.scratch.reset()
 	c.hdr = &c.scratch
@@ -411,7 +464,7 @@ func (c *h2Conn) headers(f *http2.HeadersFrame) error {
 			c.hdrStream, c.hdr = st, &st.req
 		}
 	}
-	return c.fragment(f.HeaderBlockFragment(), f.HeadersEnded())
+	return c.fragment(frag, fh.Flags.Has(http2.FlagHeadersEndHeaders))
 }
 
 // fragment decodes one piece of a header block.
@@ -649,13 +702,13 @@ func (c *h2Conn) tooLarge(st *h2Stream) {
 func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 	c.resets = 0
 	at := time.Now()
-	var p h2Push
-	reason := validateH2(&st.req, c.rules(), &p)
+	p := &c.push
+	reason := validateH2(&st.req, c.rules(), p)
 	if forced != "" && (reason == "" || reason == apns.ReasonPayloadEmpty) {
 		reason = forced
 	}
 	if reason != apns.ReasonMethodNotAllowed && reason != apns.ReasonBadPath {
-		ar, valid := c.auth.authorize(&st.req, &p)
+		ar, valid := c.auth.authorize(&st.req, p)
 		if valid && !c.tokenOK {
 			c.tokenOK = true
 			c.announce(c.maxStreams())
@@ -664,7 +717,8 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 			reason = ar
 		}
 	}
-	m := h2Out{kind: outResponse, stream: st.id, final: true, hasID: true}
+	m := &c.resp
+	*m = h2Out{kind: outResponse, stream: st.id, final: true, hasID: true}
 	if v := p.apnsID; canonicalUUID(v) {
 		copy(m.apnsID[:], v)
 	} else {
@@ -680,9 +734,9 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 		m.status = uint16(reason.Status())
 		m.reason = reason
 	}
-	c.s.h2Record(c, &st.req, &p, &m, at)
+	c.s.h2Record(c, &st.req, p, m, at)
 	c.drop(st)
-	c.send(m)
+	c.send(*m)
 }
 
 // newUUID writes a random version-4 UUID in canonical form.

@@ -26,6 +26,7 @@ const (
 	outPeerInitialWindow                      // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	outNudge                                  // nothing to write: check whether a draining connection is done
 	outDrain                                  // the client sent GOAWAY: close once every stream is answered
+	outFlush                                  // the reader has nothing more to read: flush
 )
 
 // h2Out is one message to the writer. It is passed by value, so that
@@ -93,8 +94,9 @@ func (w *h2Writer) run(first uint32) {
 		case <-c.quit:
 			return
 		}
-		stop := false
+		stop, flush := false, false
 		for {
+			flush = flush || m.kind != outResponse && m.kind != outWindowUpdate && m.kind != outRST
 			if stop, err = w.handle(&m); stop || err != nil {
 				break
 			}
@@ -103,7 +105,10 @@ func (w *h2Writer) run(first uint32) {
 			}
 			m = <-c.out
 		}
-		if err == nil {
+		// Responses and window updates wait for the reader's flush
+		// request (it sends one whenever it has read all that arrived),
+		// so that a burst of requests is answered in few writes.
+		if err == nil && (flush || stop || w.bw.Available() < h2WriteBuf/4) {
 			err = w.flush()
 		}
 		if stop || err == nil && w.drain && c.active.Load() == 0 && len(w.blocked) == 0 {
