@@ -615,11 +615,10 @@ func (c *h2Conn) data(f *http2.DataFrame) error {
 		return nil
 	}
 	st.req.body = append(st.req.body, body...)
+	// A stream's window is never extended: every body the listener takes
+	// fits the initial one.
 	if f.StreamEnded() {
 		c.complete(st)
-	} else if st.recvWin < h2InitialWindow/2 {
-		c.send(h2Out{kind: outWindowUpdate, stream: st.id, val: uint32(h2InitialWindow - st.recvWin)})
-		st.recvWin = h2InitialWindow
 	}
 	return nil
 }

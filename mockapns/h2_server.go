@@ -3,6 +3,8 @@ package mockapns
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 
@@ -69,6 +71,12 @@ func (s *Server) serveHTTP2(t *tracked) {
 		return
 	}
 	cert := len(tc.ConnectionState().PeerCertificates) > 0
+	s.h2Serve(t, tc, cert, log)
+}
+
+// h2Serve serves an HTTP/2 connection whose TLS handshake is done.
+func (s *Server) h2Serve(t *tracked, tc net.Conn, cert bool, log *slog.Logger) {
+	remote := t.raw.RemoteAddr().String()
 	s.h2.mu.Lock()
 	s.h2.seq++
 	num := s.h2.seq

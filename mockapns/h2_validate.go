@@ -14,9 +14,9 @@ const (
 	HTTP2MaxPayload = 4096
 	// HTTP2MaxVoIPPayload is the largest body of a voip push.
 	HTTP2MaxVoIPPayload = 5120
-	// h2NoValidationMaxBody bounds a body when Config.NoValidation is set,
-	// so that memory stays bounded per stream.
-	h2NoValidationMaxBody = 64 << 10
+	// h2NoValidationMaxBody bounds a body when Config.NoValidation is set:
+	// a stream's receive window, which the listener never extends.
+	h2NoValidationMaxBody = h2InitialWindow
 	// h2MaxCollapseID is the longest apns-collapse-id, in bytes.
 	h2MaxCollapseID = 64
 )
@@ -126,7 +126,7 @@ const devicePath = "/3/device/"
 
 // h2MaxBody is the largest body the request may carry: 5120 bytes for a
 // voip push (by apns-push-type, or by a .voip topic when the push type is
-// absent), 4096 otherwise, 64 KiB without validation.
+// absent), 4096 otherwise, a stream's window (65535) without validation.
 func h2MaxBody(r *h2Incoming, noValidation bool) int {
 	if noValidation {
 		return h2NoValidationMaxBody
