@@ -240,8 +240,11 @@ func (c *h2Conn) run() {
 		c.send(h2Out{kind: outGoAway, val: c.lastID.Load(), code: ce.Code, debug: ce.Detail, closeAfter: true})
 		select {
 		case <-c.wdone:
+			c.linger()
 		case <-c.t.cut:
 		}
+	case errors.Is(err, errWriterDone):
+		c.linger()
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
 		c.log.Debug("mockapns http2 connection ended", "err", err)
 	default:
@@ -249,6 +252,15 @@ func (c *h2Conn) run() {
 	}
 	close(c.quit)
 	<-c.wdone
+}
+
+// errWriterDone ends the reader once the writer has closed its side.
+var errWriterDone = errors.New("mockapns: http2 connection closed by the server")
+
+// linger reads and discards until the client closes or the read deadline
+// the writer set passes.
+func (c *h2Conn) linger() {
+	_, _ = io.Copy(io.Discard, c.br)
 }
 
 // serve reads frames until the connection ends or breaks a rule.
@@ -265,6 +277,11 @@ func (c *h2Conn) serve() error {
 		fh, err := c.fr.ReadFrameHeader()
 		if err != nil {
 			return c.readError(err)
+		}
+		select {
+		case <-c.wdone:
+			return errWriterDone // nothing read now can be answered
+		default:
 		}
 		if !c.settings {
 			if fh.Type != http2.FrameSettings || fh.Flags.Has(http2.FlagSettingsAck) {

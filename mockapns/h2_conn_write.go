@@ -113,12 +113,25 @@ func (w *h2Writer) run(first uint32) {
 		}
 		if stop || err == nil && w.drain && c.active.Load() == 0 && len(w.blocked) == 0 {
 			c.log.Debug("mockapns http2 connection done")
-			_ = c.c.Close()
+			w.finish()
 			return
 		}
 	}
 	c.log.Info("mockapns http2 write failed", "err", err)
 	_ = c.c.Close()
+}
+
+// finish ends the writing side (TLS close_notify, then FIN) and bounds
+// how long the reader goes on reading and discarding: closing with unread
+// data would reset the connection and could destroy the last frames in
+// flight.
+func (w *h2Writer) finish() {
+	if cw, ok := w.c.c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	} else {
+		_ = w.c.c.Close()
+	}
+	_ = w.c.c.SetReadDeadline(time.Now().Add(w.c.s.linger))
 }
 
 func (w *h2Writer) flush() error {
