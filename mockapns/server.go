@@ -1,6 +1,7 @@
 package mockapns
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -28,6 +29,13 @@ type Config struct {
 	// FeedbackAddr is the feedback service's listen address; "" means
 	// "127.0.0.1:0".
 	FeedbackAddr string
+	// HTTP2Addr is the HTTP/2 provider API's listen address; "" means
+	// "127.0.0.1:0".
+	HTTP2Addr string
+	// HTTP2MaxStreams is the MAX_CONCURRENT_STREAMS of HTTP/2 connections
+	// (of token connections once they posted a valid provider token); 0
+	// means DefaultHTTP2MaxStreams.
+	HTTP2MaxStreams int
 	// PKI holds the CA and the certificates both services present and
 	// trust; nil means a fresh certs.New(certs.Options{}).
 	PKI *certs.PKI
@@ -89,7 +97,8 @@ type Server struct {
 	seed    int64
 	linger  time.Duration
 
-	gwLn, fbLn net.Listener
+	gwLn, fbLn, h2Ln net.Listener
+	h2               h2State
 
 	ctx       context.Context // canceled by Close: every goroutine ends
 	cancel    context.CancelFunc
@@ -181,11 +190,17 @@ func Start(cfg Config) (*Server, error) {
 		_ = s.gwLn.Close()
 		return nil, fmt.Errorf("mockapns: feedback: %w", err)
 	}
+	if s.h2Ln, err = net.Listen("tcp", cmp.Or(cfg.HTTP2Addr, "127.0.0.1:0")); err != nil {
+		_, _ = s.gwLn.Close(), s.fbLn.Close()
+		return nil, fmt.Errorf("mockapns: http2: %w", err)
+	}
+	s.h2.tlsConf = s.h2TLSConfig()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.acceptLoop(s.gwLn, "gateway", s.serveGateway)
 	go s.acceptLoop(s.fbLn, "feedback", s.serveFeedback)
-	s.log.Info("mockapns listening", "gateway", s.GatewayAddr(), "feedback", s.FeedbackAddr(), "seed", s.seed)
+	go s.acceptLoop(s.h2Ln, "http2", s.serveHTTP2)
+	s.log.Info("mockapns listening", "gateway", s.GatewayAddr(), "feedback", s.FeedbackAddr(), "http2", s.HTTP2Addr(), "seed", s.seed)
 	return s, nil
 }
 
@@ -204,6 +219,9 @@ func (s *Server) GatewayAddr() string { return s.gwLn.Addr().String() }
 
 // FeedbackAddr returns the feedback service's address.
 func (s *Server) FeedbackAddr() string { return s.fbLn.Addr().String() }
+
+// HTTP2Addr returns the HTTP/2 provider API's address.
+func (s *Server) HTTP2Addr() string { return s.h2Ln.Addr().String() }
 
 // PKI returns the certificates the server uses.
 func (s *Server) PKI() *certs.PKI { return s.pki }
@@ -295,6 +313,7 @@ func (s *Server) stopListening() {
 	s.stopOnce.Do(func() {
 		_ = s.gwLn.Close()
 		_ = s.fbLn.Close()
+		_ = s.h2Ln.Close()
 	})
 }
 
@@ -307,6 +326,7 @@ func (s *Server) Close() {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
+		s.h2Close()
 		s.cancel()
 		s.CloseClientConnections()
 		s.wg.Wait()
@@ -316,10 +336,12 @@ func (s *Server) Close() {
 
 // Shutdown stops the server gracefully: it closes the listeners, then waits
 // for the open connections to end (a gateway connection ends when its
-// client closes it). If ctx ends first, it closes everything as Close does
+// client closes it; an HTTP/2 connection gets a GOAWAY and ends once its
+// open streams are answered). If ctx ends first, it closes everything as Close does
 // and returns an error wrapping ctx's.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopListening()
+	s.h2Drain(ctx)
 	idle := make(chan struct{})
 	go func() {
 		s.wg.Wait()
