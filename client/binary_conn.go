@@ -379,22 +379,3 @@ func (c *conn) flush(ctx context.Context, buf []byte, writeTimeout time.Duration
 	}
 	return writeDone, nil
 }
-
-// frameTemplate returns the command-2 notification shared by every token of
-// a prepared message; the caller sets Token and ID per notification.
-func frameTemplate(p *prepared) wire.Notification {
-	n := wire.Notification{
-		Command: wire.CommandFramed,
-		Present: wire.HasIdentifier,
-		Payload: p.payload,
-		Expiry:  p.expiry,
-	}
-	if p.hasExpiry {
-		n.Present |= wire.HasExpiry
-	}
-	if v, ok := p.priority.Value(); ok {
-		n.Priority = v
-		n.Present |= wire.HasPriority
-	}
-	return n
-}
