@@ -41,10 +41,10 @@ func (e *eofConn) Read(p []byte) (int, error) {
 // conn is one TLS connection to a gateway. Its reader goroutine waits for
 // the error response or the end of the stream, records what came first and
 // marks the connection dead. Writes come from the one Send that has checked
-// the connection out; the fields below mu belong to whoever holds the
-// connection (a Send, or the retirer), one at a time. The history of its
-// batches is not kept here: it travels with the connection as a value
-// (Session.checkout, checkin, retire).
+// the connection out; broken and buf belong to whoever holds the connection
+// (a Send, or its retirement), one at a time. The history of its batches
+// travels beside it as a value (idleConn, Session.checkout and checkin,
+// conn.retire), handed from holder to holder.
 type conn struct {
 	nc   net.Conn
 	raw  *eofConn // under nc; nil when not known
