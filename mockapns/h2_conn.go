@@ -121,30 +121,40 @@ type h2Conn struct {
 	w     h2Writer
 }
 
-// h2Authenticator is the seam to a connection's authentication: it judges
-// the credentials of a request that passed validation and reports whether
-// the connection has seen a valid provider token.
+// h2Authenticator is the seam to a connection's authentication. authorize
+// takes a request's authorization and apns-topic values ("" when absent)
+// and returns the topic the notification goes to, or the reason to refuse
+// it; TokenValidated reports whether the connection has seen a valid
+// provider token, which lifts its single-stream limit.
 type h2Authenticator interface {
-	authorize(r *h2Incoming, p *h2Push) (reason apns.Reason, tokenValid bool)
+	authorize(authorization, topic string) (string, apns.Reason)
+	TokenValidated() bool
 }
 
 // h2PresenceAuth is the authentication used until provider tokens are
 // verified: certificate connections pass; token connections need a
 // non-empty "bearer" authorization, whose first appearance counts as the
-// first valid token.
-type h2PresenceAuth struct{ cert bool }
-
-func (a h2PresenceAuth) authorize(r *h2Incoming, _ *h2Push) (apns.Reason, bool) {
-	if a.cert {
-		return "", false
-	}
-	v, _ := r.get(fAuthorization)
-	tok, ok := strings.CutPrefix(v, "bearer ")
-	if !ok || tok == "" {
-		return apns.ReasonMissingProviderToken, false
-	}
-	return "", true
+// first valid token. Both need apns-topic.
+type h2PresenceAuth struct {
+	cert bool
+	seen bool
 }
+
+func (a *h2PresenceAuth) authorize(authorization, topic string) (string, apns.Reason) {
+	if !a.cert {
+		tok, ok := strings.CutPrefix(authorization, "bearer ")
+		if !ok || tok == "" {
+			return "", apns.ReasonMissingProviderToken
+		}
+		a.seen = true
+	}
+	if topic == "" {
+		return "", apns.ReasonMissingTopic
+	}
+	return topic, ""
+}
+
+func (a *h2PresenceAuth) TokenValidated() bool { return a.seen }
 
 // h2ConnError ends a connection with a GOAWAY carrying Code.
 type h2ConnError struct {
@@ -167,7 +177,7 @@ func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, cert bool, log *s
 	var seed [32]byte
 	_, _ = rand.Read(seed[:])
 	hc := &h2Conn{
-		s: s, t: t, c: c, num: num, log: log, cert: cert, auth: h2PresenceAuth{cert: cert},
+		s: s, t: t, c: c, num: num, log: log, cert: cert, auth: &h2PresenceAuth{cert: cert},
 		rnd:     mrand.NewChaCha8(seed),
 		streams: make(map[uint32]*h2Stream),
 		recvWin: h2InitialWindow,
@@ -719,19 +729,28 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 	c.resets = 0
 	at := time.Now()
 	p := &c.push
-	reason := validateH2(&st.req, c.rules(), p)
-	if forced != "" && (reason == "" || reason == apns.ReasonPayloadEmpty) {
-		reason = forced
-	}
-	if reason != apns.ReasonMethodNotAllowed && reason != apns.ReasonBadPath {
-		ar, valid := c.auth.authorize(&st.req, p)
-		if valid && !c.tokenOK {
+	rules := c.rules()
+	// The route first, then the credentials, then the rest of the request.
+	reason := validateRoute(&st.req, rules, p)
+	if reason == "" {
+		authz, _ := st.req.get(fAuthorization)
+		topic, _ := st.req.get(fTopic)
+		rules.defaultTopic, reason = c.auth.authorize(authz, topic)
+		if reason == apns.ReasonMissingTopic && rules.noValidation {
+			reason = "" // without validation the topic may be absent
+		}
+		if !c.tokenOK && c.auth.TokenValidated() {
 			c.tokenOK = true
 			c.announce(c.maxStreams())
 		}
-		if ar != "" {
-			reason = ar
-		}
+	}
+	if reason == "" {
+		reason = validateH2(&st.req, rules, p)
+	} else {
+		validateH2(&st.req, rules, p) // fills p for the journal
+	}
+	if forced != "" && (reason == "" || reason == apns.ReasonPayloadEmpty) {
+		reason = forced
 	}
 	m := &c.resp
 	*m = h2Out{kind: outResponse, stream: st.id, final: true, hasID: true}
