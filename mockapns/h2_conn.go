@@ -111,6 +111,10 @@ type h2Conn struct {
 	push h2Push // the request being judged (here so that it does not escape)
 	resp h2Out  // its response
 
+	lastDone     uint32        // highest stream whose request was judged
+	restoreAfter int           // successes until a max_streams fault's limit is lifted
+	timers       []*time.Timer // delayed answers
+
 	active   atomic.Int32 // streams open or awaiting their response
 	draining atomic.Bool  // GOAWAY sent or received: close once idle
 	goAwayID atomic.Uint32
@@ -259,6 +263,9 @@ func (c *h2Conn) run() {
 		c.log.Debug("mockapns http2 connection ended", "err", err)
 	default:
 		c.log.Info("mockapns http2 read failed", "err", err)
+	}
+	for _, t := range c.timers {
+		t.Stop()
 	}
 	close(c.quit)
 	<-c.wdone
@@ -728,6 +735,28 @@ func (c *h2Conn) tooLarge(st *h2Stream) {
 func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 	c.resets = 0
 	at := time.Now()
+	plan := c.plan(st)
+	if plan.maxStreams > 0 {
+		c.log.Info("mockapns max_streams fault", "streams", plan.maxStreams, "restore_after", plan.restoreAfter)
+		c.announce(plan.maxStreams)
+		c.restoreAfter = plan.restoreAfter
+	}
+	switch plan.act {
+	case h2ActReset:
+		c.log.Info("mockapns rst_stream fault", "stream", st.id)
+		c.drop(st)
+		c.send(h2Out{kind: outRST, stream: st.id, code: http2.ErrCodeRefusedStream, final: true, flush: true})
+		return
+	case h2ActDisconnect:
+		c.log.Info("mockapns disconnect fault", "stream", st.id)
+		c.drop(st)
+		c.active.Add(-1)
+		c.t.close()
+		return
+	case h2ActGoAway:
+		c.faultGoAway(st, &plan)
+		return
+	}
 	p := &c.push
 	rules := c.rules()
 	// The route first, then the credentials, then the rest of the request.
@@ -752,6 +781,27 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 	if forced != "" && (reason == "" || reason == apns.ReasonPayloadEmpty) {
 		reason = forced
 	}
+	var unregistered int64
+	if reason == "" {
+		reason, unregistered = c.s.h2Device(p)
+	}
+	status := 0
+	if plan.act == h2ActReject {
+		reason, status = plan.reason, plan.status
+	}
+	c.respond(st, reason, status, unregistered, plan.delay, at)
+	if reason == "" && c.restoreAfter > 0 {
+		if c.restoreAfter--; c.restoreAfter == 0 {
+			c.announce(c.maxStreams())
+		}
+	}
+}
+
+// respond answers a judged request (reason "" accepts it; status 0 means
+// the reason's own), after delay, journals it and forgets the stream.
+// unregistered, for a 410, is the time in milliseconds since the epoch.
+func (c *h2Conn) respond(st *h2Stream, reason apns.Reason, status int, unregistered int64, delay time.Duration, at time.Time) {
+	p := &c.push
 	m := &c.resp
 	*m = h2Out{kind: outResponse, stream: st.id, final: true, hasID: true}
 	if v := p.apnsID; canonicalUUID(v) {
@@ -759,19 +809,62 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 	} else {
 		c.newUUID(&m.apnsID)
 	}
-	if reason == "" {
+	switch {
+	case reason == "":
 		m.status = 200
 		if c.s.h2Sandbox() {
 			m.unique = true
 			c.newUUID(&m.uniqueID)
 		}
-	} else {
-		m.status = uint16(reason.Status())
-		m.reason = reason
+	case status != 0:
+		m.status, m.reason = uint16(status), reason
+	default:
+		m.status, m.reason = uint16(reason.Status()), reason
+	}
+	if m.status == 410 {
+		m.timestamp = unregistered
 	}
 	c.s.h2Record(c, &st.req, p, m, at)
+	c.lastDone = max(c.lastDone, st.id)
 	c.drop(st)
-	c.send(*m)
+	if delay <= 0 {
+		c.send(*m)
+		return
+	}
+	c.log.Info("mockapns delay fault", "stream", m.stream, "delay", delay)
+	late := *m
+	late.flush = true
+	c.timers = append(c.timers, time.AfterFunc(delay, func() { c.send(late) }))
+}
+
+// faultGoAway sends GOAWAY for a goaway fault: its last stream is the one
+// the fault names, else the last stream processed; the triggering request
+// is answered with the fault's reason when it is not above it, and every
+// stream above it is dropped unanswered. The connection closes once the
+// streams up to it are answered.
+func (c *h2Conn) faultGoAway(st *h2Stream, plan *h2Plan) {
+	last := c.lastDone
+	if plan.hasLast {
+		last = plan.lastStreamID
+	}
+	c.log.Info("mockapns goaway fault", "stream", st.id, "last_stream_id", last, "reason", plan.reason)
+	c.goAwayID.Store(last)
+	c.draining.Store(true)
+	c.send(h2Out{kind: outGoAway, val: last, code: http2.ErrCodeNo, debug: string(appendReasonBody(nil, plan.reason, 0)), flush: true})
+	if st.id <= last {
+		validateH2(&st.req, c.rules(), &c.push)
+		c.respond(st, plan.reason, 0, 0, 0, time.Now())
+	} else {
+		c.drop(st)
+		c.active.Add(-1)
+	}
+	for id, o := range c.streams {
+		if id > last {
+			c.drop(o)
+			c.active.Add(-1)
+		}
+	}
+	c.send(h2Out{kind: outNudge})
 }
 
 // newUUID writes a random version-4 UUID in canonical form.

@@ -48,6 +48,7 @@ type h2Out struct {
 	final      bool   // the stream's last frame: it stops counting as active
 	rstAfter   bool   // RST_STREAM NO_ERROR after the response: the request was not read to its end
 	closeAfter bool   // close the connection once this is written
+	flush      bool   // flush once written (a message the reader's flush request does not follow)
 	written    chan struct{}
 }
 
@@ -96,7 +97,7 @@ func (w *h2Writer) run(first uint32) {
 		}
 		stop, flush := false, false
 		for {
-			flush = flush || m.kind != outResponse && m.kind != outWindowUpdate && m.kind != outRST
+			flush = flush || m.flush || m.kind != outResponse && m.kind != outWindowUpdate && m.kind != outRST
 			if stop, err = w.handle(&m); stop || err != nil {
 				break
 			}

@@ -2,6 +2,8 @@ package mockapns
 
 import (
 	"time"
+
+	"github.com/apnskit/apnskit/apns"
 	"unsafe"
 )
 
@@ -22,6 +24,38 @@ func (s *Server) h2ConnClosed() { s.stats.h2ConnectionsOpen.Add(-1) }
 
 // h2GoAwaySent counts a GOAWAY frame sent.
 func (s *Server) h2GoAwaySent() { s.stats.h2GoAways.Add(1) }
+
+// h2Act is what a fault makes of a request.
+type h2Act uint8
+
+const (
+	h2ActNone       h2Act = iota // judge it as usual
+	h2ActReject                  // answer reason (and status, if not 0)
+	h2ActGoAway                  // GOAWAY with reason, then close
+	h2ActReset                   // RST_STREAM instead of an answer
+	h2ActDisconnect              // cut the connection without a word
+)
+
+// h2Plan is what the faults that fired on a request ask of the
+// connection: delay the answer, lower MAX_CONCURRENT_STREAMS (lifted again
+// after restoreAfter successes), and act.
+type h2Plan struct {
+	act          h2Act
+	reason       apns.Reason
+	status       int
+	lastStreamID uint32
+	hasLast      bool
+	delay        time.Duration
+	maxStreams   uint32
+	restoreAfter int
+}
+
+// plan runs the HTTP/2 faults against a complete request.
+func (c *h2Conn) plan(st *h2Stream) h2Plan { return h2Plan{} }
+
+// h2Device applies the device state to an accepted push: a reason to
+// refuse it, and for Unregistered the time in milliseconds since the epoch.
+func (s *Server) h2Device(p *h2Push) (apns.Reason, int64) { return "", 0 }
 
 // h2Record journals (and counts) a request answered with m.
 func (s *Server) h2Record(c *h2Conn, r *h2Incoming, p *h2Push, m *h2Out, at time.Time) {
