@@ -69,13 +69,14 @@ type h2Stream struct {
 // the connection) owns every field not marked otherwise; the writer
 // goroutine owns the Framer that writes and the send windows.
 type h2Conn struct {
-	s    *Server
-	t    *tracked
-	c    net.Conn
-	num  uint64
-	log  *slog.Logger
-	auth h2Authenticator
-	cert bool // the client presented a certificate
+	s      *Server
+	t      *tracked
+	c      net.Conn
+	num    uint64
+	log    *slog.Logger
+	auth   h2Authenticator
+	cert   bool        // the client presented a certificate
+	refuse apns.Reason // refuse the connection with this reason, after the preface
 
 	br   *bufio.Reader
 	hbuf []byte // payload of the HEADERS frame being read
@@ -248,10 +249,19 @@ func (c *h2Conn) run() {
 	go c.w.run(first)
 	err := c.serve()
 	var ce *h2ConnError
+	var refusal *h2Refusal
 	switch {
 	case errors.As(err, &ce):
 		c.log.Info("mockapns http2 connection error", "code", ce.Code.String(), "detail", ce.Detail)
 		c.send(h2Out{kind: outGoAway, val: c.lastID.Load(), code: ce.Code, debug: ce.Detail, closeAfter: true})
+		select {
+		case <-c.wdone:
+			c.linger()
+		case <-c.t.cut:
+		}
+	case errors.As(err, &refusal):
+		c.log.Info("mockapns http2 connection refused", "reason", refusal.reason)
+		c.send(h2Out{kind: outGoAway, code: http2.ErrCodeNo, debug: string(appendReasonBody(nil, refusal.reason, 0)), closeAfter: true})
 		select {
 		case <-c.wdone:
 			c.linger()
@@ -270,6 +280,12 @@ func (c *h2Conn) run() {
 	close(c.quit)
 	<-c.wdone
 }
+
+// h2Refusal refuses a connection, once its preface is read, with a
+// GOAWAY carrying {"reason": reason}.
+type h2Refusal struct{ reason apns.Reason }
+
+func (r *h2Refusal) Error() string { return "http2 connection refused: " + string(r.reason) }
 
 // errWriterDone ends the reader once the writer has closed its side.
 var errWriterDone = errors.New("mockapns: http2 connection closed by the server")
@@ -306,6 +322,9 @@ func (c *h2Conn) serve() error {
 			}
 			c.settings = true
 			_ = c.c.SetReadDeadline(time.Time{})
+			if c.refuse != "" {
+				return &h2Refusal{c.refuse}
+			}
 		}
 		if fh.Type == http2.FrameHeaders {
 			// Parsed here rather than by the Framer, which allocates a
@@ -739,7 +758,7 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 	if plan.maxStreams > 0 {
 		c.log.Info("mockapns max_streams fault", "streams", plan.maxStreams, "restore_after", plan.restoreAfter)
 		c.announce(plan.maxStreams)
-		c.restoreAfter = plan.restoreAfter
+		c.restoreAfter = 0 // counted from the next success
 	}
 	switch plan.act {
 	case h2ActReset:
@@ -794,6 +813,9 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 		if c.restoreAfter--; c.restoreAfter == 0 {
 			c.announce(c.maxStreams())
 		}
+	}
+	if plan.maxStreams > 0 {
+		c.restoreAfter = plan.restoreAfter
 	}
 }
 

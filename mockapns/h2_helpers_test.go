@@ -237,3 +237,6 @@ func h2Do(c *http.Client, method, url, p string, hdr ...string) (int, http.Heade
 
 // closeClient closes the idle connections of an HTTP/2 client.
 func closeClient(c *http.Client) { c.CloseIdleConnections() }
+
+// h2Hex is the hex of token(b).
+func h2Hex(b byte) string { return hex.EncodeToString(token(b)) }
