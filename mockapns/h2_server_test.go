@@ -3,6 +3,7 @@ package mockapns_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"regexp"
 	"strings"
 
@@ -89,6 +90,36 @@ var _ = Describe("HTTP/2 listener", func() {
 			Entry(nil, 400, "PayloadEmpty", "POST", "/3/device/"+h2Token, `not json`, "apns-topic", h2Topic),
 			Entry(nil, 413, "PayloadTooLarge", "POST", "/3/device/"+h2Token, `{"aps":{},"x":"`+strings.Repeat("a", 4096)+`"}`, "apns-topic", h2Topic),
 		)
+
+		It("answers many concurrent requests on one connection", func() {
+			c := srv.HTTP2CertClient()
+			DeferCleanup(closeClient, c)
+			const n = 200
+			statuses := make(chan int, n)
+			for i := range n {
+				go func() {
+					tok := h2Hex(byte(i))
+					req, err := http.NewRequest(http.MethodPost, "https://"+srv.HTTP2Addr()+"/3/device/"+tok, strings.NewReader(payload))
+					if err != nil {
+						statuses <- -1
+						return
+					}
+					req.Header.Set("apns-topic", h2Topic)
+					resp, err := c.Do(req)
+					if err != nil {
+						statuses <- -2
+						return
+					}
+					_ = resp.Body.Close()
+					statuses <- resp.StatusCode
+				}()
+			}
+			for range n {
+				Eventually(statuses).WithTimeout(ioTimeout).Should(Receive(Equal(200)))
+			}
+			Expect(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted})).To(HaveLen(n))
+			Expect(srv.Stats().HTTP2.ConnectionsTotal).To(Equal(uint64(1)))
+		})
 
 		It("accepts anything routable without validation", func() {
 			srv := startServer(mockapns.Config{NoValidation: true})
