@@ -61,7 +61,8 @@ const (
 type h2Stream struct {
 	id      uint32
 	req     h2Incoming
-	recvWin int32 // what the client may still send on it
+	arena   []byte // the request's header values (see h2Decoder)
+	recvWin int32  // what the client may still send on it
 	maxBody int
 }
 
@@ -81,7 +82,7 @@ type h2Conn struct {
 	br   *bufio.Reader
 	hbuf []byte // payload of the HEADERS frame being read
 	fr   *http2.Framer
-	dec  *hpack.Decoder
+	dec  *h2Decoder
 	rnd  *mrand.ChaCha8
 
 	streams map[uint32]*h2Stream
@@ -89,17 +90,20 @@ type h2Conn struct {
 	lastID  atomic.Uint32 // highest stream the client opened
 
 	// header block being decoded
-	hdr        *h2Incoming // where fields go; c.scratch for ignored streams
-	scratch    h2Incoming
-	hdrStream  *h2Stream // nil for an ignored or trailer block
-	hdrEnd     bool      // END_STREAM on the HEADERS frame
-	hdrSize    int
-	hdrBytes   int
-	hdrFrames  int
-	hdrBad     string // why the block is malformed; "" if fine
-	trailers   bool   // the block is a stream's trailers
-	hdrRegular bool   // a regular field was seen (pseudo fields must come first)
-	extra      []string
+	hdr          *h2Incoming // where fields go; c.scratch for ignored streams
+	scratch      h2Incoming
+	arena        *[]byte // where the values of its literals go
+	scratchArena []byte
+	block        []byte    // the block so far, when it spans frames
+	hdrStream    *h2Stream // nil for an ignored or trailer block
+	hdrEnd       bool      // END_STREAM on the HEADERS frame
+	hdrSize      int
+	hdrBytes     int
+	hdrFrames    int
+	hdrBad       string // why the block is malformed; "" if fine
+	trailers     bool   // the block is a stream's trailers
+	hdrRegular   bool   // a regular field was seen (pseudo fields must come first)
+	extra        []string
 
 	recvWin  int32 // connection receive window left
 	unacked  int32 // consumed bytes not yet given back
@@ -194,9 +198,7 @@ func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, cert bool, log *s
 	hc.fr = http2.NewFramer(nil, hc.br)
 	hc.fr.SetMaxReadFrameSize(h2MaxFrameSize)
 	hc.fr.SetReuseFrames()
-	hc.dec = hpack.NewDecoder(h2HeaderTableSize, hc.onField)
-	hc.dec.SetMaxStringLength(h2MaxHeaderListSize)
-	hc.dec.SetAllowedMaxDynamicTableSize(h2HeaderTableSize)
+	hc.dec = newH2Decoder(h2HeaderTableSize, h2MaxHeaderListSize)
 	hc.hdr = &hc.scratch
 	hc.w.init(hc)
 	return hc
@@ -492,6 +494,9 @@ func (c *h2Conn) headers(fh http2.FrameHeader, frag []byte) error {
 	c.hdrStream, c.trailers = nil, false
 	c.scratch.reset()
 	c.hdr = &c.scratch
+	c.scratchArena = c.scratchArena[:0]
+	c.arena = &c.scratchArena
+	c.block = c.block[:0]
 	switch last := c.lastID.Load(); {
 	case id <= last:
 		st := c.streams[id]
@@ -514,7 +519,7 @@ func (c *h2Conn) headers(fh http2.FrameHeader, frag []byte) error {
 			st := c.alloc(id)
 			c.active.Add(1)
 			c.streams[id] = st
-			c.hdrStream, c.hdr = st, &st.req
+			c.hdrStream, c.hdr, c.arena = st, &st.req, &st.arena
 		}
 	}
 	return c.fragment(frag, fh.Flags.Has(http2.FlagHeadersEndHeaders))
@@ -526,13 +531,17 @@ func (c *h2Conn) fragment(b []byte, end bool) error {
 	if c.hdrBytes > h2MaxHeaderBlock {
 		return connErr(http2.ErrCodeEnhanceYourCalm, "header block too large")
 	}
-	if _, err := c.dec.Write(b); err != nil {
-		return connErr(http2.ErrCodeCompression, "header block: "+err.Error())
+	block := b
+	if !end || len(c.block) > 0 {
+		c.block = append(c.block, b...)
+		if !end {
+			return nil
+		}
+		block = c.block
 	}
-	if !end {
-		return nil
-	}
-	if err := c.dec.Close(); err != nil {
+	err := c.dec.decode(block, c.arena, c.onField)
+	c.block = c.block[:0]
+	if err != nil {
 		return connErr(http2.ErrCodeCompression, "header block: "+err.Error())
 	}
 	return c.endHeaders()
@@ -716,6 +725,7 @@ func (c *h2Conn) alloc(id uint32) *h2Stream {
 		st = c.free[n-1]
 		c.free = c.free[:n-1]
 		st.req.reset()
+		st.arena = st.arena[:0]
 	} else {
 		st = &h2Stream{}
 	}
@@ -728,6 +738,9 @@ func (c *h2Conn) drop(st *h2Stream) {
 	delete(c.streams, st.id)
 	if cap(st.req.body) > HTTP2MaxVoIPPayload {
 		st.req.body = nil // do not keep large bodies around
+	}
+	if cap(st.arena) > 2*h2MaxHeaderListSize {
+		st.arena = nil
 	}
 	c.free = append(c.free, st)
 }
