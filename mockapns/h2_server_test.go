@@ -244,6 +244,19 @@ var _ = Describe("HTTP/2 listener", func() {
 			Expect(r.windows[0]).To(BeNumerically(">=", 40*len(big)-65535))
 		})
 
+		It("keeps a refusal's body within the client's window until WINDOW_UPDATE", func() {
+			r := dialH2(srv, srv.HTTP2CertTLSConfig())
+			Expect(r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 5})).To(Succeed())
+			r.push(1, payload, request(h2Token, "apns-priority", "9")...)
+			Expect(r.fr.WritePing(false, [8]byte{7})).To(Succeed())
+			Expect(r.readUntil(func() bool { return len(r.pings) == 1 })).To(Succeed())
+			Expect(r.resps).NotTo(HaveKey(uint32(1)))
+			Expect(r.fr.WriteWindowUpdate(1, 100)).To(Succeed())
+			resp := r.wait(1)[0]
+			Expect(resp.status).To(Equal("400"))
+			Expect(resp.body).To(Equal(`{"reason":"BadPriority"}`))
+		})
+
 		It("sends GOAWAY when the server closes", func() {
 			r := dialH2(srv, srv.HTTP2CertTLSConfig())
 			r.push(1, payload, request(h2Token)...)
