@@ -50,6 +50,13 @@ func verifies(pub *ecdsa.PublicKey, signed string, sig []byte) bool {
 	return ecdsa.Verify(pub, d[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
 }
 
+func mustNewAuthKey(keyID, teamID string) *certs.AuthKey {
+	GinkgoHelper()
+	k, err := certs.NewAuthKey(keyID, teamID)
+	Expect(err).NotTo(HaveOccurred())
+	return k
+}
+
 func pkcs8PEM(key any) []byte {
 	GinkgoHelper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
@@ -258,6 +265,30 @@ var _ = Describe("PKI auth key files", func() {
 		Expect(created).To(BeFalse())
 		Expect(again.AuthKey.Key.Equal(got.AuthKey.Key)).To(BeTrue())
 		Expect(again.AuthKey.KeyID).To(Equal(got.AuthKey.KeyID))
+	})
+
+	It("keeps an auth key put alone in a folder when it creates the PKI there", func() {
+		dir := GinkgoT().TempDir()
+		own := mustNewAuthKey("OWNKEY0001", "OWNTEAM001")
+		p8, err := own.PrivatePEM()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(filepath.Join(dir, certs.AuthKeyFile), p8, 0o600)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(dir, certs.AuthKeyInfoFile), []byte(`{"key_id": "OWNKEY0001", "team_id": "OWNTEAM001"}`), 0o644)).To(Succeed())
+		got, created, err := certs.LoadOrCreate(dir, certs.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(created).To(BeTrue())
+		Expect(got.AuthKey.KeyID).To(Equal("OWNKEY0001"))
+		Expect(got.AuthKey.Key.Equal(own.Key)).To(BeTrue())
+		back, err := certs.LoadDir(dir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(back.AuthKey.Key.Equal(own.Key)).To(BeTrue())
+
+		half := GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(half, certs.AuthKeyFile), p8, 0o600)).To(Succeed())
+		_, _, err = certs.LoadOrCreate(half, certs.Options{})
+		Expect(err).To(MatchError(certs.ErrIncomplete))
+		_, err = os.Stat(filepath.Join(half, certs.CAFile))
+		Expect(err).To(MatchError(fs.ErrNotExist), "nothing written into a refused folder")
 	})
 
 	It("calls a folder with only one of the two auth key files incomplete", func() {

@@ -462,7 +462,8 @@ func loadAuthKey(dir string) (*AuthKey, error) {
 // it there when the folder holds none. created reports which happened. A
 // folder holding the six PEM files but neither auth key file gets a fresh
 // auth key (opts.KeyID and opts.TeamID, random if empty) written beside
-// them; the rest of the folder is kept, and created is false.
+// them; the rest of the folder is kept, and created is false. A folder
+// holding only the auth key files keeps that key in the PKI it gets.
 func LoadOrCreate(dir string, opts Options) (p *PKI, created bool, err error) {
 	p, err = LoadDir(dir)
 	if err == nil {
@@ -479,8 +480,15 @@ func LoadOrCreate(dir string, opts Options) (p *PKI, created bool, err error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, false, err
 	}
+	own, err := loadAuthKey(dir) // an auth key put there alone is kept
+	if err != nil {
+		return nil, false, err
+	}
 	if p, err = New(opts); err != nil {
 		return nil, false, err
+	}
+	if own != nil {
+		p.AuthKey = own
 	}
 	if err := p.WriteDir(dir); err != nil {
 		return nil, false, err

@@ -32,7 +32,7 @@ type Config struct {
 	WriteTimeout time.Duration
 	// ReadTimeout bounds each read from the feedback service, the wait for
 	// the gateway's close after a ConfirmByClose batch, and the wait for
-	// the gateway's close when a connection is retired (Outdate, Shutdown);
+	// the gateway's close when a connection is retired (CloseIdle, Shutdown);
 	// 0 means 30s.
 	ReadTimeout time.Duration
 
@@ -40,10 +40,9 @@ type Config struct {
 	// response before it presumes the batch accepted; 0 means 500ms.
 	//
 	// APNs never acknowledges success, and an error response arrives
-	// asynchronously (node-apn measured up to ~200ms). The trade-off: a
-	// longer wait adds that much latency to every Send (not per
-	// notification); a shorter one makes it likelier that an error arrives
-	// after Send returned. Nothing is lost then: the connection keeps the
+	// asynchronously. The trade-off: a longer wait adds that much latency
+	// to every Send (not per notification); a shorter one makes it likelier
+	// that an error arrives after Send returned. Nothing is lost then: the connection keeps the
 	// records of its recent batches (History), and the next Send on it (or
 	// the pool when it checks the connection out, or Late) reports the late
 	// error in its Result, with the discarded notifications in Retries().

@@ -145,16 +145,16 @@ func (c *conn) retire(ctx context.Context, hist history) *Result {
 	}
 	c.abort()
 	<-c.dead
-	late := c.lateResult(hist)
+	r := c.settleHistory(hist)
 	switch {
-	case late != nil:
+	case r != nil:
 		c.log.Debug("connection retired; late error response for the last batch")
 	case c.endedOrderly():
 		c.log.Debug("connection retired; orderly close confirms the last batch")
 	default:
 		c.log.Debug("connection retired without an orderly close")
 	}
-	return late
+	return r
 }
 
 // close closes the connection and waits for the reader.
@@ -163,15 +163,15 @@ func (c *conn) close() {
 	<-c.dead
 }
 
-// lateResult settles hist, the connection's history, if the reader got an
-// error response after the Sends of its batches returned; nil otherwise.
-// The caller hands over hist: it is spent.
-func (c *conn) lateResult(hist history) *Result {
+// settleHistory settles hist, the connection's history, if the reader got
+// an error response after the Sends of its batches returned; nil
+// otherwise. The caller hands over hist: it is spent.
+func (c *conn) settleHistory(hist history) *Result {
 	dead, resp, _ := c.state()
 	if !dead || resp == nil {
 		return nil
 	}
-	return hist.settleLate(*resp)
+	return hist.settleAll(*resp)
 }
 
 // writeStop says why the write loop stopped early.
@@ -308,7 +308,7 @@ func (c *conn) write(ctx context.Context, b *batch, firstID uint32, writeTimeout
 		b.ids = make([]uint32, 0, len(p.tokens))
 	}
 	b.ids = b.ids[:0]
-	// Cancelling ctx interrupts a blocked write. The guard keeps a late
+	// Cancelling ctx interrupts a blocked write. The guard keeps a delayed
 	// run of the callback from touching a later batch's deadline.
 	active := true
 	stopAbort := context.AfterFunc(ctx, func() {

@@ -17,7 +17,7 @@
 //
 // A Session pools connections per (address, certificate identity): opened
 // on first use, reused by later Sends, at most Config.PoolSize each, and
-// retired by [Session.Outdate] when idle too long and by
+// retired by [Session.CloseIdle] when idle too long and by
 // [Session.Shutdown]. Retiring is graceful: the session sends a TLS
 // close_notify and waits (at most Config.ReadTimeout, and within
 // Shutdown's ctx) for the gateway to judge what it received and close.
@@ -43,7 +43,8 @@
 // rules are documented on [Result].
 //
 // The caller decides about retrying: follow Retries until no result needs a
-// retry (see the examples), or let [Session.SendAll] do it and total the
+// retry (see the examples), with [Rounds], which does it with one give-up
+// rule ([RetryPolicy]), or let [Session.SendAll] do it and total the
 // rounds. Send itself never sends a token twice.
 //
 // With Config.ConfirmByClose a batch ends with a TLS close_notify instead

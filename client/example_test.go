@@ -100,12 +100,12 @@ func ExampleSession_Feedback() {
 	// …0008 2024-01-03T00:00:00Z
 }
 
-// Sends reuse the pooled connection; Outdate retires connections that have
+// Sends reuse the pooled connection; CloseIdle retires connections that have
 // been idle longer than the given duration (call it from a ticker): it
 // sends close_notify and, in the background, waits for the gateway to
 // close, keeping any late error response for the next Send or Late.
 // Shutdown waits for those retirements.
-func ExampleSession_Outdate() {
+func ExampleSession_CloseIdle() {
 	srv := mockapns.NewServer(mockapns.Config{})
 	defer srv.Close()
 	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
@@ -117,8 +117,8 @@ func ExampleSession_Outdate() {
 	}
 	must(srv.WaitNotifications(ctx, mockapns.Filter{}, 3)) // the mock has read them all
 	fmt.Println("handshakes:", srv.Stats().ConnectionsTotal)
-	fmt.Println("retired (idle > 1h):", sess.Outdate(time.Hour))
-	fmt.Println("retired (idle > 0):", sess.Outdate(0))
+	fmt.Println("retired (idle > 1h):", sess.CloseIdle(time.Hour))
+	fmt.Println("retired (idle > 0):", sess.CloseIdle(0))
 	if err := sess.Shutdown(ctx); err != nil {
 		fmt.Println("shutdown:", err)
 	}

@@ -41,19 +41,15 @@ func tokens(from, n int) []string {
 	return out
 }
 
-// sendAll sends m and follows every retry until none is needed, returning
-// every Result.
+// sendAll sends m and follows every retry (client.Rounds) until none is
+// needed, returning every Result.
 func (e *env) sendAll(ctx context.Context, m *client.Message) []*client.Result {
 	var all []*client.Result
-	queue := []*client.Message{m}
-	for len(queue) > 0 {
-		Expect(len(all)).To(BeNumerically("<", 50), "too many retry rounds")
-		next := queue[0]
-		queue = queue[1:]
-		r, err := e.sess.Send(ctx, e.addr, e.cert, next)
+	for rd, err := range client.Rounds(ctx, e.sess, e.addr, e.cert, m, client.RetryPolicy{MaxAttempts: 50}) {
 		Expect(err).NotTo(HaveOccurred())
-		all = append(all, r)
-		queue = append(queue, r.Retries()...)
+		Expect(rd.GaveUp).To(BeEmpty(), "gave up resending")
+		all = append(all, rd.Result)
+		Expect(len(all)).To(BeNumerically("<", 50), "too many retry rounds")
 	}
 	return all
 }

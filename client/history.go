@@ -68,19 +68,19 @@ func (h *history) newest() *batch {
 	return h.batches[len(h.batches)-1]
 }
 
-// settleLate settles the history against an error response that arrived
-// after the Sends of its batches returned; nil when there is nothing to
-// settle.
-func (h *history) settleLate(resp wire.ErrorResponse) *Result {
+// settleAll settles every batch of the history against an error response
+// that arrived after the Sends of its batches returned; nil when there is
+// nothing to settle.
+func (h *history) settleAll(resp wire.ErrorResponse) *Result {
 	if len(h.batches) == 0 {
 		return nil
 	}
 	at, after := h.locate(resp.ID)
 	var r *Result
 	if at != nil {
-		r = settleLate(at, resp)
+		r = settleEarlier(at, resp)
 	} else {
-		r = settleLate(after[0], resp) // names none of them: the oldest is discarded whole
+		r = settleEarlier(after[0], resp) // names none of them: the oldest is discarded whole
 		after = after[1:]
 		if h.forgot {
 			r.Errors = append(r.Errors, fmt.Errorf("%w (identifier %d)", ErrHistoryExceeded, resp.ID))

@@ -81,14 +81,14 @@ type Result struct {
 	// it from running totals of Accepted.
 	Revoked int
 
-	cur         *batch     // this Send's batch (nil for a late-only result)
-	retryTokens []string   // tokens of cur's message to send again
-	late        []*Message // earlier messages' tokens to send again (different content)
+	cur          *batch     // this Send's batch (nil for a result of earlier batches only)
+	retryTokens  []string   // tokens of cur's message to send again
+	otherRetries []*Message // earlier messages' tokens to send again (different content)
 }
 
 // NeedsRetry reports whether Retries would return anything.
 func (r *Result) NeedsRetry() bool {
-	return len(r.retryTokens) > 0 || len(r.late) > 0
+	return len(r.retryTokens) > 0 || len(r.otherRetries) > 0
 }
 
 // Retry returns a message with exactly this message's tokens to send again
@@ -113,7 +113,7 @@ func (r *Result) Retries() []*Message {
 	if m := r.Retry(); m != nil {
 		out = append(out, m)
 	}
-	return append(out, r.late...)
+	return append(out, r.otherRetries...)
 }
 
 // batch is one Send's notifications on one connection, kept until settled,

@@ -27,8 +27,8 @@ type Session struct {
 	stopNow context.CancelFunc
 
 	// mu guards closed, pools and every pool's fields (the idle
-	// connections with their histories, the late results kept for the
-	// next Send), the counters open, dials and retiring, and the channels
+	// connections with their histories, the unclaimed results kept for
+	// the next Send), the counters open, dials and retiring, and the channels
 	// drained and retired. It is never held during I/O: a connection is
 	// used by whoever took it out of its pool (a Send, or a retirement
 	// goroutine), with its history handed along as a value.
@@ -54,11 +54,11 @@ type poolKey struct {
 // pool holds the connections of one key. Its fields are guarded by the
 // session's mutex.
 type pool struct {
-	key     poolKey
-	idle    []idleConn // most recently used last
-	open    int        // idle + checked out + being dialled
-	orphans []*Result  // late results of connections closed while idle
-	wake    chan struct{}
+	key       poolKey
+	idle      []idleConn // most recently used last
+	open      int        // idle + checked out + being dialled
+	unclaimed []*Result  // results of earlier batches that no Send has reported yet
+	wake      chan struct{}
 }
 
 // idleConn is a connection in its pool with the history of its batches,
@@ -119,13 +119,13 @@ func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *M
 		return nil, err
 	}
 	b := newBatch(m, p)
-	pl, ic, late, err := s.checkout(ctx, poolKey{addr: a, id: cert.Identity()}, cert)
+	pl, ic, unclaimed, err := s.checkout(ctx, poolKey{addr: a, id: cert.Identity()}, cert)
 	if err != nil {
 		return nil, err
 	}
 	r, hist := ic.c.run(ctx, b, s.reserveIDs(len(p.tokens)), &s.cfg, ic.hist)
-	for _, l := range late {
-		r.absorb(l)
+	for _, u := range unclaimed {
+		r.absorb(u)
 	}
 	if h := s.testHookBeforeCheckin; h != nil {
 		h(ic.c)
@@ -143,9 +143,9 @@ func (s *Session) reserveIDs(n int) uint32 {
 }
 
 // checkout returns an exclusive live connection for key with its history,
-// dialling one if the pool has room, waiting otherwise. late holds results
-// of earlier batches whose error responses arrived after their Sends
-// returned.
+// dialling one if the pool has room, waiting otherwise. unclaimed holds
+// results of earlier batches whose error responses arrived after their
+// Sends returned, which this Send reports.
 func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) (*pool, idleConn, []*Result, error) {
 	s.mu.Lock()
 	for {
@@ -163,14 +163,14 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 			pl.idle[len(pl.idle)-1] = idleConn{}
 			pl.idle = pl.idle[:len(pl.idle)-1]
 			if dead, _, _ := ic.c.state(); dead {
-				s.keepLateLocked(pl, ic.c, ic.hist)
+				s.keepUnclaimedLocked(pl, ic.c, ic.hist)
 				s.dropLocked(pl, ic.c)
 				continue
 			}
-			late := pl.orphans
-			pl.orphans = nil
+			unclaimed := pl.unclaimed
+			pl.unclaimed = nil
 			s.mu.Unlock()
-			return pl, ic, late, nil
+			return pl, ic, unclaimed, nil
 		}
 		if pl.open < s.cfg.PoolSize {
 			pl.open++
@@ -192,10 +192,10 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 				s.mu.Unlock()
 				return nil, idleConn{}, nil, ErrClosed
 			}
-			late := pl.orphans
-			pl.orphans = nil
+			unclaimed := pl.unclaimed
+			pl.unclaimed = nil
 			s.mu.Unlock()
-			return pl, idleConn{c: c, hist: history{limit: s.cfg.History}}, late, nil
+			return pl, idleConn{c: c, hist: history{limit: s.cfg.History}}, unclaimed, nil
 		}
 		wake := pl.wake
 		s.mu.Unlock()
@@ -210,8 +210,8 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 
 // checkin returns c with its history hist to its pool, or closes it if it
 // cannot be reused. A connection that ended since its Send looked (an
-// error response arrived just after the error window) leaves its late
-// result to the pool; a healthy one checked in after Shutdown is retired
+// error response arrived just after the error window) leaves the result
+// of its history to the pool; a healthy one checked in after Shutdown is retired
 // gracefully.
 func (s *Session) checkin(pl *pool, c *conn, hist history) {
 	dead, _, _ := c.state()
@@ -225,21 +225,21 @@ func (s *Session) checkin(pl *pool, c *conn, hist history) {
 	s.wakeLocked(pl)
 }
 
-// keepLateLocked keeps the late result of the batches in hist, c's
-// history, if any, in the pool's orphans: the next Send on the key or Late
-// reports it.
-func (s *Session) keepLateLocked(pl *pool, c *conn, hist history) {
-	if l := c.lateResult(hist); l != nil {
-		pl.orphans = append(pl.orphans, l)
+// keepUnclaimedLocked keeps the result of the batches in hist, c's
+// history, if an error response settled them, in the pool's unclaimed
+// results: the next Send on the key or Late reports it.
+func (s *Session) keepUnclaimedLocked(pl *pool, c *conn, hist history) {
+	if u := c.settleHistory(hist); u != nil {
+		pl.unclaimed = append(pl.unclaimed, u)
 	}
 }
 
 // endLocked takes c (out of the idle list) with its history out of
 // service: a connection that ended or is broken is closed at once, its
-// late result kept; a healthy one is retired gracefully.
+// result of its history kept; a healthy one is retired gracefully.
 func (s *Session) endLocked(pl *pool, c *conn, hist history) {
 	if dead, _, _ := c.state(); dead || c.broken {
-		s.keepLateLocked(pl, c, hist)
+		s.keepUnclaimedLocked(pl, c, hist)
 		s.dropLocked(pl, c)
 		return
 	}
@@ -257,18 +257,19 @@ func (s *Session) dropLocked(pl *pool, c *conn) {
 // retireLocked starts the graceful retirement of c, a healthy connection
 // out of the idle list: a goroutine sends close_notify and waits, at most
 // ReadTimeout and no longer than a Shutdown's ctx, for the gateway to
-// close; it keeps the late result, if any, in the pool's orphans and then
+// close; it keeps the result of the history, if any, in the pool's
+// unclaimed results and then
 // frees the slot (which counts against PoolSize until then).
 func (s *Session) retireLocked(pl *pool, c *conn, hist history) {
 	s.retiring++
 	go func() {
 		ctx, cancel := context.WithTimeout(s.stop, s.cfg.ReadTimeout)
-		late := c.retire(ctx, hist)
+		u := c.retire(ctx, hist)
 		cancel()
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if late != nil {
-			pl.orphans = append(pl.orphans, late)
+		if u != nil {
+			pl.unclaimed = append(pl.unclaimed, u)
 		}
 		s.retiring--
 		close(s.retired)
@@ -336,7 +337,7 @@ func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (
 	return tc, raw, nil
 }
 
-// Outdate retires the connections idle longer than d, and those the
+// CloseIdle retires the connections idle longer than d, and those the
 // gateway has already closed, and returns how many it retired. It does not
 // block: a connection the gateway closed is closed at once; every other
 // one gets a TLS close_notify at once, from a goroutine of its own that
@@ -348,7 +349,7 @@ func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (
 // leaves it presumed accepted, as its Send reported. Until its retirement
 // ends a connection counts in Stats().Open and against PoolSize. Shutdown
 // waits for these retirements.
-func (s *Session) Outdate(d time.Duration) int {
+func (s *Session) CloseIdle(d time.Duration) int {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -370,6 +371,11 @@ func (s *Session) Outdate(d time.Duration) int {
 	return retired
 }
 
+// Outdate is CloseIdle.
+//
+// Deprecated: use CloseIdle, which does the same.
+func (s *Session) Outdate(d time.Duration) int { return s.CloseIdle(d) }
+
 // Shutdown refuses new work (ErrClosed) and retires every connection
 // gracefully, so that no late error response is lost: on each idle
 // connection it sends a TLS close_notify and waits for the gateway to judge
@@ -382,7 +388,7 @@ func (s *Session) Outdate(d time.Duration) int {
 //
 // Connections in use by running Sends are retired the same way when their
 // Send ends; Shutdown waits for those Sends (it does not interrupt them),
-// and for the retirements Outdate started. Each wait for a gateway's close
+// and for the retirements CloseIdle started. Each wait for a gateway's close
 // is bounded by Config.ReadTimeout and by ctx. When ctx ends first,
 // Shutdown closes the connections still retiring hard (their last batches
 // stay presumed accepted), waits for that, and returns ctx's error;
@@ -426,11 +432,11 @@ func (s *Session) Shutdown(ctx context.Context) error {
 
 // Late returns, and forgets, results of earlier Sends whose error responses
 // arrived late, on connections that no later Send could use: connections
-// retired by Outdate or Shutdown (the gateway answered their close_notify
+// retired by CloseIdle or Shutdown (the gateway answered their close_notify
 // with an error response) or found dead in the pool, and connections that
 // ended at the end of their own Send (the response came just after its
 // error wait). Each Result has the refused tokens in Failed (Late set) and
-// what to send again in Retries. Results found by Outdate's retirements go
+// what to send again in Retries. Results found by CloseIdle's retirements go
 // to the next Send on the same key when there is one. Call Late after
 // Shutdown has returned so that nothing is dropped.
 func (s *Session) Late() []*Result {
@@ -438,8 +444,8 @@ func (s *Session) Late() []*Result {
 	defer s.mu.Unlock()
 	var out []*Result
 	for _, pl := range s.pools {
-		out = append(out, pl.orphans...)
-		pl.orphans = nil
+		out = append(out, pl.unclaimed...)
+		pl.unclaimed = nil
 	}
 	return out
 }

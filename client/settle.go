@@ -79,9 +79,9 @@ func settleAgainst(cur *batch, obs observed, last *batch) *Result {
 		}
 		if last != nil {
 			if k, ok := last.index(resp.ID); ok {
-				late := &Result{cur: last}
-				late.apply(last, k, len(last.ids), resp, true)
-				r.absorb(late)
+				prev := &Result{cur: last}
+				prev.apply(last, k, len(last.ids), resp, true)
+				r.absorb(prev)
 				r.retry(cur, 0, n, false) // written after the named one: discarded
 				break
 			}
@@ -89,13 +89,13 @@ func settleAgainst(cur *batch, obs observed, last *batch) *Result {
 		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID})
 		// The response names a notification before this connection's
 		// records (or none, 0): the previous batch, written after it, was
-		// discarded too (as settleLate has it). Id 0 with a refusal does
+		// discarded too (as settleEarlier has it). Id 0 with a refusal does
 		// not say which one failed: the previous batch may have been
 		// delivered.
 		if last != nil {
-			late := &Result{cur: last}
-			late.retry(last, 0, len(last.ids), unplaced(resp))
-			r.absorb(late)
+			prev := &Result{cur: last}
+			prev.retry(last, 0, len(last.ids), unplaced(resp))
+			r.absorb(prev)
 		}
 		if resp.Status == wire.StatusShutdown {
 			// Nothing recorded was processed.
@@ -116,27 +116,28 @@ func settleAgainst(cur *batch, obs observed, last *batch) *Result {
 	return r
 }
 
-// settleLate settles the previous batch of a connection whose error
-// response arrived after that batch's Send returned. Its Revoked counts
-// what that Send had counted as accepted and now is in Failed or Retries.
-func settleLate(last *batch, resp wire.ErrorResponse) *Result {
-	late := &Result{cur: last}
-	defer func() { late.Revoked = len(late.Failed) + len(late.retryTokens) }()
+// settleEarlier settles an earlier batch of a connection, last, whose
+// error response arrived after that batch's Send returned. Its Revoked
+// counts what that Send had counted as accepted and now is in Failed or
+// Retries.
+func settleEarlier(last *batch, resp wire.ErrorResponse) *Result {
+	prev := &Result{cur: last}
+	defer func() { prev.Revoked = len(prev.Failed) + len(prev.retryTokens) }()
 	if k, ok := last.index(resp.ID); ok {
-		late.apply(last, k, len(last.ids), resp, true)
-		return late
+		prev.apply(last, k, len(last.ids), resp, true)
+		return prev
 	}
 	if resp.Status == wire.StatusShutdown {
-		late.Errors = append(late.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Late: true})
-		late.retry(last, 0, len(last.ids), false)
-		return late
+		prev.Errors = append(prev.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Late: true})
+		prev.retry(last, 0, len(last.ids), false)
+		return prev
 	}
 	// An id this connection never sent in its last batch: an older one, so
 	// the last batch was discarded after it; or 0, naming none, so any of
 	// the last batch may have been the refused one and the rest delivered.
-	late.Errors = append(late.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Late: true})
-	late.retry(last, 0, len(last.ids), unplaced(resp))
-	return late
+	prev.Errors = append(prev.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Late: true})
+	prev.retry(last, 0, len(last.ids), unplaced(resp))
+	return prev
 }
 
 // unplaced reports whether resp refuses a notification without naming it
@@ -147,28 +148,29 @@ func unplaced(resp wire.ErrorResponse) bool {
 
 // apply handles an error response naming b's notification k; tokens
 // [k+1, end) were written after it (or never written) and are discarded.
-// It returns how many of b's notifications were accepted.
-func (r *Result) apply(b *batch, k, end int, resp wire.ErrorResponse, late bool) int {
+// earlier: b is a batch of an earlier Send (the response is reported as
+// Late). It returns how many of b's notifications were accepted.
+func (r *Result) apply(b *batch, k, end int, resp wire.ErrorResponse, earlier bool) int {
 	tok := b.tokens[k]
 	switch resp.Status.Disposition() {
 	case wire.Resume:
-		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: late})
+		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: earlier})
 		r.retry(b, k+1, end, false)
 		return k + 1
 	case wire.DropToken:
-		r.Failed = append(r.Failed, Failure{Token: tok, Outcome: resp.Status, ID: resp.ID, Late: late})
+		r.Failed = append(r.Failed, Failure{Token: tok, Outcome: resp.Status, ID: resp.ID, Late: earlier})
 		r.retry(b, k+1, end, false)
 	case wire.DropMessage:
-		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: late})
+		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: earlier})
 		for i := k; i < end; i++ {
 			var id uint32
 			if i < len(b.ids) {
 				id = b.ids[i]
 			}
-			r.Failed = append(r.Failed, Failure{Token: b.tokens[i], Outcome: resp.Status, ID: id, Late: late})
+			r.Failed = append(r.Failed, Failure{Token: b.tokens[i], Outcome: resp.Status, ID: id, Late: earlier})
 		}
 	default: // wire.Retry
-		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: late})
+		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: earlier})
 		r.retry(b, k, end, false)
 	}
 	return k
@@ -186,19 +188,19 @@ func (r *Result) retry(b *batch, from, to int, uncertain bool) {
 	}
 }
 
-// absorb merges a late result into r: its failures and errors, and its
-// retry (into r's own when the content is the same).
-func (r *Result) absorb(late *Result) {
-	r.Revoked += len(late.Failed) + len(late.retryTokens)
-	r.Failed = append(r.Failed, late.Failed...)
-	r.Errors = append(r.Errors, late.Errors...)
-	r.Uncertain = append(r.Uncertain, late.Uncertain...)
-	if len(late.retryTokens) > 0 {
-		if r.cur != nil && r.cur.sameContent(late.cur) {
-			r.retryTokens = append(r.retryTokens, late.retryTokens...)
+// absorb merges prev, the result of earlier batches, into r: its failures
+// and errors, and its retry (into r's own when the content is the same).
+func (r *Result) absorb(prev *Result) {
+	r.Revoked += len(prev.Failed) + len(prev.retryTokens)
+	r.Failed = append(r.Failed, prev.Failed...)
+	r.Errors = append(r.Errors, prev.Errors...)
+	r.Uncertain = append(r.Uncertain, prev.Uncertain...)
+	if len(prev.retryTokens) > 0 {
+		if r.cur != nil && r.cur.sameContent(prev.cur) {
+			r.retryTokens = append(r.retryTokens, prev.retryTokens...)
 		} else {
-			r.late = append(r.late, late.Retry())
+			r.otherRetries = append(r.otherRetries, prev.Retry())
 		}
 	}
-	r.late = append(r.late, late.late...)
+	r.otherRetries = append(r.otherRetries, prev.otherRetries...)
 }

@@ -75,7 +75,7 @@ func settleOne(tokens []string, firstID uint32, written, attempted int, resp *wi
 // tokens, all written, with identifiers from firstID.
 func settleLateOne(tokens []string, firstID uint32, resp wire.ErrorResponse) *Result {
 	h := historyOf(0, batchOf(tokens, firstID, len(tokens)))
-	return h.settleLate(resp)
+	return h.settleAll(resp)
 }
 
 // summary is the observable part of a Result, for cmp.Diff.
@@ -213,7 +213,7 @@ var _ = Describe("An error response naming an id older than the connection's rec
 	})
 })
 
-var _ = Describe("Late settlement (pure settleLate)", func() {
+var _ = Describe("Late settlement (pure history.settleAll)", func() {
 	last := toks("a", 0, 3) // ids 90..92
 	DescribeTable("puts every token of the batch in exactly one place",
 		func(resp wire.ErrorResponse, want summary, revoked int) {

@@ -11,18 +11,21 @@ import (
 	"time"
 
 	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/internal/retry"
 	"github.com/apnskit/apnskit/wire"
 )
 
-// DefaultMaxAttempts bounds the attempts of one Send of the Local adapter:
-// the first one and the retries. The scenarios need at most six.
+// DefaultMaxAttempts is the give-up rule of one Send of the Local adapter:
+// the retries of a Send are given up after that many Sends in a row that
+// settled nothing (client.RetryPolicy). The scenarios need at most six
+// Sends in all.
 const DefaultMaxAttempts = 16
 
 // LocalOptions shape a Local adapter. The zero value is usable.
 type LocalOptions struct {
-	// MaxAttempts bounds the attempts of one Send; 0 means
-	// DefaultMaxAttempts. Tokens still to send when it is reached are
-	// reported as Unsent.
+	// MaxAttempts is the give-up rule of one Send (client.RetryPolicy):
+	// after that many Sends in a row that settled nothing, their retries
+	// are reported as Unsent; 0 means DefaultMaxAttempts.
 	MaxAttempts int
 	// PoolSize is client.Config.PoolSize (0: the client's default).
 	PoolSize int
@@ -155,8 +158,9 @@ func (o *Outcome) add(a *attempt) {
 	o.Uncertain = append(o.Uncertain, a.Uncertain...)
 }
 
-// Send sends b and follows every retry the session asks for, until none is
-// left or MaxAttempts is reached.
+// Send sends b and follows every retry the session asks for, with the
+// client's retry loop, until none is left or its give-up rule (MaxAttempts)
+// is met.
 func (l *Local) Send(ctx context.Context, b Batch) (Outcome, error) {
 	sess, ep, cert, err := l.session()
 	if err != nil {
@@ -192,33 +196,55 @@ func (l *Local) Send(ctx context.Context, b Batch) (Outcome, error) {
 		out.add(a)
 		queue = append(queue, a.Retries...)
 	}
-	for i := 0; i < len(queue); i++ {
-		msg := queue[i]
-		if i > 0 {
-			out.Retried = append(out.Retried, msg.Tokens...)
-		}
-		if out.Attempts == l.opts.MaxAttempts {
-			out.Unsent = append(out.Unsent, msg.Tokens...)
-			continue
-		}
-		out.Attempts++
+	send := func(ctx context.Context, msg *client.Message) (*attempt, retry.Step[*client.Message], error) {
 		res, err := sess.Send(ctx, addr, cert, msg)
 		if err != nil {
-			if i == 0 {
+			return nil, retry.Step[*client.Message]{}, err
+		}
+		a := l.edit(msg, res)
+		st := retry.Step[*client.Message]{Retry: a.Retries, Carried: len(msg.Tokens), Failed: len(a.Failed)}
+		for _, rm := range a.Retries {
+			st.Again += len(rm.Tokens)
+		}
+		return a, st, nil
+	}
+	gaveUp := false
+	for rd, err := range retry.Run(ctx, queue, retry.Policy{MaxAttempts: l.opts.MaxAttempts}, send) {
+		out.Unsent = append(out.Unsent, tokensOf(rd.Unsent)...)
+		if !rd.Sent { // ctx ended
+			out.Errors = append(out.Errors, err.Error())
+			break
+		}
+		if rd.Job != m {
+			out.Retried = append(out.Retried, rd.Job.Tokens...)
+		}
+		out.Attempts++
+		if err != nil {
+			if rd.N == 1 {
 				return out, err
 			}
 			out.Errors = append(out.Errors, err.Error())
-			out.Unsent = append(out.Unsent, msg.Tokens...)
-			continue
+			break
 		}
-		a := l.edit(msg, res)
-		out.add(a)
-		queue = append(queue, a.Retries...)
+		out.add(rd.Result)
+		if rd.GaveUp != nil {
+			gaveUp = true
+			out.Unsent = append(out.Unsent, tokensOf(rd.GaveUp)...)
+		}
 	}
-	if out.Attempts == l.opts.MaxAttempts && len(out.Unsent) > 0 {
-		out.Errors = append(out.Errors, fmt.Sprintf("gave up after %d attempts", out.Attempts))
+	if gaveUp {
+		out.Errors = append(out.Errors, fmt.Sprintf("gave up after %d attempts", l.opts.MaxAttempts))
 	}
 	return out, nil
+}
+
+// tokensOf lists the tokens of ms.
+func tokensOf(ms []*client.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Tokens...)
+	}
+	return out
 }
 
 func (l *Local) edit(m *client.Message, res *client.Result) *attempt {
@@ -251,7 +277,7 @@ func (l *Local) Outdate(_ context.Context, idle time.Duration) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := sess.Outdate(idle)
+	n := sess.CloseIdle(idle)
 	l.keepLate(sess)
 	return n, nil
 }

@@ -1,6 +1,6 @@
 package mockapns
 
-// The admin API: JSON over HTTP, the routes of DESIGN.md "Admin API".
+// The admin API: JSON over HTTP.
 //
 //	GET    /healthz                   200 {"status":"ok"} while serving, 503 once closed
 //	GET    /api/v1/notifications      journal entries, oldest first (a JSON array)
@@ -45,7 +45,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -62,23 +64,30 @@ const (
 	maxWaitTimeout = 10 * time.Minute
 )
 
-// Handler returns the admin API of the server (see DESIGN.md "Admin API"
-// and the comment at the top of admin.go): health, journal, counters,
-// faults, feedback queue and reset, as JSON. Serve it with an http.Server
-// of your own, or httptest.NewServer in tests. Each call returns a new,
-// independent handler over the same server state.
+// Handler returns the admin API of the server (see the comment at the top
+// of admin.go): health, journal, counters, faults, feedback queue and
+// reset, as JSON. Serve it with an http.Server of your own, or
+// httptest.NewServer in tests. Each call returns a new, independent
+// handler over the same server state.
 func (s *Server) Handler() http.Handler {
 	a := &admin{s: s, mux: http.NewServeMux()}
-	a.mux.HandleFunc("GET /healthz", a.healthz)
-	a.mux.HandleFunc("GET /api/v1/notifications", a.listNotifications)
-	a.mux.HandleFunc("DELETE /api/v1/notifications", a.clearNotifications)
-	a.mux.HandleFunc("GET /api/v1/stats", a.stats)
-	a.mux.HandleFunc("GET /api/v1/faults", a.listFaults)
-	a.mux.HandleFunc("POST /api/v1/faults", a.addFault)
-	a.mux.HandleFunc("DELETE /api/v1/faults", a.clearFaults)
-	a.mux.HandleFunc("DELETE /api/v1/faults/{id}", a.removeFault)
-	a.mux.HandleFunc("POST /api/v1/feedback", a.queueFeedback)
-	a.mux.HandleFunc("POST /api/v1/reset", a.reset)
+	for _, r := range []struct {
+		pattern string
+		h       func(http.ResponseWriter, *http.Request) error
+	}{
+		{"GET /healthz", a.healthz},
+		{"GET /api/v1/notifications", a.listNotifications},
+		{"DELETE /api/v1/notifications", a.clearNotifications},
+		{"GET /api/v1/stats", a.stats},
+		{"GET /api/v1/faults", a.listFaults},
+		{"POST /api/v1/faults", a.addFault},
+		{"DELETE /api/v1/faults", a.clearFaults},
+		{"DELETE /api/v1/faults/{id}", a.removeFault},
+		{"POST /api/v1/feedback", a.queueFeedback},
+		{"POST /api/v1/reset", a.reset},
+	} {
+		a.mux.Handle(r.pattern, a.adapt(r.h))
+	}
 	return a
 }
 
@@ -86,6 +95,16 @@ func (s *Server) Handler() http.Handler {
 type admin struct {
 	s   *Server
 	mux *http.ServeMux
+}
+
+// adapt turns a handler that returns an error into an http.Handler: the
+// error, if any, is answered by writeError.
+func (a *admin) adapt(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
 }
 
 // ServeHTTP routes the request; the mux's own 404 and 405 answers (plain
@@ -100,12 +119,7 @@ func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write(rec.body.Bytes())
 			return
 		}
-		if allow := rec.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
-			a.fail(w, r, rec.status, "method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
-			return
-		}
-		a.fail(w, r, rec.status, "no such endpoint: %s %s", r.Method, r.URL.Path)
+		a.writeError(w, r, &routeError{method: r.Method, path: r.URL.Path, allow: rec.header.Get("Allow")})
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -137,6 +151,107 @@ func copyHeader(dst, src http.Header) {
 	}
 }
 
+// The errors of the admin API's handlers. writeError answers each with
+// its status (errorStatus) and a JSON body.
+
+// requestError is a bad request: a query parameter, a body or a path
+// value that cannot be used. What names the part at fault, or is empty.
+type requestError struct {
+	what string // `query parameter "limit"`, "fault id", "[2].token", …
+	err  error
+}
+
+func (e *requestError) Error() string {
+	if e.what == "" {
+		return e.err.Error()
+	}
+	return e.what + ": " + e.err.Error()
+}
+
+func (e *requestError) Unwrap() error { return e.err }
+
+func badRequest(what, format string, args ...any) error {
+	return &requestError{what: what, err: fmt.Errorf(format, args...)}
+}
+
+// notFoundError is a request for something that does not exist.
+type notFoundError struct{ what string }
+
+func (e *notFoundError) Error() string { return "no " + e.what }
+
+// routeError is a method or path the admin API does not serve; allow
+// lists the methods the path serves, if any.
+type routeError struct{ method, path, allow string }
+
+func (e *routeError) Error() string {
+	if e.allow != "" {
+		return fmt.Sprintf("method %s not allowed on %s (allowed: %s)", e.method, e.path, e.allow)
+	}
+	return fmt.Sprintf("no such endpoint: %s %s", e.method, e.path)
+}
+
+// waitError is a ?wait=N that ended before N entries matched: by its
+// timeout, or because the server closed.
+type waitError struct {
+	closed bool
+	body   waitFailure
+}
+
+func (e *waitError) Error() string { return e.body.Error }
+
+// errorStatus maps an error to the status of its answer.
+func errorStatus(err error) int {
+	var (
+		tooBig   *http.MaxBytesError
+		route    *routeError
+		wait     *waitError
+		request  *requestError
+		notFound *notFoundError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &route) && route.allow != "":
+		return http.StatusMethodNotAllowed
+	case errors.As(err, &route), errors.As(err, &notFound):
+		return http.StatusNotFound
+	case errors.As(err, &wait) && wait.closed:
+		return http.StatusServiceUnavailable
+	case errors.As(err, &wait):
+		return http.StatusGatewayTimeout
+	case errors.As(err, &request), errors.Is(err, ErrBadFault):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON form of every error answer but a wait's.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// writeError answers err with its status and JSON body, and logs it at
+// debug level.
+func (a *admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := errorStatus(err)
+	var body any = errorBody{Error: err.Error()}
+	var (
+		tooBig *http.MaxBytesError
+		route  *routeError
+		wait   *waitError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		body = errorBody{Error: fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)}
+	case errors.As(err, &route) && route.allow != "":
+		w.Header().Set("Allow", route.allow)
+	case errors.As(err, &wait):
+		body = wait.body
+	}
+	a.log().Debug("admin: request refused", "method", r.Method, "path", r.URL.Path, "status", status, "error", err.Error())
+	writeJSON(w, status, body)
+}
+
 // log returns the server's logger (a Server built by hand has none).
 func (a *admin) log() *slog.Logger {
 	if a.s.log == nil {
@@ -147,11 +262,6 @@ func (a *admin) log() *slog.Logger {
 
 func (a *admin) closed() bool {
 	return a.s.ctx != nil && a.s.ctx.Err() != nil
-}
-
-// errorBody is the JSON form of every error answer.
-type errorBody struct {
-	Error string `json:"error"`
 }
 
 // writeJSON answers v as JSON with the given status.
@@ -167,109 +277,128 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(data, '\n'))
 }
 
-// fail answers a JSON error and logs it at debug level.
-func (a *admin) fail(w http.ResponseWriter, r *http.Request, status int, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	a.log().Debug("admin: request refused", "method", r.Method, "path", r.URL.Path, "status", status, "error", msg)
-	writeJSON(w, status, errorBody{Error: msg})
-}
-
 // noContent answers 204.
 func noContent(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// readBody reads the request body, at most maxBodyBytes. On failure it has
-// answered the request and returns false.
-func (a *admin) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// readBody reads the request body, at most maxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			a.fail(w, r, http.StatusRequestEntityTooLarge, "request body larger than %d bytes", tooBig.Limit)
-			return nil, false
+			return nil, err
 		}
-		a.fail(w, r, http.StatusBadRequest, "reading request body: %v", err)
-		return nil, false
+		return nil, badRequest("reading request body", "%w", err)
 	}
-	return data, true
+	return data, nil
 }
 
-func (a *admin) healthz(w http.ResponseWriter, r *http.Request) {
+func (a *admin) healthz(w http.ResponseWriter, r *http.Request) error {
 	if a.closed() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "closed"})
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
 // notificationQuery is the parsed query of GET /api/v1/notifications.
 type notificationQuery struct {
 	filter  Filter
 	wait    int
+	hasWait bool
 	timeout time.Duration
+}
+
+// queryParam is one query parameter of GET /api/v1/notifications: parse
+// sets it in q from its (single) value; the error says what is wrong.
+type queryParam struct {
+	name  string
+	parse func(v string, q *notificationQuery) error
+}
+
+// notificationParams are the query parameters of GET
+// /api/v1/notifications, parsed in this order.
+var notificationParams = []queryParam{
+	{"token", func(v string, q *notificationQuery) (err error) {
+		q.filter.Token, err = apns.ParseToken(v)
+		return err
+	}},
+	{"status", func(v string, q *notificationQuery) error {
+		switch v {
+		case "accepted":
+			q.filter.Status = Accepted
+		case "rejected":
+			q.filter.Status = Rejected
+		default:
+			return fmt.Errorf("want accepted or rejected, got %q", v)
+		}
+		return nil
+	}},
+	{"protocol", func(v string, q *notificationQuery) error {
+		if err := q.filter.Protocol.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("want binary or http2, got %q", v)
+		}
+		return nil
+	}},
+	{"limit", func(v string, q *notificationQuery) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("want a whole number ≥ 1, got %q", v)
+		}
+		q.filter.Limit = n
+		return nil
+	}},
+	{"wait", func(v string, q *notificationQuery) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a whole number ≥ 0, got %q", v)
+		}
+		q.wait, q.hasWait = n, true
+		return nil
+	}},
+	{"timeout", func(v string, q *notificationQuery) error {
+		if !q.hasWait {
+			return errors.New(`needs "wait"`)
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxWaitTimeout {
+			return fmt.Errorf("want a duration such as 5s, above 0 and at most %v, got %q", maxWaitTimeout, v)
+		}
+		q.timeout = d
+		return nil
+	}},
 }
 
 // parseNotificationQuery reads and checks the query parameters; the error
 // names the parameter.
-func parseNotificationQuery(q url.Values) (notificationQuery, error) {
+func parseNotificationQuery(raw string) (notificationQuery, error) {
 	nq := notificationQuery{timeout: defaultWaitTimeout}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nq, badRequest("bad query string", "%w", err)
+	}
+	names := make([]string, len(notificationParams))
+	for i, p := range notificationParams {
+		names[i] = p.name
+	}
 	for name, vals := range q {
-		switch name {
-		case "token", "status", "protocol", "limit", "wait", "timeout":
-		default:
-			return nq, fmt.Errorf("unknown query parameter %q (known: token, status, protocol, limit, wait, timeout)", name)
-		}
-		if len(vals) != 1 {
-			return nq, fmt.Errorf("query parameter %q given %d times", name, len(vals))
+		switch {
+		case !slices.Contains(names, name):
+			return nq, badRequest("", "unknown query parameter %q (known: %s)", name, strings.Join(names, ", "))
+		case len(vals) != 1:
+			return nq, badRequest("", "query parameter %q given %d times", name, len(vals))
 		}
 	}
-	if v, ok := q["token"]; ok {
-		tok, err := apns.ParseToken(v[0])
-		if err != nil {
-			return nq, fmt.Errorf("query parameter \"token\": %w", err)
+	for _, p := range notificationParams {
+		if v, ok := q[p.name]; ok {
+			if err := p.parse(v[0], &nq); err != nil {
+				return nq, &requestError{what: fmt.Sprintf("query parameter %q", p.name), err: err}
+			}
 		}
-		nq.filter.Token = tok
-	}
-	if v, ok := q["protocol"]; ok {
-		if err := nq.filter.Protocol.UnmarshalText([]byte(v[0])); err != nil {
-			return nq, fmt.Errorf("query parameter \"protocol\": want binary or http2, got %q", v[0])
-		}
-	}
-	if v, ok := q["status"]; ok {
-		switch v[0] {
-		case "accepted":
-			nq.filter.Status = Accepted
-		case "rejected":
-			nq.filter.Status = Rejected
-		default:
-			return nq, fmt.Errorf("query parameter \"status\": want accepted or rejected, got %q", v[0])
-		}
-	}
-	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 1 {
-			return nq, fmt.Errorf("query parameter \"limit\": want a whole number ≥ 1, got %q", v[0])
-		}
-		nq.filter.Limit = n
-	}
-	if v, ok := q["wait"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 0 {
-			return nq, fmt.Errorf("query parameter \"wait\": want a whole number ≥ 0, got %q", v[0])
-		}
-		nq.wait = n
-	}
-	if v, ok := q["timeout"]; ok {
-		if _, hasWait := q["wait"]; !hasWait {
-			return nq, errors.New("query parameter \"timeout\" needs \"wait\"")
-		}
-		d, err := time.ParseDuration(v[0])
-		if err != nil || d <= 0 || d > maxWaitTimeout {
-			return nq, fmt.Errorf("query parameter \"timeout\": want a duration such as 5s, above 0 and at most %v, got %q", maxWaitTimeout, v[0])
-		}
-		nq.timeout = d
 	}
 	return nq, nil
 }
@@ -283,20 +412,14 @@ type waitFailure struct {
 	Notifications []Entry `json:"notifications"`
 }
 
-func (a *admin) listNotifications(w http.ResponseWriter, r *http.Request) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+func (a *admin) listNotifications(w http.ResponseWriter, r *http.Request) error {
+	nq, err := parseNotificationQuery(r.URL.RawQuery)
 	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, "bad query string: %v", err)
-		return
-	}
-	nq, err := parseNotificationQuery(q)
-	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, "%v", err)
-		return
+		return err
 	}
 	if nq.wait == 0 {
 		writeJSON(w, http.StatusOK, a.s.Notifications(nq.filter))
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), nq.timeout)
 	defer cancel()
@@ -307,8 +430,16 @@ func (a *admin) listNotifications(w http.ResponseWriter, r *http.Request) {
 	entries, err := a.s.WaitNotifications(ctx, nq.filter, nq.wait)
 	if err == nil {
 		writeJSON(w, http.StatusOK, entries)
-		return
+		return nil
 	}
+	if r.Context().Err() != nil {
+		return nil // the client went away; nobody reads the answer
+	}
+	return a.waitFailed(nq, entries)
+}
+
+// waitFailed describes a wait that ended before enough entries matched.
+func (a *admin) waitFailed(nq notificationQuery, entries []Entry) error {
 	if entries == nil {
 		entries = []Entry{}
 	}
@@ -319,28 +450,24 @@ func (a *admin) listNotifications(w http.ResponseWriter, r *http.Request) {
 		all.Limit = 0
 		matched = len(a.s.Notifications(all))
 	}
-	body := waitFailure{Wanted: nq.wait, Matched: matched, Notifications: entries}
-	switch {
-	case r.Context().Err() != nil:
-		return // the client went away; nobody reads the answer
-	case a.closed():
-		body.Error = fmt.Sprintf("server closed while waiting for %d notifications (%d matched)", nq.wait, matched)
-		a.log().Debug("admin: wait ended by close", "wanted", nq.wait, "matched", matched)
-		writeJSON(w, http.StatusServiceUnavailable, body)
-	default:
-		body.Error = fmt.Sprintf("timeout after %v waiting for %d notifications (%d matched)", nq.timeout, nq.wait, matched)
-		a.log().Debug("admin: wait timed out", "wanted", nq.wait, "matched", matched)
-		writeJSON(w, http.StatusGatewayTimeout, body)
+	e := &waitError{closed: a.closed(), body: waitFailure{Wanted: nq.wait, Matched: matched, Notifications: entries}}
+	if e.closed {
+		e.body.Error = fmt.Sprintf("server closed while waiting for %d notifications (%d matched)", nq.wait, matched)
+	} else {
+		e.body.Error = fmt.Sprintf("timeout after %v waiting for %d notifications (%d matched)", nq.timeout, nq.wait, matched)
 	}
+	return e
 }
 
-func (a *admin) clearNotifications(w http.ResponseWriter, r *http.Request) {
+func (a *admin) clearNotifications(w http.ResponseWriter, r *http.Request) error {
 	a.s.ClearNotifications()
 	noContent(w)
+	return nil
 }
 
-func (a *admin) stats(w http.ResponseWriter, r *http.Request) {
+func (a *admin) stats(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, a.s.Stats())
+	return nil
 }
 
 // faultView is the JSON form of an installed fault.
@@ -350,42 +477,42 @@ type faultView struct {
 	Fault json.RawMessage `json:"fault"`
 }
 
+// viewOf renders an installed fault. A fault installed from Go is valid,
+// so it has a JSON form: an error here is the server's (500).
 func viewOf(fi FaultInfo) (faultView, error) {
 	data, err := MarshalFault(fi.Fault)
 	if err != nil {
-		return faultView{}, fmt.Errorf("fault %d: %w", fi.ID, err)
+		return faultView{}, fmt.Errorf("fault %d has no JSON form: %s", fi.ID, err.Error())
 	}
 	return faultView{ID: fi.ID, Fired: fi.Fired, Fault: data}, nil
 }
 
-func (a *admin) listFaults(w http.ResponseWriter, r *http.Request) {
+func (a *admin) listFaults(w http.ResponseWriter, r *http.Request) error {
 	infos := a.s.Faults()
 	out := make([]faultView, 0, len(infos))
 	for _, fi := range infos {
 		v, err := viewOf(fi)
-		if err != nil { // only a fault installed from Go that JSON cannot express
-			a.fail(w, r, http.StatusInternalServerError, "%v", err)
-			return
+		if err != nil {
+			return err
 		}
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (a *admin) addFault(w http.ResponseWriter, r *http.Request) {
-	data, ok := a.readBody(w, r)
-	if !ok {
-		return
+func (a *admin) addFault(w http.ResponseWriter, r *http.Request) error {
+	data, err := readBody(w, r)
+	if err != nil {
+		return err
 	}
 	f, err := ParseFault(data)
 	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, "%v", err)
-		return
+		return err
 	}
 	id, err := a.s.AddFault(f)
 	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, "%v", err)
-		return
+		return err
 	}
 	fired := 0
 	for _, fi := range a.s.Faults() {
@@ -395,33 +522,33 @@ func (a *admin) addFault(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := viewOf(FaultInfo{ID: id, Fault: f, Fired: fired})
 	if err != nil {
-		a.fail(w, r, http.StatusInternalServerError, "%v", err)
-		return
+		return err
 	}
 	a.log().Info("admin: fault added", "id", id, "fault", string(v.Fault))
 	w.Header().Set("Location", "/api/v1/faults/"+strconv.Itoa(id))
 	writeJSON(w, http.StatusCreated, v)
+	return nil
 }
 
-func (a *admin) clearFaults(w http.ResponseWriter, r *http.Request) {
+func (a *admin) clearFaults(w http.ResponseWriter, r *http.Request) error {
 	a.s.ClearFaults()
 	a.log().Info("admin: faults cleared")
 	noContent(w)
+	return nil
 }
 
-func (a *admin) removeFault(w http.ResponseWriter, r *http.Request) {
+func (a *admin) removeFault(w http.ResponseWriter, r *http.Request) error {
 	raw := r.PathValue("id")
 	id, err := strconv.Atoi(raw)
 	if err != nil || id < 1 {
-		a.fail(w, r, http.StatusBadRequest, "fault id: want a whole number ≥ 1, got %q", raw)
-		return
+		return badRequest("fault id", "want a whole number ≥ 1, got %q", raw)
 	}
 	if !a.s.RemoveFault(id) {
-		a.fail(w, r, http.StatusNotFound, "no fault with id %d", id)
-		return
+		return &notFoundError{what: fmt.Sprintf("fault with id %d", id)}
 	}
 	a.log().Info("admin: fault removed", "id", id)
 	noContent(w)
+	return nil
 }
 
 // feedbackItem is one tuple of POST /api/v1/feedback.
@@ -436,6 +563,9 @@ type feedbackQueued struct {
 	Pending int `json:"pending"` // tuples now waiting for the next feedback read
 }
 
+// feedbackShape is the form POST /api/v1/feedback wants, for messages.
+const feedbackShape = `[{"token":"HEX","time":"RFC3339"}]`
+
 // parseFeedback decodes the body of POST /api/v1/feedback strictly.
 // Fractional seconds are dropped: the wire carries whole UNIX seconds.
 func parseFeedback(data []byte) ([]wire.FeedbackTuple, error) {
@@ -444,61 +574,71 @@ func parseFeedback(data []byte) ([]wire.FeedbackTuple, error) {
 	var items []feedbackItem
 	if err := dec.Decode(&items); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty body, want a JSON array [{\"token\":\"HEX\",\"time\":\"RFC3339\"}]")
+			return nil, badRequest("", "empty body, want a JSON array %s", feedbackShape)
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			if te.Field == "" {
-				return nil, fmt.Errorf("want a JSON array [{\"token\":\"HEX\",\"time\":\"RFC3339\"}], got a JSON %s", te.Value)
+				return nil, badRequest("", "want a JSON array %s, got a JSON %s", feedbackShape, te.Value)
 			}
-			return nil, fmt.Errorf("field %q: want a string, got a JSON %s", te.Field, te.Value)
+			return nil, badRequest("", "field %q: want a string, got a JSON %s", te.Field, te.Value)
 		}
-		return nil, fmt.Errorf("bad JSON: %s (want [{\"token\":\"HEX\",\"time\":\"RFC3339\"}])", jsonReason(err))
+		return nil, badRequest("", "bad JSON: %s (want %s)", jsonReason(err), feedbackShape)
 	}
 	if items == nil {
-		return nil, errors.New("want a JSON array [{\"token\":\"HEX\",\"time\":\"RFC3339\"}], got null")
+		return nil, badRequest("", "want a JSON array %s, got null", feedbackShape)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("bad JSON: more than one value in the body")
+		return nil, badRequest("", "bad JSON: more than one value in the body")
 	}
 	tuples := make([]wire.FeedbackTuple, 0, len(items))
 	for i, it := range items {
-		tok, err := apns.ParseToken(it.Token)
+		tu, err := it.tuple()
 		if err != nil {
-			return nil, fmt.Errorf("[%d].token: %w", i, err)
+			return nil, &requestError{what: fmt.Sprintf("[%d].%s", i, err.what), err: err.err}
 		}
-		if it.Time == "" {
-			return nil, fmt.Errorf("[%d].time: required, an RFC 3339 time such as 2026-01-02T15:04:05Z", i)
-		}
-		t, err := time.Parse(time.RFC3339, it.Time)
-		if err != nil {
-			return nil, fmt.Errorf("[%d].time: not an RFC 3339 time such as 2026-01-02T15:04:05Z: %q", i, it.Time)
-		}
-		if sec := t.Unix(); sec < 0 || sec > math.MaxUint32 {
-			return nil, fmt.Errorf("[%d].time: %s is outside 1970–2106 (the wire carries 32-bit UNIX seconds)", i, it.Time)
-		}
-		tuples = append(tuples, wire.FeedbackTuple{Time: t.Truncate(time.Second).UTC(), Token: tok.Bytes()})
+		tuples = append(tuples, tu)
 	}
 	return tuples, nil
 }
 
-func (a *admin) queueFeedback(w http.ResponseWriter, r *http.Request) {
-	data, ok := a.readBody(w, r)
-	if !ok {
-		return
+// tuple checks one item; the error's what is the member at fault.
+func (it feedbackItem) tuple() (wire.FeedbackTuple, *requestError) {
+	tok, err := apns.ParseToken(it.Token)
+	if err != nil {
+		return wire.FeedbackTuple{}, &requestError{what: "token", err: err}
+	}
+	if it.Time == "" {
+		return wire.FeedbackTuple{}, &requestError{what: "time", err: errors.New("required, an RFC 3339 time such as 2026-01-02T15:04:05Z")}
+	}
+	t, err := time.Parse(time.RFC3339, it.Time)
+	if err != nil {
+		return wire.FeedbackTuple{}, &requestError{what: "time", err: fmt.Errorf("not an RFC 3339 time such as 2026-01-02T15:04:05Z: %q", it.Time)}
+	}
+	if sec := t.Unix(); sec < 0 || sec > math.MaxUint32 {
+		return wire.FeedbackTuple{}, &requestError{what: "time", err: fmt.Errorf("%s is outside 1970–2106 (the wire carries 32-bit UNIX seconds)", it.Time)}
+	}
+	return wire.FeedbackTuple{Time: t.Truncate(time.Second).UTC(), Token: tok.Bytes()}, nil
+}
+
+func (a *admin) queueFeedback(w http.ResponseWriter, r *http.Request) error {
+	data, err := readBody(w, r)
+	if err != nil {
+		return err
 	}
 	tuples, err := parseFeedback(data)
 	if err != nil {
-		a.fail(w, r, http.StatusBadRequest, "%v", err)
-		return
+		return err
 	}
 	a.s.QueueFeedback(tuples...)
 	a.log().Info("admin: feedback queued", "tuples", len(tuples))
 	writeJSON(w, http.StatusOK, feedbackQueued{Queued: len(tuples), Pending: len(a.s.PendingFeedback())})
+	return nil
 }
 
-func (a *admin) reset(w http.ResponseWriter, r *http.Request) {
+func (a *admin) reset(w http.ResponseWriter, r *http.Request) error {
 	a.s.Reset()
 	a.log().Info("admin: reset")
 	noContent(w)
+	return nil
 }

@@ -331,7 +331,7 @@ var _ = Describe("Admin API", func() {
 			Fault json.RawMessage `json:"fault"`
 		}
 
-		It("adds every DESIGN.md example, lists them and removes them", func() {
+		It("adds every documented example, lists them and removes them", func() {
 			for i, ex := range designExamples {
 				a := call(ts, "POST", "/api/v1/faults", ex.json)
 				var v view

@@ -150,3 +150,24 @@ func BenchmarkTLSPipeBaseline(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	report(b, b.N*benchBatch, elapsed, &before, &after)
 }
+
+// BenchmarkJournalAddH2 measures journalling one HTTP/2 request, the
+// HTTP/2 front end's entry point, in the steady state (the ring full and
+// its storage reused).
+func BenchmarkJournalAddH2(b *testing.B) {
+	srv, err := mockapns.Start(mockapns.Config{JournalSize: 1024})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	q := mockapns.H2Request{Conn: 1, At: time.Now(), Token: bytes.Repeat([]byte{7}, 32),
+		Payload: []byte(`{"aps":{"alert":"hello"}}`), APNsID: []byte("123e4567-e89b-12d3-a456-426614174000"),
+		Topic: []byte("com.example.app"), PushType: []byte("alert"), HTTPStatus: 200, Auth: mockapns.AuthProviderToken}
+	for range 2048 {
+		srv.JournalH2(q)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.JournalH2(q)
+	}
+}

@@ -42,22 +42,36 @@
 //
 // # Faults
 //
-// Faults make the mock misbehave on demand: [Reject] (any status),
-// [Shutdown] (status 10 naming the last accepted notification),
-// [Disconnect] (by notification or after a number of bytes) and [Delay] on
-// the gateway; [FeedbackCoalesce], [FeedbackSplit] and [FeedbackCut] on the
-// feedback service. A [Trigger] selects the notifications that fire a
-// gateway fault (by token, every nth, with a probability drawn from the
-// seeded source of [Config.Seed], so runs repeat). Install them with
-// [Config.Faults] or [Server.AddFault].
+// Faults make the mock misbehave on demand: [Reject] (a binary status, or
+// an HTTP/2 reason), [Disconnect] (by notification or request, or after a
+// number of bytes) and [Delay] on either protocol; [Shutdown] (status 10
+// naming the last accepted notification) on the gateway; [GoAway],
+// [MaxStreams] and [RstStream] on HTTP/2 requests; [FeedbackCoalesce],
+// [FeedbackSplit] and [FeedbackCut] on the feedback service. A [Trigger]
+// selects the notifications that fire a fault (by token, every nth, with a
+// probability drawn from the seeded source of [Config.Seed], so runs
+// repeat, and by protocol). Install them with [Config.Faults] or
+// [Server.AddFault]; each has a JSON form ([ParseFault], [MarshalFault]).
 //
 // # Journal and counters
 //
 // The journal ([Server.Notifications], [Server.WaitNotifications]) keeps
-// the most recent [Config.JournalSize] notifications, accepted or refused,
-// oldest first; [Server.Stats] counts everything exactly, even what the
-// journal dropped. Entry.ReceivedAt is taken once per read from the
-// connection, so notifications that arrived in the same read share it.
+// the most recent [Config.JournalSize] notifications of both protocols,
+// accepted or refused, oldest first; [Filter] selects by token, outcome
+// and protocol. [Server.Stats] counts everything exactly, even what the
+// journal dropped, in total and per protocol. Entry.ReceivedAt is taken
+// once per read from the connection, so notifications that arrived in the
+// same read share it.
+//
+// # Files
+//
+// The protocol-neutral core is in server.go (listeners, connections,
+// shutdown), config.go, journal.go, stats.go, events.go, admin.go and the
+// fault registry (fault.go: matching and counting; fault_registry.go and
+// fault_members.go: the JSON form; fault_types.go, fault_binary.go and
+// fault_http2.go: the fault types). Each protocol's front end is in files
+// named after it: binary_gateway.go and binary_feedback.go for the binary
+// provider API, h2_*.go for HTTP/2.
 //
 // # Performance
 //

@@ -4,6 +4,9 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/apnskit/apnskit/apns"
+	"github.com/apnskit/apnskit/wire"
 )
 
 // PipeEnd is one end of an in-memory, full-duplex stream with a
@@ -57,3 +60,43 @@ type H2Request = h2Request
 
 // JournalH2 journals one HTTP/2 request as the HTTP/2 front end does.
 func (s *Server) JournalH2(q H2Request) { s.journal.addH2(&q) }
+
+// FaultActionNames lists the registry's actions, in registry order.
+func FaultActionNames() []string { return append([]string(nil), registry.actions...) }
+
+// FiredAction is what the faults that fired on one request ask for, in a
+// form specs can compare.
+type FiredAction struct {
+	Kind            string // "", "reject", "shutdown", "disconnect", "goaway", "rst_stream"
+	Delay           time.Duration
+	Status          uint8
+	Reason          string
+	HTTPStatus      int
+	LastStreamID    uint32
+	HasLastStreamID bool
+	MaxStreams      uint32
+	HasMaxStreams   bool
+	RestoreAfter    int
+}
+
+var actionNames = map[actionKind]string{actNone: "", actReject: "reject", actShutdown: "shutdown",
+	actDisconnect: "disconnect", actGoAway: "goaway", actRstStream: "rst_stream"}
+
+func firedOf(a faultAction) FiredAction {
+	return FiredAction{Kind: actionNames[a.kind], Delay: a.delay, Status: uint8(a.status), Reason: string(a.reason),
+		HTTPStatus: a.httpStatus, LastStreamID: a.lastStreamID, HasLastStreamID: a.hasLastStreamID,
+		MaxStreams: a.maxStreams, HasMaxStreams: a.hasMaxStreams, RestoreAfter: a.restoreAfter}
+}
+
+// OnRequest runs the faults against an HTTP/2 request to token, as the
+// HTTP/2 front end does.
+func (s *Server) OnRequest(token []byte) FiredAction { return firedOf(s.faults.onRequest(token)) }
+
+// OnNotification runs the faults against a binary notification to token,
+// as the gateway does.
+func (s *Server) OnNotification(token []byte) FiredAction {
+	return firedOf(s.faults.onNotification(&wire.Notification{Token: token}))
+}
+
+// FaultsActive reports whether faults can fire on protocol p.
+func (s *Server) FaultsActive(p apns.Protocol) bool { return s.faults.activeFor(p) }

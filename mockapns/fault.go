@@ -2,7 +2,6 @@ package mockapns
 
 import (
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -14,113 +13,83 @@ import (
 )
 
 // ErrBadFault is wrapped by the errors of [Server.AddFault] (and of the JSON
-// form of faults) for a fault that cannot be installed: a reject with status
-// 0, a negative count, a probability outside [0, 1], and so on.
+// form of faults) for a fault that cannot be installed: a reject with
+// neither status nor reason, a negative count, a probability outside
+// [0, 1], and so on.
 var ErrBadFault = errors.New("mockapns: bad fault")
 
 // Fault is one way the mock misbehaves on demand. It is a sealed interface:
-// the values are [Reject], [Shutdown], [Disconnect], [Delay] (gateway) and
-// [FeedbackCoalesce], [FeedbackSplit], [FeedbackCut] (feedback service).
-// Install them with [Server.AddFault] or [Config.Faults].
-type Fault interface{ isFault() }
+// the values are [Reject], [Disconnect], [Delay] (either protocol),
+// [Shutdown] (binary gateway), [FeedbackCoalesce], [FeedbackSplit],
+// [FeedbackCut] (feedback service), [GoAway], [MaxStreams] and [RstStream]
+// (HTTP/2). Install them with [Server.AddFault] or [Config.Faults]; each
+// has a JSON form (see [ParseFault]).
+type Fault interface {
+	// spec returns a pointer to a copy of the fault, through which the
+	// registry reads and checks it.
+	spec() faultSpec
+}
+
+// Count is how many times a fault fires, with the meaning of the JSON
+// member "times": the zero Count (no "times") fires once, [Times](n) fires
+// n times, and Times(0), also called [Always], fires every time it
+// matches, for as long as it is installed. An exhausted fault stays listed
+// by [Server.Faults] but no longer fires.
+type Count struct {
+	n   int
+	set bool
+}
+
+// Times returns the Count of "times": n, n ≥ 0; 0 means every time.
+func Times(n int) Count { return Count{n: n, set: true} }
 
 // Always, as Trigger.Times or a feedback fault's Times, makes a fault fire
-// every time it matches, for as long as it is installed.
-const Always = -1
+// every time it matches: it is Times(0), as "times": 0 in JSON.
+var Always = Times(0)
 
-// Trigger selects the notifications that fire a gateway fault. Every
-// selector given must match; with none at all the fault fires on the next
-// notification any gateway connection reads.
+// Value returns n of Times(n), and false for the zero Count (once).
+func (c Count) Value() (int, bool) { return c.n, c.set }
+
+// Equal reports whether c and d are the same count.
+func (c Count) Equal(d Count) bool { return c == d }
+
+// exhausted reports whether a fault that fired that many times is done.
+func (c Count) exhausted(fired int) bool {
+	switch {
+	case !c.set:
+		return fired >= 1
+	case c.n == 0:
+		return false
+	default:
+		return fired >= c.n
+	}
+}
+
+// Trigger selects the notifications (binary) and requests (HTTP/2) that
+// fire a fault. Every selector given must match; with none at all the
+// fault fires on the next notification or request it applies to.
 type Trigger struct {
 	// Token fires on notifications to this device token; the zero Token
 	// matches every token.
 	Token apns.Token
 	// Nth fires on every Nth notification matching Token (or every one, if
 	// Token is empty) read after the fault was added, counted across all
-	// connections, 1-based: Nth 5 fires on the 5th, and, when Times allows
-	// more firings, on the 10th, the 15th and so on.
+	// connections of the protocols it applies to, 1-based: Nth 5 fires on
+	// the 5th, and, when Times allows more firings, on the 10th, the 15th
+	// and so on.
 	Nth int
 	// Probability fires on each notification that passed the selectors
 	// above with this chance, rolled on the server's seeded random source
 	// (see [Config.Seed]), so the same seed and the same sequence of
 	// notifications fire the same faults.
 	Probability float64
-	// Times is how often the fault fires: 0 means once, [Always] means
-	// every time, n > 0 means n times. An exhausted fault stays listed by
-	// [Server.Faults] but no longer fires.
-	Times int
+	// Times is how often the fault fires; the zero Count means once.
+	Times Count
+	// Protocol restricts the fault to one protocol; 0 means every
+	// protocol the fault applies to (a Reject's protocol follows from its
+	// Status or Reason).
+	Protocol apns.Protocol
 }
-
-// Reject answers Status naming the notification, then closes the
-// connection, like Apple refusing it. Status must not be 0.
-type Reject struct {
-	Status wire.Status
-	When   Trigger
-}
-
-// Shutdown leaves the triggering notification unprocessed and answers
-// status 10 naming the last notification accepted on that connection (0 if
-// none), then closes, as Apple did before maintenance. On a command-0
-// notification, which cannot be answered, it closes without a word.
-type Shutdown struct {
-	When Trigger
-}
-
-// Disconnect closes the connection without a word; the triggering
-// notification is not accepted (it and the frames after it count as
-// discarded).
-//
-// With AfterBytes > 0 the fault cuts connections by position instead: a
-// gateway connection is cut once it has read AfterBytes bytes of its
-// notification stream (counted after TLS from its first byte, mid-frame if
-// the cut falls there); the frames wholly
-// within the first AfterBytes bytes are processed, the rest is discarded.
-// When.Times counts cut connections; the other selectors of When are not
-// used. A connection that had already read AfterBytes or more when the
-// fault was added is cut at its next read. When several such faults apply
-// to the same read, the one that cuts earliest fires.
-type Disconnect struct {
-	When       Trigger
-	AfterBytes int64
-}
-
-// Delay stalls reading the connection for Duration before the triggering
-// notification is processed (it and everything after it wait), then goes
-// on normally. Closing the server ends the stall.
-type Delay struct {
-	Duration time.Duration
-	When     Trigger
-}
-
-// FeedbackCoalesce makes the next feedback connection(s) write all queued
-// tuples in a single write instead of one tuple per write. Times as in
-// [Trigger].
-type FeedbackCoalesce struct {
-	Times int
-}
-
-// FeedbackSplit makes the next feedback connection(s) write each tuple in
-// two writes, split in the middle of the tuple. Times as in [Trigger].
-type FeedbackSplit struct {
-	Times int
-}
-
-// FeedbackCut makes the next feedback connection(s) close after writing
-// AfterBytes bytes, possibly in the middle of a tuple. The read is still
-// destructive, as on Apple: every tuple the connection took from the queue
-// is gone, including those it never wrote. Times as in [Trigger].
-type FeedbackCut struct {
-	AfterBytes int
-	Times      int
-}
-
-func (Reject) isFault()           {}
-func (Shutdown) isFault()         {}
-func (Disconnect) isFault()       {}
-func (Delay) isFault()            {}
-func (FeedbackCoalesce) isFault() {}
-func (FeedbackSplit) isFault()    {}
-func (FeedbackCut) isFault()      {}
 
 // FaultInfo describes an installed fault.
 type FaultInfo struct {
@@ -129,155 +98,138 @@ type FaultInfo struct {
 	Fired int   // how many times it fired so far
 }
 
-// faultKind classifies an installed fault for the code paths that use it.
-type faultKind uint8
+// hook is where the fault set consults a fault.
+type hook uint8
 
 const (
-	kindNotification faultKind = iota // Reject, Shutdown, Disconnect (by notification), Delay
-	kindCut                           // Disconnect with AfterBytes
-	kindFeedback                      // Feedback*
+	hookRequest  hook = iota // each binary notification or HTTP/2 request
+	hookCut                  // the byte count of each connection read
+	hookFeedback             // each feedback connection
+)
+
+// protoSet is a set of protocols, a bit per apns.Protocol.
+type protoSet uint8
+
+func protos(ps ...apns.Protocol) protoSet {
+	var s protoSet
+	for _, p := range ps {
+		s |= 1 << p
+	}
+	return s
+}
+
+func (s protoSet) has(p apns.Protocol) bool { return s&(1<<p) != 0 }
+
+var bothProtocols = protos(apns.Binary, apns.HTTP2)
+
+// rule is what the fault set needs to match, count and fire a fault; each
+// fault type derives its rule from its value.
+type rule struct {
+	hook      hook
+	protocols protoSet
+	when      Trigger // hookRequest: the selectors (Times for every hook)
+	after     int64   // hookCut: the byte position of the cut
+	// decides says that firing settles the outcome of the notification or
+	// request; side effects (delay, max_streams) do not, and later faults
+	// still fire with them.
+	decides  bool
+	fire     func(*faultAction)  // hookRequest
+	feedback func(*feedbackMode) // hookFeedback
+}
+
+// faultAction is what the faults that fired on one binary notification or
+// HTTP/2 request ask of the front end: first stall for delay (if
+// non-zero), then apply the side effects, then act as kind says.
+type faultAction struct {
+	kind  actionKind
+	delay time.Duration
+	// status is the binary status of actReject.
+	status wire.Status
+	// reason is the HTTP/2 reason of actReject and actGoAway; httpStatus
+	// the HTTP status of actReject.
+	reason     apns.Reason
+	httpStatus int
+	// lastStreamID is the GOAWAY's last-stream-id when hasLastStreamID;
+	// otherwise the front end names the last stream it processed.
+	lastStreamID    uint32
+	hasLastStreamID bool
+	// maxStreams, when hasMaxStreams, is the MAX_CONCURRENT_STREAMS to
+	// announce in a SETTINGS frame before answering; restoreAfter, if
+	// non-zero, is the number of successful requests after which the
+	// connection announces its configured limit again.
+	maxStreams    uint32
+	hasMaxStreams bool
+	restoreAfter  int
+}
+
+type actionKind uint8
+
+const (
+	actNone       actionKind = iota // process normally
+	actReject                       // refuse: binary status, or HTTP/2 reason and status
+	actShutdown                     // binary: status 10 naming the last accepted notification
+	actDisconnect                   // close the connection without a word
+	actGoAway                       // HTTP/2: GOAWAY with reason, then close
+	actRstStream                    // HTTP/2: RST_STREAM the request's stream
 )
 
 // installed is one fault in the server's list.
 type installed struct {
 	id    int
 	fault Fault
-	kind  faultKind
-	when  Trigger // copy of the fault's trigger (Times for feedback faults)
-	after int64   // Disconnect.AfterBytes
-	seen  int     // notifications that matched Token since added (for Nth)
+	rule  rule
+	seen  int // requests that matched the token since added (for Nth)
 	fired int
 }
 
-func (f *installed) exhausted() bool {
-	switch t := f.when.Times; {
-	case t == Always:
-		return false
-	case t == 0:
-		return f.fired >= 1
-	default:
-		return f.fired >= t
-	}
-}
+func (f *installed) exhausted() bool { return f.rule.when.Times.exhausted(f.fired) }
 
-// faultSet holds the installed faults. active counts the faults that can
-// still fire on notifications or cut connections, so that the gateway's hot
-// path skips the lock entirely when there are none.
+// faultSet holds the installed faults: it matches them against
+// notifications, requests and connections, and counts their firings. What
+// a fault does is its type's (see the registry). active counts, per
+// protocol, the faults that can still fire on notifications, requests or
+// cuts, so that the hot paths skip the lock entirely when there are none.
 type faultSet struct {
 	mu     sync.Mutex
 	list   []*installed
 	nextID int
 	rng    *rand.Rand
-	active atomic.Int32 // gateway faults (notification or cut) not exhausted
+	active [apns.HTTP2 + 1]atomic.Int32
 }
 
-// action is what the gateway must do with a notification: stall for delay
-// (if non-zero), then act as kind says.
-type action struct {
-	kind   actionKind
-	status wire.Status // reject
-	delay  time.Duration
-}
-
-type actionKind uint8
-
-const (
-	actNone actionKind = iota
-	actReject
-	actShutdown
-	actDisconnect
-)
-
-func validTrigger(t Trigger) error {
-	switch {
-	case t.Nth < 0:
-		return fmt.Errorf("%w: nth %d is negative", ErrBadFault, t.Nth)
-	case t.Probability < 0 || t.Probability > 1 || t.Probability != t.Probability:
-		return fmt.Errorf("%w: probability %v outside [0, 1]", ErrBadFault, t.Probability)
-	case t.Times < Always:
-		return fmt.Errorf("%w: times %d (want %d for always, 0 for once, or a count)", ErrBadFault, t.Times, Always)
-	}
-	return nil
-}
-
-func validTimes(times int) error {
-	if times < Always {
-		return fmt.Errorf("%w: times %d (want %d for always, 0 for once, or a count)", ErrBadFault, times, Always)
-	}
-	return nil
-}
-
-// newInstalled validates f and copies what the matching code needs (the
-// token is copied, so the caller may reuse its slice).
-func newInstalled(f Fault) (*installed, error) {
-	in := &installed{fault: f}
-	var err error
-	switch f := f.(type) {
-	case Reject:
-		if f.Status == wire.StatusNoError {
-			return nil, fmt.Errorf("%w: reject needs a non-zero status", ErrBadFault)
-		}
-		in.when, err = f.When, validTrigger(f.When)
-	case *Reject, *Shutdown, *Disconnect, *Delay, *FeedbackCoalesce, *FeedbackSplit, *FeedbackCut:
-		return nil, fmt.Errorf("%w: pass fault values, not pointers (%T)", ErrBadFault, f)
-	case Shutdown:
-		in.when, err = f.When, validTrigger(f.When)
-	case Disconnect:
-		if f.AfterBytes < 0 {
-			return nil, fmt.Errorf("%w: after_bytes %d is negative", ErrBadFault, f.AfterBytes)
-		}
-		in.when, err = f.When, validTrigger(f.When)
-		if f.AfterBytes > 0 {
-			in.kind, in.after = kindCut, f.AfterBytes
-		}
-	case Delay:
-		if f.Duration <= 0 {
-			return nil, fmt.Errorf("%w: delay %v must be positive", ErrBadFault, f.Duration)
-		}
-		in.when, err = f.When, validTrigger(f.When)
-	case FeedbackCoalesce:
-		in.kind, in.when.Times, err = kindFeedback, f.Times, validTimes(f.Times)
-	case FeedbackSplit:
-		in.kind, in.when.Times, err = kindFeedback, f.Times, validTimes(f.Times)
-	case FeedbackCut:
-		if f.AfterBytes < 0 {
-			return nil, fmt.Errorf("%w: after_bytes %d is negative", ErrBadFault, f.AfterBytes)
-		}
-		in.kind, in.when.Times, err = kindFeedback, f.Times, validTimes(f.Times)
-	case nil:
-		return nil, fmt.Errorf("%w: nil fault", ErrBadFault)
-	default:
-		return nil, fmt.Errorf("%w: unknown fault type %T", ErrBadFault, f)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return in, nil
-}
+// activeFor reports whether any fault can fire on protocol p's
+// notifications, requests or connections.
+func (fs *faultSet) activeFor(p apns.Protocol) bool { return fs.active[p].Load() > 0 }
 
 func (fs *faultSet) add(f Fault) (int, error) {
-	in, err := newInstalled(f)
+	r, err := ruleOf(f)
 	if err != nil {
 		return 0, err
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.nextID++
-	in.id = fs.nextID
-	fs.list = append(fs.list, in)
+	fs.list = append(fs.list, &installed{id: fs.nextID, fault: f, rule: r})
 	fs.recount()
-	return in.id, nil
+	return fs.nextID, nil
 }
 
-// recount refreshes the active counter; fs.mu must be held.
+// recount refreshes the active counters; fs.mu must be held.
 func (fs *faultSet) recount() {
-	var n int32
+	var n [apns.HTTP2 + 1]int32
 	for _, f := range fs.list {
-		if f.kind != kindFeedback && !f.exhausted() {
-			n++
+		if f.rule.hook == hookFeedback || f.exhausted() {
+			continue
+		}
+		for _, p := range []apns.Protocol{apns.Binary, apns.HTTP2} {
+			if f.rule.protocols.has(p) {
+				n[p]++
+			}
 		}
 	}
-	fs.active.Store(n)
+	for p := range n {
+		fs.active[p].Store(n[p])
+	}
 }
 
 func (fs *faultSet) infos() []FaultInfo {
@@ -324,47 +276,68 @@ func (fs *faultSet) reset(seed int64) {
 	fs.recount()
 }
 
-// onNotification runs the notification faults against n, in the order
-// they were added. Every fault counts the notifications that match its
-// token (for Nth), whatever the others do. Delays that fire add up; the
-// first reject, shutdown or disconnect that fires decides the outcome, and
-// the later ones do not fire on this notification. Only called when active
-// is non-zero.
-func (fs *faultSet) onNotification(n *wire.Notification) action {
-	var a action
+// onNotification runs the faults that apply to binary notifications
+// against n. Only called when activeFor(apns.Binary).
+func (fs *faultSet) onNotification(n *wire.Notification) faultAction {
+	return fs.match(apns.Binary, n.Token)
+}
+
+// onRequest runs the faults that apply to HTTP/2 requests against one
+// request to token (its bytes, decoded from :path). The HTTP/2 front end
+// calls it for each request once its headers are read and before it
+// validates the request, when activeFor(apns.HTTP2), and carries out what
+// the answer says:
+//
+//   - delay > 0: stall this request's answer for delay (other streams go
+//     on), then go on with what follows;
+//   - hasMaxStreams: announce MAX_CONCURRENT_STREAMS = maxStreams in a
+//     SETTINGS frame, and, if restoreAfter > 0, the configured limit again
+//     after that many successful requests on the connection;
+//   - actReject: answer httpStatus with {"reason": reason}, journalled as
+//     refused;
+//   - actGoAway: send GOAWAY with {"reason": reason} as debug data and
+//     lastStreamID as last-stream-id when hasLastStreamID (else the last
+//     stream processed), count it in Stats, then close;
+//   - actRstStream: reset the request's stream;
+//   - actDisconnect: close the connection without a word;
+//   - actNone: process the request normally.
+func (fs *faultSet) onRequest(token []byte) faultAction {
+	return fs.match(apns.HTTP2, token)
+}
+
+// match runs the request faults of protocol p against a notification or
+// request to token, in the order they were added. Every fault counts the
+// requests that match its token (for Nth), whatever the others do. Side
+// effects that fire (delays add up) apply together; the first fault that
+// decides the outcome fires, and the later deciding ones do not fire on
+// this request.
+func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
+	var a faultAction
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	changed := false
+	decided, changed := false, false
 	for _, f := range fs.list {
-		if f.kind != kindNotification || f.exhausted() {
+		r := &f.rule
+		if r.hook != hookRequest || !r.protocols.has(p) || f.exhausted() {
 			continue
 		}
-		if !f.when.Token.IsZero() && !f.when.Token.Equal(n.Token) {
+		if !r.when.Token.IsZero() && !r.when.Token.Equal(token) {
 			continue
 		}
 		f.seen++
-		if f.when.Nth > 0 && f.seen%f.when.Nth != 0 {
+		if r.when.Nth > 0 && f.seen%r.when.Nth != 0 {
 			continue
 		}
-		_, isDelay := f.fault.(Delay)
-		if !isDelay && a.kind != actNone {
-			continue // the outcome is decided already
+		if r.decides && decided {
+			continue
 		}
-		if p := f.when.Probability; p > 0 && fs.rng.Float64() >= p {
+		if pr := r.when.Probability; pr > 0 && fs.rng.Float64() >= pr {
 			continue
 		}
 		f.fired++
 		changed = changed || f.exhausted()
-		switch f := f.fault.(type) {
-		case Reject:
-			a.kind, a.status = actReject, f.Status
-		case Shutdown:
-			a.kind = actShutdown
-		case Disconnect:
-			a.kind = actDisconnect
-		case Delay:
-			a.delay += f.Duration
-		}
+		decided = decided || r.decides
+		r.fire(&a)
 	}
 	if changed {
 		fs.recount()
@@ -372,11 +345,12 @@ func (fs *faultSet) onNotification(n *wire.Notification) action {
 	return a
 }
 
-// cutAt returns the byte position at which a connection that has read
-// `before` bytes and now holds `now` bytes must be cut, and whether a cut
-// fault fires. Of the faults that apply, the one that cuts earliest fires
-// (the first added among equals); the others do not fire on this read.
-func (fs *faultSet) cutAt(before, now int64) (int64, bool) {
+// cutAt returns the byte position at which a connection of protocol p
+// that has read `before` bytes and now holds `now` bytes must be cut, and
+// whether a cut fault fires. Of the faults that apply, the one that cuts
+// earliest fires (the first added among equals); the others do not fire
+// on this read.
+func (fs *faultSet) cutAt(p apns.Protocol, before, now int64) (int64, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	var first *installed
@@ -384,10 +358,10 @@ func (fs *faultSet) cutAt(before, now int64) (int64, bool) {
 	for _, f := range fs.list {
 		// A connection that has read AfterBytes bytes is cut, even when
 		// it read exactly that many and nothing more arrives.
-		if f.kind != kindCut || f.exhausted() || now < f.after {
+		if f.rule.hook != hookCut || !f.rule.protocols.has(p) || f.exhausted() || now < f.rule.after {
 			continue
 		}
-		if pos := max(f.after, before); first == nil || pos < at {
+		if pos := max(f.rule.after, before); first == nil || pos < at {
 			first, at = f, pos
 		}
 	}
@@ -414,18 +388,11 @@ func (fs *faultSet) onFeedback() feedbackMode {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for _, f := range fs.list {
-		if f.kind != kindFeedback || f.exhausted() {
+		if f.rule.hook != hookFeedback || f.exhausted() {
 			continue
 		}
 		f.fired++
-		switch f := f.fault.(type) {
-		case FeedbackCoalesce:
-			m.coalesce = true
-		case FeedbackSplit:
-			m.split = true
-		case FeedbackCut:
-			m.cut = f.AfterBytes
-		}
+		f.rule.feedback(&m)
 		return m
 	}
 	return m

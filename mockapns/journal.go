@@ -124,7 +124,7 @@ type entryJSON struct {
 	Reason     *string          `json:"reason,omitempty"`
 }
 
-var jsonNull = json.RawMessage("null")
+var jsonNullValue = json.RawMessage("null")
 
 // MarshalJSON renders the entry in the admin API's form: token as lower-case
 // hex, payload embedded as JSON when it is valid JSON (else as a JSON
@@ -141,7 +141,7 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	if e.Protocol == apns.HTTP2 {
 		j.Protocol = apns.HTTP2.String()
 		auth, reason := e.Auth.String(), string(e.Reason)
-		exp := jsonNull
+		exp := jsonNullValue
 		if e.Expiration != nil {
 			exp = strconv.AppendInt(nil, *e.Expiration, 10)
 		}
@@ -194,25 +194,33 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 		out.Priority = apns.NewPriority(j.Priority)
 	}
 	out.Command, out.ID, out.Expiry = wire.Command(deref(j.Command)), deref(j.ID), deref(j.Expiry)
-	out.APNsID, out.Topic, out.PushType = deref(j.APNsID), deref(j.Topic), deref(j.PushType)
-	out.CollapseID, out.HTTPStatus, out.Reason = deref(j.CollapseID), deref(j.HTTPStatus), apns.Reason(deref(j.Reason))
-	if j.Expiration != nil && !bytes.Equal(*j.Expiration, jsonNull) {
+	if err := j.h2Into(&out); err != nil {
+		return err
+	}
+	*e = out
+	return nil
+}
+
+// h2Into sets the HTTP/2 members of e from j.
+func (j *entryJSON) h2Into(e *Entry) error {
+	e.APNsID, e.Topic, e.PushType = deref(j.APNsID), deref(j.Topic), deref(j.PushType)
+	e.CollapseID, e.HTTPStatus, e.Reason = deref(j.CollapseID), deref(j.HTTPStatus), apns.Reason(deref(j.Reason))
+	if j.Expiration != nil && !bytes.Equal(*j.Expiration, jsonNullValue) {
 		var v int64
 		if err := json.Unmarshal(*j.Expiration, &v); err != nil {
 			return fmt.Errorf("mockapns: entry expiration: %w", err)
 		}
-		out.Expiration = &v
+		e.Expiration = &v
 	}
 	switch deref(j.Auth) {
 	case "":
 	case "certificate":
-		out.Auth = AuthCertificate
+		e.Auth = AuthCertificate
 	case "token":
-		out.Auth = AuthProviderToken
+		e.Auth = AuthProviderToken
 	default:
 		return fmt.Errorf("mockapns: entry auth %q: want certificate or token", *j.Auth)
 	}
-	*e = out
 	return nil
 }
 
@@ -233,7 +241,7 @@ func payloadOf(raw json.RawMessage) ([]byte, error) {
 			return nil, fmt.Errorf("mockapns: entry payload: %w", err)
 		}
 		return []byte(s), nil
-	case len(raw) > 0 && !bytes.Equal(raw, jsonNull):
+	case len(raw) > 0 && !bytes.Equal(raw, jsonNullValue):
 		return bytes.Clone(raw), nil
 	}
 	return nil, nil

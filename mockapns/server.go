@@ -20,7 +20,8 @@ import (
 
 // Config configures a Server. The zero value is usable: both services on
 // loopback with free ports, a fresh PKI, Apple's validation, a journal of
-// DefaultJournalSize entries, no faults, no logs.
+// DefaultJournalSize entries, no faults, no logs. Every zero value is a
+// documented default; [Config.Validate] checks the rest.
 type Config struct {
 	// GatewayAddr is the binary gateway's listen address; "" means
 	// "127.0.0.1:0" (a free port).
@@ -67,6 +68,15 @@ type Config struct {
 	// (ConnClosed comes after the close). It must return quickly and must
 	// not call Close or Shutdown.
 	OnConn func(ConnEvent)
+	// Environment is the APNs environment of the HTTP/2 API: certs.Sandbox
+	// (also for 0) or certs.Production.
+	Environment certs.Environment
+	// AuthKeys are trusted for provider tokens besides the PKI's AuthKey.
+	AuthKeys []AuthKey
+	// NoJWTVerify checks provider tokens' form and claims, not signatures.
+	NoJWTVerify bool
+	// Clock is the time of token ages and token-update limits; nil: time.Now.
+	Clock func() time.Time
 }
 
 // Defaults and bounds.
@@ -109,6 +119,8 @@ type Server struct {
 
 	fbMu    sync.Mutex
 	fbQueue []wire.FeedbackTuple
+
+	h2auth h2Auth // trusted keys, devices, environment (h2_api.go)
 }
 
 // tracked is an open connection that Close and CloseClientConnections can cut.
@@ -126,8 +138,12 @@ func (t *tracked) close() {
 }
 
 // Start starts a server listening on both ports and returns once both
-// listeners are up.
+// listeners are up. A Config that [Config.Validate] refuses is refused
+// with its error, wrapping [ErrBadConfig].
 func Start(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, pki: cfg.PKI, log: cfg.Logger, seed: cfg.Seed, linger: cfg.ErrorLinger,
 		conns: make(map[*tracked]struct{})}
 	s.journal = newJournal(cfg.JournalSize, &s.stats)
@@ -144,9 +160,9 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}
 	s.faults.rng = newRand(s.seed)
-	for i, f := range cfg.Faults {
-		if _, err := s.faults.add(f); err != nil {
-			return nil, fmt.Errorf("mockapns: Config.Faults[%d]: %w", i, err)
+	for _, f := range cfg.Faults {
+		if _, err := s.faults.add(f); err != nil { // cannot happen: Validate checked them
+			return nil, fmt.Errorf("mockapns: %w", err)
 		}
 	}
 	if s.pki == nil {
@@ -157,6 +173,9 @@ func Start(cfg Config) (*Server, error) {
 		s.pki = p
 	}
 	s.tlsConf = s.pki.ServerTLSConfig()
+	if err := s.initH2Auth(); err != nil {
+		return nil, err
+	}
 	gwAddr, fbAddr := cfg.GatewayAddr, cfg.FeedbackAddr
 	if gwAddr == "" {
 		gwAddr = "127.0.0.1:0"
@@ -238,14 +257,16 @@ func (s *Server) ClearNotifications() { s.journal.clear(false, nil) }
 // AddFault installs a fault, after those already installed, and returns its
 // ID. An invalid fault is refused with an error wrapping ErrBadFault.
 //
-// Gateway faults are checked on every notification read, in the order they
-// were added, before Apple's validation. Every fault counts the
-// notifications that match its Token towards its Nth, whatever the other
-// faults do. Delays that fire add up and come first; then the first
-// reject, shutdown or disconnect that fires decides the outcome, and the
-// later ones do not fire on that notification. Feedback faults apply to
-// the next feedback connections, the first that can still fire deciding.
-// With no fault installed the gateway skips all this.
+// Faults are checked on every binary notification and HTTP/2 request
+// they apply to, in the order they were added, before Apple's validation.
+// Every fault counts the notifications that match its Token towards its
+// Nth, whatever the other faults do. Side effects that fire (delays add
+// up, max_streams) come first; then the first fault that decides the
+// outcome (reject, shutdown, disconnect, goaway, rst_stream) fires, and
+// the later ones do not fire on that notification. Feedback faults apply
+// to the next feedback connections, the first that can still fire
+// deciding. With no fault installed for a protocol, its front end skips
+// all this.
 func (s *Server) AddFault(f Fault) (int, error) { return s.faults.add(f) }
 
 // Faults lists the installed faults in the order they are checked.
@@ -261,7 +282,8 @@ func (s *Server) ClearFaults() { s.faults.clear() }
 // the feedback queue and the counters, except the gauge of connections open
 // now, and restarts the random source of probability faults from the seed,
 // so that a run after Reset repeats like one after a fresh start. Open
-// connections stay open; connection numbers go on.
+// connections stay open; connection numbers go on. The HTTP/2 device state
+// is forgotten and the trusted keys are those of the start again.
 func (s *Server) Reset() {
 	// The counters are zeroed under the journal's lock, so that a
 	// notification being journalled now is either in both or in neither.
@@ -270,6 +292,7 @@ func (s *Server) Reset() {
 	s.fbMu.Lock()
 	s.fbQueue = nil
 	s.fbMu.Unlock()
+	s.resetH2Auth()
 }
 
 // CloseClientConnections cuts every open gateway and feedback connection

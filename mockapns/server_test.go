@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -118,5 +119,41 @@ var _ = Describe("Server", func() {
 		Expect(es).To(HaveLen(1))
 		Expect(es[0].Command).To(BeEquivalentTo(9))
 		Expect(es[0].Status).To(Equal(int(wire.StatusProtocolError)))
+	})
+})
+
+var _ = Describe("Config", func() {
+	It("accepts the zero value and documented special values", func() {
+		Expect(mockapns.Config{}.Validate()).To(Succeed())
+		Expect(mockapns.Config{GatewayAddr: "127.0.0.1:0", FeedbackAddr: "localhost:2196", JournalSize: 1,
+			ErrorLinger: time.Millisecond, Limits: wire.Limits{TokenLength: -1, MaxPayload: 65535},
+			Faults: []mockapns.Fault{mockapns.Shutdown{}}}.Validate()).To(Succeed())
+		Expect(mockapns.Config{Limits: wire.Limits{TokenLength: wire.MaxTokenLength}}.Validate()).To(Succeed())
+	})
+
+	DescribeTable("refuses what is out of range, naming the field, and Start refuses it too",
+		func(cfg mockapns.Config, field string) {
+			err := cfg.Validate()
+			Expect(err).To(MatchError(mockapns.ErrBadConfig))
+			Expect(err.Error()).To(ContainSubstring(field))
+			srv, err := mockapns.Start(cfg)
+			Expect(srv).To(BeNil())
+			Expect(err).To(MatchError(mockapns.ErrBadConfig))
+		},
+		Entry("a gateway address without a port", mockapns.Config{GatewayAddr: "127.0.0.1"}, "GatewayAddr"),
+		Entry("a feedback address without a port", mockapns.Config{FeedbackAddr: "nowhere"}, "FeedbackAddr"),
+		Entry("a negative journal size", mockapns.Config{JournalSize: -1}, "JournalSize"),
+		Entry("a negative linger", mockapns.Config{ErrorLinger: -time.Second}, "ErrorLinger"),
+		Entry("a token length below -1", mockapns.Config{Limits: wire.Limits{TokenLength: -2}}, "TokenLength"),
+		Entry("a token length over the maximum", mockapns.Config{Limits: wire.Limits{TokenLength: wire.MaxTokenLength + 1}}, "TokenLength"),
+		Entry("a negative payload limit", mockapns.Config{Limits: wire.Limits{MaxPayload: -1}}, "MaxPayload"),
+		Entry("a payload limit over 16 bits", mockapns.Config{Limits: wire.Limits{MaxPayload: 65536}}, "MaxPayload"),
+		Entry("a bad fault", mockapns.Config{Faults: []mockapns.Fault{mockapns.Shutdown{}, mockapns.Reject{}}}, "Faults[1]"),
+	)
+
+	It("wraps ErrBadFault as well for a bad fault", func() {
+		err := mockapns.Config{Faults: []mockapns.Fault{mockapns.Delay{}}}.Validate()
+		Expect(err).To(MatchError(mockapns.ErrBadFault))
+		Expect(err).To(MatchError(mockapns.ErrBadConfig))
 	})
 })

@@ -30,7 +30,7 @@ import (
 	"syscall"
 )
 
-// Exit statuses (a contract: DESIGN.md).
+// Exit statuses, a contract of the command.
 const (
 	exitOK     = 0 // every notification accepted; feedback read
 	exitFailed = 1 // some notifications failed

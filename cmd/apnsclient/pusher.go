@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/internal/retry"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -49,7 +50,7 @@ type pusher struct {
 	send        sendFunc
 	batch       int // tokens per batch
 	parallel    int // batches in flight
-	maxAttempts int // sends in a row that settle nothing before giving up
+	maxAttempts int // sends in a row that settle nothing before giving up (retry.Policy)
 	log         io.Writer
 	c           counters
 
@@ -152,52 +153,51 @@ func (p *pusher) summary() summary {
 }
 
 // runQueue sends the jobs of one batch (first: the batch itself, not yet
-// sent), then what each send says to resend, until nothing is left or
-// maxAttempts sends in a row settled nothing. On return, every token is
-// accepted, failed, or counted as unsettled. Failures are filed under the
-// batch's index.
+// sent), then what each send says to resend, with the client's retry loop
+// and its give-up rule (-max-attempts sends in a row that settle nothing).
+// On return, every token is accepted, failed, or counted as unsettled.
+// Failures are filed under the batch's index.
 func (p *pusher) runQueue(ctx context.Context, index int, queue []job, first bool) error {
-	stalls := 0
-	for len(queue) > 0 {
-		if ctx.Err() != nil {
-			p.settle(index, tokenCount(queue), nil)
+	for rd, err := range retry.Run(ctx, queue, retry.Policy{MaxAttempts: p.maxAttempts}, p.step) {
+		if !rd.Sent {
+			p.settle(index, tokenCount(rd.Unsent), nil)
 			return context.Cause(ctx)
 		}
-		j := queue[0]
-		queue = queue[1:]
-		r, err := p.send(ctx, j)
 		p.c.attempts.Add(1)
 		if err != nil {
-			p.settle(index, len(j.tokens)+tokenCount(queue), nil)
+			p.settle(index, tokenCount(rd.Unsent), nil)
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
 			return err
 		}
-		p.record(r, first, j.uncertain)
+		r := rd.Result
+		p.record(r, first && rd.N == 1, rd.Job.uncertain)
 		for _, e := range r.errs {
 			p.logf("batch %d: %v", index+1, e)
 		}
-		first = false
 		again := tokenCount(r.retry)
-		if len(r.failed) == 0 && again >= len(j.tokens) {
-			stalls++
-		} else {
-			stalls = 0
-		}
-		p.c.done.Add(int64(len(j.tokens) - again))
+		p.c.done.Add(int64(len(rd.Job.tokens) - again))
 		p.c.failed.Add(int64(len(r.failed)))
-		if again > 0 && stalls >= p.maxAttempts {
-			p.giveUp(index, r.retry, r)
+		if rd.GaveUp != nil {
+			p.giveUp(index, rd.GaveUp, r)
 			continue
 		}
 		if again > 0 {
 			p.logf("batch %d: resending %d notifications (%d uncertain)", index+1, again, uncertainCount(r.retry))
 		}
 		p.settle(index, 0, r.failed)
-		queue = append(queue, r.retry...)
 	}
 	return nil
+}
+
+// step sends one job for the retry loop.
+func (p *pusher) step(ctx context.Context, j job) (round, retry.Step[job], error) {
+	r, err := p.send(ctx, j)
+	if err != nil {
+		return r, retry.Step[job]{}, err
+	}
+	return r, retry.Step[job]{Retry: r.retry, Carried: len(j.tokens), Failed: len(r.failed), Again: tokenCount(r.retry)}, nil
 }
 
 // uncertainCount adds up the uncertain notifications of jobs.

@@ -10,7 +10,7 @@ import (
 )
 
 // summary is the JSON line `push` prints on stdout when it ends. Its field
-// names are a contract (DESIGN.md, "Contracts of cmd/apnsclient").
+// names are a contract of the command (README.md in this folder).
 type summary struct {
 	// Sent counts notifications written to the gateway, resends included.
 	Sent int `json:"sent"`

@@ -39,6 +39,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/apnskit/apnskit/mockapns"
 )
 
 // Exit statuses.
@@ -67,7 +69,7 @@ func report(err error, stderr io.Writer) int {
 	msg := strings.Join(strings.Fields(err.Error()), " ") // one line, whatever the error holds
 	msg = strings.TrimPrefix(msg, "mockapns: ")
 	var ue *usageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || errors.Is(err, mockapns.ErrBadConfig) {
 		fmt.Fprintf(stderr, "mockapns: %s (run mockapns -h for usage)\n", msg)
 		return exitUsage
 	}

@@ -290,6 +290,15 @@ var _ = Describe("mockapns command", func() {
 		}
 	})
 
+	It("reports a Config the server refuses as a usage error (status 2)", func() {
+		_, err := mockapns.Start(mockapns.Config{JournalSize: -1})
+		Expect(err).To(MatchError(mockapns.ErrBadConfig))
+		var errLine bytes.Buffer
+		Expect(main.Report(err, &errLine)).To(Equal(2))
+		Expect(errLine.String()).To(HavePrefix("mockapns: bad config: JournalSize"))
+		Expect(strings.Count(errLine.String(), "\n")).To(Equal(1), errLine.String())
+	})
+
 	DescribeTable("refuses a bad command line with status 2 and one line on stderr",
 		func(args ...string) {
 			var stdout, stderr bytes.Buffer

@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("apnskit-adapter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts conformance.LocalOptions
-	fs.IntVar(&opts.MaxAttempts, "max-attempts", conformance.DefaultMaxAttempts, "attempts per send (the first one and the retries)")
+	fs.IntVar(&opts.MaxAttempts, "max-attempts", conformance.DefaultMaxAttempts, "give up on a send's retries after `N` attempts in a row that settle nothing")
 	fs.IntVar(&opts.PoolSize, "pool-size", 0, "connections per gateway address and certificate (0: the client's default)")
 	fs.BoolVar(&opts.ConfirmByClose, "confirm-by-close", false, "confirm every batch by closing its connection (no pooling) instead of waiting for late errors")
 	if err := fs.Parse(args); err != nil {

@@ -151,7 +151,7 @@ var _ = Describe("Faults", func() {
 	})
 
 	It("fires as often as Times says, in the order faults were added", func() {
-		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(8)), Times: 2}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(8)), Times: mockapns.Times(2)}})
 		addFault(srv, mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Token: tokenOf(token(8)), Times: mockapns.Always}})
 		want := []wire.Status{wire.StatusInvalidToken, wire.StatusInvalidToken, wire.StatusProcessingError, wire.StatusProcessingError}
 		for i, status := range want {
@@ -246,13 +246,13 @@ var _ = Describe("Faults", func() {
 		Entry("reject with status 0", mockapns.Reject{}),
 		Entry("negative nth", mockapns.Shutdown{When: mockapns.Trigger{Nth: -1}}),
 		Entry("probability above 1", mockapns.Disconnect{When: mockapns.Trigger{Probability: 1.5}}),
-		Entry("times below Always", mockapns.Reject{Status: 8, When: mockapns.Trigger{Times: -2}}),
+		Entry("times below Always", mockapns.Reject{Status: 8, When: mockapns.Trigger{Times: mockapns.Times(-2)}}),
 		Entry("negative after_bytes", mockapns.Disconnect{AfterBytes: -1}),
 		Entry("zero delay", mockapns.Delay{}),
 		Entry("a pointer", &mockapns.Reject{Status: 8}),
 		Entry("nil", nil),
 		Entry("negative feedback cut", mockapns.FeedbackCut{AfterBytes: -1}),
-		Entry("feedback times below Always", mockapns.FeedbackSplit{Times: -5}),
+		Entry("feedback times below Always", mockapns.FeedbackSplit{Times: mockapns.Times(-5)}),
 	)
 
 	It("refuses to start with an invalid configured fault", func() {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -111,6 +112,7 @@ func (g *gwConn) fill() (int, error) {
 	return g.c.Read(g.buf[g.end:])
 }
 
+// run reads and judges until the connection ends, and says how.
 func (g *gwConn) run() verdict {
 	for {
 		n, err := g.fill()
@@ -119,55 +121,61 @@ func (g *gwConn) run() verdict {
 			g.read += int64(n)
 			g.end += n
 			g.now = time.Now()
-			cut := -1
-			if g.s.faults.active.Load() > 0 {
-				if at, ok := g.s.faults.cutAt(before, g.read); ok {
-					cut = g.end - int(g.read-at) // keep the bytes before the cut
+			if g.s.faults.activeFor(apns.Binary) {
+				if at, ok := g.s.faults.cutAt(apns.Binary, before, g.read); ok {
+					return g.processCut(g.end - int(g.read-at)) // keep the bytes before the cut
 				}
-			}
-			if cut >= 0 {
-				tail := g.end
-				g.end = cut
-				if v := g.process(); v != keepGoing {
-					// A frame before the cut ended the connection (error
-					// response, command-0 error, disconnect fault): the
-					// bytes past the cut were read too, and the whole
-					// frames among them are discarded like any others
-					// after the bad one. Leaving them out of the buffer
-					// lost their count and the framing of what follows.
-					if v == answered || v == closeQuiet {
-						g.end = tail
-						g.countDiscarded()
-					}
-					return v
-				}
-				g.log.Info("mockapns cut connection (disconnect after_bytes fault)", "at", g.read-int64(tail-cut))
-				// The frames from the one the cut falls in onwards are
-				// never processed: count those that arrived whole.
-				g.end = tail
-				g.countDiscarded()
-				return closeQuiet
 			}
 			if v := g.process(); v != keepGoing {
 				return v
 			}
 		}
 		if err != nil {
-			switch {
-			case errors.Is(err, io.EOF):
-				if g.end > g.start {
-					g.log.Info("mockapns client closed inside a frame", "bytes", g.end-g.start)
-				} else {
-					g.log.Debug("mockapns client closed")
-				}
-			case errors.Is(err, net.ErrClosed), g.cut():
-				return stopped
-			default:
-				g.log.Info("mockapns gateway read failed", "err", err)
-			}
-			return keepGoing
+			return g.readEnded(err)
 		}
 	}
+}
+
+// processCut judges the frames before buffer offset cut, then cuts the
+// connection.
+func (g *gwConn) processCut(cut int) verdict {
+	tail := g.end
+	g.end = cut
+	if v := g.process(); v != keepGoing {
+		// A frame before the cut ended the connection (error response,
+		// command-0 error, disconnect fault): the bytes past the cut were
+		// read too, and the whole frames among them are discarded like
+		// any others after the bad one. Leaving them out of the buffer
+		// lost their count and the framing of what follows.
+		if v == answered || v == closeQuiet {
+			g.end = tail
+			g.countDiscarded()
+		}
+		return v
+	}
+	g.log.Info("mockapns cut connection (disconnect after_bytes fault)", "at", g.read-int64(tail-cut))
+	// The frames from the one the cut falls in onwards are never
+	// processed: count those that arrived whole.
+	g.end = tail
+	g.countDiscarded()
+	return closeQuiet
+}
+
+// readEnded says how the connection ends on a read error.
+func (g *gwConn) readEnded(err error) verdict {
+	switch {
+	case errors.Is(err, io.EOF):
+		if g.end > g.start {
+			g.log.Info("mockapns client closed inside a frame", "bytes", g.end-g.start)
+		} else {
+			g.log.Debug("mockapns client closed")
+		}
+	case errors.Is(err, net.ErrClosed), g.cut():
+		return stopped
+	default:
+		g.log.Info("mockapns gateway read failed", "err", err)
+	}
+	return keepGoing
 }
 
 // cut reports whether the connection was cut by the server.
@@ -186,60 +194,21 @@ func (g *gwConn) process() verdict {
 	for g.start < g.end {
 		n := &g.note
 		used, err := wire.ParseNotification(g.buf[g.start:g.end], n, s.cfg.Parse)
+		if errors.Is(err, wire.ErrIncomplete) {
+			break
+		}
 		if err != nil {
-			if errors.Is(err, wire.ErrIncomplete) {
-				break
-			}
-			var fe *wire.FrameError
-			if !errors.As(err, &fe) { // not produced by the parser; be safe
-				fe = &wire.FrameError{Command: wire.Command(g.buf[g.start]), Status: wire.StatusProtocolError, Err: err}
-			}
-			bad := wire.Notification{Command: fe.Command, ID: fe.ID}
-			if used > 0 {
-				bad.Token, bad.Payload, bad.Expiry = n.Token, n.Payload, n.Expiry
-				bad.Priority, bad.Present = n.Priority, n.Present
-				bad.ID = fe.ID
-			}
-			g.start += used
-			if used == 0 {
-				// The frame cannot be delimited: nothing after it can be.
-				g.start = g.end
-				g.lostSync = true
-			}
-			return g.refuse(&bad, fe.Status, fe.Err)
+			return g.refuseFrame(used, err)
 		}
 		g.start += used
-		if s.faults.active.Load() > 0 {
-			a := s.faults.onNotification(n)
-			if a.delay > 0 {
-				g.flush()
-				g.log.Info("mockapns delay fault", "delay", a.delay, "id", n.ID)
-				if !g.stall(a.delay) {
-					return stopped
-				}
-				// The buffer is untouched: n still aliases it.
-			}
-			switch a.kind {
-			case actReject:
-				return g.refuse(n, a.status, nil)
-			case actShutdown:
-				return g.shutdown(n)
-			case actDisconnect:
-				g.flush()
-				g.log.Info("mockapns disconnect fault", "id", n.ID)
-				s.stats.discarded.Add(1)
-				g.countDiscarded()
-				return closeQuiet
+		if s.faults.activeFor(apns.Binary) {
+			if v, done := g.applyFaults(n); done {
+				return v
 			}
 		}
 		if !s.cfg.NoValidation {
 			if err := wire.Validate(n, s.cfg.Limits); err != nil {
-				var fe *wire.FrameError
-				status := wire.StatusProtocolError
-				if errors.As(err, &fe) {
-					status = fe.Status
-				}
-				return g.refuse(n, status, err)
+				return g.refuse(n, gatewayStatusOf(err), err)
 			}
 		}
 		g.last = n.ID
@@ -247,6 +216,64 @@ func (g *gwConn) process() verdict {
 	}
 	g.flush()
 	return keepGoing
+}
+
+// gatewayStatusOf is the status a validation or parse error is answered with.
+func gatewayStatusOf(err error) wire.Status {
+	var fe *wire.FrameError
+	if errors.As(err, &fe) {
+		return fe.Status
+	}
+	return wire.StatusProtocolError
+}
+
+// refuseFrame refuses the frame at g.start that did not parse; used is
+// what the parser consumed (0 when the frame cannot be delimited).
+func (g *gwConn) refuseFrame(used int, err error) verdict {
+	n := &g.note
+	var fe *wire.FrameError
+	if !errors.As(err, &fe) { // not produced by the parser; be safe
+		fe = &wire.FrameError{Command: wire.Command(g.buf[g.start]), Status: wire.StatusProtocolError, Err: err}
+	}
+	bad := wire.Notification{Command: fe.Command, ID: fe.ID}
+	if used > 0 {
+		bad.Token, bad.Payload, bad.Expiry = n.Token, n.Payload, n.Expiry
+		bad.Priority, bad.Present = n.Priority, n.Present
+	}
+	g.start += used
+	if used == 0 {
+		// The frame cannot be delimited: nothing after it can be.
+		g.start = g.end
+		g.lostSync = true
+	}
+	return g.refuse(&bad, fe.Status, fe.Err)
+}
+
+// applyFaults runs the faults on n and carries out what fired; done says
+// that the connection ends with v.
+func (g *gwConn) applyFaults(n *wire.Notification) (v verdict, done bool) {
+	a := g.s.faults.onNotification(n)
+	if a.delay > 0 {
+		g.flush()
+		g.log.Info("mockapns delay fault", "delay", a.delay, "id", n.ID)
+		if !g.stall(a.delay) {
+			return stopped, true
+		}
+		// The buffer is untouched: n still aliases it.
+	}
+	switch a.kind {
+	case actReject:
+		return g.refuse(n, a.status, nil), true
+	case actShutdown:
+		return g.shutdown(n), true
+	case actDisconnect:
+		g.flush()
+		g.log.Info("mockapns disconnect fault", "id", n.ID)
+		g.s.stats.discarded.Add(1)
+		g.countDiscarded()
+		return closeQuiet, true
+	}
+	return keepGoing, false
 }
 
 // flush journals and counts the accepted notifications of this read.

@@ -16,7 +16,7 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
-// designExamples are the fault examples of DESIGN.md, verbatim, plus one per
+// designExamples are the documented fault examples, verbatim, plus one per
 // feedback action, with the Go value each stands for.
 var designExamples = []struct {
 	json string
@@ -32,7 +32,7 @@ var designExamples = []struct {
 	{`{"action": "reject",     "status": 7, "probability": 0.01, "times": 0}`, mockapns.Reject{Status: 7, When: mockapns.Trigger{Probability: 0.01, Times: mockapns.Always}}},
 	{`{"action": "feedback_coalesce"}`, mockapns.FeedbackCoalesce{}},
 	{`{"action": "feedback_split", "times": 0}`, mockapns.FeedbackSplit{Times: mockapns.Always}},
-	{`{"action": "feedback_cut", "after_bytes": 45, "times": 3}`, mockapns.FeedbackCut{AfterBytes: 45, Times: 3}},
+	{`{"action": "feedback_cut", "after_bytes": 45, "times": 3}`, mockapns.FeedbackCut{AfterBytes: 45, Times: mockapns.Times(3)}},
 	{`{"action": "feedback_cut", "after_bytes": 0}`, mockapns.FeedbackCut{}},
 }
 
@@ -57,7 +57,7 @@ func specError(err error) *mockapns.FaultSpecError {
 }
 
 var _ = Describe("fault JSON", func() {
-	Describe("the DESIGN.md examples", func() {
+	Describe("the documented examples", func() {
 		for _, ex := range designExamples {
 			It("parses "+ex.json+" and round-trips it", func() {
 				got, err := mockapns.ParseFault([]byte(ex.json))
@@ -85,11 +85,11 @@ var _ = Describe("fault JSON", func() {
 			`{"action":"shutdown","nth":100}`),
 		Entry("Always is times 0", mockapns.Reject{Status: 7, When: mockapns.Trigger{Probability: 0.01, Times: mockapns.Always}},
 			`{"action":"reject","status":7,"probability":0.01,"times":0}`),
-		Entry("a count stays a count", mockapns.Disconnect{When: mockapns.Trigger{Nth: 50, Times: 3}},
+		Entry("a count stays a count", mockapns.Disconnect{When: mockapns.Trigger{Nth: 50, Times: mockapns.Times(3)}},
 			`{"action":"disconnect","nth":50,"times":3}`),
 		Entry("delay as a Go duration string", mockapns.Delay{Duration: 1500 * time.Millisecond},
 			`{"action":"delay","delay":"1.5s"}`),
-		Entry("a cut by position leaves out the selectors it ignores", mockapns.Disconnect{AfterBytes: 10, When: mockapns.Trigger{Nth: 3, Times: 2}},
+		Entry("a cut by position leaves out the selectors it ignores", mockapns.Disconnect{AfterBytes: 10, When: mockapns.Trigger{Nth: 3, Times: mockapns.Times(2)}},
 			`{"action":"disconnect","after_bytes":10,"times":2}`),
 		Entry("feedback_cut always carries after_bytes", mockapns.FeedbackCut{},
 			`{"action":"feedback_cut","after_bytes":0}`),
@@ -196,11 +196,11 @@ var _ = Describe("fault JSON", func() {
 		Entry("negative nth", mockapns.Shutdown{When: mockapns.Trigger{Nth: -1}}),
 		Entry("probability above 1", mockapns.Shutdown{When: mockapns.Trigger{Probability: 2}}),
 		Entry("NaN probability", mockapns.Shutdown{When: mockapns.Trigger{Probability: math.NaN()}}),
-		Entry("times below Always", mockapns.Shutdown{When: mockapns.Trigger{Times: -2}}),
+		Entry("times below Always", mockapns.Shutdown{When: mockapns.Trigger{Times: mockapns.Times(-2)}}),
 		Entry("zero delay", mockapns.Delay{}),
 		Entry("negative after_bytes", mockapns.Disconnect{AfterBytes: -1}),
 		Entry("negative feedback cut", mockapns.FeedbackCut{AfterBytes: -1}),
-		Entry("feedback times below Always", mockapns.FeedbackSplit{Times: -3}),
+		Entry("feedback times below Always", mockapns.FeedbackSplit{Times: mockapns.Times(-3)}),
 	)
 })
 
@@ -214,6 +214,12 @@ func FuzzParseFault(f *testing.F) {
 	f.Add([]byte(`{"action":"reject","status":8,"token":"ab","nth":3,"probability":0.5,"times":7}`))
 	f.Add([]byte(`{"action":"delay","delay":"1h2m3.000000004s","token":"00"}`))
 	f.Add([]byte(`{"action":"shutdown","nth":1,"nth":2}`))
+	for _, ex := range http2Examples {
+		f.Add([]byte(ex.json))
+	}
+	for _, ex := range everyMember {
+		f.Add([]byte(ex.json))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fault, err := mockapns.ParseFault(data)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -152,6 +153,8 @@ var _ = Describe("Journal across protocols", func() {
 		Expect(got).To(HaveLen(1))
 		Expect(got[0].Protocol).To(Equal(apns.Binary))
 		expectAPIError(call(ts, "GET", "/api/v1/notifications?protocol=spdy", ""), http.StatusBadRequest, "protocol")
+		expectAPIError(call(ts, "GET", "/api/v1/notifications?token="+strings.Repeat("ab", apns.MaxTokenLength+1), ""),
+			http.StatusBadRequest, "token")
 
 		var raw map[string]any
 		Expect(json.Unmarshal(call(ts, "GET", "/api/v1/stats", "").body, &raw)).To(Succeed())
