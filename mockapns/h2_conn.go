@@ -3,6 +3,7 @@ package mockapns
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -70,14 +71,15 @@ type h2Stream struct {
 // the connection) owns every field not marked otherwise; the writer
 // goroutine owns the Framer that writes and the send windows.
 type h2Conn struct {
-	s      *Server
-	t      *tracked
-	c      net.Conn
-	num    uint64
-	log    *slog.Logger
-	auth   h2Authenticator
-	cert   bool        // the client presented a certificate
-	refuse apns.Reason // refuse the connection with this reason, after the preface
+	s       *Server
+	t       *tracked
+	c       net.Conn
+	num     uint64
+	log     *slog.Logger
+	auth    h2Authenticator
+	cert    bool        // the client presented a certificate
+	refuse  apns.Reason // refuse the connection with this reason, after the preface
+	cutting bool        // a disconnect fault fired: read nothing more
 
 	br   *bufio.Reader
 	hbuf []byte // payload of the HEADERS frame being read
@@ -140,30 +142,12 @@ type h2Authenticator interface {
 	TokenValidated() bool
 }
 
-// h2PresenceAuth is the authentication used until provider tokens are
-// verified: certificate connections pass; token connections need a
-// non-empty "bearer" authorization, whose first appearance counts as the
-// first valid token. Both need apns-topic.
-type h2PresenceAuth struct {
-	cert bool
-	seen bool
-}
+// h2Refused is the authentication of a connection refused after its
+// preface: it refuses every request (none is read).
+type h2Refused struct{ reason apns.Reason }
 
-func (a *h2PresenceAuth) authorize(authorization, topic string) (string, apns.Reason) {
-	if !a.cert {
-		tok, ok := strings.CutPrefix(authorization, "bearer ")
-		if !ok || tok == "" {
-			return "", apns.ReasonMissingProviderToken
-		}
-		a.seen = true
-	}
-	if topic == "" {
-		return "", apns.ReasonMissingTopic
-	}
-	return topic, ""
-}
-
-func (a *h2PresenceAuth) TokenValidated() bool { return a.seen }
+func (a h2Refused) authorize(string, string) (string, apns.Reason) { return "", a.reason }
+func (h2Refused) TokenValidated() bool                             { return false }
 
 // h2ConnError ends a connection with a GOAWAY carrying Code.
 type h2ConnError struct {
@@ -182,11 +166,11 @@ func connErr(code http2.ErrCode, detail string) error {
 var errH2Preface = errors.New("mockapns: bad HTTP/2 client preface")
 
 // newH2Conn prepares a connection; run serves it.
-func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, cert bool, log *slog.Logger) *h2Conn {
+func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, peer *x509.Certificate, log *slog.Logger) *h2Conn {
 	var seed [32]byte
 	_, _ = rand.Read(seed[:])
 	hc := &h2Conn{
-		s: s, t: t, c: c, num: num, log: log, cert: cert, auth: &h2PresenceAuth{cert: cert},
+		s: s, t: t, c: c, num: num, log: log, cert: peer != nil,
 		rnd:     mrand.NewChaCha8(seed),
 		streams: make(map[uint32]*h2Stream),
 		recvWin: h2InitialWindow,
@@ -201,6 +185,11 @@ func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, cert bool, log *s
 	hc.dec = newH2Decoder(h2HeaderTableSize, h2MaxHeaderListSize)
 	hc.hdr = &hc.scratch
 	hc.w.init(hc)
+	if a, why := s.newConnAuth(peer); why != "" {
+		hc.auth, hc.refuse = h2Refused{why}, why
+	} else {
+		hc.auth = a
+	}
 	return hc
 }
 
@@ -341,6 +330,9 @@ func (c *h2Conn) serve() error {
 		}
 		if err != nil {
 			return err
+		}
+		if c.cutting {
+			return errWriterDone
 		}
 		if c.br.Buffered() == 0 {
 			// All that arrived is handled: what it caused goes out now.
@@ -783,7 +775,8 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 		c.log.Info("mockapns disconnect fault", "stream", st.id)
 		c.drop(st)
 		c.active.Add(-1)
-		c.t.close()
+		c.cutting = true // the reader stops; the writer writes what is decided, then cuts
+		c.send(h2Out{kind: outCut})
 		return
 	case h2ActGoAway:
 		c.faultGoAway(st, &plan)

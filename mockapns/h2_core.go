@@ -1,9 +1,11 @@
 package mockapns
 
 import (
+	"strings"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
+	"github.com/apnskit/apnskit/certs"
 	"unsafe"
 )
 
@@ -12,7 +14,7 @@ import (
 
 // h2Sandbox reports whether the listener plays the development
 // environment (which adds apns-unique-id to successes).
-func (s *Server) h2Sandbox() bool { return true }
+func (s *Server) h2Sandbox() bool { return s.h2auth.env == certs.Sandbox }
 
 // h2ConnOpened and h2ConnClosed count a connection in the http2 stats.
 func (s *Server) h2ConnOpened() {
@@ -50,12 +52,50 @@ type h2Plan struct {
 	restoreAfter int
 }
 
-// plan runs the HTTP/2 faults against a complete request.
-func (c *h2Conn) plan(st *h2Stream) h2Plan { return h2Plan{} }
+// plan runs the HTTP/2 faults against a complete request, before it is
+// judged: the token they match is the one of :path, if it decodes.
+func (c *h2Conn) plan(st *h2Stream) h2Plan {
+	if !c.s.faults.activeFor(apns.HTTP2) {
+		return h2Plan{}
+	}
+	var tok []byte
+	if hexTok, ok := strings.CutPrefix(st.req.f[fPath], devicePath); ok && decodeHexToken(hexTok, &c.push) {
+		tok = c.push.tokenBytes()
+	}
+	a := c.s.faults.onRequest(tok)
+	p := h2Plan{delay: a.delay, restoreAfter: a.restoreAfter}
+	if a.hasMaxStreams {
+		p.maxStreams = a.maxStreams
+	}
+	switch a.kind {
+	case actReject:
+		p.act, p.reason, p.status = h2ActReject, a.reason, a.httpStatus
+	case actGoAway:
+		p.act, p.reason, p.lastStreamID, p.hasLast = h2ActGoAway, a.reason, a.lastStreamID, a.hasLastStreamID
+	case actRstStream:
+		p.act = h2ActReset
+	case actDisconnect:
+		p.act = h2ActDisconnect
+	}
+	return p
+}
 
 // h2Device applies the device state to an accepted push: a reason to
 // refuse it, and for Unregistered the time in milliseconds since the epoch.
-func (s *Server) h2Device(p *h2Push) (apns.Reason, int64) { return "", 0 }
+func (s *Server) h2Device(p *h2Push) (apns.Reason, int64) {
+	if s.h2auth.devices.n.Load() == 0 {
+		return "", 0 // no device state: no need to make an apns.Token
+	}
+	tok, err := apns.TokenFromBytes(p.tokenBytes())
+	if err != nil {
+		return "", 0
+	}
+	r, at := s.checkDevice(tok, p.topic)
+	if r == apns.ReasonUnregistered {
+		return r, at.UnixMilli()
+	}
+	return r, 0
+}
 
 // h2Record journals (and counts) a request answered with m.
 func (s *Server) h2Record(c *h2Conn, r *h2Incoming, p *h2Push, m *h2Out, at time.Time) {

@@ -26,7 +26,7 @@ var _ = Describe("HTTP/2 listener", func() {
 		It("accepts a push on a token connection: 200, a generated apns-id and apns-unique-id", func() {
 			c := srv.HTTP2Client()
 			DeferCleanup(closeClient, c)
-			status, hdr, body := h2Post(c, srv, h2Token, payload, "authorization", h2Bearer, "apns-topic", h2Topic)
+			status, hdr, body := h2Post(c, srv, h2Token, payload, "authorization", bearer(srv), "apns-topic", h2Topic)
 			Expect(status).To(Equal(200))
 			Expect(body).To(BeEmpty())
 			Expect(hdr.Get("apns-id")).To(MatchRegexp(canonicalUUID.String()))
@@ -37,7 +37,7 @@ var _ = Describe("HTTP/2 listener", func() {
 		It("echoes the apns-id it was given", func() {
 			c := srv.HTTP2Client()
 			DeferCleanup(closeClient, c)
-			status, hdr, _ := h2Post(c, srv, h2Token, payload, "authorization", h2Bearer, "apns-topic", h2Topic, "apns-id", apnsID)
+			status, hdr, _ := h2Post(c, srv, h2Token, payload, "authorization", bearer(srv), "apns-topic", h2Topic, "apns-id", apnsID)
 			Expect(status).To(Equal(200))
 			Expect(hdr.Get("apns-id")).To(Equal(apnsID))
 		})
@@ -150,15 +150,16 @@ var _ = Describe("HTTP/2 listener", func() {
 		It("allows one stream until the first valid token, then the limit, announced by SETTINGS", func() {
 			r := dialH2(srv, srv.HTTP2TLSConfig())
 			Expect(r.settings).To(Equal([]uint32{1}))
-			r.headers(1, false, request(h2Token, "authorization", h2Bearer)...)
-			r.headers(3, false, request(h2Token, "authorization", h2Bearer)...)
+			auth := bearer(srv) // one token per connection: changing it is limited
+			r.headers(1, false, request(h2Token, "authorization", auth)...)
+			r.headers(3, false, request(h2Token, "authorization", auth)...)
 			Expect(r.wait(3)[0]).To(Equal(&h2Resp{header: map[string]string{}, reset: true, rst: http2.ErrCodeRefusedStream}))
 			r.data(1, true, payload)
 			Expect(r.wait(1)[0].status).To(Equal("200"))
 			Expect(r.readUntil(func() bool { return len(r.settings) == 2 })).To(Succeed())
 			Expect(r.settings).To(Equal([]uint32{1, mockapns.DefaultHTTP2MaxStreams}))
 			for id := uint32(5); id <= 13; id += 2 {
-				r.headers(id, false, request(h2Token, "authorization", h2Bearer)...)
+				r.headers(id, false, request(h2Token, "authorization", auth)...)
 			}
 			for id := uint32(5); id <= 13; id += 2 {
 				r.data(id, true, payload)
