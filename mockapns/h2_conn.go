@@ -199,7 +199,7 @@ func (c *h2Conn) maxStreams() uint32 {
 		return 1
 	}
 	if n := c.s.cfg.HTTP2MaxStreams; n > 0 {
-		return uint32(n)
+		return uint32(min(n, 1<<31-1))
 	}
 	return DefaultHTTP2MaxStreams
 }
