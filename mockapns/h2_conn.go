@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +51,7 @@ const (
 	// h2WindowCredit is the consumed-bytes threshold at which the
 	// connection window is given back.
 	h2WindowCredit = 16384
-	h2OutQueue     = 4096
+	h2OutQueue     = 1024
 	h2ReadBuf      = 64 << 10
 	h2WriteBuf     = 64 << 10
 	// h2CloseGrace bounds the wait for a GOAWAY to be written when the
@@ -89,7 +90,7 @@ type h2Conn struct {
 
 	streams map[uint32]*h2Stream
 	free    []*h2Stream
-	lastID  atomic.Uint32 // highest stream the client opened
+	lastID  atomic.Uint32 // highest stream the client opened (read by Shutdown and Close too)
 
 	// header block being decoded
 	hdr          *h2Incoming // where fields go; c.scratch for ignored streams
@@ -118,10 +119,11 @@ type h2Conn struct {
 	push h2Push // the request being judged (here so that it does not escape)
 	resp h2Out  // its response
 
-	lastDone     uint32        // highest stream whose request was judged
-	restoreAfter int           // successes until a max_streams fault's limit is lifted
-	timers       []*time.Timer // delayed answers
+	lastDone     uint32   // highest stream whose request was judged
+	restoreAfter int      // successes until a max_streams fault's limit is lifted
+	delays       h2Delays // answers held by delay faults
 
+	// Shared with the writer and with Shutdown and Close.
 	active   atomic.Int32 // streams open or awaiting their response
 	draining atomic.Bool  // GOAWAY sent or received: close once idle
 	goAwayID atomic.Uint32
@@ -265,9 +267,7 @@ func (c *h2Conn) run() {
 	default:
 		c.log.Info("mockapns http2 read failed", "err", err)
 	}
-	for _, t := range c.timers {
-		t.Stop()
-	}
+	c.delays.stop()
 	close(c.quit)
 	<-c.wdone
 }
@@ -862,7 +862,7 @@ func (c *h2Conn) respond(st *h2Stream, reason apns.Reason, status int, unregiste
 	c.log.Info("mockapns delay fault", "stream", m.stream, "delay", delay)
 	late := *m
 	late.flush = true
-	c.timers = append(c.timers, time.AfterFunc(delay, func() { c.send(late) }))
+	c.delays.after(delay, func() { c.send(late) })
 }
 
 // faultGoAway sends GOAWAY for a goaway fault: its last stream is the one
@@ -893,6 +893,44 @@ func (c *h2Conn) faultGoAway(st *h2Stream, plan *h2Plan) {
 		}
 	}
 	c.send(h2Out{kind: outNudge})
+}
+
+// h2Delays holds the timers of answers delayed by faults, so that a
+// connection that ends stops them.
+type h2Delays struct {
+	mu      sync.Mutex
+	set     map[*time.Timer]struct{}
+	stopped bool
+}
+
+// after runs fn after d, unless stop comes first.
+func (d *h2Delays) after(dur time.Duration, fn func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	if d.set == nil {
+		d.set = make(map[*time.Timer]struct{})
+	}
+	var t *time.Timer
+	t = time.AfterFunc(dur, func() {
+		d.mu.Lock()
+		delete(d.set, t) // after after has stored t: it holds the lock until then
+		d.mu.Unlock()
+		fn()
+	})
+	d.set[t] = struct{}{}
+}
+
+func (d *h2Delays) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	for t := range d.set {
+		t.Stop()
+	}
+	d.set = nil
 }
 
 // newUUID writes a random version-4 UUID in canonical form.
