@@ -3,12 +3,12 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"net"
 	"os"
 	"strings"
 
 	"github.com/apnskit/apnskit/certs"
+	"github.com/apnskit/apnskit/internal/cli"
 	"github.com/apnskit/apnskit/mockapns"
 )
 
@@ -95,7 +95,7 @@ func (e *authKeyFlagError) Unwrap() error { return e.err }
 // check validates what the flag functions could not.
 func (o *http2Options) check() error {
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
-		return &usageError{fmt.Errorf("invalid value %q for flag -http2: want HOST:PORT", o.addr)}
+		return cli.Usagef("invalid value %q for flag -http2: want HOST:PORT", o.addr)
 	}
 	return nil
 }

@@ -52,14 +52,15 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/apnskit/apnskit/internal/cli"
 	"github.com/apnskit/apnskit/mockapns"
 )
 
 // Exit statuses.
 const (
 	exitOK    = 0
-	exitError = 1 // the server could not start or failed
-	exitUsage = 2 // bad flags or arguments
+	exitError = 1             // the server could not start or failed
+	exitUsage = cli.ExitUsage // bad flags or arguments
 )
 
 func main() {
@@ -80,17 +81,10 @@ func report(err error, stderr io.Writer) int {
 	}
 	msg := strings.Join(strings.Fields(err.Error()), " ") // one line, whatever the error holds
 	msg = strings.TrimPrefix(msg, "mockapns: ")
-	var ue *usageError
-	if errors.As(err, &ue) || errors.Is(err, mockapns.ErrBadConfig) {
+	if errors.Is(err, cli.ErrUsage) || errors.Is(err, mockapns.ErrBadConfig) {
 		fmt.Fprintf(stderr, "mockapns: %s (run mockapns -h for usage)\n", msg)
 		return exitUsage
 	}
 	fmt.Fprintf(stderr, "mockapns: %s\n", msg)
 	return exitError
 }
-
-// usageError is a bad command line.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }

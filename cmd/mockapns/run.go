@@ -11,11 +11,10 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/apnskit/apnskit/certs"
+	"github.com/apnskit/apnskit/internal/cli"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
 )
@@ -41,8 +40,7 @@ type options struct {
 	seed        int64
 	validate    bool
 	limits      wire.Limits
-	logLevel    slog.Level
-	logFormat   string
+	log         cli.LogFlags
 	version     bool
 
 	h2 http2Options // flags_http2.go
@@ -51,10 +49,10 @@ type options struct {
 // errHelp means -h was asked for and the usage printed.
 var errHelp = errors.New("help requested")
 
-// newFlagSet defines the flags (a contract: DESIGN.md) into o.
+// newFlagSet defines the flags (their names and defaults are a contract,
+// README.md in this folder) into o.
 func newFlagSet(o *options) *flag.FlagSet {
-	fs := flag.NewFlagSet("mockapns", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported as one line by report
+	fs := cli.NewFlagSet("mockapns") // errors are reported as one line by report
 	fs.StringVar(&o.gateway, "gateway", "127.0.0.1:2195", "binary gateway `address` (:0 picks a free port)")
 	fs.StringVar(&o.feedback, "feedback", "127.0.0.1:2196", "feedback service `address`")
 	fs.StringVar(&o.admin, "admin", "127.0.0.1:8195", "admin HTTP API `address`")
@@ -70,31 +68,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 		})
 	fs.IntVar(&o.journalSize, "journal-size", mockapns.DefaultJournalSize, "journal `entries` kept (oldest dropped first; counters stay exact)")
 	fs.Int64Var(&o.seed, "seed", 0, "`seed` of the random source behind probability faults (0: time-based; the seed in use is logged at start)")
-	o.logLevel = slog.LevelInfo
-	fs.Func("log-level", "log `level`: debug, info, warn or error (default info)", func(s string) error {
-		switch strings.ToLower(s) {
-		case "debug":
-			o.logLevel = slog.LevelDebug
-		case "info":
-			o.logLevel = slog.LevelInfo
-		case "warn":
-			o.logLevel = slog.LevelWarn
-		case "error":
-			o.logLevel = slog.LevelError
-		default:
-			return errors.New("want debug, info, warn or error")
-		}
-		return nil
-	})
-	o.logFormat = "text"
-	fs.Func("log-format", "log `format` on stderr: text or json (default text)", func(s string) error {
-		switch s {
-		case "text", "json":
-			o.logFormat = s
-			return nil
-		}
-		return errors.New("want text or json")
-	})
+	o.log.Register(fs)
 	fs.BoolVar(&o.validate, "validate", true, "apply Apple's checks (token length, payload size, priority); -validate=false accepts anything that parses")
 	fs.IntVar(&o.limits.TokenLength, "token-length", wire.DefaultTokenLength, "the only device token `length` accepted, in bytes (-1: any length from 1 to 100)")
 	fs.IntVar(&o.limits.MaxPayload, "max-payload", wire.DefaultMaxPayload, "largest payload accepted, in `bytes` (256 before iOS 8)")
@@ -104,7 +78,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags reads the command line. Bad input is a *usageError; -h prints
+// parseFlags reads the command line. Bad input is a *cli.UsageError; -h prints
 // the usage on stdout and returns errHelp.
 func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	o := &options{}
@@ -114,27 +88,27 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 			printUsage(fs, stdout)
 			return nil, errHelp
 		}
-		return nil, &usageError{err}
+		return nil, cli.Usage(err)
 	}
 	if fs.NArg() > 0 {
-		return nil, &usageError{fmt.Errorf("unexpected argument %q (mockapns takes flags only)", fs.Arg(0))}
+		return nil, cli.Usagef("unexpected argument %q (mockapns takes flags only)", fs.Arg(0))
 	}
 	for _, a := range []struct{ flag, addr string }{{"gateway", o.gateway}, {"feedback", o.feedback}, {"admin", o.admin}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			return nil, &usageError{fmt.Errorf("invalid value %q for flag -%s: want HOST:PORT", a.addr, a.flag)}
+			return nil, cli.Usagef("invalid value %q for flag -%s: want HOST:PORT", a.addr, a.flag)
 		}
 	}
 	if o.certs == "" {
-		return nil, &usageError{errors.New("invalid value \"\" for flag -certs: want a folder")}
+		return nil, cli.Usagef("invalid value \"\" for flag -certs: want a folder")
 	}
 	if o.journalSize < 1 {
-		return nil, &usageError{fmt.Errorf("invalid value %d for flag -journal-size: want at least 1", o.journalSize)}
+		return nil, cli.Usagef("invalid value %d for flag -journal-size: want at least 1", o.journalSize)
 	}
 	if o.limits.TokenLength == 0 || o.limits.TokenLength < -1 || o.limits.TokenLength > wire.MaxTokenLength {
-		return nil, &usageError{fmt.Errorf("invalid value %d for flag -token-length: want 1 to %d, or -1 for any", o.limits.TokenLength, wire.MaxTokenLength)}
+		return nil, cli.Usagef("invalid value %d for flag -token-length: want 1 to %d, or -1 for any", o.limits.TokenLength, wire.MaxTokenLength)
 	}
 	if o.limits.MaxPayload < 1 || o.limits.MaxPayload > math.MaxUint16 {
-		return nil, &usageError{fmt.Errorf("invalid value %d for flag -max-payload: want 1 to 65535", o.limits.MaxPayload)}
+		return nil, cli.Usagef("invalid value %d for flag -max-payload: want 1 to 65535", o.limits.MaxPayload)
 	}
 
 	if err := o.h2.check(); err != nil {
@@ -155,32 +129,9 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 	fs.SetOutput(io.Discard)
 }
 
-// version describes the build.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "mockapns (unknown version)"
-	}
-	v := "mockapns " + bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v + " " + bi.GoVersion
-}
-
-func newLogger(o *options, stderr io.Writer) *slog.Logger {
-	ho := &slog.HandlerOptions{Level: o.logLevel}
-	if o.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(stderr, ho))
-	}
-	return slog.New(slog.NewTextHandler(stderr, ho))
-}
-
 // run starts the mock as the command line says, prints the ready line on
 // stdout, serves until ctx ends, then shuts down gracefully. A bad command
-// line is a *usageError; a server that cannot start, another error.
+// line is a *cli.UsageError; a server that cannot start, another error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stdout)
 	if errors.Is(err, errHelp) {
@@ -190,10 +141,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.version {
-		_, err := fmt.Fprintln(stdout, version())
+		_, err := fmt.Fprintln(stdout, cli.Version("mockapns"))
 		return err
 	}
-	log := newLogger(o, stderr)
+	log := o.log.Logger(stderr)
 
 	dir, err := filepath.Abs(o.certs)
 	if err != nil {
