@@ -238,7 +238,9 @@ func (c *h2Conn) send(m h2Out) {
 // of the connection done. The connection is left for the caller to close.
 func (c *h2Conn) run() {
 	first := c.maxStreams()
-	c.acked = first // enforced from the start, as Apple does
+	// Enforced from the start, as Apple does; the client's first SETTINGS
+	// ACK acknowledges it.
+	c.acked, c.limits = first, append(c.limits, first)
 	go c.w.run(first)
 	err := c.serve()
 	var ce *h2ConnError
