@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/apnskit/apnskit/internal/pkcs8"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -241,4 +242,23 @@ func checkKeyMatch(leaf *x509.Certificate, key crypto.PrivateKey) error {
 		return ErrKeyMismatch
 	}
 	return nil
+}
+
+// decryptPKCS8 decrypts an encrypted PKCS#8 key with package pkcs8 and
+// puts the client's sentinel for the kind of error in front.
+func decryptPKCS8(der, passphrase []byte) (crypto.PrivateKey, error) {
+	key, err := pkcs8.Decrypt(der, passphrase)
+	if err == nil {
+		return key, nil
+	}
+	for _, k := range []struct{ kind, sentinel error }{
+		{pkcs8.ErrBadPassphrase, ErrBadPassphrase},
+		{pkcs8.ErrUnsupported, ErrUnsupportedKey},
+		{pkcs8.ErrMalformed, ErrMalformedPEM},
+	} {
+		if errors.Is(err, k.kind) {
+			return nil, fmt.Errorf("%w: %w", k.sentinel, err)
+		}
+	}
+	return nil, fmt.Errorf("%w: %w", ErrMalformedPEM, err)
 }

@@ -23,7 +23,7 @@ const (
 
 // message builds the notification content from the flags.
 func (o *pushOptions) message() (*client.Message, error) {
-	m := &client.Message{Sound: o.sound, Priority: o.priority}
+	m := &client.Message{Sound: o.sound, Priority: o.priority.item()}
 	if o.payload != nil {
 		if err := m.SetPayload(o.payload); err != nil {
 			return nil, err
@@ -52,7 +52,7 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 	if err != nil {
 		return e.usageFail("push", usagef("%v", err))
 	}
-	showProgress := o.progress == "always" || o.progress == "auto" && isTerminal(e.stderr)
+	showProgress := o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)
 	errw := &syncWriter{w: e.stderr}
 	var logw io.Writer = errw
 	if showProgress {
@@ -65,6 +65,9 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 	ep.cfg.PoolSize = o.parallel
 	ep.cfg.ErrorWait = o.errorWait
 	sess, err := client.NewSession(ep.cfg)
+	if errors.Is(err, client.ErrBadConfig) {
+		return e.usageFail("push", usagef("%w", err))
+	}
 	if err != nil {
 		return e.fail("push", err)
 	}
