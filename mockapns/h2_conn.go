@@ -76,6 +76,16 @@ type h2Stream struct {
 // h2Conn is one HTTP/2 connection. Its reader goroutine (the one serving
 // the connection) owns every field not marked otherwise; the writer
 // goroutine owns the Framer that writes and the send windows.
+//
+// What a client can make a connection hold is bounded: streams by the
+// MAX_CONCURRENT_STREAMS in force (others are refused), each stream's body
+// by its payload limit (its receive window, 65535 bytes, without
+// validation), a header block by 64 KiB and the values decoded from it by
+// what Huffman coding expands that to (an arena grown past twice
+// MAX_HEADER_LIST_SIZE is dropped when its stream ends), the messages
+// queued for the writer by h2OutQueue (the reader waits beyond), and the
+// answers waiting for send window by the streams open. A client that
+// stops reading stalls its own connection only.
 type h2Conn struct {
 	s       *Server
 	t       *tracked
