@@ -221,11 +221,12 @@ var _ = Describe("mockapns command, HTTP/2 provider API", func() {
 		Expect(in.stderr.String()).To(ContainSubstring("auth_keys=3"))
 		Expect(in.stderr.String()).To(ContainSubstring("jwt_verify=true"))
 
-		c := h2Client(dir, false)
 		for _, k := range []*certs.AuthKey{priv, pub} {
 			jwt, err := k.Token(time.Now())
 			Expect(err).NotTo(HaveOccurred())
-			a := h2Push(c, in.http2, jwt)
+			// A connection is bound to the team of its first token: one
+			// client, so one connection, per key.
+			a := h2Push(h2Client(dir, false), in.http2, jwt)
 			Expect(a.status).To(Equal(http.StatusOK), "body: %s", a.body)
 		}
 		var es []mockapns.Entry
