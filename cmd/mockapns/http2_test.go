@@ -277,6 +277,36 @@ var _ = Describe("mockapns command, HTTP/2 provider API", func() {
 		Expect(es).To(HaveEach(HaveField("Auth", mockapns.AuthProviderToken)))
 	})
 
+	It("applies HTTP/2 -fault values on the wire: a reject with an Apple reason, a GOAWAY", func() {
+		in := launch(loopbackArgs(dir,
+			"-fault", `{"action":"reject","reason":"BadDeviceToken","nth":1}`,
+			"-fault", `{"action":"goaway","reason":"Shutdown","nth":2}`)...)
+		c := h2Client(dir, true)
+		a := h2Push(c, in.http2, "")
+		Expect(a.status).To(Equal(http.StatusBadRequest))
+		Expect(a.body).To(MatchJSON(`{"reason":"BadDeviceToken"}`))
+
+		// The GOAWAY names stream 1 (the reject) as the last processed: the
+		// client retries the second push on a new connection, where it is
+		// accepted.
+		a = h2Push(c, in.http2, "")
+		Expect(a.status).To(Equal(http.StatusOK), "body: %s", a.body)
+
+		var es []mockapns.Entry
+		Expect(in.get("/api/v1/notifications?protocol=http2", &es)).To(Equal(http.StatusOK))
+		Expect(es).To(HaveLen(2))
+		Expect(es[0].Reason).To(Equal(apns.Reason("BadDeviceToken")))
+		Expect(es[0].HTTPStatus).To(Equal(http.StatusBadRequest))
+		Expect(es[0].Status).To(Equal(http.StatusBadRequest))
+		Expect(es[1].Accepted()).To(BeTrue())
+		var st mockapns.Stats
+		Expect(in.get("/api/v1/stats", &st)).To(Equal(http.StatusOK))
+		Expect(st.HTTP2.GoAways).To(BeEquivalentTo(1))
+		Expect(st.HTTP2.ConnectionsTotal).To(BeEquivalentTo(2))
+		Expect(st.HTTP2.Rejected).To(BeEquivalentTo(1))
+		Expect(st.HTTP2.Accepted).To(BeEquivalentTo(1))
+	})
+
 	It("refuses a JWT of a key it was not given with 403 InvalidProviderToken", func() {
 		stranger, _ := writeAuthKey(false)
 		in := launch(loopbackArgs(dir)...)
