@@ -140,3 +140,38 @@ func (n *noPooling) Send(ctx context.Context, b Batch) (Outcome, error) {
 	}
 	return n.Local.Send(ctx, b)
 }
+
+// Variants: clients that behave differently from ours in ways Apple allows,
+// compiled only into this package's tests, to show that the scenarios judge
+// them fairly.
+
+// Variant names.
+const (
+	// VariantValidatesLocally refuses a payload over 2048 bytes itself:
+	// every token failed with status 7, nothing written.
+	VariantValidatesLocally = "validates the payload size itself"
+)
+
+// NewVariant returns the variant named name, or nil.
+func NewVariant(name string) Client {
+	switch name {
+	case VariantValidatesLocally:
+		return &validatesLocally{Local: NewLocal(LocalOptions{})}
+	}
+	return nil
+}
+
+// validatesLocally refuses oversized payloads before writing anything.
+type validatesLocally struct{ *Local }
+
+func (v *validatesLocally) Send(ctx context.Context, b Batch) (Outcome, error) {
+	const limit = 2048
+	if len(b.Payload) <= limit {
+		return v.Local.Send(ctx, b)
+	}
+	var out Outcome
+	for _, t := range b.Tokens {
+		out.Failed = append(out.Failed, TokenStatus{Token: t, Status: 7})
+	}
+	return out, nil
+}

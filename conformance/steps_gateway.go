@@ -90,6 +90,7 @@ func (w *world) registerGatewaySteps(sc *godog.ScenarioContext) {
 	sc.Step(`^`+reServer+` accepted no notification$`, w.acceptedNone)
 	sc.Step(`^`+reServer+` accepted (\d+) notifications?$`, w.acceptedCount)
 	sc.Step(`^`+reServer+` refused (\d+) notifications? with `+reStatus+`$`, w.refusedCount)
+	sc.Step(`^every notification the gateway received was refused with `+reStatus+`$`, w.everyReceivedRefused)
 	sc.Step(`^the gateway received every notification with command (\d+)$`, w.receivedCommand)
 	sc.Step(`^the gateway received every notification with priority (\d+)$`, w.receivedPriority)
 	sc.Step(`^the gateway received every notification with expiry (\S+)$`, w.receivedExpiry)
@@ -503,6 +504,26 @@ func (w *world) refusedCount(ctx context.Context, second string, n, status int) 
 	}
 	if got != n {
 		return fmt.Errorf("the gateway refused %d notifications with status %d, want %d (other refusals: %s)", got, status, n, listOrNone(others))
+	}
+	return nil
+}
+
+// everyReceivedRefused checks that the gateway refused, with status, every
+// notification it received, however many that was (none, when the client
+// judged them itself).
+func (w *world) everyReceivedRefused(ctx context.Context, status int) error {
+	es, err := w.entries(ctx, 0, mockapns.Filter{})
+	if err != nil {
+		return err
+	}
+	var others []string
+	for _, e := range es {
+		if e.Status != status {
+			others = append(others, fmt.Sprintf("%s with status %d", w.describe(hex.EncodeToString(e.Token)), e.Status))
+		}
+	}
+	if len(others) > 0 {
+		return fmt.Errorf("want every notification received refused with status %d; got %s", status, strings.Join(others, ", "))
 	}
 	return nil
 }
