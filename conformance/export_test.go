@@ -150,6 +150,9 @@ const (
 	// VariantValidatesLocally refuses a payload over 2048 bytes itself:
 	// every token failed with status 7, nothing written.
 	VariantValidatesLocally = "validates the payload size itself"
+	// VariantOmitsDefaultPriority leaves the priority item out when the
+	// priority is 10, Apple's default.
+	VariantOmitsDefaultPriority = "omits priority 10"
 )
 
 // NewVariant returns the variant named name, or nil.
@@ -157,6 +160,8 @@ func NewVariant(name string) Client {
 	switch name {
 	case VariantValidatesLocally:
 		return &validatesLocally{Local: NewLocal(LocalOptions{})}
+	case VariantOmitsDefaultPriority:
+		return &omitsDefaultPriority{Local: NewLocal(LocalOptions{})}
 	}
 	return nil
 }
@@ -174,4 +179,14 @@ func (v *validatesLocally) Send(ctx context.Context, b Batch) (Outcome, error) {
 		out.Failed = append(out.Failed, TokenStatus{Token: t, Status: 7})
 	}
 	return out, nil
+}
+
+// omitsDefaultPriority sends no priority item for priority 10.
+type omitsDefaultPriority struct{ *Local }
+
+func (o *omitsDefaultPriority) Send(ctx context.Context, b Batch) (Outcome, error) {
+	if b.Priority == 10 {
+		b.Priority = 0
+	}
+	return o.Local.Send(ctx, b)
 }

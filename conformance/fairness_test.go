@@ -42,5 +42,8 @@ var _ = Describe("A client that differs from ours in ways Apple allows", func() 
 		Entry("judging the payload size itself",
 			conformance.VariantValidatesLocally, "binary_format.feature",
 			"a payload over the limit is refused with status 7, by the gateway or by the client itself", conformance.Passed),
+		Entry("leaving the priority item out for priority 10",
+			conformance.VariantOmitsDefaultPriority, "binary_format.feature",
+			"priority 10 reaches the gateway", conformance.Passed),
 	)
 })

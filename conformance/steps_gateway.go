@@ -551,9 +551,15 @@ func (w *world) receivedCommand(ctx context.Context, cmd int) error {
 	})
 }
 
+// receivedPriority checks the priority of every notification. The item is
+// optional and Apple applies 10 without it, so an absent priority is
+// priority 10.
 func (w *world) receivedPriority(ctx context.Context, p int) error {
 	return w.everyEntry(ctx, fmt.Sprintf("want priority %d", p), func(e mockapns.Entry) (string, bool) {
-		v, _ := e.Priority.Value() // 0 when absent
+		v, set := e.Priority.Value()
+		if !set {
+			return fmt.Sprintf("no priority item (priority %d)", e.Priority.Effective()), int(e.Priority.Effective()) == p
+		}
 		return fmt.Sprintf("priority %d", v), int(v) == p
 	})
 }

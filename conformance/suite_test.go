@@ -82,6 +82,30 @@ Feature: f
 		Expect(s.Results()[0].Reason).To(ContainSubstring(conformance.ErrLateAtClose.Error()))
 	})
 
+	It("takes an absent priority item for priority 10, and for nothing else", func() {
+		s, status := runContents(`
+Feature: f
+  Scenario: absent is 10
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 1 notification
+    Then the gateway received every notification with priority 10
+
+  Scenario: absent is not 5
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 1 notification
+    Then the gateway received every notification with priority 5
+`)
+		Expect(status).NotTo(BeZero())
+		Expect(s.Failures()).To(Equal([]string{"absent is not 5"}))
+		for _, r := range s.Results() {
+			if r.Name == "absent is not 5" {
+				Expect(r.Reason).To(ContainSubstring("no priority item (priority 10)"))
+			}
+		}
+	})
+
 	It("reports nothing skipped when nothing was", func() {
 		s, status := runContents(`
 Feature: f

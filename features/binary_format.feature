@@ -38,7 +38,9 @@ Feature: Binary notification format
     Then the gateway received every notification with command 0
     And the gateway accepted every token exactly once
 
-  Scenario Outline: the priority reaches the gateway
+  Scenario Outline: priority <priority> reaches the gateway
+    The priority item is optional and Apple applies 10 without it, so a
+    client may leave it out for priority 10.
     Given the notifications have priority <priority>
     When the client sends 2 notifications
     Then the gateway received every notification with priority <priority>
