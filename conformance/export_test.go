@@ -153,6 +153,9 @@ const (
 	// VariantOmitsDefaultPriority leaves the priority item out when the
 	// priority is 10, Apple's default.
 	VariantOmitsDefaultPriority = "omits priority 10"
+	// VariantResendsAfterStatus7 treats status 7 like a bad token: it
+	// reports the notification named as failed and sends the rest again.
+	VariantResendsAfterStatus7 = "resends the rest after status 7"
 )
 
 // NewVariant returns the variant named name, or nil.
@@ -160,6 +163,8 @@ func NewVariant(name string) Client {
 	switch name {
 	case VariantValidatesLocally:
 		return &validatesLocally{Local: NewLocal(LocalOptions{})}
+	case VariantResendsAfterStatus7:
+		return mutated(resendsAfterStatus7)
 	case VariantOmitsDefaultPriority:
 		return &omitsDefaultPriority{Local: NewLocal(LocalOptions{})}
 	}
@@ -189,4 +194,18 @@ func (o *omitsDefaultPriority) Send(ctx context.Context, b Batch) (Outcome, erro
 		b.Priority = 0
 	}
 	return o.Local.Send(ctx, b)
+}
+
+func resendsAfterStatus7(a *attempt) {
+	if len(a.Failed) < 2 || a.Failed[0].Status != 7 {
+		return
+	}
+	rest := &client.Message{}
+	*rest = *a.Msg
+	rest.Tokens = nil
+	for _, f := range a.Failed[1:] {
+		rest.Tokens = append(rest.Tokens, f.Token)
+	}
+	a.Failed = a.Failed[:1]
+	a.Retries = append([]*client.Message{rest}, a.Retries...)
 }

@@ -45,5 +45,8 @@ var _ = Describe("A client that differs from ours in ways Apple allows", func() 
 		Entry("leaving the priority item out for priority 10",
 			conformance.VariantOmitsDefaultPriority, "binary_format.feature",
 			"priority 10 reaches the gateway", conformance.Passed),
+		Entry("sending the rest of the message again after status 7",
+			conformance.VariantResendsAfterStatus7, "error_responses.feature",
+			"an invalid payload size (status 7) fails the message, not a token", conformance.Passed),
 	)
 })

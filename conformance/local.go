@@ -126,8 +126,9 @@ func (l *Local) session() (*client.Session, Endpoint, *client.Certificate, error
 // attempt is one Send of the session, in the adapter's terms: what it
 // reported and what must be sent next.
 type attempt struct {
-	Tokens    []string // the tokens of the attempt, in order
-	Sent      int      // notifications written (client.Result.Sent)
+	Msg       *client.Message // the message of the attempt
+	Tokens    []string        // the tokens of the attempt, in order
+	Sent      int             // notifications written (client.Result.Sent)
 	Failed    []TokenStatus
 	Statuses  []int
 	Errors    []string
@@ -136,7 +137,7 @@ type attempt struct {
 }
 
 func newAttempt(m *client.Message, res *client.Result) *attempt {
-	a := &attempt{Tokens: m.Tokens, Sent: res.Sent, Uncertain: res.Uncertain, Retries: res.Retries()}
+	a := &attempt{Msg: m, Tokens: m.Tokens, Sent: res.Sent, Uncertain: res.Uncertain, Retries: res.Retries()}
 	for _, f := range res.Failed {
 		a.Failed = append(a.Failed, TokenStatus{Token: f.Token, Status: int(f.Status())})
 	}

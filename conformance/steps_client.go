@@ -198,6 +198,9 @@ func (w *world) send(ctx context.Context, b Batch) error {
 	if w.closed {
 		return errors.New("the client was already closed to read the gateway's journal: put journal checks after the sends")
 	}
+	if err := w.installPayloadFaults(); err != nil {
+		return err
+	}
 	cctx, cancel := ctxFor(ctx, sendTimeout)
 	defer cancel()
 	out, err := w.client.Send(cctx, b)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
 	"github.com/cucumber/godog"
@@ -64,7 +65,9 @@ func (w *world) registerGatewaySteps(sc *godog.ScenarioContext) {
 	sc.Step(`^a second mock APNs server sharing the same certificates$`, w.aSecondMockServer)
 
 	// Faults.
-	sc.Step(`^the gateway (?:refuses token (\d+) with `+reStatus+`|answers `+reStatus+` once to token (\d+))$`, w.gatewayRefusesToken)
+	sc.Step(`^the gateway refuses token (\d+) with `+reStatus+`$`, w.gatewayRefusesToken)
+	sc.Step(`^the gateway answers `+reStatus+` once to token (\d+)$`, w.gatewayAnswersOnce)
+	sc.Step(`^the gateway refuses the payload with `+reStatus+` from token (\d+) on$`, w.gatewayRefusesPayloadFrom)
 	sc.Step(`^the gateway answers `+reStatus+` to notification (\d+)$`, w.gatewayAnswersNth)
 	sc.Step(`^the gateway shuts down after (\d+) notifications?$`, w.gatewayShutsDownAfter)
 	sc.Step(`^the gateway shuts down when it reads token (\d+)$`, w.gatewayShutsDownAtToken)
@@ -143,13 +146,19 @@ func (w *world) addFault(f mockapns.Fault) error {
 	return nil
 }
 
-func (w *world) gatewayRefusesToken(tok1 string, st1 string, st2 string, tok2 string) error {
-	tok, st := tok1, st1
-	if tok == "" {
-		tok, st = tok2, st2
-	}
-	n, _ := strconv.Atoi(tok)
-	status, _ := strconv.Atoi(st)
+// gatewayRefusesToken refuses a token every time it is sent, as Apple
+// refuses a bad token whenever it sees it.
+func (w *world) gatewayRefusesToken(n, status int) error {
+	return w.rejectToken(n, status, mockapns.Always)
+}
+
+// gatewayAnswersOnce refuses a token once (a transient error such as a
+// processing error): sent again, it is accepted.
+func (w *world) gatewayAnswersOnce(status, n int) error {
+	return w.rejectToken(n, status, mockapns.Count{})
+}
+
+func (w *world) rejectToken(n, status int, times mockapns.Count) error {
 	b, err := w.tokenBytes(n)
 	if err != nil {
 		return err
@@ -157,7 +166,52 @@ func (w *world) gatewayRefusesToken(tok1 string, st1 string, st2 string, tok2 st
 	if status < 1 || status > 255 {
 		return fmt.Errorf("status %d is not a status byte", status)
 	}
-	return w.addFault(mockapns.Reject{Status: wire.Status(status), When: mockapns.Trigger{Token: b}})
+	return w.addFault(mockapns.Reject{Status: wire.Status(status), When: mockapns.Trigger{Token: b, Times: times}})
+}
+
+// gatewayRefusesPayloadFrom makes the gateway judge the message's payload
+// bad from token n on: every notification of token n or later is refused
+// with status, every time it is sent, as Apple answers the same payload
+// the same way. The faults are installed as the tokens are handed out.
+func (w *world) gatewayRefusesPayloadFrom(status, n int) error {
+	if status < 1 || status > 255 {
+		return fmt.Errorf("status %d is not a status byte", status)
+	}
+	if n < 1 {
+		return fmt.Errorf("token %d: tokens are numbered from 1", n)
+	}
+	w.payloadFault = &payloadFault{from: n, status: wire.Status(status)}
+	return nil
+}
+
+// payloadFault refuses every token from a number on.
+type payloadFault struct {
+	from   int
+	status wire.Status
+}
+
+// installPayloadFaults installs the payload fault for the tokens handed out
+// so far that do not have it yet.
+func (w *world) installPayloadFaults() error {
+	f := w.payloadFault
+	if f == nil {
+		return nil
+	}
+	for ; f.from <= len(w.sent); f.from++ {
+		s := w.sent[f.from-1]
+		tok, err := apns.ParseToken(s.token)
+		if err != nil {
+			return err
+		}
+		srv, err := w.server(s.server)
+		if err != nil {
+			return err
+		}
+		if _, err := srv.AddFault(mockapns.Reject{Status: f.status, When: mockapns.Trigger{Token: tok, Times: mockapns.Always}}); err != nil {
+			return fmt.Errorf("installing the payload fault: %w", err)
+		}
+	}
+	return nil
 }
 
 func (w *world) gatewayAnswersNth(status, nth int) error {

@@ -57,6 +57,9 @@ func (w *world) startsSendingToSecondServer(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
+	if err := w.installPayloadFaults(); err != nil {
+		return err
+	}
 	w.async = make(chan asyncSend, 1)
 	sctx := context.WithoutCancel(ctx)
 	go func(ch chan<- asyncSend) {
@@ -132,6 +135,9 @@ func (w *world) concurrentSenders(ctx context.Context, senders, n int) error {
 	batches := make([]Batch, senders)
 	for i := range batches {
 		batches[i] = w.batch(w.allocate(n, 0))
+	}
+	if err := w.installPayloadFaults(); err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	for _, b := range batches {

@@ -51,6 +51,8 @@ type world struct {
 	expiry   time.Time
 	command  *int
 
+	payloadFault *payloadFault // the payload judged bad from a token on, if any
+
 	nextToken int    // number of the last token handed out
 	sent      []sent // every token sent, in order
 

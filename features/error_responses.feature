@@ -57,16 +57,23 @@ Feature: Error responses and retries
       | 10    |
 
   Scenario: an invalid payload size (status 7) fails the message, not a token
-    The payload is shared by every notification of the batch, so sending the
-    rest again would only fail the same way: the client stops and reports
-    every token not yet delivered as failed.
-    Given the gateway answers status 7 (invalid payload size) once to token 4
+    The gateway judges the payload bad from token 4 on, and judges it the
+    same way every time it sees it: every token not delivered must end up
+    reported failed with status 7, whether the client stops at the first
+    answer or sends the rest again and is refused again.
+    Given the gateway refuses the payload with status 7 (invalid payload size) from token 4 on
     When the client sends 8 notifications
-    Then the client reports status 7 not tied to a token
-    And the client reports tokens 4, 5, 6, 7 and 8 as failed with status 7
+    Then the client reports tokens 4, 5, 6, 7 and 8 as failed with status 7
     And the client reports no other failed token
     And the gateway accepted tokens 1, 2 and 3 exactly once
     And the gateway never accepted tokens 4, 5, 6, 7 and 8
+
+  Scenario: after an invalid payload size (status 7) the client does not send the rest again
+    The payload is shared by every notification of the batch, so sending the
+    rest again only earns the same answer.
+    Given the gateway refuses the payload with status 7 (invalid payload size) from token 4 on
+    When the client sends 8 notifications
+    Then the client reports tokens 4, 5, 6, 7 and 8 as failed with status 7
     And the client sent no token again
 
   Scenario: several faults in one batch are all handled
