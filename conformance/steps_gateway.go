@@ -14,7 +14,6 @@ import (
 	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
-	"github.com/cucumber/godog"
 )
 
 // Regular-expression pieces shared by the steps.
@@ -60,7 +59,7 @@ func serverIndex(second string) int {
 	return 0
 }
 
-func (w *world) registerGatewaySteps(sc *godog.ScenarioContext) {
+func (w *world) registerGatewaySteps(sc stepRegistrar) {
 	sc.Step(`^a mock APNs server$`, w.aMockServer)
 	sc.Step(`^a second mock APNs server sharing the same certificates$`, w.aSecondMockServer)
 
@@ -89,6 +88,7 @@ func (w *world) registerGatewaySteps(sc *godog.ScenarioContext) {
 	sc.Step(`^`+reServer+` accepted tokens? `+reList+` exactly once$`, w.acceptedListExactlyOnce)
 	sc.Step(`^`+reServer+` never accepted tokens? `+reList+`$`, w.neverAccepted)
 	sc.Step(`^`+reServer+` accepted every token at least once$`, w.acceptedEveryAtLeastOnce)
+	sc.Step(`^the gateway accepted token (\d+) at most once, or the client reports it as failed with `+reStatus+`$`, w.acceptedOnceOrFailed)
 	sc.Step(`^only tokens the client reports as uncertain were accepted more than once$`, w.onlyUncertainDuplicated)
 	sc.Step(`^`+reServer+` accepted no notification$`, w.acceptedNone)
 	sc.Step(`^`+reServer+` accepted (\d+) notifications?$`, w.acceptedCount)
@@ -344,10 +344,23 @@ func (w *world) checkExactlyOnce(counts map[string]int, want []string) error {
 		}
 	}
 	if len(missing) > 0 || len(dup) > 0 {
-		return fmt.Errorf("want each of tokens %s accepted exactly once; never accepted: %s; accepted more than once: %s%s",
+		err := fmt.Errorf("want each of tokens %s accepted exactly once; never accepted: %s; accepted more than once: %s%s",
 			w.describeAll(want), w.describeAll(missing), listOrNone(dup), w.sendsSummary())
+		return w.lossIf(missing, err)
 	}
 	return nil
+}
+
+// lossIf marks err as a silent loss when one of the tokens missing from the
+// gateway was not reported by the client as failed or unsent.
+func (w *world) lossIf(missing []string, err error) error {
+	m := w.merged()
+	for _, t := range missing {
+		if !slices.Contains(m.Unsent, t) && !slices.ContainsFunc(m.Failed, func(f TokenStatus) bool { return f.Token == t }) {
+			return fmt.Errorf("%w: %w", errLoss, err)
+		}
+	}
+	return err
 }
 
 // sendsSummary describes what the client reported, for failure messages.
@@ -484,7 +497,30 @@ func (w *world) acceptedEveryAtLeastOnce(ctx context.Context, second string) err
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("want every token accepted at least once; never accepted: %s%s", w.describeAll(missing), w.sendsSummary())
+		return w.lossIf(missing, fmt.Errorf("want every token accepted at least once; never accepted: %s%s", w.describeAll(missing), w.sendsSummary()))
+	}
+	return nil
+}
+
+// acceptedOnceOrFailed checks that token n was either accepted once, or not
+// at all and reported failed with status: never lost without a word.
+func (w *world) acceptedOnceOrFailed(ctx context.Context, n, status int) error {
+	tok, err := w.token(n)
+	if err != nil {
+		return err
+	}
+	counts, err := w.accepted(ctx, 0)
+	if err != nil {
+		return err
+	}
+	failed := slices.ContainsFunc(w.merged().Failed, func(f TokenStatus) bool { return f.Token == tok && f.Status == status })
+	switch c := counts[tok]; {
+	case c > 1:
+		return fmt.Errorf("token %d was accepted %d times%s", n, c, w.sendsSummary())
+	case c == 1 && failed:
+		return fmt.Errorf("token %d was accepted and reported failed with status %d%s", n, status, w.sendsSummary())
+	case c == 0 && !failed:
+		return fmt.Errorf("%w: token %d was never accepted and not reported failed with status %d%s", errLoss, n, status, w.sendsSummary())
 	}
 	return nil
 }

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/cucumber/godog"
 )
 
-func (w *world) registerPoolingSteps(sc *godog.ScenarioContext) {
+func (w *world) registerPoolingSteps(sc stepRegistrar) {
 	sc.Step(`^the client sends (\d+) notifications? with the second certificate$`, w.sendsWithSecondCert)
 	sc.Step(`^the client sends (\d+) notifications? to the second server$`, w.sendsToSecondServer)
 	sc.Step(`^the client starts sending (\d+) notifications? to the second server$`, w.startsSendingToSecondServer)

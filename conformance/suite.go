@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -30,6 +31,10 @@ type Suite struct {
 	// ErrorWait is the error-wait window configured on the clients; 0 means
 	// DefaultErrorWait.
 	ErrorWait time.Duration
+	// Strict makes the failures of SHOULD scenarios fail the run. Otherwise
+	// they are warnings: the scenario stops at the step that failed, is
+	// recorded as Warned, and godog sees it as skipped.
+	Strict bool
 
 	mu      sync.Mutex
 	results []ScenarioResult
@@ -41,8 +46,9 @@ type Result string
 // Scenario results.
 const (
 	Passed  Result = "passed"
-	Failed  Result = "failed"
-	Skipped Result = "skipped"
+	Failed  Result = "failed"  // a MUST scenario failed (or a SHOULD one, when strict)
+	Warned  Result = "warned"  // a SHOULD scenario failed and the suite is not strict
+	Skipped Result = "skipped" // the client lacks a capability the scenario needs
 )
 
 // ScenarioResult records one scenario run by a Suite.
@@ -50,8 +56,9 @@ type ScenarioResult struct {
 	Name   string   // scenario name, as in the feature file (outlines: with the example values)
 	URI    string   // feature file
 	Tags   []string // tags, with their @
+	Level  Level
 	Result Result
-	// Reason says why a scenario was skipped or how it failed.
+	// Reason says why a scenario was skipped or how it failed or warned.
 	Reason string
 }
 
@@ -65,6 +72,13 @@ func (s *Suite) Results() []ScenarioResult {
 
 // Failures returns the names of the scenarios that failed, sorted.
 func (s *Suite) Failures() []string { return s.names(Failed) }
+
+// Warnings returns the names of the SHOULD scenarios that failed without
+// failing the run (the suite is not strict), sorted.
+func (s *Suite) Warnings() []string { return s.names(Warned) }
+
+// OK reports whether the client passed: no scenario failed.
+func (s *Suite) OK() bool { return len(s.Failures()) == 0 }
 
 // SkippedNames returns the names of the scenarios that were skipped, sorted.
 func (s *Suite) SkippedNames() []string { return s.names(Skipped) }
@@ -135,6 +149,7 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 		for _, t := range p.Tags {
 			w.tags = append(w.tags, t.Name)
 		}
+		w.level = levelOf(w.tags)
 		c, err := s.NewClient(ctx)
 		if err != nil {
 			return ctx, fmt.Errorf("starting the client under test: %w", err)
@@ -150,17 +165,19 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 	})
 	sc.After(func(ctx context.Context, p *godog.Scenario, err error) (context.Context, error) {
 		cerr := w.close(ctx)
-		res := ScenarioResult{Name: w.name, URI: w.uri, Tags: w.tags, Result: Passed}
+		res := ScenarioResult{Name: w.name, URI: w.uri, Tags: w.tags, Level: w.level, Result: Passed}
 		switch {
 		case w.skipReason != "":
 			res.Result, res.Reason = Skipped, w.skipReason
-		case err != nil:
-			res.Result, res.Reason = Failed, err.Error()
 		case cerr != nil:
 			res.Result, res.Reason = Failed, cerr.Error()
+		case w.warning != nil && (err == nil || errors.Is(err, godog.ErrSkip)):
+			res.Result, res.Reason = Warned, w.warning.Error()
+		case err != nil:
+			res.Result, res.Reason = Failed, err.Error()
 		}
 		s.record(res)
 		return ctx, cerr
 	})
-	w.registerSteps(sc)
+	w.registerSteps(levelled{sc: sc, w: w})
 }

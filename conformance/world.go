@@ -38,8 +38,10 @@ type world struct {
 
 	client     Client
 	caps       Capabilities
+	level      Level
 	skipReason string
-	closed     bool // the client was closed (to settle the gateway)
+	warning    error // why a SHOULD scenario was not met, when not strict
+	closed     bool  // the client was closed (to settle the gateway)
 
 	servers []*mockapns.Server // [0] the gateway of the scenario, [1] the second one
 	ep      Endpoint
