@@ -156,6 +156,9 @@ const (
 	// VariantResendsAfterStatus7 treats status 7 like a bad token: it
 	// reports the notification named as failed and sends the rest again.
 	VariantResendsAfterStatus7 = "resends the rest after status 7"
+	// VariantReuseOnly declares connection reuse without per-address
+	// pools, closing on demand, shutdown or overrides.
+	VariantReuseOnly = "reuses one connection, nothing more"
 )
 
 // NewVariant returns the variant named name, or nil.
@@ -165,6 +168,8 @@ func NewVariant(name string) Client {
 		return &validatesLocally{Local: NewLocal(LocalOptions{})}
 	case VariantResendsAfterStatus7:
 		return mutated(resendsAfterStatus7)
+	case VariantReuseOnly:
+		return &reuseOnly{Local: NewLocal(LocalOptions{})}
 	case VariantOmitsDefaultPriority:
 		return &omitsDefaultPriority{Local: NewLocal(LocalOptions{})}
 	}
@@ -209,3 +214,8 @@ func resendsAfterStatus7(a *attempt) {
 	a.Failed = a.Failed[:1]
 	a.Retries = append([]*client.Message{rest}, a.Retries...)
 }
+
+// reuseOnly declares CapReuse and CapFeedback only.
+type reuseOnly struct{ *Local }
+
+func (*reuseOnly) Capabilities() Capabilities { return Capabilities{CapReuse, CapFeedback} }

@@ -34,7 +34,7 @@ type LocalOptions struct {
 	// ConfirmByClose is client.Config.ConfirmByClose: every Send ends by
 	// closing its connection and waiting for the gateway's verdict instead
 	// of the error-wait window. Connections are not reused then, so the
-	// adapter does not declare CapPooling.
+	// adapter does not declare CapReuse, CapPools nor CapOutdate.
 	ConfirmByClose bool
 }
 
@@ -67,13 +67,15 @@ func NewLocal(opts LocalOptions) *Local {
 	return &Local{opts: opts}
 }
 
-// Capabilities: our client pools connections (unless ConfirmByClose), reads
-// feedback and is safe for concurrent Sends; it writes command 2 only.
+// Capabilities: our client pools connections per address and certificate
+// (unless ConfirmByClose, which opens one per send), takes per-batch
+// overrides, closes idle connections on demand, shuts down, reads feedback
+// and is safe for concurrent Sends; it writes command 2 only.
 func (l *Local) Capabilities() Capabilities {
 	if l.opts.ConfirmByClose {
-		return Capabilities{CapFeedback, CapConcurrent}
+		return Capabilities{CapShutdown, CapOverrides, CapFeedback, CapConcurrent}
 	}
-	return Capabilities{CapPooling, CapFeedback, CapConcurrent}
+	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent}
 }
 
 // Configure makes a new session for ep; the previous one, if any, is shut

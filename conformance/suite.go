@@ -132,12 +132,13 @@ func (s *Suite) errorWait() time.Duration {
 }
 
 // capabilityTags maps the tags that need a capability to it.
-var capabilityTags = map[string]Capability{
-	"@" + string(CapCommand0):   CapCommand0,
-	"@" + string(CapCommand1):   CapCommand1,
-	"@" + string(CapPooling):    CapPooling,
-	"@" + string(CapFeedback):   CapFeedback,
-	"@" + string(CapConcurrent): CapConcurrent,
+var capabilityTags = map[string]Capability{}
+
+func init() {
+	for _, c := range []Capability{CapCommand0, CapCommand1, CapReuse, CapPools, CapOutdate, CapShutdown,
+		CapOverrides, CapPooling, CapFeedback, CapConcurrent} {
+		capabilityTags["@"+string(c)] = c
+	}
 }
 
 // InitializeScenario registers the steps and hooks of one scenario; godog

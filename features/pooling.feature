@@ -1,4 +1,3 @@
-@pooling
 Feature: Connection pooling
   Apple asks providers to keep their connections open and reuse them: opening
   a TLS connection for every batch looks like a denial-of-service attack. A
@@ -10,7 +9,7 @@ Feature: Connection pooling
     Given a mock APNs server
     And a client configured with the server's test certificates
 
-  @must
+  @reuse @must
   Scenario: a cached connection is reused for the next batch
     Why: a client that declares reuse must reuse: Apple treats reconnecting for every batch as an attack.
     When the client sends 5 notifications
@@ -26,7 +25,7 @@ Feature: Connection pooling
     And the client reads the feedback service
     Then the feedback service served 2 connections
 
-  @must
+  @pools @overrides @must
   Scenario: different client certificates get different connections
     Why: a connection is bound to its certificate: mixing them sends on behalf of the wrong provider.
     Given a second client certificate from the same authority
@@ -37,7 +36,7 @@ Feature: Connection pooling
     Then the gateway completed 2 handshakes
     And the gateway accepted every token exactly once
 
-  @must
+  @pools @overrides @must
   Scenario: different gateway addresses get different connections
     Why: a connection is bound to its address: mixing them sends to the wrong gateway.
     Given a second mock APNs server sharing the same certificates
@@ -50,7 +49,7 @@ Feature: Connection pooling
     And the gateway accepted tokens 1 to 3 and 7 to 9 exactly once
     And the second gateway accepted tokens 4 to 6 and 10 to 12 exactly once
 
-  @concurrent @must
+  @outdate @reuse @overrides @concurrent @must
   Scenario: closing outdated connections closes idle ones and keeps busy ones
     Why: closing a busy connection cuts a send in the middle.
     The client waits two seconds for late errors here, so a send stays
@@ -70,7 +69,7 @@ Feature: Connection pooling
     And the client reports no failed token
     And the client sent no token again
 
-  @must
+  @outdate @reuse @must
   Scenario: connections used recently are not outdated
     Why: closing fresh connections defeats reuse.
     Given the client has sent 3 notifications
@@ -79,7 +78,7 @@ Feature: Connection pooling
     Then the client reports 0 connections closed
     And the gateway completed 1 handshake
 
-  @must
+  @shutdown @must
   Scenario: after a shutdown the client closes its connections and sends nothing
     Why: a client that declares shutdown must honour it.
     Given the client has sent 3 notifications
@@ -89,7 +88,7 @@ Feature: Connection pooling
     And the gateway has 0 open connections
     And the gateway accepted 3 notifications
 
-  @must
+  @reuse @must
   Scenario: a connection the server closed while idle is replaced without losing the next batch
     Why: the gateway closes idle connections; writing into a dead one loses notifications.
     Given the client has sent 3 notifications
@@ -99,7 +98,7 @@ Feature: Connection pooling
     And the client reports no failed token
     And the gateway completed 2 handshakes
 
-  @concurrent @must
+  @concurrent @reuse @must
   Scenario: concurrent senders share the pool safely
     Why: a client that declares concurrency must not lose, duplicate or leak under it.
     When 8 senders each send 50 notifications at the same time
