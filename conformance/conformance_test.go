@@ -50,14 +50,13 @@ func run(t *testing.T, name string, newClient func(ctx context.Context) (conform
 	s := &conformance.Suite{NewClient: newClient, ErrorWait: *errorWait, Strict: *strict}
 	o := opts
 	o.TestingT = t
+	o.Format = s.Formats(o.Format)
 	status := godog.TestSuite{Name: name, ScenarioInitializer: s.InitializeScenario, Options: &o}.Run()
 	var report strings.Builder
-	if err := s.WriteSkipReport(&report); err != nil {
+	if err := s.WriteSummary(&report); err != nil {
 		t.Fatal(err)
 	}
-	if report.Len() > 0 {
-		t.Log(report.String())
-	}
+	t.Log(report.String())
 	if w := s.Warnings(); len(w) > 0 {
 		t.Logf("conformance: %d SHOULD scenario(s) not met (warnings; -strict makes them fail): %q", len(w), w)
 	}

@@ -85,5 +85,6 @@ func (w *world) soften(err error) error {
 		return nil
 	}
 	w.warning = err
+	w.suite.setNote(w.pickleID, ScenarioResult{Result: Warned, Reason: err.Error()}.note())
 	return fmt.Errorf("SHOULD not met, a warning (it fails the run only when strict): %w: %w", err, godog.ErrSkip)
 }

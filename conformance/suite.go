@@ -36,8 +36,45 @@ type Suite struct {
 	// recorded as Warned, and godog sees it as skipped.
 	Strict bool
 
-	mu      sync.Mutex
-	results []ScenarioResult
+	mu       sync.Mutex
+	results  []ScenarioResult
+	notes    map[string]string // by pickle ID: why it is skipped or warned
+	features map[string]string // feature names by URI
+}
+
+func (s *Suite) setNote(pickleID, note string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notes == nil {
+		s.notes = map[string]string{}
+	}
+	s.notes[pickleID] = note
+}
+
+func (s *Suite) noteFor(pickleID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notes[pickleID]
+}
+
+func (s *Suite) setFeatureName(uri, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.features == nil {
+		s.features = map[string]string{}
+	}
+	s.features[uri] = name
+}
+
+// featureName returns the name of the feature at uri, or uri when it was
+// not seen by one of the kit's formatters.
+func (s *Suite) featureName(uri string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.features[uri]; n != "" {
+		return n
+	}
+	return uri
 }
 
 // Result is how a scenario ended.
@@ -94,6 +131,33 @@ func (s *Suite) names(r Result) []string {
 	return out
 }
 
+// WriteSummary writes the kit's verdict: how many scenarios passed, failed
+// (MUST, or SHOULD when strict), were warned (SHOULD) and skipped, then one
+// line per failed, warned and skipped scenario with the reason (its first
+// line).
+func (s *Suite) WriteSummary(w io.Writer) error {
+	res := s.Results()
+	slices.SortFunc(res, func(a, b ScenarioResult) int {
+		return strings.Compare(a.URI+"\x00"+a.Name, b.URI+"\x00"+b.Name)
+	})
+	count := map[Result]int{}
+	for _, r := range res {
+		count[r.Result]++
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "conformance: %d scenario(s): %d passed, %d failed (MUST), %d warned (SHOULD), %d skipped\n",
+		len(res), count[Passed], count[Failed], count[Warned], count[Skipped])
+	for _, kind := range []Result{Failed, Warned, Skipped} {
+		for _, r := range res {
+			if r.Result == kind {
+				fmt.Fprintf(&b, "  %s %s: %s: %q: %s\n", strings.ToUpper(string(kind)), r.Level, r.URI, r.Name, firstLine(r.Reason))
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 // WriteSkipReport writes one line per skipped scenario with the reason, or
 // nothing when none was skipped.
 func (s *Suite) WriteSkipReport(w io.Writer) error {
@@ -146,7 +210,7 @@ func init() {
 func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 	w := &world{suite: s}
 	sc.Before(func(ctx context.Context, p *godog.Scenario) (context.Context, error) {
-		w.name, w.uri = p.Name, p.Uri
+		w.name, w.uri, w.pickleID = p.Name, p.Uri, p.Id
 		for _, t := range p.Tags {
 			w.tags = append(w.tags, t.Name)
 		}
@@ -159,6 +223,7 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 		for _, t := range w.tags {
 			if need, ok := capabilityTags[t]; ok && !w.caps.Has(need) {
 				w.skipReason = fmt.Sprintf("%s: the client does not declare the capability %q", t, need)
+				s.setNote(p.Id, ScenarioResult{Result: Skipped, Reason: w.skipReason}.note())
 				return ctx, fmt.Errorf("%s: %w", w.skipReason, godog.ErrSkip)
 			}
 		}

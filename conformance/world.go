@@ -36,6 +36,8 @@ type world struct {
 	uri   string
 	tags  []string
 
+	pickleID string
+
 	client     Client
 	caps       Capabilities
 	level      Level
