@@ -55,8 +55,9 @@ type Config struct {
 	// wire.Validate.
 	NoValidation bool
 	// ErrorLinger bounds how long the gateway keeps reading and discarding
-	// after an error response (so that the client receives it rather than
-	// a TCP reset) before it closes; 0 means one second.
+	// after an error response, and an HTTP/2 connection after the server's
+	// last frame (so that the client receives it rather than a TCP reset),
+	// before it closes; 0 means one second.
 	ErrorLinger time.Duration
 	// Faults are installed at start, in order, as by Server.AddFault.
 	Faults []Fault
