@@ -20,6 +20,7 @@ import (
 
 	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
 )
 
 var _ = Describe("apnsclient errors a new user meets", func() {
@@ -121,5 +122,17 @@ var _ = Describe("apnsclient feedback at the gateway's address", func() {
 		Expect(stderr).To(HavePrefix("apnsclient feedback: "))
 		Expect(stderr).To(ContainSubstring("did not answer like a feedback service"))
 		Expect(stderr).To(ContainSubstring("-addr"))
+	})
+})
+
+var _ = Describe("apnsclient push -v", func() {
+	It("logs each error response with its status", func(ctx SpecContext) {
+		m := startMock(mockapns.Config{})
+		_, err := m.srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Nth: 2}})
+		Expect(err).NotTo(HaveOccurred())
+		code, stdout, stderr := runCmd(ctx, "", m.push("-token", devToken(1), "-token", devToken(2), "-token", devToken(3), "-v", "-progress", "never")...)
+		Expect(code).To(Equal(1), stderr)
+		Expect(parseSummary(stdout).Failed).To(HaveLen(1))
+		Expect(stderr).To(ContainSubstring("apnsclient push: batch 1: error response status 8 (invalid token) for token " + devToken(2) + "\n"))
 	})
 })
