@@ -27,6 +27,7 @@ const (
 	outNudge                                  // nothing to write: check whether a draining connection is done
 	outDrain                                  // the client sent GOAWAY: close once every stream is answered
 	outFlush                                  // the reader has nothing more to read: flush
+	outCut                                    // flush, then cut the connection without a word (a disconnect fault)
 )
 
 // h2Out is one message to the writer. It is passed by value, so that
@@ -48,6 +49,7 @@ type h2Out struct {
 	final      bool   // the stream's last frame: it stops counting as active
 	rstAfter   bool   // RST_STREAM NO_ERROR after the response: the request was not read to its end
 	closeAfter bool   // close the connection once this is written
+	flush      bool   // flush once written (a message the reader's flush request does not follow)
 	written    chan struct{}
 }
 
@@ -62,6 +64,7 @@ type h2Writer struct {
 	blocked   []h2Out          // responses waiting for send window
 	hb, bb    []byte
 	drain     bool // a GOAWAY went either way: close once idle
+	cut       bool // the connection was cut
 }
 
 func (w *h2Writer) init(c *h2Conn) {
@@ -96,7 +99,7 @@ func (w *h2Writer) run(first uint32) {
 		}
 		stop, flush := false, false
 		for {
-			flush = flush || m.kind != outResponse && m.kind != outWindowUpdate && m.kind != outRST
+			flush = flush || m.flush || m.kind != outResponse && m.kind != outWindowUpdate && m.kind != outRST
 			if stop, err = w.handle(&m); stop || err != nil {
 				break
 			}
@@ -111,10 +114,16 @@ func (w *h2Writer) run(first uint32) {
 		if err == nil && (flush || stop || w.bw.Available() < h2WriteBuf/4) {
 			err = w.flush()
 		}
+		if w.cut {
+			return
+		}
 		if stop || err == nil && w.drain && c.active.Load() == 0 && len(w.blocked) == 0 {
 			c.log.Debug("mockapns http2 connection done")
-			w.finish()
-			return
+			if err = w.flush(); err == nil {
+				w.finish()
+				return
+			}
+			break
 		}
 	}
 	c.log.Info("mockapns http2 write failed", "err", err)
@@ -173,6 +182,11 @@ func (w *h2Writer) handle(m *h2Out) (stop bool, err error) {
 		return m.closeAfter, err
 	case outPeerWindow:
 		return w.peerWindow(m.stream, int64(m.val))
+	case outCut:
+		_ = w.flush()
+		w.cut = true
+		w.c.t.close()
+		return true, nil
 	case outDrain:
 		w.drain = true
 	case outPeerInitialWindow:

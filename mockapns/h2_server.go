@@ -3,6 +3,7 @@ package mockapns
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net"
 	"net/http"
@@ -70,19 +71,24 @@ func (s *Server) serveHTTP2(t *tracked) {
 		s.event(ConnEvent{Kind: ConnHandshakeFailed, Service: "http2", Remote: remote, Err: err})
 		return
 	}
-	cert := len(tc.ConnectionState().PeerCertificates) > 0
-	s.h2Serve(t, tc, cert, log)
+	var peer *x509.Certificate
+	if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
+		peer = pc[0]
+	}
+	s.h2Serve(t, tc, peer, log)
 }
 
-// h2Serve serves an HTTP/2 connection whose TLS handshake is done.
-func (s *Server) h2Serve(t *tracked, tc net.Conn, cert bool, log *slog.Logger) {
+// h2Serve serves an HTTP/2 connection whose TLS handshake is done; peer is
+// the client's certificate, nil for a token connection.
+func (s *Server) h2Serve(t *tracked, tc net.Conn, peer *x509.Certificate, log *slog.Logger) {
+	cert := peer != nil
 	remote := t.raw.RemoteAddr().String()
 	s.h2.mu.Lock()
 	s.h2.seq++
 	num := s.h2.seq
 	s.h2.mu.Unlock()
 	log = log.With("conn", num)
-	c := s.newH2Conn(t, tc, num, cert, log)
+	c := s.newH2Conn(t, tc, num, peer, log)
 	if !s.h2Track(c) {
 		_ = tc.Close()
 		return

@@ -42,6 +42,8 @@ type options struct {
 	limits      wire.Limits
 	log         cli.LogFlags
 	version     bool
+
+	h2 http2Options // flags_http2.go
 }
 
 // errHelp means -h was asked for and the usage printed.
@@ -59,18 +61,24 @@ func newFlagSet(o *options) *flag.FlagSet {
 		func(s string) error {
 			f, err := mockapns.ParseFault([]byte(s))
 			if err != nil {
-				return err
+				return faultFlagError(err)
 			}
 			o.faults = append(o.faults, f)
 			return nil
 		})
-	fs.IntVar(&o.journalSize, "journal-size", mockapns.DefaultJournalSize, "journal `entries` kept (oldest dropped first; counters stay exact)")
-	fs.Int64Var(&o.seed, "seed", 0, "`seed` of the random source behind probability faults (0: time-based; the seed in use is logged at start)")
+	intVar(fs, &o.journalSize, "journal-size", mockapns.DefaultJournalSize, "journal `entries` kept (oldest dropped first; counters stay exact)",
+		"want a whole number of entries, at least 1")
+	intVar(fs, &o.seed, "seed", 0, "`seed` of the random source behind probability faults (0: time-based; the seed in use is logged at start)",
+		"want a whole number (a 64-bit integer; 0 for a time-based seed)")
 	o.log.Register(fs)
 	fs.BoolVar(&o.validate, "validate", true, "apply Apple's checks (token length, payload size, priority); -validate=false accepts anything that parses")
-	fs.IntVar(&o.limits.TokenLength, "token-length", wire.DefaultTokenLength, "the only device token `length` accepted, in bytes (-1: any length from 1 to 100)")
-	fs.IntVar(&o.limits.MaxPayload, "max-payload", wire.DefaultMaxPayload, "largest payload accepted, in `bytes` (256 before iOS 8)")
+	intVar(fs, &o.limits.TokenLength, "token-length", wire.DefaultTokenLength, "the only device token `length` accepted, in bytes (-1: any length from 1 to 100)",
+		fmt.Sprintf("want a length in bytes, 1 to %d, or -1 for any", wire.MaxTokenLength))
+	intVar(fs, &o.limits.MaxPayload, "max-payload", wire.DefaultMaxPayload, "largest payload accepted, in `bytes` (256 before iOS 8)",
+		"want a size in bytes, 1 to 65535")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+
+	defineHTTP2Flags(fs, &o.h2)
 	return fs
 }
 
@@ -106,14 +114,19 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if o.limits.MaxPayload < 1 || o.limits.MaxPayload > math.MaxUint16 {
 		return nil, cli.Usagef("invalid value %d for flag -max-payload: want 1 to 65535", o.limits.MaxPayload)
 	}
+
+	if err := o.h2.check(); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
 func printUsage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, "Usage: mockapns [flags]\n\n"+
-		"Serves a mock of Apple's binary push gateway and feedback service, with an\n"+
-		"admin HTTP API, until SIGINT or SIGTERM. Prints one line when ready:\n"+
-		"  mockapns ready gateway=HOST:PORT feedback=HOST:PORT admin=HOST:PORT certs=DIR\n\n"+
+		"Serves a mock of Apple's binary push gateway and feedback service, its\n"+
+		"HTTP/2 provider API and an admin HTTP API, until SIGINT or SIGTERM. Prints\n"+
+		"one line when ready:\n"+
+		"  mockapns ready gateway=HOST:PORT feedback=HOST:PORT http2=HOST:PORT admin=HOST:PORT certs=DIR\n\n"+
 		"Flags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
@@ -142,6 +155,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("PKI folder %s: %w", o.certs, err)
 	}
 	pki, created, err := certs.LoadOrCreate(dir, certs.Options{})
+	if errors.Is(err, certs.ErrIncomplete) { // the error names the folder and what it lacks
+		return fmt.Errorf("%w (remove the folder to have a new PKI generated there, or choose another with -certs)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("PKI folder %s: %w", dir, err)
 	}
@@ -151,7 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Info("PKI loaded", "dir", dir)
 	}
 
-	srv, err := mockapns.Start(mockapns.Config{
+	cfg := mockapns.Config{
 		GatewayAddr:  o.gateway,
 		FeedbackAddr: o.feedback,
 		PKI:          pki,
@@ -161,7 +177,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		NoValidation: !o.validate,
 		Faults:       o.faults,
 		Logger:       log,
-	})
+	}
+	o.h2.config(&cfg)
+	srv, err := mockapns.Start(cfg)
 	if err != nil {
 		return err // names the service and the address
 	}
@@ -180,10 +198,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { served <- hs.Serve(ln) }()
 
 	log.Info("mockapns ready", "gateway", srv.GatewayAddr(), "feedback", srv.FeedbackAddr(),
-		"admin", ln.Addr().String(), "certs", dir, "seed", srv.Seed(), "faults", len(o.faults),
-		"journal_size", o.journalSize)
-	if _, err := fmt.Fprintf(stdout, "mockapns ready gateway=%s feedback=%s admin=%s certs=%s\n",
-		srv.GatewayAddr(), srv.FeedbackAddr(), ln.Addr(), dir); err != nil {
+		"http2", srv.HTTP2Addr(), "admin", ln.Addr().String(), "certs", dir, "seed", srv.Seed(),
+		"faults", len(o.faults), "journal_size", o.journalSize,
+		"environment", environmentName(srv.Environment()), "auth_keys", len(srv.AuthKeys()), "jwt_verify", o.h2.jwtVerify)
+	if _, err := fmt.Fprintf(stdout, "mockapns ready gateway=%s feedback=%s http2=%s admin=%s certs=%s\n",
+		srv.GatewayAddr(), srv.FeedbackAddr(), srv.HTTP2Addr(), ln.Addr(), dir); err != nil {
 		log.Warn("cannot write the ready line", "error", err)
 	}
 
