@@ -383,10 +383,28 @@ func (w *worker) end(cur *batch, obs observed, werr error) {
 		obs.lost = errNoCloseAfterNotify
 	}
 	batches := append([]*batch(nil), w.hist.batches...)
+	if cur != nil {
+		batches = append(batches, cur)
+	}
+	if ref := certificateRefusal(w.c.nc.RemoteAddr().String(), readErr); resp == nil && dead && ref != nil {
+		// The gateway refused the certificate: nothing was processed, and
+		// no connection will do better.
+		for _, b := range batches {
+			if !b.chunk.sentinel {
+				st.stats.written.Add(-int64(len(b.ids)))
+			}
+		}
+		w.hist.reset()
+		w.n, w.bytes = 0, 0
+		w.drop()
+		st.fail(ref)
+		for _, b := range batches {
+			st.giveUp(b.chunk, 0, len(b.chunk.tokens), ref)
+		}
+		return
+	}
 	if cur == nil {
 		cur = &batch{prep: &st.content, chunk: &chunk{sentinel: true}}
-	} else {
-		batches = append(batches, cur)
 	}
 	var r *Result
 	if obs.resp == nil {
@@ -510,6 +528,20 @@ func (w *worker) apply(r *Result, batches []*batch) {
 		st.setMessageRefusal(message)
 	}
 	st.report(ds, bytes)
+	if f := st.opt.OnResend; f != nil && len(again) > 0 {
+		n, u := 0, 0
+		for _, ch := range again {
+			n += len(ch.meta)
+			for _, m := range ch.meta {
+				if m.uncertain {
+					u++
+				}
+			}
+		}
+		st.outMu.Lock()
+		f(n, u)
+		st.outMu.Unlock()
+	}
 	st.requeue(again)
 }
 

@@ -99,6 +99,10 @@ type StreamOptions struct {
 	// It is called from the stream's goroutines, never concurrently, and
 	// must not call the stream's methods. nil discards outcomes.
 	OnOutcome func(Delivery)
+	// OnResend is told, each time a connection ended with notifications
+	// to write again, how many and how many of them may have been
+	// delivered already. Called like OnOutcome; nil: not told.
+	OnResend func(n, uncertain int)
 	// OnError receives errors not tied to one notification: error
 	// responses it cannot place, lost connections, statuses that made the
 	// stream resend. Called like OnOutcome; nil discards them.
