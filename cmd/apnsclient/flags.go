@@ -154,6 +154,7 @@ type pushOptions struct {
 	batch       int
 	batchSet    bool // -batch was given
 	confirm     confirmMode
+	window      int // notifications in flight per connection (stream)
 	maxAttempts int
 	parallel    int
 	errorWait   time.Duration // 0: the client's default
@@ -170,6 +171,7 @@ const (
 	defaultBatch       = 10000
 	defaultMaxAttempts = 10
 	defaultParallel    = 4
+	defaultWindow      = 16384
 )
 
 func (c *connOptions) register(fs *flag.FlagSet) {
@@ -301,6 +303,7 @@ func pushFlagSet(o *pushOptions) *flag.FlagSet {
 	fs.TextVar(&o.priority, "priority", priorityFlag{}, "priority `10|5`: 10 delivers now, 5 at a power-saving time (default: item left out; APNs assumes 10)")
 	fs.TextVar(&o.confirm, "confirm", confirmSentinel, "how written notifications are confirmed: sentinel (a known-bad notification the gateway must refuse, one round trip), error-wait (no error response within -error-wait), close (close_notify; not an Apple behaviour) or batch (batch by batch, each waiting -error-wait)")
 	fs.IntVar(&o.batch, "batch", defaultBatch, "`N` notifications per send with -confirm batch (progress and retries go batch by batch); otherwise, when given, a confirmation every N notifications per connection")
+	fs.IntVar(&o.window, "window", defaultWindow, "at most `N` notifications in flight per connection, written and not yet confirmed (bounds memory; each full window is confirmed: -confirm sentinel opens a new connection)")
 	fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "give up on a notification after `N` sends in a row that settle nothing")
 	fs.IntVar(&o.parallel, "parallel", defaultParallel, "`N` connections written at once")
 	fs.DurationVar(&o.errorWait, "error-wait", 0, "how long to wait for an error response before presuming notifications accepted: after each batch (-confirm batch), before each confirmation (-confirm error-wait), and for a sentinel the gateway accepted (default: the client's, 500ms)")
@@ -335,6 +338,8 @@ func parsePush(args []string, getenv func(string) string) (*pushOptions, error) 
 		return nil, usagef("-max-attempts must be at least 1")
 	case o.parallel < 1:
 		return nil, usagef("-parallel must be at least 1")
+	case o.window < 1:
+		return nil, usagef("-window must be at least 1")
 	}
 	if err := o.sessionConfig().Validate(); err != nil {
 		return nil, usagef("%w", err) // client.ErrBadConfig: a value out of the client's range

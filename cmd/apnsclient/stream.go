@@ -200,6 +200,7 @@ func (e *env) pushStream(ctx context.Context, o *pushOptions) int {
 	}
 	opt := client.StreamOptions{
 		Connections: o.parallel,
+		Window:      o.window,
 		Confirm:     o.confirm.streamConfirmation(),
 		MaxAttempts: o.maxAttempts,
 		OnOutcome:   tally.outcome,
