@@ -312,22 +312,21 @@ func (w *worker) deliverAll(presumed bool) {
 // deliver reports every notification of batches Delivered and takes them
 // out of the window's counts.
 func (w *worker) deliver(batches []*batch, presumed bool) {
-	var ds []Delivery
-	bytes := 0
+	ds := make([]Delivery, 0, chunkItems)
 	for _, b := range batches {
 		ch := b.chunk
 		if ch.sentinel {
 			continue
 		}
+		ds = ds[:0]
 		for i := range ch.tokens {
 			m := ch.meta[i]
 			ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain, Presumed: presumed})
 		}
-		bytes += ch.bytes
+		w.st.report(ds, ch.bytes)
 		w.n -= len(ch.tokens)
 		w.bytes -= ch.bytes
 	}
-	w.st.report(ds, bytes)
 }
 
 // drop gives the connection back (it cannot be reused: the pool closes it).
@@ -475,8 +474,12 @@ func (w *worker) apply(r *Result, batches []*batch) {
 			}
 		}
 	}
-	var ds []Delivery
+	ds := make([]Delivery, 0, chunkItems)
 	bytes := 0
+	flush := func() {
+		st.report(ds, bytes)
+		ds, bytes = ds[:0], 0
+	}
 	var again []*chunk
 	var redo *chunk
 	var message apns.Outcome
@@ -487,6 +490,9 @@ func (w *worker) apply(r *Result, batches []*batch) {
 		}
 		ms := marks[b]
 		for i := range ch.tokens {
+			if len(ds) >= chunkItems {
+				flush()
+			}
 			m := ch.meta[i]
 			size := st.frame + len(ch.token(i))
 			var k mark
@@ -527,7 +533,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 	if message != nil {
 		st.setMessageRefusal(message)
 	}
-	st.report(ds, bytes)
+	flush()
 	if f := st.opt.OnResend; f != nil && len(again) > 0 {
 		n, u := 0, 0
 		for _, ch := range again {

@@ -254,6 +254,12 @@ func (ch *chunk) token(i int) []byte {
 }
 
 func (ch *chunk) add(tok string, bin []byte, m itemMeta, frame int) {
+	if ch.tokens == nil {
+		ch.tokens = make([]string, 0, chunkItems)
+		ch.ends = make([]int32, 0, chunkItems)
+		ch.meta = make([]itemMeta, 0, chunkItems)
+		ch.bin = make([]byte, 0, chunkItems*32)
+	}
 	ch.tokens = append(ch.tokens, tok)
 	ch.bin = append(ch.bin, bin...)
 	ch.ends = append(ch.ends, int32(len(ch.bin)))
