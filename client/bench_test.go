@@ -207,4 +207,5 @@ func benchStream(b *testing.B, conns int, bad float64) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/notif")
 	b.ReportMetric(float64(refused.Load()), "refused")
 	b.ReportMetric(float64(st.Stats().Connections)/float64(b.N), "conns/op")
+	b.ReportMetric(float64(st.Stats().Resent)/total, "resent/notif")
 }

@@ -235,6 +235,7 @@ type chunk struct {
 	meta     []itemMeta
 	bytes    int       // encoded size
 	written  time.Time // when its write ended
+	first    time.Time // when its first notification was pushed
 	sentinel bool
 }
 
@@ -389,7 +390,7 @@ func (st *Stream) Push(ctx context.Context, token string, tag any) error {
 	st.inflight++
 	st.inBytes += size
 	if st.cur == nil {
-		st.cur = &chunk{}
+		st.cur = &chunk{first: time.Now()}
 	}
 	st.cur.add(token, bin, itemMeta{tag: tag}, st.frame)
 	if st.cur.full() {
@@ -524,13 +525,16 @@ func (st *Stream) next(hasWindow bool, oldest time.Time) (*chunk, bool) {
 			st.mu.Unlock()
 			return ch, false
 		}
+		iv := st.opt.CheckpointInterval
+		now := time.Now()
+		due := func(t time.Time) bool { return iv > 0 && !now.Before(t.Add(iv)) }
 		want := st.flushing > 0 || st.closing || st.starved > 0
-		if want && st.cur != nil {
+		if st.cur != nil && (want || due(st.cur.first)) {
 			st.queue = append(st.queue, st.cur)
 			st.cur = nil
 			continue
 		}
-		if hasWindow && want {
+		if hasWindow && (want || due(oldest)) {
 			st.mu.Unlock()
 			return nil, true
 		}
@@ -539,17 +543,20 @@ func (st *Stream) next(hasWindow bool, oldest time.Time) (*chunk, bool) {
 			return nil, false
 		}
 		kick := st.kick
-		st.mu.Unlock()
 		var tick <-chan time.Time
 		var t *time.Timer
-		if hasWindow && st.opt.CheckpointInterval > 0 {
-			t = time.NewTimer(time.Until(oldest.Add(st.opt.CheckpointInterval)))
+		if iv > 0 && (hasWindow || st.cur != nil) {
+			next := oldest
+			if st.cur != nil && (!hasWindow || st.cur.first.Before(oldest)) {
+				next = st.cur.first
+			}
+			t = time.NewTimer(time.Until(next.Add(iv)))
 			tick = t.C
 		}
+		st.mu.Unlock()
 		select {
 		case <-kick:
 		case <-tick:
-			return nil, true
 		case <-st.ctx.Done():
 		}
 		if t != nil {

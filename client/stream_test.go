@@ -254,4 +254,42 @@ var _ = Describe("Stream", func() {
 			}
 		}
 	})
+
+	It("bounds the uncertain notifications after a silent disconnect by CheckpointEvery", func(ctx SpecContext) {
+		uncertainAfter := func(every int) int {
+			e := newEnv(client.Config{PoolSize: 1}, mockapns.Config{})
+			_, err := e.srv.AddFault(mockapns.Disconnect{When: mockapns.Trigger{Nth: 4500}})
+			Expect(err).NotTo(HaveOccurred())
+			toks := tokens(1, 5000)
+			out := e.stream(ctx, client.StreamOptions{CheckpointEvery: every}, toks)
+			e.checkJournal(ctx, toks, out, false)
+			u := 0
+			for _, d := range out.by {
+				if d.Uncertain {
+					u++
+				}
+			}
+			return u
+		}
+		Expect(uncertainAfter(0)).To(BeNumerically(">=", 4000), "without checkpoints everything written is uncertain")
+		Expect(uncertainAfter(1000)).To(BeNumerically("<=", 1024+1000), "at most a checkpoint's worth, rounded up to a chunk")
+	})
+
+	It("confirms a paused stream after CheckpointInterval without a Flush", func(ctx SpecContext) {
+		e := newEnv(client.Config{}, mockapns.Config{})
+		got := make(chan client.Delivery, 10)
+		st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "x"}, client.StreamOptions{
+			CheckpointInterval: 50 * time.Millisecond, OnOutcome: func(d client.Delivery) { got <- d }})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) { Expect(st.Close(ctx)).To(Succeed()) })
+		for _, t := range tokens(1, 10) {
+			Expect(st.Push(ctx, t, nil)).To(Succeed())
+		}
+		Expect(st.Stats().Delivered).To(BeZero(), "a partial chunk waits for more")
+		for range 10 {
+			var d client.Delivery
+			Eventually(ctx, got).Should(Receive(&d))
+			Expect(d.Kind).To(Equal(client.Delivered))
+		}
+	})
 })
