@@ -44,6 +44,8 @@ type options struct {
 	version     bool
 
 	h2 http2Options // flags_http2.go
+
+	parent parentOptions // parent.go
 }
 
 // errHelp means -h was asked for and the usage printed.
@@ -79,6 +81,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	defineHTTP2Flags(fs, &o.h2)
+	defineParentFlags(fs, &o.parent)
 	return fs
 }
 
@@ -149,6 +152,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := o.log.Logger(stderr)
+	ctx, stopWatch := o.parent.watch(ctx, log) // -exit-with-parent
+	defer stopWatch()
 
 	dir, err := filepath.Abs(o.certs)
 	if err != nil {
