@@ -48,6 +48,11 @@ const (
 	// without a request completing before the connection is refused with
 	// ENHANCE_YOUR_CALM.
 	h2MaxResetsIdle = 1000
+	// h2MaxIdleFrames is how many frames that cost the mock work but carry
+	// no request (PING, SETTINGS, PRIORITY, unknown types, empty DATA
+	// without END_STREAM) the client may send in a row without a request
+	// completing before the connection is refused with ENHANCE_YOUR_CALM.
+	h2MaxIdleFrames = 10000
 	// h2WindowCredit is the consumed-bytes threshold at which the
 	// connection window is given back.
 	h2WindowCredit = 16384
@@ -71,6 +76,16 @@ type h2Stream struct {
 // h2Conn is one HTTP/2 connection. Its reader goroutine (the one serving
 // the connection) owns every field not marked otherwise; the writer
 // goroutine owns the Framer that writes and the send windows.
+//
+// What a client can make a connection hold is bounded: streams by the
+// MAX_CONCURRENT_STREAMS in force (others are refused), each stream's body
+// by its payload limit (its receive window, 65535 bytes, without
+// validation), a header block by 64 KiB and the values decoded from it by
+// what Huffman coding expands that to (an arena grown past twice
+// MAX_HEADER_LIST_SIZE is dropped when its stream ends), the messages
+// queued for the writer by h2OutQueue (the reader waits beyond), and the
+// answers waiting for send window by the streams open. A client that
+// stops reading stalls its own connection only.
 type h2Conn struct {
 	s       *Server
 	t       *tracked
@@ -111,6 +126,7 @@ type h2Conn struct {
 	recvWin  int32 // connection receive window left
 	unacked  int32 // consumed bytes not yet given back
 	resets   int
+	idle     int      // frames of h2MaxIdleFrames since the last request completed
 	limits   []uint32 // MAX_CONCURRENT_STREAMS values sent, not yet acknowledged
 	acked    uint32   // the acknowledged limit
 	tokenOK  bool     // a valid provider token was seen
@@ -238,7 +254,9 @@ func (c *h2Conn) send(m h2Out) {
 // of the connection done. The connection is left for the caller to close.
 func (c *h2Conn) run() {
 	first := c.maxStreams()
-	c.acked = first // enforced from the start, as Apple does
+	// Enforced from the start, as Apple does; the client's first SETTINGS
+	// ACK acknowledges it.
+	c.acked, c.limits = first, append(c.limits, first)
 	go c.w.run(first)
 	err := c.serve()
 	var ce *h2ConnError
@@ -373,6 +391,17 @@ func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) {
 
 // frame handles one frame.
 func (c *h2Conn) frame(f http2.Frame) error {
+	switch f := f.(type) {
+	case *http2.PingFrame, *http2.SettingsFrame, *http2.PriorityFrame, *http2.UnknownFrame:
+		c.idle++
+	case *http2.DataFrame:
+		if len(f.Data()) == 0 && !f.StreamEnded() {
+			c.idle++
+		}
+	}
+	if c.idle > h2MaxIdleFrames {
+		return connErr(http2.ErrCodeEnhanceYourCalm, "too many frames without a request")
+	}
 	switch f := f.(type) {
 	case *http2.ContinuationFrame:
 		c.hdrFrames++
@@ -757,7 +786,7 @@ func (c *h2Conn) tooLarge(st *h2Stream) {
 // forced, when set, is the reason for a body that could not be read whole:
 // it replaces what validation says of the body.
 func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
-	c.resets = 0
+	c.resets, c.idle = 0, 0
 	at := time.Now()
 	plan := c.plan(st)
 	if plan.maxStreams > 0 {

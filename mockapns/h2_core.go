@@ -3,14 +3,15 @@ package mockapns
 import (
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/certs"
-	"unsafe"
 )
 
-// This file joins the HTTP/2 front end to the protocol-neutral core:
-// journal, counters and faults.
+// This file joins the HTTP/2 front end to the protocol-neutral core and
+// to the state the auth files keep: journal, counters, faults, device
+// state and environment.
 
 // h2Sandbox reports whether the listener plays the development
 // environment (which adds apns-unique-id to successes).
@@ -53,7 +54,9 @@ type h2Plan struct {
 }
 
 // plan runs the HTTP/2 faults against a complete request, before it is
-// judged: the token they match is the one of :path, if it decodes.
+// judged: the token they match is the one of :path, if it decodes. A delay
+// holds back an answer only: with a goaway, rst_stream or disconnect
+// firing on the same request it does not apply.
 func (c *h2Conn) plan(st *h2Stream) h2Plan {
 	if !c.s.faults.activeFor(apns.HTTP2) {
 		return h2Plan{}

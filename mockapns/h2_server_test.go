@@ -2,15 +2,18 @@ package mockapns_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"golang.org/x/net/http2"
 
+	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/mockapns"
 )
 
@@ -120,6 +123,33 @@ var _ = Describe("HTTP/2 listener", func() {
 			Expect(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted})).To(HaveLen(n))
 		})
 
+		It("leaves apns-unique-id out in the production environment", func() {
+			srv := startServer(mockapns.Config{Environment: certs.Production})
+			c := srv.HTTP2Client()
+			DeferCleanup(closeClient, c)
+			status, hdr, _ := h2Post(c, srv, h2Token, payload, "authorization", bearer(srv), "apns-topic", h2Topic)
+			Expect(status).To(Equal(200))
+			Expect(hdr.Get("apns-id")).To(MatchRegexp(canonicalUUID.String()))
+			Expect(hdr.Values("apns-unique-id")).To(BeEmpty())
+		})
+
+		It("refuses in the handshake a client certificate the CA did not sign", func() {
+			other, err := certs.New(certs.Options{})
+			Expect(err).NotTo(HaveOccurred())
+			cfg := srv.HTTP2TLSConfig()
+			cfg.Certificates = []tls.Certificate{other.Client.TLS}
+			conn, err := tls.Dial("tcp", srv.HTTP2Addr(), cfg)
+			if err == nil {
+				// TLS 1.3: the client learns of the refusal on its first read.
+				DeferCleanup(conn.Close)
+				Expect(conn.SetDeadline(time.Now().Add(ioTimeout))).To(Succeed())
+				_, err = conn.Read(make([]byte, 1))
+			}
+			Expect(err).To(HaveOccurred())
+			Eventually(func() uint64 { return srv.Stats().HandshakesFailed }).WithTimeout(ioTimeout).Should(Equal(uint64(1)))
+			Expect(srv.Stats().HTTP2.ConnectionsTotal).To(BeZero())
+		})
+
 		It("accepts anything routable without validation", func() {
 			srv := startServer(mockapns.Config{NoValidation: true})
 			c := srv.HTTP2CertClient()
@@ -204,6 +234,17 @@ var _ = Describe("HTTP/2 listener", func() {
 			Expect(resp.header).To(HaveKeyWithValue("content-type", "application/json"))
 			Expect(resp.body).To(Equal(`{"reason":"BadPriority"}`))
 			Expect(r.frames).To(Equal([]string{"SETTINGS", "SETTINGS", "HEADERS", "DATA"}))
+		})
+
+		It("forgets a stream the client resets, and goes on", func() {
+			r := dialH2(srv, srv.HTTP2CertTLSConfig())
+			r.headers(1, false, request(h2Token)...)
+			Expect(r.fr.WriteRSTStream(1, http2.ErrCodeCancel)).To(Succeed())
+			r.data(1, true, payload) // on a closed stream: ignored
+			r.push(3, payload, request(h2Token)...)
+			Expect(r.wait(3)[0].status).To(Equal("200"))
+			Expect(r.resps).NotTo(HaveKey(uint32(1)))
+			Expect(srv.Notifications(mockapns.Filter{})).To(HaveLen(1))
 		})
 
 		It("answers PING", func() {

@@ -18,7 +18,7 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
-// Config configures a Server. The zero value is usable: both services on
+// Config configures a Server. The zero value is usable: every service on
 // loopback with free ports, a fresh PKI, Apple's validation, a journal of
 // DefaultJournalSize entries, no faults, no logs. Every zero value is a
 // documented default; [Config.Validate] checks the rest.
@@ -87,9 +87,9 @@ const (
 	acceptBackoff      = 10 * time.Millisecond
 )
 
-// Server is a running mock of Apple's binary gateway and feedback service.
-// Create it with Start or NewServer and stop it with Close or Shutdown. All
-// methods are safe for concurrent use.
+// Server is a running mock of Apple's binary gateway, feedback service and
+// HTTP/2 provider API. Create it with Start or NewServer and stop it with
+// Close or Shutdown. All methods are safe for concurrent use.
 type Server struct {
 	cfg     Config
 	pki     *certs.PKI
@@ -137,8 +137,8 @@ func (t *tracked) close() {
 	})
 }
 
-// Start starts a server listening on both ports and returns once both
-// listeners are up. A Config that [Config.Validate] refuses is refused
+// Start starts a server listening on its three ports and returns once
+// every listener is up. A Config that [Config.Validate] refuses is refused
 // with its error, wrapping [ErrBadConfig].
 func Start(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
