@@ -226,6 +226,8 @@ func (c *conn) exchange(ctx context.Context, b *batch, firstID uint32, cfg *Conf
 	case resp != nil:
 		obs.resp = resp
 	case confirmed:
+	case dead && certificateRefusal("", readErr) != nil:
+		obs.refused = certificateRefusal(c.nc.RemoteAddr().String(), readErr)
 	case dead:
 		obs.lost = readErr
 		if readErr == nil || errors.Is(readErr, io.EOF) {

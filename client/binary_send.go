@@ -16,8 +16,11 @@ import (
 // The error is non-nil only when nothing was sent: invalid message
 // (ErrNoTokens, ErrBadToken, ErrBadPayload, ErrConflictingFields,
 // ErrBadField), bad address, closed session (ErrClosed), connection failure
-// (ErrConnect) or ctx ending while waiting for a free connection. Problems
-// after the first write are in the Result.
+// (ErrConnect), a server that refuses the client certificate
+// (ErrCertificateRefused, which matches ErrConnect too: with TLS 1.3 its
+// alert can arrive after the first writes, of which the server processed
+// none) or ctx ending while waiting for a free connection. Problems after
+// the first write are in the Result.
 //
 // Cancelling ctx during the writes stops them: the Result holds the unsent
 // tokens in Retry and ctx's error in Errors. If a write was interrupted half
@@ -49,6 +52,11 @@ func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *M
 		return nil, err
 	}
 	r, hist := ic.c.run(ctx, b, s.reserveIDs(len(p.tokens)), &s.cfg, ic.hist)
+	if err := r.refusal(); err != nil { // nothing was processed: a connection error
+		s.checkin(pl, ic.c, hist)
+		s.keepUnclaimed(pl, unclaimed)
+		return nil, err
+	}
 	for _, u := range unclaimed {
 		r.absorb(u)
 	}
@@ -57,6 +65,16 @@ func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *M
 	}
 	s.checkin(pl, ic.c, hist)
 	return r, nil
+}
+
+// keepUnclaimed gives results a Send could not report back to the pool.
+func (s *Session) keepUnclaimed(pl *pool, rs []*Result) {
+	if len(rs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pl.unclaimed = append(rs, pl.unclaimed...)
 }
 
 // reserveIDs reserves identifiers for n notifications and returns the first;
@@ -103,6 +121,9 @@ func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (
 	})
 	if err := tc.HandshakeContext(ctx); err != nil {
 		_ = raw.Close()
+		if r := certificateRefusal(addr, err); r != nil {
+			return nil, nil, r
+		}
 		return nil, nil, fmt.Errorf("%w: %s: TLS handshake: %w", ErrConnect, addr, err)
 	}
 	return tc, raw, nil

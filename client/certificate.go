@@ -97,23 +97,38 @@ func ParsePEM(certPEM, keyPEM, passphrase []byte) (*Certificate, error) {
 // the key is in certFile. The key formats, encrypted ones included, are
 // those of [ParsePEM]; passphrase decrypts an encrypted key. File errors
 // wrap the os error (errors.Is with fs.ErrNotExist works); the others wrap
-// ParsePEM's sentinels.
+// ParsePEM's sentinels and begin with the name of the file at fault: the
+// certificate's for its own errors, the key's for a key that cannot be
+// read or decrypted, the key's followed by the certificate's for a key
+// that does not match.
 func LoadPEMFiles(certFile, keyFile string, passphrase []byte) (*Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("apns: read certificate: %w", err)
 	}
-	var keyPEM []byte
+	keyPEM, keyName := certPEM, certFile
 	if keyFile != "" {
 		if keyPEM, err = os.ReadFile(keyFile); err != nil {
 			return nil, fmt.Errorf("apns: read key: %w", err)
 		}
+		keyName = keyFile
 	}
-	c, err := ParsePEM(certPEM, keyPEM, passphrase)
+	chain, err := pemCertificates(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", certFile, err)
 	}
-	return c, nil
+	key, err := pemKey(keyPEM, passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyName, err)
+	}
+	c, err := NewCertificate(tls.Certificate{Certificate: chain, PrivateKey: key})
+	switch {
+	case err == nil:
+		return c, nil
+	case keyFile != "" && errors.Is(err, ErrKeyMismatch):
+		return nil, fmt.Errorf("%s: %w %s", keyFile, err, certFile)
+	}
+	return nil, fmt.Errorf("%s: %w", certFile, err)
 }
 
 // ParsePKCS12 reads a PKCS#12 (.p12) file as exported by Keychain Access:

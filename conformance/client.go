@@ -43,11 +43,11 @@ type Client interface {
 
 	// Outdate closes the pooled connections that have been idle for longer
 	// than idle and reports how many it closed; busy connections stay open.
-	// Clients without [CapPooling] return ErrUnsupported.
+	// Clients without [CapOutdate] return ErrUnsupported.
 	Outdate(ctx context.Context, idle time.Duration) (int, error)
 
 	// Shutdown closes the idle pooled connections and makes every later Send
-	// fail. Clients without [CapPooling] return ErrUnsupported.
+	// fail. Clients without [CapShutdown] return ErrUnsupported.
 	Shutdown(ctx context.Context) error
 
 	// Close releases everything the client holds. It is called once at the
@@ -70,9 +70,25 @@ const (
 	CapCommand0 Capability = "command0"
 	// CapCommand1 : the client can send the enhanced format (command 1).
 	CapCommand1 Capability = "command1"
-	// CapPooling : the client keeps connections open between sends, keyed by
-	// gateway address and certificate, accepts per-batch Gateway and
-	// certificate overrides, and implements Outdate and Shutdown.
+	// CapReuse : the client keeps a connection open between sends and
+	// reuses it, and replaces one the server closed.
+	CapReuse Capability = "reuse"
+	// CapPools : the client keeps one set of connections per gateway address
+	// and client certificate (scenarios that need it also need
+	// CapOverrides).
+	CapPools Capability = "pools"
+	// CapOutdate : the client closes, on demand, the connections idle for
+	// longer than a given time (Client.Outdate), and only those.
+	CapOutdate Capability = "outdate"
+	// CapShutdown : the client shuts down on demand (Client.Shutdown): it
+	// closes its connections and refuses every later send.
+	CapShutdown Capability = "shutdown"
+	// CapOverrides : the client accepts a gateway address and a client
+	// certificate per batch (Batch.Gateway, Batch.CertPEM).
+	CapOverrides Capability = "overrides"
+	// CapPooling is the capabilities of version 1 of the protocol bundled:
+	// declaring it declares CapReuse, CapPools, CapOutdate, CapShutdown
+	// and CapOverrides.
 	CapPooling Capability = "pooling"
 	// CapFeedback : the client reads the feedback service.
 	CapFeedback Capability = "feedback"
@@ -83,8 +99,17 @@ const (
 // Capabilities is the set of capabilities a client declares.
 type Capabilities []Capability
 
-// Has reports whether c holds the capability.
-func (c Capabilities) Has(cap Capability) bool { return slices.Contains(c, cap) }
+// pooling is what CapPooling stands for.
+var pooling = Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides}
+
+// Has reports whether c holds the capability; CapPooling holds the five
+// it bundles.
+func (c Capabilities) Has(cap Capability) bool {
+	if slices.Contains(c, cap) {
+		return true
+	}
+	return slices.Contains(pooling, cap) && slices.Contains(c, CapPooling)
+}
 
 // Endpoint is where the client sends and what it authenticates with. Every
 // certificate and key is PEM text in memory.
@@ -115,10 +140,10 @@ type Batch struct {
 	// are tagged @command0 or @command1, for clients that declare them.
 	Command *int
 	// Gateway, when not empty, overrides the configured gateway address for
-	// this batch (pooling clients only).
+	// this batch (clients with [CapOverrides] only).
 	Gateway string
 	// CertPEM and KeyPEM, when CertPEM is not empty, override the configured
-	// client certificate for this batch (pooling clients only).
+	// client certificate for this batch (clients with [CapOverrides] only).
 	CertPEM, KeyPEM []byte
 }
 

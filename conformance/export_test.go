@@ -140,3 +140,82 @@ func (n *noPooling) Send(ctx context.Context, b Batch) (Outcome, error) {
 	}
 	return n.Local.Send(ctx, b)
 }
+
+// Variants: clients that behave differently from ours in ways Apple allows,
+// compiled only into this package's tests, to show that the scenarios judge
+// them fairly.
+
+// Variant names.
+const (
+	// VariantValidatesLocally refuses a payload over 2048 bytes itself:
+	// every token failed with status 7, nothing written.
+	VariantValidatesLocally = "validates the payload size itself"
+	// VariantOmitsDefaultPriority leaves the priority item out when the
+	// priority is 10, Apple's default.
+	VariantOmitsDefaultPriority = "omits priority 10"
+	// VariantResendsAfterStatus7 treats status 7 like a bad token: it
+	// reports the notification named as failed and sends the rest again.
+	VariantResendsAfterStatus7 = "resends the rest after status 7"
+	// VariantReuseOnly declares connection reuse without per-address
+	// pools, closing on demand, shutdown or overrides.
+	VariantReuseOnly = "reuses one connection, nothing more"
+)
+
+// NewVariant returns the variant named name, or nil.
+func NewVariant(name string) Client {
+	switch name {
+	case VariantValidatesLocally:
+		return &validatesLocally{Local: NewLocal(LocalOptions{})}
+	case VariantResendsAfterStatus7:
+		return mutated(resendsAfterStatus7)
+	case VariantReuseOnly:
+		return &reuseOnly{Local: NewLocal(LocalOptions{})}
+	case VariantOmitsDefaultPriority:
+		return &omitsDefaultPriority{Local: NewLocal(LocalOptions{})}
+	}
+	return nil
+}
+
+// validatesLocally refuses oversized payloads before writing anything.
+type validatesLocally struct{ *Local }
+
+func (v *validatesLocally) Send(ctx context.Context, b Batch) (Outcome, error) {
+	const limit = 2048
+	if len(b.Payload) <= limit {
+		return v.Local.Send(ctx, b)
+	}
+	var out Outcome
+	for _, t := range b.Tokens {
+		out.Failed = append(out.Failed, TokenStatus{Token: t, Status: 7})
+	}
+	return out, nil
+}
+
+// omitsDefaultPriority sends no priority item for priority 10.
+type omitsDefaultPriority struct{ *Local }
+
+func (o *omitsDefaultPriority) Send(ctx context.Context, b Batch) (Outcome, error) {
+	if b.Priority == 10 {
+		b.Priority = 0
+	}
+	return o.Local.Send(ctx, b)
+}
+
+func resendsAfterStatus7(a *attempt) {
+	if len(a.Failed) < 2 || a.Failed[0].Status != 7 {
+		return
+	}
+	rest := &client.Message{}
+	*rest = *a.Msg
+	rest.Tokens = nil
+	for _, f := range a.Failed[1:] {
+		rest.Tokens = append(rest.Tokens, f.Token)
+	}
+	a.Failed = a.Failed[:1]
+	a.Retries = append([]*client.Message{rest}, a.Retries...)
+}
+
+// reuseOnly declares CapReuse and CapFeedback only.
+type reuseOnly struct{ *Local }
+
+func (*reuseOnly) Capabilities() Capabilities { return Capabilities{CapReuse, CapFeedback} }

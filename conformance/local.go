@@ -34,7 +34,7 @@ type LocalOptions struct {
 	// ConfirmByClose is client.Config.ConfirmByClose: every Send ends by
 	// closing its connection and waiting for the gateway's verdict instead
 	// of the error-wait window. Connections are not reused then, so the
-	// adapter does not declare CapPooling.
+	// adapter does not declare CapReuse, CapPools nor CapOutdate.
 	ConfirmByClose bool
 }
 
@@ -67,13 +67,15 @@ func NewLocal(opts LocalOptions) *Local {
 	return &Local{opts: opts}
 }
 
-// Capabilities: our client pools connections (unless ConfirmByClose), reads
-// feedback and is safe for concurrent Sends; it writes command 2 only.
+// Capabilities: our client pools connections per address and certificate
+// (unless ConfirmByClose, which opens one per send), takes per-batch
+// overrides, closes idle connections on demand, shuts down, reads feedback
+// and is safe for concurrent Sends; it writes command 2 only.
 func (l *Local) Capabilities() Capabilities {
 	if l.opts.ConfirmByClose {
-		return Capabilities{CapFeedback, CapConcurrent}
+		return Capabilities{CapShutdown, CapOverrides, CapFeedback, CapConcurrent}
 	}
-	return Capabilities{CapPooling, CapFeedback, CapConcurrent}
+	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent}
 }
 
 // Configure makes a new session for ep; the previous one, if any, is shut
@@ -126,8 +128,9 @@ func (l *Local) session() (*client.Session, Endpoint, *client.Certificate, error
 // attempt is one Send of the session, in the adapter's terms: what it
 // reported and what must be sent next.
 type attempt struct {
-	Tokens    []string // the tokens of the attempt, in order
-	Sent      int      // notifications written (client.Result.Sent)
+	Msg       *client.Message // the message of the attempt
+	Tokens    []string        // the tokens of the attempt, in order
+	Sent      int             // notifications written (client.Result.Sent)
 	Failed    []TokenStatus
 	Statuses  []int
 	Errors    []string
@@ -136,7 +139,7 @@ type attempt struct {
 }
 
 func newAttempt(m *client.Message, res *client.Result) *attempt {
-	a := &attempt{Tokens: m.Tokens, Sent: res.Sent, Uncertain: res.Uncertain, Retries: res.Retries()}
+	a := &attempt{Msg: m, Tokens: m.Tokens, Sent: res.Sent, Uncertain: res.Uncertain, Retries: res.Retries()}
 	for _, f := range res.Failed {
 		a.Failed = append(a.Failed, TokenStatus{Token: f.Token, Status: int(f.Status())})
 	}

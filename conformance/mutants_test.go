@@ -13,8 +13,15 @@ import (
 // mutant and returns the suite (for its results) and godog's status.
 func runMutant(mutant string, features ...string) (*conformance.Suite, int) {
 	GinkgoHelper()
+	return runMutantStrict(mutant, true, features...)
+}
+
+// runMutantStrict is runMutant with SHOULD failures failing the run
+// (strict) or counted as warnings.
+func runMutantStrict(mutant string, strict bool, features ...string) (*conformance.Suite, int) {
+	GinkgoHelper()
 	Expect(conformance.NewMutant(mutant)).NotTo(BeNil(), "unknown mutant %q", mutant)
-	s := &conformance.Suite{NewClient: func(context.Context) (conformance.Client, error) {
+	s := &conformance.Suite{Strict: strict, NewClient: func(context.Context) (conformance.Client, error) {
 		return conformance.NewMutant(mutant), nil
 	}}
 	paths := make([]string, len(features))
@@ -64,8 +71,9 @@ var _ = Describe("A deliberately broken client", func() {
 			"a connection cut in the middle of a notification loses nothing",
 		),
 		Entry(nil, conformance.MutantProcessingIsFailure, []string{"error_responses.feature"},
-			"a processing error (status 1) keeps the token for a retry",
-			"several faults in one batch are all handled",
+			"a processing error (status 1) at token 1 keeps the token for a retry",
+			"a processing error (status 1) at token 6 keeps the token for a retry",
+			"a processing error (status 1) at token 10 keeps the token for a retry",
 		),
 		Entry(nil, conformance.MutantNoPooling, []string{"pooling.feature"},
 			"a cached connection is reused for the next batch",
@@ -74,6 +82,23 @@ var _ = Describe("A deliberately broken client", func() {
 			"different gateway addresses get different connections",
 		),
 	)
+
+	It("is only warned, when the suite is not strict, for missing a SHOULD", func() {
+		s, status := runMutantStrict(conformance.MutantProcessingIsFailure, false, "error_responses.feature")
+		Expect(s.Failures()).To(BeEmpty())
+		Expect(status).To(BeZero())
+		Expect(s.Warnings()).To(ConsistOf(
+			"a processing error (status 1) at token 1 keeps the token for a retry",
+			"a processing error (status 1) at token 6 keeps the token for a retry",
+			"a processing error (status 1) at token 10 keeps the token for a retry",
+		))
+		for _, r := range s.Results() {
+			if r.Result == conformance.Warned {
+				Expect(r.Level).To(Equal(conformance.Should))
+				Expect(r.Reason).To(ContainSubstring("never accepted: "))
+			}
+		}
+	})
 
 	It("passes the scenarios that do not concern what it breaks", func() {
 		s, status := runMutant(conformance.MutantTinyResendBuffer, "binary_format.feature", "tls.feature")

@@ -11,17 +11,16 @@ import (
 	"time"
 
 	"github.com/apnskit/apnskit/certs"
-	"github.com/cucumber/godog"
 )
 
-func (w *world) registerSteps(sc *godog.ScenarioContext) {
+func (w *world) registerSteps(sc stepRegistrar) {
 	w.registerGatewaySteps(sc)
 	w.registerClientSteps(sc)
 	w.registerPoolingSteps(sc)
 	w.registerFeedbackSteps(sc)
 }
 
-func (w *world) registerClientSteps(sc *godog.ScenarioContext) {
+func (w *world) registerClientSteps(sc stepRegistrar) {
 	// Configuration.
 	sc.Step(`^a client configured with the server's test certificates$`, w.configuredWithTestCerts)
 	sc.Step(`^a client configured with the test certificate and key in a single PEM text$`, w.configuredWithCombinedPEM)
@@ -197,6 +196,9 @@ func (w *world) notificationsCarryPayload(size int) error {
 func (w *world) send(ctx context.Context, b Batch) error {
 	if w.closed {
 		return errors.New("the client was already closed to read the gateway's journal: put journal checks after the sends")
+	}
+	if err := w.installPayloadFaults(); err != nil {
+		return err
 	}
 	cctx, cancel := ctxFor(ctx, sendTimeout)
 	defer cancel()

@@ -14,7 +14,7 @@ import (
 	"github.com/cucumber/godog"
 )
 
-func (w *world) registerFeedbackSteps(sc *godog.ScenarioContext) {
+func (w *world) registerFeedbackSteps(sc stepRegistrar) {
 	sc.Step(`^the feedback service holds these tuples:$`, w.feedbackHolds)
 	sc.Step(`^the feedback service holds (\d+) tuples$`, w.feedbackHoldsMany)
 	sc.Step(`^the feedback service writes every tuple in two pieces$`, w.feedbackSplits)

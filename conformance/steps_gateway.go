@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
-	"github.com/cucumber/godog"
 )
 
 // Regular-expression pieces shared by the steps.
@@ -59,12 +59,14 @@ func serverIndex(second string) int {
 	return 0
 }
 
-func (w *world) registerGatewaySteps(sc *godog.ScenarioContext) {
+func (w *world) registerGatewaySteps(sc stepRegistrar) {
 	sc.Step(`^a mock APNs server$`, w.aMockServer)
 	sc.Step(`^a second mock APNs server sharing the same certificates$`, w.aSecondMockServer)
 
 	// Faults.
-	sc.Step(`^the gateway (?:refuses token (\d+) with `+reStatus+`|answers `+reStatus+` once to token (\d+))$`, w.gatewayRefusesToken)
+	sc.Step(`^the gateway refuses token (\d+) with `+reStatus+`$`, w.gatewayRefusesToken)
+	sc.Step(`^the gateway answers `+reStatus+` once to token (\d+)$`, w.gatewayAnswersOnce)
+	sc.Step(`^the gateway refuses the payload with `+reStatus+` from token (\d+) on$`, w.gatewayRefusesPayloadFrom)
 	sc.Step(`^the gateway answers `+reStatus+` to notification (\d+)$`, w.gatewayAnswersNth)
 	sc.Step(`^the gateway shuts down after (\d+) notifications?$`, w.gatewayShutsDownAfter)
 	sc.Step(`^the gateway shuts down when it reads token (\d+)$`, w.gatewayShutsDownAtToken)
@@ -86,10 +88,12 @@ func (w *world) registerGatewaySteps(sc *godog.ScenarioContext) {
 	sc.Step(`^`+reServer+` accepted tokens? `+reList+` exactly once$`, w.acceptedListExactlyOnce)
 	sc.Step(`^`+reServer+` never accepted tokens? `+reList+`$`, w.neverAccepted)
 	sc.Step(`^`+reServer+` accepted every token at least once$`, w.acceptedEveryAtLeastOnce)
+	sc.Step(`^the gateway accepted token (\d+) at most once, or the client reports it as failed with `+reStatus+`$`, w.acceptedOnceOrFailed)
 	sc.Step(`^only tokens the client reports as uncertain were accepted more than once$`, w.onlyUncertainDuplicated)
 	sc.Step(`^`+reServer+` accepted no notification$`, w.acceptedNone)
 	sc.Step(`^`+reServer+` accepted (\d+) notifications?$`, w.acceptedCount)
 	sc.Step(`^`+reServer+` refused (\d+) notifications? with `+reStatus+`$`, w.refusedCount)
+	sc.Step(`^every notification the gateway received was refused with `+reStatus+`$`, w.everyReceivedRefused)
 	sc.Step(`^the gateway received every notification with command (\d+)$`, w.receivedCommand)
 	sc.Step(`^the gateway received every notification with priority (\d+)$`, w.receivedPriority)
 	sc.Step(`^the gateway received every notification with expiry (\S+)$`, w.receivedExpiry)
@@ -142,13 +146,19 @@ func (w *world) addFault(f mockapns.Fault) error {
 	return nil
 }
 
-func (w *world) gatewayRefusesToken(tok1 string, st1 string, st2 string, tok2 string) error {
-	tok, st := tok1, st1
-	if tok == "" {
-		tok, st = tok2, st2
-	}
-	n, _ := strconv.Atoi(tok)
-	status, _ := strconv.Atoi(st)
+// gatewayRefusesToken refuses a token every time it is sent, as Apple
+// refuses a bad token whenever it sees it.
+func (w *world) gatewayRefusesToken(n, status int) error {
+	return w.rejectToken(n, status, mockapns.Always)
+}
+
+// gatewayAnswersOnce refuses a token once (a transient error such as a
+// processing error): sent again, it is accepted.
+func (w *world) gatewayAnswersOnce(status, n int) error {
+	return w.rejectToken(n, status, mockapns.Count{})
+}
+
+func (w *world) rejectToken(n, status int, times mockapns.Count) error {
 	b, err := w.tokenBytes(n)
 	if err != nil {
 		return err
@@ -156,7 +166,52 @@ func (w *world) gatewayRefusesToken(tok1 string, st1 string, st2 string, tok2 st
 	if status < 1 || status > 255 {
 		return fmt.Errorf("status %d is not a status byte", status)
 	}
-	return w.addFault(mockapns.Reject{Status: wire.Status(status), When: mockapns.Trigger{Token: b}})
+	return w.addFault(mockapns.Reject{Status: wire.Status(status), When: mockapns.Trigger{Token: b, Times: times}})
+}
+
+// gatewayRefusesPayloadFrom makes the gateway judge the message's payload
+// bad from token n on: every notification of token n or later is refused
+// with status, every time it is sent, as Apple answers the same payload
+// the same way. The faults are installed as the tokens are handed out.
+func (w *world) gatewayRefusesPayloadFrom(status, n int) error {
+	if status < 1 || status > 255 {
+		return fmt.Errorf("status %d is not a status byte", status)
+	}
+	if n < 1 {
+		return fmt.Errorf("token %d: tokens are numbered from 1", n)
+	}
+	w.payloadFault = &payloadFault{from: n, status: wire.Status(status)}
+	return nil
+}
+
+// payloadFault refuses every token from a number on.
+type payloadFault struct {
+	from   int
+	status wire.Status
+}
+
+// installPayloadFaults installs the payload fault for the tokens handed out
+// so far that do not have it yet.
+func (w *world) installPayloadFaults() error {
+	f := w.payloadFault
+	if f == nil {
+		return nil
+	}
+	for ; f.from <= len(w.sent); f.from++ {
+		s := w.sent[f.from-1]
+		tok, err := apns.ParseToken(s.token)
+		if err != nil {
+			return err
+		}
+		srv, err := w.server(s.server)
+		if err != nil {
+			return err
+		}
+		if _, err := srv.AddFault(mockapns.Reject{Status: f.status, When: mockapns.Trigger{Token: tok, Times: mockapns.Always}}); err != nil {
+			return fmt.Errorf("installing the payload fault: %w", err)
+		}
+	}
+	return nil
 }
 
 func (w *world) gatewayAnswersNth(status, nth int) error {
@@ -289,10 +344,23 @@ func (w *world) checkExactlyOnce(counts map[string]int, want []string) error {
 		}
 	}
 	if len(missing) > 0 || len(dup) > 0 {
-		return fmt.Errorf("want each of tokens %s accepted exactly once; never accepted: %s; accepted more than once: %s%s",
+		err := fmt.Errorf("want each of tokens %s accepted exactly once; never accepted: %s; accepted more than once: %s%s",
 			w.describeAll(want), w.describeAll(missing), listOrNone(dup), w.sendsSummary())
+		return w.lossIf(missing, err)
 	}
 	return nil
+}
+
+// lossIf marks err as a silent loss when one of the tokens missing from the
+// gateway was not reported by the client as failed or unsent.
+func (w *world) lossIf(missing []string, err error) error {
+	m := w.merged()
+	for _, t := range missing {
+		if !slices.Contains(m.Unsent, t) && !slices.ContainsFunc(m.Failed, func(f TokenStatus) bool { return f.Token == t }) {
+			return fmt.Errorf("%w: %w", errLoss, err)
+		}
+	}
+	return err
 }
 
 // sendsSummary describes what the client reported, for failure messages.
@@ -429,7 +497,30 @@ func (w *world) acceptedEveryAtLeastOnce(ctx context.Context, second string) err
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("want every token accepted at least once; never accepted: %s%s", w.describeAll(missing), w.sendsSummary())
+		return w.lossIf(missing, fmt.Errorf("want every token accepted at least once; never accepted: %s%s", w.describeAll(missing), w.sendsSummary()))
+	}
+	return nil
+}
+
+// acceptedOnceOrFailed checks that token n was either accepted once, or not
+// at all and reported failed with status: never lost without a word.
+func (w *world) acceptedOnceOrFailed(ctx context.Context, n, status int) error {
+	tok, err := w.token(n)
+	if err != nil {
+		return err
+	}
+	counts, err := w.accepted(ctx, 0)
+	if err != nil {
+		return err
+	}
+	failed := slices.ContainsFunc(w.merged().Failed, func(f TokenStatus) bool { return f.Token == tok && f.Status == status })
+	switch c := counts[tok]; {
+	case c > 1:
+		return fmt.Errorf("token %d was accepted %d times%s", n, c, w.sendsSummary())
+	case c == 1 && failed:
+		return fmt.Errorf("token %d was accepted and reported failed with status %d%s", n, status, w.sendsSummary())
+	case c == 0 && !failed:
+		return fmt.Errorf("%w: token %d was never accepted and not reported failed with status %d%s", errLoss, n, status, w.sendsSummary())
 	}
 	return nil
 }
@@ -507,6 +598,26 @@ func (w *world) refusedCount(ctx context.Context, second string, n, status int) 
 	return nil
 }
 
+// everyReceivedRefused checks that the gateway refused, with status, every
+// notification it received, however many that was (none, when the client
+// judged them itself).
+func (w *world) everyReceivedRefused(ctx context.Context, status int) error {
+	es, err := w.entries(ctx, 0, mockapns.Filter{})
+	if err != nil {
+		return err
+	}
+	var others []string
+	for _, e := range es {
+		if e.Status != status {
+			others = append(others, fmt.Sprintf("%s with status %d", w.describe(hex.EncodeToString(e.Token)), e.Status))
+		}
+	}
+	if len(others) > 0 {
+		return fmt.Errorf("want every notification received refused with status %d; got %s", status, strings.Join(others, ", "))
+	}
+	return nil
+}
+
 // everyEntry checks a property of every notification the gateway received.
 func (w *world) everyEntry(ctx context.Context, what string, check func(e mockapns.Entry) (got string, ok bool)) error {
 	es, err := w.entries(ctx, 0, mockapns.Filter{})
@@ -530,9 +641,15 @@ func (w *world) receivedCommand(ctx context.Context, cmd int) error {
 	})
 }
 
+// receivedPriority checks the priority of every notification. The item is
+// optional and Apple applies 10 without it, so an absent priority is
+// priority 10.
 func (w *world) receivedPriority(ctx context.Context, p int) error {
 	return w.everyEntry(ctx, fmt.Sprintf("want priority %d", p), func(e mockapns.Entry) (string, bool) {
-		v, _ := e.Priority.Value() // 0 when absent
+		v, set := e.Priority.Value()
+		if !set {
+			return fmt.Sprintf("no priority item (priority %d)", e.Priority.Effective()), int(e.Priority.Effective()) == p
+		}
 		return fmt.Sprintf("priority %d", v), int(v) == p
 	})
 }

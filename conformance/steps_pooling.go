@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/cucumber/godog"
 )
 
-func (w *world) registerPoolingSteps(sc *godog.ScenarioContext) {
+func (w *world) registerPoolingSteps(sc stepRegistrar) {
 	sc.Step(`^the client sends (\d+) notifications? with the second certificate$`, w.sendsWithSecondCert)
 	sc.Step(`^the client sends (\d+) notifications? to the second server$`, w.sendsToSecondServer)
 	sc.Step(`^the client starts sending (\d+) notifications? to the second server$`, w.startsSendingToSecondServer)
@@ -55,6 +53,9 @@ func (w *world) startsSendingToSecondServer(ctx context.Context, n int) error {
 	}
 	b, err := w.secondBatch(n)
 	if err != nil {
+		return err
+	}
+	if err := w.installPayloadFaults(); err != nil {
 		return err
 	}
 	w.async = make(chan asyncSend, 1)
@@ -132,6 +133,9 @@ func (w *world) concurrentSenders(ctx context.Context, senders, n int) error {
 	batches := make([]Batch, senders)
 	for i := range batches {
 		batches[i] = w.batch(w.allocate(n, 0))
+	}
+	if err := w.installPayloadFaults(); err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	for _, b := range batches {

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -30,9 +31,50 @@ type Suite struct {
 	// ErrorWait is the error-wait window configured on the clients; 0 means
 	// DefaultErrorWait.
 	ErrorWait time.Duration
+	// Strict makes the failures of SHOULD scenarios fail the run. Otherwise
+	// they are warnings: the scenario stops at the step that failed, is
+	// recorded as Warned, and godog sees it as skipped.
+	Strict bool
 
-	mu      sync.Mutex
-	results []ScenarioResult
+	mu       sync.Mutex
+	results  []ScenarioResult
+	notes    map[string]string // by pickle ID: why it is skipped or warned
+	features map[string]string // feature names by URI
+}
+
+func (s *Suite) setNote(pickleID, note string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notes == nil {
+		s.notes = map[string]string{}
+	}
+	s.notes[pickleID] = note
+}
+
+func (s *Suite) noteFor(pickleID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notes[pickleID]
+}
+
+func (s *Suite) setFeatureName(uri, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.features == nil {
+		s.features = map[string]string{}
+	}
+	s.features[uri] = name
+}
+
+// featureName returns the name of the feature at uri, or uri when it was
+// not seen by one of the kit's formatters.
+func (s *Suite) featureName(uri string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.features[uri]; n != "" {
+		return n
+	}
+	return uri
 }
 
 // Result is how a scenario ended.
@@ -41,8 +83,9 @@ type Result string
 // Scenario results.
 const (
 	Passed  Result = "passed"
-	Failed  Result = "failed"
-	Skipped Result = "skipped"
+	Failed  Result = "failed"  // a MUST scenario failed (or a SHOULD one, when strict)
+	Warned  Result = "warned"  // a SHOULD scenario failed and the suite is not strict
+	Skipped Result = "skipped" // the client lacks a capability the scenario needs
 )
 
 // ScenarioResult records one scenario run by a Suite.
@@ -50,8 +93,9 @@ type ScenarioResult struct {
 	Name   string   // scenario name, as in the feature file (outlines: with the example values)
 	URI    string   // feature file
 	Tags   []string // tags, with their @
+	Level  Level
 	Result Result
-	// Reason says why a scenario was skipped or how it failed.
+	// Reason says why a scenario was skipped or how it failed or warned.
 	Reason string
 }
 
@@ -66,6 +110,13 @@ func (s *Suite) Results() []ScenarioResult {
 // Failures returns the names of the scenarios that failed, sorted.
 func (s *Suite) Failures() []string { return s.names(Failed) }
 
+// Warnings returns the names of the SHOULD scenarios that failed without
+// failing the run (the suite is not strict), sorted.
+func (s *Suite) Warnings() []string { return s.names(Warned) }
+
+// OK reports whether the client passed: no scenario failed.
+func (s *Suite) OK() bool { return len(s.Failures()) == 0 }
+
 // SkippedNames returns the names of the scenarios that were skipped, sorted.
 func (s *Suite) SkippedNames() []string { return s.names(Skipped) }
 
@@ -78,6 +129,33 @@ func (s *Suite) names(r Result) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// WriteSummary writes the kit's verdict: how many scenarios passed, failed
+// (MUST, or SHOULD when strict), were warned (SHOULD) and skipped, then one
+// line per failed, warned and skipped scenario with the reason (its first
+// line).
+func (s *Suite) WriteSummary(w io.Writer) error {
+	res := s.Results()
+	slices.SortFunc(res, func(a, b ScenarioResult) int {
+		return strings.Compare(a.URI+"\x00"+a.Name, b.URI+"\x00"+b.Name)
+	})
+	count := map[Result]int{}
+	for _, r := range res {
+		count[r.Result]++
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "conformance: %d scenario(s): %d passed, %d failed (MUST), %d warned (SHOULD), %d skipped\n",
+		len(res), count[Passed], count[Failed], count[Warned], count[Skipped])
+	for _, kind := range []Result{Failed, Warned, Skipped} {
+		for _, r := range res {
+			if r.Result == kind {
+				fmt.Fprintf(&b, "  %s %s: %s: %q: %s\n", strings.ToUpper(string(kind)), r.Level, r.URI, r.Name, firstLine(r.Reason))
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // WriteSkipReport writes one line per skipped scenario with the reason, or
@@ -118,12 +196,13 @@ func (s *Suite) errorWait() time.Duration {
 }
 
 // capabilityTags maps the tags that need a capability to it.
-var capabilityTags = map[string]Capability{
-	"@" + string(CapCommand0):   CapCommand0,
-	"@" + string(CapCommand1):   CapCommand1,
-	"@" + string(CapPooling):    CapPooling,
-	"@" + string(CapFeedback):   CapFeedback,
-	"@" + string(CapConcurrent): CapConcurrent,
+var capabilityTags = map[string]Capability{}
+
+func init() {
+	for _, c := range []Capability{CapCommand0, CapCommand1, CapReuse, CapPools, CapOutdate, CapShutdown,
+		CapOverrides, CapPooling, CapFeedback, CapConcurrent} {
+		capabilityTags["@"+string(c)] = c
+	}
 }
 
 // InitializeScenario registers the steps and hooks of one scenario; godog
@@ -131,10 +210,11 @@ var capabilityTags = map[string]Capability{
 func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 	w := &world{suite: s}
 	sc.Before(func(ctx context.Context, p *godog.Scenario) (context.Context, error) {
-		w.name, w.uri = p.Name, p.Uri
+		w.name, w.uri, w.pickleID = p.Name, p.Uri, p.Id
 		for _, t := range p.Tags {
 			w.tags = append(w.tags, t.Name)
 		}
+		w.level = levelOf(w.tags)
 		c, err := s.NewClient(ctx)
 		if err != nil {
 			return ctx, fmt.Errorf("starting the client under test: %w", err)
@@ -143,6 +223,7 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 		for _, t := range w.tags {
 			if need, ok := capabilityTags[t]; ok && !w.caps.Has(need) {
 				w.skipReason = fmt.Sprintf("%s: the client does not declare the capability %q", t, need)
+				s.setNote(p.Id, ScenarioResult{Result: Skipped, Reason: w.skipReason}.note())
 				return ctx, fmt.Errorf("%s: %w", w.skipReason, godog.ErrSkip)
 			}
 		}
@@ -150,17 +231,19 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 	})
 	sc.After(func(ctx context.Context, p *godog.Scenario, err error) (context.Context, error) {
 		cerr := w.close(ctx)
-		res := ScenarioResult{Name: w.name, URI: w.uri, Tags: w.tags, Result: Passed}
+		res := ScenarioResult{Name: w.name, URI: w.uri, Tags: w.tags, Level: w.level, Result: Passed}
 		switch {
 		case w.skipReason != "":
 			res.Result, res.Reason = Skipped, w.skipReason
-		case err != nil:
-			res.Result, res.Reason = Failed, err.Error()
 		case cerr != nil:
 			res.Result, res.Reason = Failed, cerr.Error()
+		case w.warning != nil && (err == nil || errors.Is(err, godog.ErrSkip)):
+			res.Result, res.Reason = Warned, w.warning.Error()
+		case err != nil:
+			res.Result, res.Reason = Failed, err.Error()
 		}
 		s.record(res)
 		return ctx, cerr
 	})
-	w.registerSteps(sc)
+	w.registerSteps(levelled{sc: sc, w: w})
 }

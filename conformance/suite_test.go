@@ -82,6 +82,30 @@ Feature: f
 		Expect(s.Results()[0].Reason).To(ContainSubstring(conformance.ErrLateAtClose.Error()))
 	})
 
+	It("takes an absent priority item for priority 10, and for nothing else", func() {
+		s, status := runContents(`
+Feature: f
+  Scenario: absent is 10
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 1 notification
+    Then the gateway received every notification with priority 10
+
+  Scenario: absent is not 5
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 1 notification
+    Then the gateway received every notification with priority 5
+`)
+		Expect(status).NotTo(BeZero())
+		Expect(s.Failures()).To(Equal([]string{"absent is not 5"}))
+		for _, r := range s.Results() {
+			if r.Name == "absent is not 5" {
+				Expect(r.Reason).To(ContainSubstring("no priority item (priority 10)"))
+			}
+		}
+	})
+
 	It("reports nothing skipped when nothing was", func() {
 		s, status := runContents(`
 Feature: f
@@ -96,5 +120,65 @@ Feature: f
 		var b strings.Builder
 		Expect(s.WriteSkipReport(&b)).To(Succeed())
 		Expect(b.String()).To(BeEmpty())
+	})
+})
+
+// runFormatted runs one feature given as text against a client with the
+// given capabilities, in the kit's version of a godog format, and returns
+// what the formatter wrote.
+func runFormatted(format, feature string) (*conformance.Suite, string) {
+	s := &conformance.Suite{NewClient: func(context.Context) (conformance.Client, error) {
+		return conformance.NewLocal(conformance.LocalOptions{}), nil
+	}}
+	var out strings.Builder
+	godog.TestSuite{ScenarioInitializer: s.InitializeScenario, Options: &godog.Options{
+		FeatureContents: []godog.Feature{{Name: "shown.feature", Contents: []byte(feature)}},
+		Format:          s.Formats(format), Output: &out, NoColors: true, Strict: true,
+	}}.Run()
+	return s, out.String()
+}
+
+const shownFeature = `
+Feature: shown
+  Scenario: passes
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 1 notification
+    Then the gateway accepted every token exactly once
+
+  @command0
+  Scenario: needs command 0
+    Given a mock APNs server
+    And the notifications use command 0
+
+  @should
+  Scenario: warns
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    When the client sends 1 notification
+    Then the client reports token 1 as failed with status 8
+`
+
+var _ = Describe("The kit's output", func() {
+	It("marks skipped and warned scenarios <skipped/> in JUnit, with the reason", func() {
+		_, out := runFormatted("junit", shownFeature)
+		Expect(out).To(ContainSubstring(`<testcase name="needs command 0" status="skipped"`))
+		Expect(out).To(ContainSubstring(`<skipped message="SKIPPED: @command0: the client does not declare the capability &#34;command0&#34;">`))
+		Expect(out).To(ContainSubstring(`<skipped message="WARNING (SHOULD not met): `))
+		Expect(out).To(MatchRegexp(`<testsuite name="shown" tests="3" skipped="2" failures="0"`))
+		Expect(out).To(ContainSubstring(`<testcase name="passes" status="passed"`))
+	})
+
+	It("says in pretty, without colours, which scenario was skipped or warned, and ends with the kit's summary", func() {
+		_, out := runFormatted("pretty", shownFeature)
+		Expect(out).To(MatchRegexp(`Scenario: needs command 0[^\n]*\n[^\n]*\n    SKIPPED: @command0: the client does not declare the capability "command0"`))
+		Expect(out).To(ContainSubstring(`    WARNING (SHOULD not met): want 1 reported failed with status 8`))
+		Expect(out).To(ContainSubstring("conformance: 3 scenario(s): 1 passed, 0 failed (MUST), 1 warned (SHOULD), 1 skipped\n"))
+		Expect(out).To(ContainSubstring(`  SKIPPED MUST: shown.feature: "needs command 0": @command0: the client does not declare the capability "command0"`))
+	})
+
+	It("ends progress with the kit's summary too", func() {
+		_, out := runFormatted("progress", shownFeature)
+		Expect(out).To(ContainSubstring("1 passed, 0 failed (MUST), 1 warned (SHOULD), 1 skipped"))
 	})
 })

@@ -36,10 +36,14 @@ type world struct {
 	uri   string
 	tags  []string
 
+	pickleID string
+
 	client     Client
 	caps       Capabilities
+	level      Level
 	skipReason string
-	closed     bool // the client was closed (to settle the gateway)
+	warning    error // why a SHOULD scenario was not met, when not strict
+	closed     bool  // the client was closed (to settle the gateway)
 
 	servers []*mockapns.Server // [0] the gateway of the scenario, [1] the second one
 	ep      Endpoint
@@ -50,6 +54,8 @@ type world struct {
 	priority int
 	expiry   time.Time
 	command  *int
+
+	payloadFault *payloadFault // the payload judged bad from a token on, if any
 
 	nextToken int    // number of the last token handed out
 	sent      []sent // every token sent, in order

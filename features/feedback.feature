@@ -10,7 +10,9 @@ Feature: Feedback service
     Given a mock APNs server
     And a client configured with the server's test certificates
 
+  @must
   Scenario: queued tokens are read with their times
+    Why: the feedback service is how a provider learns to stop sending.
     Given the feedback service holds these tuples:
       | token | time                 |
       | 1     | 2026-01-02T03:04:05Z |
@@ -24,12 +26,16 @@ Feature: Feedback service
       | 3     | 1970-01-01T00:00:01Z |
     And the read reports no error
 
+  @must
   Scenario: an empty list reads as no tuple
+    Why: an empty list is the common case and must not be an error.
     When the client reads the feedback service
     Then the read gets no tuple
     And the read reports no error
 
+  @must
   Scenario: reading empties the list
+    Why: a tuple is given once: keeping a stale copy is the client's job, not the service's.
     Given the feedback service holds these tuples:
       | token | time                 |
       | 1     | 2026-01-02T03:04:05Z |
@@ -39,7 +45,9 @@ Feature: Feedback service
     Then the first read gets 2 tuples
     And the second read gets no tuple
 
+  @must
   Scenario: tokens of any length are read whole
+    Why: the tuple carries its token length; a client must honour it.
     Given the feedback service holds these tuples:
       | token | bytes | time                 |
       | 1     | 32    | 2026-01-02T03:04:05Z |
@@ -54,7 +62,9 @@ Feature: Feedback service
       | 3     | 64    | 2026-01-02T03:04:07Z |
       | 4     | 100   | 2026-01-02T03:04:08Z |
 
+  @must
   Scenario: tuples split across writes are put back together
+    Why: TCP guarantees no framing: a client must reassemble.
     Given the feedback service holds these tuples:
       | token | time                 |
       | 1     | 2026-01-02T03:04:05Z |
@@ -63,13 +73,17 @@ Feature: Feedback service
     When the client reads the feedback service
     Then the read gets 2 tuples
 
+  @must
   Scenario: many tuples in one write are all read
+    Why: TCP guarantees no framing: a client must split.
     Given the feedback service holds 500 tuples
     And the feedback service writes all tuples at once
     When the client reads the feedback service
     Then the read gets 500 tuples
 
+  @must
   Scenario: a connection cut in the middle of a tuple ends the read quietly
+    Why: the tuples read whole are valid; the cut one is not.
     A 32-byte token makes a 38-byte tuple, so a cut after 50 bytes falls
     inside the second one.
     Given the feedback service holds these tuples:
@@ -84,7 +98,9 @@ Feature: Feedback service
       | 1     | 2026-01-02T03:04:05Z |
     And the read reports no error
 
+  @must
   Scenario: a refused connection is an error
+    Why: an unreachable service must not look like an empty list.
     Given the feedback service is down
     When the client reads the feedback service
     Then the read fails

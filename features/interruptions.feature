@@ -15,7 +15,9 @@ Feature: Shutdowns, dropped connections and slow gateways
     Given a mock APNs server
     And a client configured with the server's test certificates
 
+  @must
   Scenario Outline: a shutdown (status 10) after <n> notifications loses and duplicates nothing
+    Why: status 10 names the last notification processed: everything after it must be resent, nothing before.
     Given the gateway shuts down after <n> notifications
     When the client sends 10 notifications
     Then the gateway accepted every token exactly once
@@ -29,14 +31,18 @@ Feature: Shutdowns, dropped connections and slow gateways
       | 5 | 6            |
       | 9 | 10           |
 
+  @must
   Scenario: a shutdown when the gateway reads a given token
+    Why: status 10 names the last notification processed: everything after it must be resent.
     Given the gateway shuts down when it reads token 4
     When the client sends 6 notifications
     Then the gateway accepted every token exactly once
     And the client reports no failed token
     And the client sent again tokens 4 to 6
 
+  @must
   Scenario Outline: a connection dropped without a word after <n> notifications loses nothing
+    Why: a silent drop loses notifications unless they are resent and flagged as possible duplicates.
     The gateway processed the first <n> notifications, but the client cannot
     know it: it must send them again and say they may arrive twice.
     Given the gateway drops the connection without a word after <n> notifications
@@ -54,14 +60,18 @@ Feature: Shutdowns, dropped connections and slow gateways
       | 5 | 6            |
       | 9 | 10           |
 
+  @must
   Scenario: a connection dropped without a word at the first notification loses nothing
+    Why: a silent drop loses notifications unless they are resent.
     Given the gateway drops the connection without a word after 0 notifications
     When the client sends 10 notifications
     Then the gateway accepted every token exactly once
     And the client reports no failed token
     And the client sent again at least tokens 1 to 10
 
+  @must
   Scenario: a connection cut in the middle of a notification loses nothing
+    Why: a cut loses notifications unless they are resent and flagged as possible duplicates.
     With the 25-byte payload of these scenarios a notification takes 70 to 90
     bytes on the wire, so the cut falls inside the fourth or fifth one.
     Given the gateway cuts the connection after 300 bytes
@@ -73,14 +83,18 @@ Feature: Shutdowns, dropped connections and slow gateways
     And the client reports no failed token
     And the client sent again at least tokens 5 to 10
 
+  @must
   Scenario: a gateway slower than the error-wait window loses and duplicates nothing
+    Why: slowness is not an error: nothing may be lost or sent twice.
     Given the gateway stalls, for longer than the client waits for late errors, before reading notification 3
     When the client sends 10 notifications
     Then the gateway accepted every token exactly once
     And the client reports no failed token
     And the client sent no token again
 
+  @must
   Scenario: an error response several sends late still brings back everything thrown away
+    Why: a late error response throws away later sends too: ignoring it loses them.
     The gateway reads nothing until the client has finished its sends, each
     presumed accepted after the error-wait window. It then refuses token 3
     of the first send and throws away everything after it on the connection:
@@ -97,7 +111,9 @@ Feature: Shutdowns, dropped connections and slow gateways
     And the gateway accepted every token except token 3 exactly once
     And the gateway never accepted token 3
 
+  @must
   Scenario: an error response that arrives after the error-wait window is not lost
+    Why: a late error response throws notifications away: ignoring it loses them.
     The gateway refuses token 8 only after the client has stopped waiting.
     The client learns of it on its next send and must still report token 8
     and deliver tokens 9 and 10, which the gateway threw away.

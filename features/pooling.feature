@@ -1,4 +1,3 @@
-@pooling
 Feature: Connection pooling
   Apple asks providers to keep their connections open and reuse them: opening
   a TLS connection for every batch looks like a denial-of-service attack. A
@@ -10,20 +9,25 @@ Feature: Connection pooling
     Given a mock APNs server
     And a client configured with the server's test certificates
 
+  @reuse @must
   Scenario: a cached connection is reused for the next batch
+    Why: a client that declares reuse must reuse: Apple treats reconnecting for every batch as an attack.
     When the client sends 5 notifications
     And the client sends 5 notifications
     And the client sends 5 notifications
     Then the gateway completed 1 handshake
     And the gateway accepted every token exactly once
 
-  @feedback
+  @feedback @must
   Scenario: feedback connections are not cached
+    Why: the feedback service writes once and closes: a cached connection reads nothing.
     When the client reads the feedback service
     And the client reads the feedback service
     Then the feedback service served 2 connections
 
+  @pools @overrides @must
   Scenario: different client certificates get different connections
+    Why: a connection is bound to its certificate: mixing them sends on behalf of the wrong provider.
     Given a second client certificate from the same authority
     When the client sends 3 notifications
     And the client sends 3 notifications with the second certificate
@@ -32,7 +36,9 @@ Feature: Connection pooling
     Then the gateway completed 2 handshakes
     And the gateway accepted every token exactly once
 
+  @pools @overrides @must
   Scenario: different gateway addresses get different connections
+    Why: a connection is bound to its address: mixing them sends to the wrong gateway.
     Given a second mock APNs server sharing the same certificates
     When the client sends 3 notifications
     And the client sends 3 notifications to the second server
@@ -43,8 +49,9 @@ Feature: Connection pooling
     And the gateway accepted tokens 1 to 3 and 7 to 9 exactly once
     And the second gateway accepted tokens 4 to 6 and 10 to 12 exactly once
 
-  @concurrent
+  @outdate @reuse @overrides @concurrent @must
   Scenario: closing outdated connections closes idle ones and keeps busy ones
+    Why: closing a busy connection cuts a send in the middle.
     The client waits two seconds for late errors here, so a send stays
     busy long enough to be caught in the middle.
     Given a second mock APNs server sharing the same certificates
@@ -62,14 +69,18 @@ Feature: Connection pooling
     And the client reports no failed token
     And the client sent no token again
 
+  @outdate @reuse @must
   Scenario: connections used recently are not outdated
+    Why: closing fresh connections defeats reuse.
     Given the client has sent 3 notifications
     When the client closes connections idle for longer than 3600000ms
     And the client sends 3 notifications
     Then the client reports 0 connections closed
     And the gateway completed 1 handshake
 
+  @shutdown @must
   Scenario: after a shutdown the client closes its connections and sends nothing
+    Why: a client that declares shutdown must honour it.
     Given the client has sent 3 notifications
     When the client shuts down
     And the client sends 3 notifications
@@ -77,7 +88,9 @@ Feature: Connection pooling
     And the gateway has 0 open connections
     And the gateway accepted 3 notifications
 
+  @reuse @must
   Scenario: a connection the server closed while idle is replaced without losing the next batch
+    Why: the gateway closes idle connections; writing into a dead one loses notifications.
     Given the client has sent 3 notifications
     When the gateway closes every open connection
     And the client sends 5 notifications
@@ -85,8 +98,9 @@ Feature: Connection pooling
     And the client reports no failed token
     And the gateway completed 2 handshakes
 
-  @concurrent
+  @concurrent @reuse @must
   Scenario: concurrent senders share the pool safely
+    Why: a client that declares concurrency must not lose, duplicate or leak under it.
     When 8 senders each send 50 notifications at the same time
     And the client sends 5 notifications
     Then the gateway accepted every token exactly once

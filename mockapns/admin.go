@@ -18,6 +18,7 @@ package mockapns
 //	DELETE /api/v1/faults/{id}        remove one fault                         → 204, 404 if unknown
 //	POST   /api/v1/feedback           body: [{"token":"HEX","time":"RFC3339"}] → 200 {"queued","pending"}
 //	POST   /api/v1/reset              journal, faults, feedback queue, counters → 204
+//	GET/POST/DELETE /api/v1/keys, /api/v1/devices: see h2_auth_admin.go
 //
 // Every answer with a body is application/json. Every error is
 // {"error":"message naming the problem"} with a 4xx/5xx status: 400 for a
@@ -86,6 +87,9 @@ func (s *Server) Handler() http.Handler {
 		{"POST /api/v1/feedback", a.queueFeedback},
 		{"POST /api/v1/reset", a.reset},
 	} {
+		a.mux.Handle(r.pattern, a.adapt(r.h))
+	}
+	for _, r := range a.authRoutes() { // keys and devices: h2_auth_admin.go
 		a.mux.Handle(r.pattern, a.adapt(r.h))
 	}
 	return a

@@ -101,7 +101,7 @@ type connOptions struct {
 	passphrase  string
 	p12File     string
 	p12Password string
-	timeout     time.Duration // connect timeout (TCP + TLS)
+	timeout     time.Duration // connect timeout (TCP + TLS); feedback: also each read
 	verbose     bool
 }
 
@@ -148,8 +148,8 @@ func (c *connOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.passphrase, "passphrase", "", "`passphrase` of an encrypted -key (default: $APNSCLIENT_PASSPHRASE)")
 	fs.StringVar(&c.p12File, "p12", "", "PKCS #12 `FILE` holding certificate and key, instead of -cert and -key")
 	fs.StringVar(&c.p12Password, "p12-password", "", "`password` of -p12 (default: $APNSCLIENT_P12_PASSWORD)")
-	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "connect timeout (TCP and TLS handshake)")
-	fs.BoolVar(&c.verbose, "v", false, "report connection errors and resends on stderr")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "connect timeout (TCP and TLS handshake); for feedback also the longest wait for data")
+	fs.BoolVar(&c.verbose, "v", false, "report connection errors, each error response with its status, and resends on stderr")
 }
 
 // check validates the shared flags; getenv supplies secrets not given as

@@ -198,6 +198,9 @@ func resultRound(res *client.Result) round {
 
 // explain adds a hint to errors a user can fix.
 func explain(err error, c connOptions) error {
+	if errors.Is(err, client.ErrFeedbackSilent) {
+		return fmt.Errorf("%w (is -addr the feedback service, port 2196, rather than the gateway?)", err)
+	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) && c.caFile == "" {
 		return fmt.Errorf("%w (the server's certificate is not signed by a system CA: give its CA with -ca)", err)

@@ -92,6 +92,28 @@ func h2Push(c *http.Client, addr, jwt string) h2Answer {
 		uniqueID: resp.Header.Get("apns-unique-id"), body: string(body)}
 }
 
+// firstGoAway opens an HTTP/2 connection to addr with conf (ALPN h2 added),
+// sends the client preface and reads frames until the server's GOAWAY.
+func firstGoAway(addr string, conf *tls.Config) *http2.GoAwayFrame {
+	GinkgoHelper()
+	conf.NextProtos = []string{"h2"}
+	conn, err := tls.Dial("tcp", addr, conf)
+	Expect(err).NotTo(HaveOccurred())
+	defer conn.Close()
+	Expect(conn.SetDeadline(time.Now().Add(startTimeout))).To(Succeed())
+	_, err = io.WriteString(conn, http2.ClientPreface)
+	Expect(err).NotTo(HaveOccurred())
+	fr := http2.NewFramer(conn, conn)
+	Expect(fr.WriteSettings()).To(Succeed())
+	for {
+		f, err := fr.ReadFrame()
+		Expect(err).NotTo(HaveOccurred(), "no GOAWAY before the connection ended")
+		if ga, ok := f.(*http2.GoAwayFrame); ok {
+			return ga
+		}
+	}
+}
+
 // mustHex decodes hex text.
 func mustHex(s string) []byte {
 	GinkgoHelper()
@@ -195,22 +217,42 @@ var _ = Describe("mockapns command, HTTP/2 provider API", func() {
 		journalled(in, a, mockapns.AuthProviderToken)
 	})
 
-	It("plays the sandbox by default: apns-unique-id on success", func() {
-		in := launch(loopbackArgs(dir)...)
-		Expect(in.stderr.String()).To(ContainSubstring("environment=sandbox"))
-		a := h2Push(h2Client(dir, true), in.http2, "")
-		Expect(a.status).To(Equal(http.StatusOK), "body: %s", a.body)
-		Expect(a.uniqueID).To(MatchRegexp(uuidRE))
-	})
-
-	DescribeTable("takes the environment from -environment",
-		func(value, logged string) {
-			in := launch(loopbackArgs(dir, "-environment", value)...)
-			Expect(in.stderr.String()).To(ContainSubstring("environment=" + logged))
+	DescribeTable("plays the sandbox by default and with -environment sandbox: the folder's certificate accepted, apns-unique-id on success",
+		func(more ...string) {
+			in := launch(loopbackArgs(dir, more...)...)
+			Expect(in.stderr.String()).To(ContainSubstring("environment=sandbox"))
+			a := h2Push(h2Client(dir, true), in.http2, "")
+			Expect(a.status).To(Equal(http.StatusOK), "body: %s", a.body)
+			Expect(a.uniqueID).To(MatchRegexp(uuidRE))
 		},
-		Entry("sandbox", "sandbox", "sandbox"),
-		Entry("production", "production", "production"),
+		Entry("by default"),
+		Entry("-environment sandbox", "-environment", "sandbox"),
 	)
+
+	It("plays production with -environment production: a production certificate of the folder's CA is accepted, the folder's sandbox one refused with GOAWAY BadCertificateEnvironment", func() {
+		in := launch(loopbackArgs(dir, "-environment", "production")...)
+		Expect(in.stderr.String()).To(ContainSubstring("environment=production"))
+
+		pki, err := certs.LoadDir(dir)
+		Expect(err).NotTo(HaveOccurred())
+		prod, err := pki.IssueClient(certs.ClientOptions{Environment: certs.Production})
+		Expect(err).NotTo(HaveOccurred())
+		conf := clientTLS(dir)
+		conf.Certificates = []tls.Certificate{prod.TLS}
+		tr := &http2.Transport{TLSClientConfig: conf}
+		DeferCleanup(tr.CloseIdleConnections)
+		a := h2Push(&http.Client{Transport: tr, Timeout: startTimeout}, in.http2, "")
+		Expect(a.status).To(Equal(http.StatusOK), "body: %s", a.body)
+		Expect(a.uniqueID).To(BeEmpty(), "apns-unique-id only on sandbox")
+
+		ga := firstGoAway(in.http2, clientTLS(dir))
+		Expect(ga.LastStreamID).To(BeZero())
+		Expect(string(ga.DebugData())).To(MatchJSON(`{"reason":"BadCertificateEnvironment"}`))
+
+		var es []mockapns.Entry
+		Expect(in.get("/api/v1/notifications?protocol=http2", &es)).To(Equal(http.StatusOK))
+		Expect(es).To(HaveLen(1), "the refused connection journals nothing")
+	})
 
 	It("trusts every -auth-key, a .p8 private key or a PEM public key, beside the folder's", func() {
 		priv, privFile := writeAuthKey(false)
@@ -235,9 +277,61 @@ var _ = Describe("mockapns command, HTTP/2 provider API", func() {
 		Expect(es).To(HaveEach(HaveField("Auth", mockapns.AuthProviderToken)))
 	})
 
-	It("checks only the form of provider tokens with -jwt-verify=false", func() {
+	It("applies HTTP/2 -fault values on the wire: a reject with an Apple reason, a GOAWAY", func() {
+		in := launch(loopbackArgs(dir,
+			"-fault", `{"action":"reject","reason":"BadDeviceToken","nth":1}`,
+			"-fault", `{"action":"goaway","reason":"Shutdown","nth":2}`)...)
+		c := h2Client(dir, true)
+		a := h2Push(c, in.http2, "")
+		Expect(a.status).To(Equal(http.StatusBadRequest))
+		Expect(a.body).To(MatchJSON(`{"reason":"BadDeviceToken"}`))
+
+		// The GOAWAY names stream 1 (the reject) as the last processed: the
+		// client retries the second push on a new connection, where it is
+		// accepted.
+		a = h2Push(c, in.http2, "")
+		Expect(a.status).To(Equal(http.StatusOK), "body: %s", a.body)
+
+		var es []mockapns.Entry
+		Expect(in.get("/api/v1/notifications?protocol=http2", &es)).To(Equal(http.StatusOK))
+		Expect(es).To(HaveLen(2))
+		Expect(es[0].Reason).To(Equal(apns.Reason("BadDeviceToken")))
+		Expect(es[0].HTTPStatus).To(Equal(http.StatusBadRequest))
+		Expect(es[0].Status).To(Equal(http.StatusBadRequest))
+		Expect(es[1].Accepted()).To(BeTrue())
+		var st mockapns.Stats
+		Expect(in.get("/api/v1/stats", &st)).To(Equal(http.StatusOK))
+		Expect(st.HTTP2.GoAways).To(BeEquivalentTo(1))
+		Expect(st.HTTP2.ConnectionsTotal).To(BeEquivalentTo(2))
+		Expect(st.HTTP2.Rejected).To(BeEquivalentTo(1))
+		Expect(st.HTTP2.Accepted).To(BeEquivalentTo(1))
+	})
+
+	It("refuses a JWT of a key it was not given with 403 InvalidProviderToken", func() {
+		stranger, _ := writeAuthKey(false)
+		in := launch(loopbackArgs(dir)...)
+		jwt, err := stranger.Token(time.Now())
+		Expect(err).NotTo(HaveOccurred())
+		a := h2Push(h2Client(dir, false), in.http2, jwt)
+		Expect(a.status).To(Equal(http.StatusForbidden))
+		Expect(a.body).To(MatchJSON(`{"reason":"InvalidProviderToken"}`))
+	})
+
+	It("checks only the form and claims of provider tokens with -jwt-verify=false", func() {
+		stranger, _ := writeAuthKey(false)
 		in := launch(loopbackArgs(dir, "-jwt-verify=false")...)
 		Expect(in.stderr.String()).To(ContainSubstring("jwt_verify=false"))
+
+		jwt, err := stranger.Token(time.Now())
+		Expect(err).NotTo(HaveOccurred())
+		a := h2Push(h2Client(dir, false), in.http2, jwt)
+		Expect(a.status).To(Equal(http.StatusOK), "an unverified signature: body %s", a.body)
+
+		old, err := stranger.Token(time.Now().Add(-2 * time.Hour))
+		Expect(err).NotTo(HaveOccurred())
+		a = h2Push(h2Client(dir, false), in.http2, old)
+		Expect(a.status).To(Equal(http.StatusForbidden))
+		Expect(a.body).To(MatchJSON(`{"reason":"ExpiredProviderToken"}`), "the claims are still checked")
 	})
 
 	DescribeTable("names the part of -auth-key that is wrong",

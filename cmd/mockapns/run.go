@@ -61,17 +61,21 @@ func newFlagSet(o *options) *flag.FlagSet {
 		func(s string) error {
 			f, err := mockapns.ParseFault([]byte(s))
 			if err != nil {
-				return err
+				return faultFlagError(err)
 			}
 			o.faults = append(o.faults, f)
 			return nil
 		})
-	fs.IntVar(&o.journalSize, "journal-size", mockapns.DefaultJournalSize, "journal `entries` kept (oldest dropped first; counters stay exact)")
-	fs.Int64Var(&o.seed, "seed", 0, "`seed` of the random source behind probability faults (0: time-based; the seed in use is logged at start)")
+	intVar(fs, &o.journalSize, "journal-size", mockapns.DefaultJournalSize, "journal `entries` kept (oldest dropped first; counters stay exact)",
+		"want a whole number of entries, at least 1")
+	intVar(fs, &o.seed, "seed", 0, "`seed` of the random source behind probability faults (0: time-based; the seed in use is logged at start)",
+		"want a whole number (a 64-bit integer; 0 for a time-based seed)")
 	o.log.Register(fs)
 	fs.BoolVar(&o.validate, "validate", true, "apply Apple's checks (token length, payload size, priority); -validate=false accepts anything that parses")
-	fs.IntVar(&o.limits.TokenLength, "token-length", wire.DefaultTokenLength, "the only device token `length` accepted, in bytes (-1: any length from 1 to 100)")
-	fs.IntVar(&o.limits.MaxPayload, "max-payload", wire.DefaultMaxPayload, "largest payload accepted, in `bytes` (256 before iOS 8)")
+	intVar(fs, &o.limits.TokenLength, "token-length", wire.DefaultTokenLength, "the only device token `length` accepted, in bytes (-1: any length from 1 to 100)",
+		fmt.Sprintf("want a length in bytes, 1 to %d, or -1 for any", wire.MaxTokenLength))
+	intVar(fs, &o.limits.MaxPayload, "max-payload", wire.DefaultMaxPayload, "largest payload accepted, in `bytes` (256 before iOS 8)",
+		"want a size in bytes, 1 to 65535")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	defineHTTP2Flags(fs, &o.h2)
@@ -151,6 +155,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("PKI folder %s: %w", o.certs, err)
 	}
 	pki, created, err := certs.LoadOrCreate(dir, certs.Options{})
+	if errors.Is(err, certs.ErrIncomplete) { // the error names the folder and what it lacks
+		return fmt.Errorf("%w (remove the folder to have a new PKI generated there, or choose another with -certs)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("PKI folder %s: %w", dir, err)
 	}
