@@ -265,7 +265,8 @@ func (s *Server) ClearNotifications() { s.journal.clear(false, nil) }
 // outcome (reject, shutdown, disconnect, goaway, rst_stream) fires, and
 // the later ones do not fire on that notification. Feedback faults apply
 // to the next feedback connections, the first that can still fire
-// deciding. With no fault installed for a protocol, its front end skips
+// deciding; idle timeouts to HTTP/2 connections that stay idle, the
+// shortest deciding. With no fault installed for a protocol, its front end skips
 // all this.
 func (s *Server) AddFault(f Fault) (int, error) { return s.faults.add(f) }
 
