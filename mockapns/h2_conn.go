@@ -219,7 +219,7 @@ func (c *h2Conn) maxStreams() uint32 {
 		return 1
 	}
 	if n := c.s.cfg.HTTP2MaxStreams; n > 0 {
-		return uint32(min(n, 1<<31-1))
+		return uint32(n) // Config.Validate bounds it to 2^31-1
 	}
 	return DefaultHTTP2MaxStreams
 }

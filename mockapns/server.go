@@ -34,7 +34,7 @@ type Config struct {
 	HTTP2Addr string
 	// HTTP2MaxStreams is the MAX_CONCURRENT_STREAMS of HTTP/2 connections
 	// (of token connections once they posted a valid provider token); 0
-	// means DefaultHTTP2MaxStreams.
+	// means DefaultHTTP2MaxStreams; at most 2^31-1.
 	HTTP2MaxStreams int
 	// PKI holds the CA and the certificates both services present and
 	// trust; nil means a fresh certs.New(certs.Options{}).
