@@ -127,7 +127,12 @@ func (w *h2Writer) run(first uint32) {
 		}
 	}
 	c.log.Info("mockapns http2 write failed", "err", err)
-	c.setWhy(whyWrite)
+	select {
+	case <-c.t.cut:
+		c.setWhy(whyServer) // the server cut the connection under the write
+	default:
+		c.setWhy(whyWrite)
+	}
 	_ = c.c.Close()
 }
 

@@ -97,6 +97,11 @@ func (s *Server) h2Serve(t *tracked, tc net.Conn, peer *x509.Certificate, log *s
 	log.Debug("mockapns http2 connection open", "certificate", cert)
 	s.event(ConnEvent{Kind: ConnOpened, Service: "http2", Conn: num, Remote: remote})
 	c.run()
+	select {
+	case <-t.cut:
+		c.setWhy(whyServer) // unless a fault or the client ended it first
+	default:
+	}
 	s.h2Untrack(c)
 	s.h2ConnClosed()
 	_ = tc.Close()

@@ -296,7 +296,7 @@ func (s *Server) Reset() {
 	s.resetH2Auth()
 }
 
-// CloseClientConnections cuts every open gateway and feedback connection
+// CloseClientConnections cuts every open gateway, feedback and HTTP/2 connection
 // now, without a word (TCP close), as a network failure would.
 func (s *Server) CloseClientConnections() {
 	s.mu.Lock()
