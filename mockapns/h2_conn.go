@@ -143,13 +143,14 @@ type h2Conn struct {
 	active   atomic.Int32 // streams open or awaiting their response
 	draining atomic.Bool  // GOAWAY sent or received: close once idle
 	goAwayID atomic.Uint32
-	idler    h2Idle        // armed while an idle_timeout fault can fire
-	why      atomic.Uint32 // an h2Why: why the connection closes
 
 	out   chan h2Out
 	quit  chan struct{} // closed when the reader stops
 	wdone chan struct{} // closed when the writer returns
 	w     h2Writer
+
+	idler h2Idle        // armed while an idle_timeout fault can fire
+	why   atomic.Uint32 // an h2Why: why the connection closes
 }
 
 // h2Authenticator is the seam to a connection's authentication. authorize
