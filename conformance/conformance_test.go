@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apnskit/apnskit/conformance"
 	"github.com/cucumber/godog"
@@ -27,6 +28,8 @@ var (
 		"external client adapter command to check (default $APNSKIT_CLIENT_CMD; empty: the reference adapter built from conformance/cmd/apnskit-adapter)")
 	strict = flag.Bool("strict", false,
 		"fail the run on SHOULD scenarios too (otherwise their failures are warnings)")
+	reportFile = flag.String("report", "",
+		"write the kit's report on the external client (TestExternal) to `FILE`: JSON if it ends in .json, else Markdown")
 	errorWait = flag.Duration("client.error-wait", conformance.DefaultErrorWait,
 		"error-wait window configured on the clients (raise it on a slow or overloaded machine)")
 )
@@ -45,18 +48,29 @@ func TestMain(m *testing.M) {
 
 // run runs the features against the clients newClient makes and fails t if
 // any scenario fails; it logs the skipped ones with the reason.
-func run(t *testing.T, name string, newClient func(ctx context.Context) (conformance.Client, error)) {
+func run(t *testing.T, name, report string, newClient func(ctx context.Context) (conformance.Client, error)) {
 	t.Helper()
 	s := &conformance.Suite{NewClient: newClient, ErrorWait: *errorWait, Strict: *strict}
 	o := opts
 	o.TestingT = t
+	if o.Randomize < 0 {
+		o.Randomize = time.Now().UnixNano() // chosen here, so that the report can name it
+	}
+	s.Seed = o.Randomize
 	o.Format = s.Formats(o.Format)
 	status := godog.TestSuite{Name: name, ScenarioInitializer: s.InitializeScenario, Options: &o}.Run()
-	var report strings.Builder
-	if err := s.WriteSummary(&report); err != nil {
+	var summary strings.Builder
+	if err := s.WriteSummary(&summary); err != nil {
 		t.Fatal(err)
 	}
-	t.Log(report.String())
+	t.Log(summary.String())
+	if report != "" {
+		if err := s.WriteReportFile(report); err != nil {
+			t.Errorf("writing the report: %v", err)
+		} else {
+			t.Logf("conformance: report written to %s", report)
+		}
+	}
 	if w := s.Warnings(); len(w) > 0 {
 		t.Logf("conformance: %d SHOULD scenario(s) not met (warnings; -strict makes them fail): %q", len(w), w)
 	}
@@ -70,7 +84,7 @@ func run(t *testing.T, name string, newClient func(ctx context.Context) (conform
 
 // TestFeatures runs every scenario against our client, in-process.
 func TestFeatures(t *testing.T) {
-	run(t, "apnskit-local", func(context.Context) (conformance.Client, error) {
+	run(t, "apnskit-local", "", func(context.Context) (conformance.Client, error) {
 		return conformance.NewLocal(conformance.LocalOptions{}), nil
 	})
 }
@@ -80,7 +94,7 @@ func TestFeatures(t *testing.T) {
 // instead of by the error-wait window (the pooling scenarios are skipped:
 // that mode does not keep connections).
 func TestFeaturesConfirmByClose(t *testing.T) {
-	run(t, "apnskit-local-confirm-by-close", func(context.Context) (conformance.Client, error) {
+	run(t, "apnskit-local-confirm-by-close", "", func(context.Context) (conformance.Client, error) {
 		return conformance.NewLocal(conformance.LocalOptions{ConfirmByClose: true}), nil
 	})
 }
@@ -103,7 +117,7 @@ func TestExternal(t *testing.T) {
 		}
 		argv = []string{bin}
 	}
-	run(t, "external", func(ctx context.Context) (conformance.Client, error) {
+	run(t, "external", *reportFile, func(ctx context.Context) (conformance.Client, error) {
 		return conformance.StartExternal(ctx, argv)
 	})
 }
