@@ -104,6 +104,7 @@ func TestFeaturesConfirmByClose(t *testing.T) {
 // built here), or against the command given with -client.cmd or
 // $APNSKIT_CLIENT_CMD. One adapter process runs per scenario.
 func TestExternal(t *testing.T) {
+	t.Parallel() // with TestPythonExample: both mostly wait on their adapters
 	argv := conformance.SplitCommand(*clientCmd)
 	if len(argv) == 0 {
 		bin := filepath.Join(t.TempDir(), "apnskit-adapter")
@@ -118,6 +119,22 @@ func TestExternal(t *testing.T) {
 		argv = []string{bin}
 	}
 	run(t, "external", *reportFile, func(ctx context.Context) (conformance.Client, error) {
+		return conformance.StartExternal(ctx, argv)
+	})
+}
+
+// TestPythonExample runs every scenario through the example adapter in
+// Python (conformance/examples/python), which drives a small binary
+// sender written in Python: the external protocol is proven from another
+// language. It is skipped, saying so, where python3 is not installed.
+func TestPythonExample(t *testing.T) {
+	t.Parallel() // with TestExternal: both mostly wait on their adapters
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skipf("python3 is not installed (%v): the Python example adapter is not checked", err)
+	}
+	argv := []string{py, filepath.Join("examples", "python", "adapter.py")}
+	run(t, "python-example", "", func(ctx context.Context) (conformance.Client, error) {
 		return conformance.StartExternal(ctx, argv)
 	})
 }
