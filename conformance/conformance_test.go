@@ -30,6 +30,10 @@ var (
 		"fail the run on SHOULD scenarios too (otherwise their failures are warnings)")
 	reportFile = flag.String("report", "",
 		"write the kit's report on the external client (TestExternal) to `FILE`: JSON if it ends in .json, else Markdown")
+	sendTimeout = flag.Duration("client.send-timeout", conformance.DefaultSendTimeout,
+		"how long one send (retries included) or feedback read may take")
+	settleTimeout = flag.Duration("client.settle-timeout", conformance.DefaultSettleTimeout,
+		"how long the other waits may take: the gateway settling, the client closing or shutting down")
 	errorWait = flag.Duration("client.error-wait", conformance.DefaultErrorWait,
 		"error-wait window configured on the clients (raise it on a slow or overloaded machine)")
 )
@@ -50,7 +54,8 @@ func TestMain(m *testing.M) {
 // any scenario fails; it logs the skipped ones with the reason.
 func run(t *testing.T, name, report string, newClient func(ctx context.Context) (conformance.Client, error)) {
 	t.Helper()
-	s := &conformance.Suite{NewClient: newClient, ErrorWait: *errorWait, Strict: *strict}
+	s := &conformance.Suite{NewClient: newClient, ErrorWait: *errorWait, Strict: *strict,
+		SendTimeout: *sendTimeout, SettleTimeout: *settleTimeout}
 	o := opts
 	o.TestingT = t
 	if o.Randomize < 0 {

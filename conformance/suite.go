@@ -35,6 +35,14 @@ type Suite struct {
 	// they are warnings: the scenario stops at the step that failed, is
 	// recorded as Warned, and godog sees it as skipped.
 	Strict bool
+	// SendTimeout bounds one Send, retries included, and one feedback
+	// read; 0 means DefaultSendTimeout. Raise it for a client with a long
+	// reconnect back-off.
+	SendTimeout time.Duration
+	// SettleTimeout bounds the other waits of a step: for the gateway to
+	// settle or reach a state, for the client to close, shut down or
+	// answer; 0 means DefaultSettleTimeout.
+	SettleTimeout time.Duration
 	// Seed is the seed of the scenarios' order, for the report (the
 	// caller gives it to godog as Options.Randomize).
 	Seed int64
@@ -193,6 +201,20 @@ func (s *Suite) record(r ScenarioResult) {
 	s.mu.Lock()
 	s.results = append(s.results, r)
 	s.mu.Unlock()
+}
+
+func (s *Suite) sendTimeout() time.Duration {
+	if s.SendTimeout > 0 {
+		return s.SendTimeout
+	}
+	return DefaultSendTimeout
+}
+
+func (s *Suite) settleTimeout() time.Duration {
+	if s.SettleTimeout > 0 {
+		return s.SettleTimeout
+	}
+	return DefaultSettleTimeout
 }
 
 func (s *Suite) errorWait() time.Duration {
