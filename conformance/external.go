@@ -3,6 +3,7 @@ package conformance
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,9 +25,11 @@ var ErrAdapter = errors.New("conformance: external adapter failed")
 // conformance/README.md on its stdin and stdout. One External is one
 // process; the suite starts one per scenario.
 type External struct {
-	name string
-	caps Capabilities
-	cmd  *exec.Cmd
+	name     string
+	version  string
+	protocol int
+	caps     Capabilities
+	cmd      *exec.Cmd
 
 	wmu    sync.Mutex // one line at a time on stdin
 	stdin  io.WriteCloser
@@ -77,12 +80,15 @@ func StartExternal(ctx context.Context, argv []string) (*External, error) {
 		e.waitErr = cmd.Wait()
 		close(e.exited)
 	}()
-	resp, err := e.call(ctx, Request{Op: OpHello})
+	resp, err := e.call(ctx, Request{Op: OpHello, Protocol: ProtocolVersion, Kit: KitVersion})
 	if err != nil {
 		e.kill()
 		return nil, err
 	}
-	e.name, e.caps = resp.Name, resp.Capabilities
+	e.name, e.version, e.caps, e.protocol = resp.Name, resp.Version, resp.Capabilities, resp.Protocol
+	if e.protocol == 0 {
+		e.protocol = 1
+	}
 	return e, nil
 }
 
@@ -92,6 +98,14 @@ func SplitCommand(line string) []string { return strings.Fields(line) }
 
 // Name returns the name the adapter gave in its hello response.
 func (e *External) Name() string { return e.name }
+
+// Identity returns the name and version the adapter gave in its hello
+// response.
+func (e *External) Identity() (name, version string) { return e.name, e.version }
+
+// Protocol returns the protocol version the adapter speaks (1 when its
+// hello response did not say).
+func (e *External) Protocol() int { return e.protocol }
 
 // read dispatches the adapter's responses until its stdout ends.
 func (e *External) read(stdout io.Reader) {
@@ -231,6 +245,7 @@ func (e *External) Configure(ctx context.Context, ep Endpoint) error {
 // Send sends a send request.
 func (e *External) Send(ctx context.Context, b Batch) (Outcome, error) {
 	req := Request{Op: OpSend, Tokens: b.Tokens, Payload: b.Payload, Priority: b.Priority, Command: b.Command,
+		PayloadText: string(b.Payload), PayloadBase64: base64.StdEncoding.EncodeToString(b.Payload),
 		Gateway: b.Gateway, CertPEM: string(b.CertPEM), KeyPEM: string(b.KeyPEM)}
 	if !b.Expiry.IsZero() {
 		req.Expiry = b.Expiry.Unix()

@@ -131,7 +131,7 @@ var _ = Describe("The line protocol", func() {
 		It("answers every request, in order, and closes the client at the end of input", func() {
 			resps := serve(`{"id":1,"op":"hello"}` + "\n\n" + `{"id":2,"op":"outdate","idle_ms":7}` + "\n")
 			Expect(resps).To(HaveLen(2))
-			Expect(resps[0]).To(Equal(conformance.Response{ID: 1, OK: true, Name: "echo",
+			Expect(resps[0]).To(Equal(conformance.Response{ID: 1, OK: true, Protocol: conformance.ProtocolVersion, Name: "echo",
 				Capabilities: conformance.Capabilities{conformance.CapPooling}}))
 			Expect(resps[1]).To(Equal(conformance.Response{ID: 2, OK: true, Closed: 7}))
 			Expect(c.closed).To(BeTrue())
