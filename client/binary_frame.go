@@ -18,6 +18,7 @@ type batch struct {
 	tokens    []string  // Message.Tokens
 	prep      *prepared // binary form
 	ids       []uint32  // ids[i] is the identifier of tokens[i], for every notification attempted
+	chunk     *chunk    // the stream chunk this batch carries; nil for a Send's batch
 }
 
 func newBatch(m *Message, p *prepared) *batch {

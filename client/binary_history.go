@@ -101,3 +101,18 @@ func (h *history) discard(r *Result, batches []*batch, uncertain bool) {
 		r.absorb(d)
 	}
 }
+
+// popOldest removes and returns the oldest batch, nil when there is none.
+// A response naming one of its notifications can no longer be placed, so
+// the history counts as having forgotten.
+func (h *history) popOldest() *batch {
+	if len(h.batches) == 0 {
+		return nil
+	}
+	b := h.batches[0]
+	h.batches[0] = nil
+	h.batches = h.batches[1:]
+	h.n -= len(b.ids)
+	h.forgot = true
+	return b
+}

@@ -164,6 +164,7 @@ func (r *Result) apply(b *batch, k, end int, resp wire.ErrorResponse, earlier bo
 		return k + 1
 	case wire.DropToken:
 		r.Failed = append(r.Failed, Failure{Token: tok, Outcome: resp.Status, ID: resp.ID, Late: earlier})
+		r.spans = append(r.spans, span{b: b, from: k, to: k + 1, failed: resp.Status})
 		r.retry(b, k+1, end, false)
 	case wire.DropMessage:
 		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: earlier})
@@ -173,6 +174,9 @@ func (r *Result) apply(b *batch, k, end int, resp wire.ErrorResponse, earlier bo
 				id = b.ids[i]
 			}
 			r.Failed = append(r.Failed, Failure{Token: b.tokens[i], Outcome: resp.Status, ID: id, Late: earlier})
+		}
+		if k < end {
+			r.spans = append(r.spans, span{b: b, from: k, to: end, failed: resp.Status})
 		}
 	default: // wire.Retry
 		r.Errors = append(r.Errors, &StatusError{Outcome: resp.Status, ID: resp.ID, Token: tok, Late: earlier})
@@ -188,6 +192,7 @@ func (r *Result) retry(b *batch, from, to int, uncertain bool) {
 		return
 	}
 	r.retryTokens = append(r.retryTokens, b.tokens[from:to]...)
+	r.spans = append(r.spans, span{b: b, from: from, to: to, uncertain: uncertain})
 	if uncertain {
 		r.Uncertain = append(r.Uncertain, b.tokens[from:to]...)
 	}
@@ -200,6 +205,7 @@ func (r *Result) absorb(prev *Result) {
 	r.Failed = append(r.Failed, prev.Failed...)
 	r.Errors = append(r.Errors, prev.Errors...)
 	r.Uncertain = append(r.Uncertain, prev.Uncertain...)
+	r.spans = append(r.spans, prev.spans...)
 	if len(prev.retryTokens) > 0 {
 		if r.cur != nil && r.cur.sameContent(prev.cur) {
 			r.retryTokens = append(r.retryTokens, prev.retryTokens...)

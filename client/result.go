@@ -81,6 +81,18 @@ type Result struct {
 	cur          *batch     // this Send's batch (nil for a result of earlier batches only)
 	retryTokens  []string   // tokens of cur's message to send again
 	otherRetries []*Message // earlier messages' tokens to send again (different content)
+	spans        []span     // every run of notifications put in Failed or a retry, by batch and position
+}
+
+// span is a run [from, to) of batch b's notifications that settling put in
+// Failed (failed is the outcome) or in a retry (failed nil; uncertain when
+// they may have been delivered). A stream maps its notifications back to
+// its callers' items by spans, since tokens may repeat.
+type span struct {
+	b         *batch
+	from, to  int
+	failed    apns.Outcome
+	uncertain bool
 }
 
 // NeedsRetry reports whether Retries would return anything.

@@ -50,6 +50,36 @@ func (m *progressMode) UnmarshalText(b []byte) error {
 	return errors.New("want auto, always or never")
 }
 
+// confirmMode is the -confirm flag: how push confirms what it wrote.
+type confirmMode uint8
+
+// The values of -confirm; the zero value is confirmSentinel.
+const (
+	confirmSentinel  confirmMode = iota // a stream, each stretch ended by a known-bad notification
+	confirmErrorWait                    // a stream, presumed after the error window
+	confirmClose                        // a stream, each stretch ended by close_notify
+	confirmBatch                        // batch by batch (Send), each waiting the error window
+)
+
+var confirmNames = [...]string{confirmSentinel: "sentinel", confirmErrorWait: "error-wait", confirmClose: "close", confirmBatch: "batch"}
+
+// String is the flag value.
+func (m confirmMode) String() string { return confirmNames[m] }
+
+// MarshalText is the flag value.
+func (m confirmMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText accepts sentinel, error-wait, close or batch.
+func (m *confirmMode) UnmarshalText(b []byte) error {
+	for v, name := range confirmNames {
+		if string(b) == name {
+			*m = confirmMode(v)
+			return nil
+		}
+	}
+	return errors.New("want sentinel, error-wait, close or batch")
+}
+
 // priorityFlag is the -priority flag: absent (the zero value), 10 or 5.
 type priorityFlag struct{ p apns.Priority }
 
@@ -122,6 +152,9 @@ type pushOptions struct {
 	priority priorityFlag    // absent, 10 or 5
 
 	batch       int
+	batchSet    bool // -batch was given
+	confirm     confirmMode
+	window      int // notifications in flight per connection (stream)
 	maxAttempts int
 	parallel    int
 	errorWait   time.Duration // 0: the client's default
@@ -138,6 +171,7 @@ const (
 	defaultBatch       = 10000
 	defaultMaxAttempts = 10
 	defaultParallel    = 4
+	defaultWindow      = 16384
 )
 
 func (c *connOptions) register(fs *flag.FlagSet) {
@@ -267,10 +301,12 @@ func pushFlagSet(o *pushOptions) *flag.FlagSet {
 		return nil
 	})
 	fs.TextVar(&o.priority, "priority", priorityFlag{}, "priority `10|5`: 10 delivers now, 5 at a power-saving time (default: item left out; APNs assumes 10)")
-	fs.IntVar(&o.batch, "batch", defaultBatch, "`N` notifications per send: progress and retries go batch by batch")
-	fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "give up on a batch's remaining notifications after `N` sends in a row that settle none of them")
-	fs.IntVar(&o.parallel, "parallel", defaultParallel, "`N` batches sent at once, each on its own connection")
-	fs.DurationVar(&o.errorWait, "error-wait", 0, "how long to wait after a batch for an error response before presuming it accepted (default: the client's, 500ms)")
+	fs.TextVar(&o.confirm, "confirm", confirmSentinel, "how written notifications are confirmed: sentinel (a known-bad notification the gateway must refuse, one round trip), error-wait (no error response within -error-wait), close (close_notify; not an Apple behaviour) or batch (batch by batch, each waiting -error-wait)")
+	fs.IntVar(&o.batch, "batch", defaultBatch, "`N` notifications per send with -confirm batch (progress and retries go batch by batch); otherwise, when given, a confirmation every N notifications per connection")
+	fs.IntVar(&o.window, "window", defaultWindow, "at most `N` notifications in flight per connection, written and not yet confirmed (bounds memory; each full window is confirmed: -confirm sentinel opens a new connection)")
+	fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "give up on a notification after `N` sends in a row that settle nothing")
+	fs.IntVar(&o.parallel, "parallel", defaultParallel, "`N` connections written at once")
+	fs.DurationVar(&o.errorWait, "error-wait", 0, "how long to wait for an error response before presuming notifications accepted: after each batch (-confirm batch), before each confirmation (-confirm error-wait), and for a sentinel the gateway accepted (default: the client's, 500ms)")
 	fs.TextVar(&o.progress, "progress", progressAuto, "progress line on stderr: auto (when it is a terminal), always or never")
 	return fs
 }
@@ -285,6 +321,7 @@ func parsePush(args []string, getenv func(string) string) (*pushOptions, error) 
 	if err := o.conn.check(getenv, true); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { o.batchSet = o.batchSet || f.Name == "batch" })
 	switch {
 	case len(o.tokens) > 0 && o.tokensFile != "":
 		return nil, usagef("-token and -tokens exclude each other")
@@ -301,6 +338,8 @@ func parsePush(args []string, getenv func(string) string) (*pushOptions, error) 
 		return nil, usagef("-max-attempts must be at least 1")
 	case o.parallel < 1:
 		return nil, usagef("-parallel must be at least 1")
+	case o.window < 1:
+		return nil, usagef("-window must be at least 1")
 	}
 	if err := o.sessionConfig().Validate(); err != nil {
 		return nil, usagef("%w", err) // client.ErrBadConfig: a value out of the client's range

@@ -77,6 +77,9 @@ func (e *env) run(ctx context.Context, args []string) int {
 		if err != nil {
 			return e.usageFail(cmd, err)
 		}
+		if o.confirm != confirmBatch {
+			return e.pushStream(ctx, o)
+		}
 		tokens, err := e.loadTokens(o)
 		if err != nil {
 			return e.fail(cmd, err)
@@ -181,7 +184,9 @@ is left to resend, and prints one JSON line on stdout:
   sent       notifications written to the gateway, resends included
   accepted   tokens of the list whose notification the gateway accepted, each
              counted once (the binary API never confirms a success: accepted
-             means not refused within the error window)
+             means processed before the known-bad notification that ends each
+             connection (-confirm sentinel), or not refused within the error
+             window (-confirm error-wait and batch))
   failed     notifications that will not be delivered: the token, the status
              of the gateway's error response and its name (8 "invalid token",
              7 "invalid payload size", ...); status 0 when the command gave

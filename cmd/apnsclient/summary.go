@@ -49,8 +49,8 @@ func statusFailure(token string, st wire.Status) failure {
 func (s *summary) finish(elapsed time.Duration) {
 	s.Seconds = math.Round(elapsed.Seconds()*1000) / 1000
 	s.Rate = 0
-	if elapsed > 0 {
-		s.Rate = math.Round(float64(s.Sent)/elapsed.Seconds()*10) / 10
+	if s.Seconds > 0 {
+		s.Rate = math.Round(float64(s.Sent)/s.Seconds*10) / 10
 	}
 	if s.Failed == nil {
 		s.Failed = []failure{}

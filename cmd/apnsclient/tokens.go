@@ -72,10 +72,23 @@ func (e *badTokenError) Unwrap() error { return e.err }
 // '#' skipped. The first bad line stops the reading with a *tokenLineError
 // naming it. A list with no token at all is an error too.
 func readTokens(r io.Reader, name string) ([]string, error) {
+	var tokens []string
+	if _, err := scanTokens(r, name, func(t string) error {
+		tokens = append(tokens, t)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return tokens, nil
+}
+
+// scanTokens reads a token list as readTokens does and hands each token
+// to each as it is read, holding none; it returns how many there were. An
+// error from each stops the reading and is returned as it is.
+func scanTokens(r io.Reader, name string, each func(string) error) (int, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256), maxLineLength)
-	var tokens []string
-	line := 0
+	n, line := 0, 0
 	for sc.Scan() {
 		line++
 		s := strings.TrimSpace(sc.Text())
@@ -84,20 +97,23 @@ func readTokens(r io.Reader, name string) ([]string, error) {
 		}
 		t, err := parseToken(s)
 		if err != nil {
-			return nil, &tokenLineError{Name: name, Line: line, Err: &badTokenError{token: abbreviate(s), err: err}}
+			return n, &tokenLineError{Name: name, Line: line, Err: &badTokenError{token: abbreviate(s), err: err}}
 		}
-		tokens = append(tokens, t)
+		if err := each(t); err != nil {
+			return n, err
+		}
+		n++
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
 			err = errLineTooLong
 		}
-		return nil, &tokenLineError{Name: name, Line: line + 1, Err: err}
+		return n, &tokenLineError{Name: name, Line: line + 1, Err: err}
 	}
-	if len(tokens) == 0 {
-		return nil, fmt.Errorf("%s: %w", name, errNoTokens)
+	if n == 0 {
+		return 0, fmt.Errorf("%s: %w", name, errNoTokens)
 	}
-	return tokens, nil
+	return n, nil
 }
 
 // abbreviate shortens s for an error message.

@@ -1,0 +1,679 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apnskit/apnskit/apns"
+	"github.com/apnskit/apnskit/wire"
+)
+
+// ErrStreamClosed: Push or Flush on a Stream after Close.
+var ErrStreamClosed = errors.New("apns: stream closed")
+
+// Defaults of StreamOptions.
+const (
+	DefaultStreamWindow      = 65536
+	DefaultStreamWindowBytes = 8 << 20
+	DefaultSentinelWait      = 2 * time.Second
+)
+
+// Confirmation is how a Stream learns that the notifications written on a
+// connection were processed.
+type Confirmation uint8
+
+const (
+	// ConfirmSentinel ends each stretch of a connection (the window full,
+	// a Flush, Close) with a known-bad notification: one with an empty
+	// device token, which the binary API refuses with status 2 (missing
+	// device token) in an error response naming its identifier, whatever
+	// token length the gateway expects. That response proves every
+	// notification before it processed and nothing after it written: one
+	// round trip instead of a fixed wait. The gateway closes the
+	// connection after it, so each stretch costs a new connection. If no
+	// response arrives within StreamOptions.SentinelWait (a gateway whose
+	// validation is relaxed accepts the sentinel), the stretch is presumed
+	// accepted as with ConfirmErrorWait, and later stretches wait only
+	// Config.ErrorWait.
+	ConfirmSentinel Confirmation = iota
+	// ConfirmErrorWait presumes a notification accepted once Config.ErrorWait
+	// has passed after it was written without an error response, as Send
+	// does; connections are kept. Outcomes are Presumed.
+	ConfirmErrorWait
+	// ConfirmByClose ends each stretch with a TLS close_notify and waits, at
+	// most Config.ReadTimeout, for the gateway to close in turn; an orderly
+	// close confirms everything written (see Config.ConfirmByClose; not an
+	// Apple behaviour).
+	ConfirmByClose
+)
+
+// String names the confirmation: "sentinel", "error-wait" or "close".
+func (c Confirmation) String() string {
+	switch c {
+	case ConfirmSentinel:
+		return "sentinel"
+	case ConfirmErrorWait:
+		return "error-wait"
+	case ConfirmByClose:
+		return "close"
+	}
+	return fmt.Sprintf("confirmation(%d)", uint8(c))
+}
+
+// StreamOptions configures a Stream. The zero value is usable.
+type StreamOptions struct {
+	// Connections is how many connections the stream writes on in
+	// parallel; 0 means Config.PoolSize. They come from the session's pool
+	// for the address and certificate and count against PoolSize.
+	Connections int
+	// Window bounds the notifications written on one connection and not
+	// yet confirmed; when it is full the connection confirms them (see
+	// Confirm) before taking more. 0 means DefaultStreamWindow.
+	Window int
+	// WindowBytes bounds the same by encoded bytes; 0 means
+	// DefaultStreamWindowBytes.
+	WindowBytes int
+	// Confirm is how written notifications are confirmed.
+	Confirm Confirmation
+	// SentinelWait bounds the wait for the answer to a sentinel
+	// (ConfirmSentinel); 0 means DefaultSentinelWait.
+	SentinelWait time.Duration
+	// CheckpointEvery, when positive, confirms a connection's window once
+	// it holds that many notifications (a smaller Window for confirming,
+	// the memory bound staying Window): after a silent disconnect only the
+	// notifications written since the last confirmation are uncertain.
+	CheckpointEvery int
+	// CheckpointInterval, when positive, confirms a connection's window
+	// once its oldest notification was written that long ago, and bounds
+	// how long an outcome waits when pushes pause.
+	CheckpointInterval time.Duration
+	// MaxAttempts gives up on a notification (Unsent) once it was written
+	// in that many connection stretches in a row that settled nothing
+	// (none accepted, none refused); 0 means DefaultMaxAttempts.
+	MaxAttempts int
+	// OnOutcome receives each pushed notification's final outcome, once.
+	// It is called from the stream's goroutines, never concurrently, and
+	// must not call the stream's methods. nil discards outcomes.
+	OnOutcome func(Delivery)
+	// OnResend is told, each time a connection ended with notifications
+	// to write again, how many and how many of them may have been
+	// delivered already. Called like OnOutcome; nil: not told.
+	OnResend func(n, uncertain int)
+	// OnError receives errors not tied to one notification: error
+	// responses it cannot place, lost connections, statuses that made the
+	// stream resend. Called like OnOutcome; nil discards them.
+	OnError func(error)
+}
+
+// DeliveryKind is the final outcome of a pushed notification.
+type DeliveryKind uint8
+
+const (
+	// Delivered: the gateway accepted the notification (confirmed, or
+	// presumed: see Delivery.Presumed).
+	Delivered DeliveryKind = iota + 1
+	// Refused: the gateway refused it for good; Delivery.Outcome says why.
+	Refused
+	// Unsent: the stream gave up on it (MaxAttempts), or stopped before
+	// it was settled (Close's ctx ended, a connection could not be
+	// opened); Delivery.Err says why. Delivery.Uncertain tells whether a
+	// copy may have been delivered.
+	Unsent
+)
+
+// String names the kind: "delivered", "refused" or "unsent".
+func (k DeliveryKind) String() string {
+	switch k {
+	case Delivered:
+		return "delivered"
+	case Refused:
+		return "refused"
+	case Unsent:
+		return "unsent"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Delivery is the final outcome of one pushed notification.
+type Delivery struct {
+	Token string // as pushed
+	Tag   any    // as pushed
+	Kind  DeliveryKind
+	// Outcome is the gateway's answer for a Refused notification (a
+	// wire.Status on the binary protocol).
+	Outcome apns.Outcome
+	// Err is why an Unsent notification was not settled.
+	Err error
+	// Attempts counts the times the notification was written.
+	Attempts int
+	// Uncertain: an earlier copy was written on a connection that ended
+	// without saying what it processed, so it may have been delivered too
+	// (a duplicate is possible), or, for Unsent, it may have been
+	// delivered.
+	Uncertain bool
+	// Presumed: Delivered without confirmation, because no error response
+	// came within the error window.
+	Presumed bool
+}
+
+// StreamStats are a stream's running totals.
+type StreamStats struct {
+	Pushed      int64 // notifications pushed
+	Written     int64 // notifications written, resends included
+	Resent      int64 // notifications written again
+	Uncertain   int64 // resends of notifications whose earlier copy may have been delivered
+	Delivered   int64
+	Refused     int64
+	Unsent      int64
+	Checkpoints int64 // confirmations of a window (sentinels, close_notify, error waits)
+	Connections int64 // connections taken (dialled or from the pool)
+}
+
+// Stream pushes notifications of one content to one gateway as fast as
+// its connections take them, each to one device token, and reports every
+// notification's final outcome asynchronously (StreamOptions.OnOutcome).
+// It keeps, per connection, a bounded window of written notifications not
+// yet confirmed; Push blocks when every window and the small queue before
+// them are full. Everything the gateway discarded is resent by the stream
+// itself, by the rules documented on Result (token errors, status 10,
+// processing errors, connections lost without a word), so that each
+// notification's outcome is reported once. Methods are safe for
+// concurrent use.
+type Stream struct {
+	sess    *Session
+	key     poolKey
+	cert    *Certificate
+	content prepared // the content; no tokens
+	base    Message  // the content as a Message, expiry made absolute
+	opt     StreamOptions
+	frame   int // encoded size of a notification with an empty token
+	sentOK  atomic.Bool
+
+	ctx    context.Context // ends when the stream aborts
+	cancel context.CancelCauseFunc
+
+	mu        sync.Mutex
+	cur       *chunk   // being filled by Push
+	queue     []*chunk // to write, resends first
+	inflight  int      // pushed and not yet reported
+	inBytes   int
+	maxItems  int
+	maxBytes  int
+	room      chan struct{} // closed when inflight drops below the bounds
+	kick      chan struct{} // closed when the queue grows or a confirmation is wanted
+	idle      chan struct{} // closed when inflight is 0
+	flushing  int           // Flush calls waiting
+	starved   int           // Push calls waiting for room
+	closing   bool
+	err       error        // the stream failed: Push refuses
+	refusedBy apns.Outcome // a message-level refusal: every notification fails with it
+
+	outMu sync.Mutex
+	wg    sync.WaitGroup
+	stats struct {
+		pushed, written, resent, uncertain, delivered, refused, unsent, checkpoints, conns atomic.Int64
+	}
+}
+
+// chunkItems and chunkBytes bound a chunk: the notifications a connection
+// takes from the queue at once.
+const (
+	chunkItems = 1024
+	chunkBytes = chunkSize
+)
+
+// chunk is notifications queued or written together, with what the
+// stream knows of each.
+type chunk struct {
+	tokens   []string
+	ends     []int32 // ends[i] is where token i's bytes end in bin
+	bin      []byte
+	meta     []itemMeta
+	bytes    int       // encoded size
+	written  time.Time // when its write ended
+	sentinel bool
+}
+
+type itemMeta struct {
+	tag       any
+	attempts  uint16
+	fruitless uint16
+	uncertain bool
+}
+
+func (ch *chunk) token(i int) []byte {
+	from := int32(0)
+	if i > 0 {
+		from = ch.ends[i-1]
+	}
+	return ch.bin[from:ch.ends[i]:ch.ends[i]]
+}
+
+func (ch *chunk) add(tok string, bin []byte, m itemMeta, frame int) {
+	if ch.tokens == nil {
+		ch.tokens = make([]string, 0, chunkItems)
+		ch.ends = make([]int32, 0, chunkItems)
+		ch.meta = make([]itemMeta, 0, chunkItems)
+		ch.bin = make([]byte, 0, chunkItems*32)
+	}
+	ch.tokens = append(ch.tokens, tok)
+	ch.bin = append(ch.bin, bin...)
+	ch.ends = append(ch.ends, int32(len(ch.bin)))
+	ch.meta = append(ch.meta, m)
+	ch.bytes += frame + len(bin)
+}
+
+func (ch *chunk) full() bool { return len(ch.tokens) >= chunkItems || ch.bytes >= chunkBytes }
+
+// Stream opens a stream of content (its Tokens are ignored; a relative
+// expiry counts from now) to the gateway at addr, authenticated with cert.
+// It fails like Send for a bad address, certificate, content or options
+// (ErrBadConfig); connections are opened when the first notifications
+// are pushed. Close it before Shutdown.
+func (s *Session) Stream(addr string, cert *Certificate, content *Message, opt StreamOptions) (*Stream, error) {
+	a, err := ResolveAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	if cert == nil {
+		return nil, ErrNoCertificate
+	}
+	if content == nil {
+		return nil, ErrBadPayload
+	}
+	m := *content
+	m.Tokens = []string{"00"}
+	p, err := m.prepare(time.Now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	p.tokens = nil
+	if opt, err = opt.withDefaults(s.cfg.PoolSize); err != nil {
+		return nil, err
+	}
+	st := &Stream{sess: s, key: poolKey{addr: a, id: cert.Identity()}, cert: cert, content: *p, opt: opt}
+	st.base = newBatch(&m, p).retryBase
+	n := frameTemplate(p)
+	enc, _ := n.AppendBinary(nil)
+	st.frame = len(enc)
+	st.maxItems = opt.Connections * (opt.Window + chunkItems)
+	st.maxBytes = opt.Connections * (opt.WindowBytes + chunkBytes)
+	st.ctx, st.cancel = context.WithCancelCause(context.Background())
+	st.room, st.kick, st.idle = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	close(st.idle)
+	for range opt.Connections {
+		w := &worker{st: st}
+		st.wg.Go(w.run)
+	}
+	return st, nil
+}
+
+func (o StreamOptions) withDefaults(poolSize int) (StreamOptions, error) {
+	for name, v := range map[string]int{"Connections": o.Connections, "Window": o.Window, "WindowBytes": o.WindowBytes,
+		"CheckpointEvery": o.CheckpointEvery, "MaxAttempts": o.MaxAttempts} {
+		if v < 0 {
+			return o, fmt.Errorf("%w: StreamOptions.%s is negative (%d)", ErrBadConfig, name, v)
+		}
+	}
+	if o.SentinelWait < 0 || o.CheckpointInterval < 0 {
+		return o, fmt.Errorf("%w: StreamOptions durations must not be negative", ErrBadConfig)
+	}
+	if o.Confirm > ConfirmByClose {
+		return o, fmt.Errorf("%w: StreamOptions.Confirm %d", ErrBadConfig, o.Confirm)
+	}
+	if o.Connections == 0 {
+		o.Connections = poolSize
+	}
+	if o.Connections > poolSize {
+		return o, fmt.Errorf("%w: StreamOptions.Connections %d exceeds PoolSize %d", ErrBadConfig, o.Connections, poolSize)
+	}
+	if o.Window == 0 {
+		o.Window = DefaultStreamWindow
+	}
+	if o.WindowBytes == 0 {
+		o.WindowBytes = DefaultStreamWindowBytes
+	}
+	if o.SentinelWait == 0 {
+		o.SentinelWait = DefaultSentinelWait
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	return o, nil
+}
+
+// Push queues one notification to token (hex, as in Message.Tokens) with
+// tag, the caller's mark returned in its Delivery. It blocks while the
+// stream is full, until ctx ends. It fails with a *TokenError (ErrBadToken)
+// for a token that does not parse, ErrStreamClosed after Close, the error
+// that stopped the stream (such as ErrConnect), or ctx's error; nothing
+// was queued then.
+func (st *Stream) Push(ctx context.Context, token string, tag any) error {
+	var buf [apns.MaxTokenLength]byte
+	bin, err := apns.AppendParsedToken(buf[:0], token)
+	if err != nil {
+		return &TokenError{Token: token, Err: err}
+	}
+	size := st.frame + len(bin)
+	st.mu.Lock()
+	for {
+		if err := st.refuseLocked(); err != nil {
+			st.mu.Unlock()
+			return err
+		}
+		if st.inflight < st.maxItems && st.inBytes < st.maxBytes {
+			break
+		}
+		room := st.room
+		st.starved++
+		st.kickLocked()
+		st.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			st.mu.Lock()
+			st.starved--
+			st.mu.Unlock()
+			return ctx.Err()
+		}
+		st.mu.Lock()
+		st.starved--
+	}
+	if st.inflight == 0 {
+		st.idle = make(chan struct{})
+	}
+	st.inflight++
+	st.inBytes += size
+	if st.cur == nil {
+		st.cur = &chunk{}
+	}
+	st.cur.add(token, bin, itemMeta{tag: tag}, st.frame)
+	if st.cur.full() {
+		st.queue = append(st.queue, st.cur)
+		st.cur = nil
+		st.kickLocked()
+	}
+	st.mu.Unlock()
+	st.stats.pushed.Add(1)
+	return nil
+}
+
+func (st *Stream) refuseLocked() error {
+	switch {
+	case st.err != nil:
+		return st.err
+	case st.closing:
+		return ErrStreamClosed
+	}
+	return nil
+}
+
+func (st *Stream) kickLocked() {
+	close(st.kick)
+	st.kick = make(chan struct{})
+}
+
+// Flush waits until every notification pushed so far has its outcome
+// reported: each connection confirms what it wrote (see Confirm). It
+// returns ctx's error if ctx ends first (the stream goes on), or the error
+// that stopped the stream.
+func (st *Stream) Flush(ctx context.Context) error {
+	st.mu.Lock()
+	if st.cur != nil {
+		st.queue = append(st.queue, st.cur)
+		st.cur = nil
+	}
+	st.flushing++
+	st.kickLocked()
+	idle := st.idle
+	st.mu.Unlock()
+	var err error
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	st.mu.Lock()
+	st.flushing--
+	if err == nil {
+		err = st.err
+	}
+	st.mu.Unlock()
+	return err
+}
+
+// Close flushes the stream, then stops it and returns its connections to
+// the pool (those the gateway closed after a sentinel are gone). If ctx
+// ends first, the connections are closed hard and every notification not
+// yet settled is reported Unsent (Uncertain when it was written) with ctx's
+// error, which Close returns. Close returns the error that stopped the
+// stream, if any; calling it again returns at once.
+func (st *Stream) Close(ctx context.Context) error {
+	err := st.Flush(ctx)
+	st.mu.Lock()
+	st.closing = true
+	st.kickLocked()
+	st.mu.Unlock()
+	if err != nil {
+		st.cancel(err)
+	}
+	st.wg.Wait()
+	cause := context.Cause(st.ctx)
+	if cause == nil {
+		cause = ErrStreamClosed
+	}
+	st.drain(cause)
+	st.cancel(ErrStreamClosed)
+	return err
+}
+
+// drain reports everything still queued Unsent with err.
+func (st *Stream) drain(err error) {
+	st.mu.Lock()
+	rest := st.queue
+	st.queue = nil
+	if st.cur != nil {
+		rest = append(rest, st.cur)
+		st.cur = nil
+	}
+	st.mu.Unlock()
+	for _, ch := range rest {
+		st.giveUp(ch, 0, len(ch.tokens), err)
+	}
+}
+
+// Stats returns the running totals.
+func (st *Stream) Stats() StreamStats {
+	s := &st.stats
+	return StreamStats{Pushed: s.pushed.Load(), Written: s.written.Load(), Resent: s.resent.Load(),
+		Uncertain: s.uncertain.Load(), Delivered: s.delivered.Load(), Refused: s.refused.Load(),
+		Unsent: s.unsent.Load(), Checkpoints: s.checkpoints.Load(), Connections: s.conns.Load()}
+}
+
+// fail stops the stream with err (the first error wins): pushes are
+// refused, workers stop, and what is left is reported Unsent.
+func (st *Stream) fail(err error) {
+	st.mu.Lock()
+	if st.err == nil {
+		st.err = err
+	}
+	st.kickLocked()
+	st.mu.Unlock()
+	st.cancel(err)
+}
+
+// next is a worker's next task: a chunk to write, or (nil, true) to
+// confirm its window, or (nil, false) to stop. hasWindow says whether the
+// worker has notifications to confirm; oldest is when the oldest was
+// written.
+func (st *Stream) next(hasWindow bool, oldest time.Time) (*chunk, bool) {
+	st.mu.Lock()
+	for {
+		if st.ctx.Err() != nil {
+			st.mu.Unlock()
+			return nil, false
+		}
+		if len(st.queue) > 0 {
+			ch := st.queue[0]
+			st.queue[0] = nil
+			st.queue = st.queue[1:]
+			st.mu.Unlock()
+			return ch, false
+		}
+		want := st.flushing > 0 || st.closing || st.starved > 0
+		if want && st.cur != nil {
+			st.queue = append(st.queue, st.cur)
+			st.cur = nil
+			continue
+		}
+		if hasWindow && want {
+			st.mu.Unlock()
+			return nil, true
+		}
+		if st.closing {
+			st.mu.Unlock()
+			return nil, false
+		}
+		kick := st.kick
+		st.mu.Unlock()
+		var tick <-chan time.Time
+		var t *time.Timer
+		if hasWindow && st.opt.CheckpointInterval > 0 {
+			t = time.NewTimer(time.Until(oldest.Add(st.opt.CheckpointInterval)))
+			tick = t.C
+		}
+		select {
+		case <-kick:
+		case <-tick:
+			return nil, true
+		case <-st.ctx.Done():
+		}
+		if t != nil {
+			t.Stop()
+		}
+		st.mu.Lock()
+	}
+}
+
+// requeue queues resends at the front; once the stream has stopped, they
+// are reported Unsent.
+func (st *Stream) requeue(chs []*chunk) {
+	if len(chs) == 0 {
+		return
+	}
+	st.mu.Lock()
+	if st.ctx.Err() != nil {
+		st.mu.Unlock()
+		for _, ch := range chs {
+			st.giveUp(ch, 0, len(ch.tokens), context.Cause(st.ctx))
+		}
+		return
+	}
+	st.queue = append(chs, st.queue...)
+	st.kickLocked()
+	st.mu.Unlock()
+}
+
+// report delivers outcomes and frees their room: n notifications, bytes
+// encoded bytes.
+func (st *Stream) report(ds []Delivery, bytes int) {
+	if len(ds) == 0 {
+		return
+	}
+	var del, ref, uns int64
+	for i := range ds {
+		switch ds[i].Kind {
+		case Delivered:
+			del++
+		case Refused:
+			ref++
+		default:
+			uns++
+		}
+	}
+	st.stats.delivered.Add(del)
+	st.stats.refused.Add(ref)
+	st.stats.unsent.Add(uns)
+	if f := st.opt.OnOutcome; f != nil {
+		st.outMu.Lock()
+		for i := range ds {
+			f(ds[i])
+		}
+		st.outMu.Unlock()
+	}
+	st.mu.Lock()
+	wasFull := st.inflight >= st.maxItems || st.inBytes >= st.maxBytes
+	st.inflight -= len(ds)
+	st.inBytes -= bytes
+	if wasFull && st.inflight < st.maxItems && st.inBytes < st.maxBytes {
+		close(st.room)
+		st.room = make(chan struct{})
+	}
+	if st.inflight == 0 {
+		close(st.idle)
+	}
+	st.mu.Unlock()
+}
+
+// reportErr hands an error not tied to a notification to OnError.
+func (st *Stream) reportErr(err error) {
+	st.sess.cfg.Logger.Debug("stream", "err", err)
+	if f := st.opt.OnError; f != nil {
+		st.outMu.Lock()
+		f(err)
+		st.outMu.Unlock()
+	}
+}
+
+// giveUp reports ch's notifications [from, to) Unsent with err.
+func (st *Stream) giveUp(ch *chunk, from, to int, err error) {
+	if ch.sentinel || from >= to {
+		return
+	}
+	ds := make([]Delivery, 0, to-from)
+	bytes := 0
+	for i := from; i < to; i++ {
+		m := ch.meta[i]
+		ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Unsent, Err: err, Attempts: int(m.attempts), Uncertain: m.uncertain})
+		bytes += st.frame + len(ch.token(i))
+	}
+	st.report(ds, bytes)
+}
+
+// refuseAll reports ch's notifications [from, to) Refused with o.
+func (st *Stream) refuseAll(ch *chunk, from, to int, o apns.Outcome) {
+	ds := make([]Delivery, 0, to-from)
+	bytes := 0
+	for i := from; i < to; i++ {
+		m := ch.meta[i]
+		ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Refused, Outcome: o, Attempts: int(m.attempts), Uncertain: m.uncertain})
+		bytes += st.frame + len(ch.token(i))
+	}
+	st.report(ds, bytes)
+}
+
+// messageRefusal returns the message-level refusal that fails every
+// notification of the stream, if one came.
+func (st *Stream) messageRefusal() apns.Outcome {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.refusedBy
+}
+
+func (st *Stream) setMessageRefusal(o apns.Outcome) {
+	st.mu.Lock()
+	if st.refusedBy == nil {
+		st.refusedBy = o
+	}
+	st.mu.Unlock()
+}
+
+// isMessageLevel reports whether o refuses the content rather than a token.
+func isMessageLevel(o apns.Outcome) bool {
+	st, ok := o.(wire.Status)
+	return ok && st.Disposition() == wire.DropMessage
+}

@@ -1,0 +1,257 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/apnskit/apnskit/apns"
+	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// outcomes collects a stream's deliveries by tag (the token's position).
+type outcomes struct {
+	mu   sync.Mutex
+	by   map[int]client.Delivery
+	dups []int
+	errs []error
+}
+
+func newOutcomes() *outcomes { return &outcomes{by: map[int]client.Delivery{}} }
+
+func (o *outcomes) add(d client.Delivery) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	i := d.Tag.(int)
+	if _, ok := o.by[i]; ok {
+		o.dups = append(o.dups, i)
+	}
+	o.by[i] = d
+}
+
+func (o *outcomes) addErr(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.errs = append(o.errs, err)
+}
+
+// stream pushes toks on a stream of e's session with opt and closes it.
+func (e *env) stream(ctx context.Context, opt client.StreamOptions, toks []string) *outcomes {
+	out := newOutcomes()
+	opt.OnOutcome, opt.OnError = out.add, out.addErr
+	st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "hello"}, opt)
+	Expect(err).NotTo(HaveOccurred())
+	for i, t := range toks {
+		Expect(st.Push(ctx, t, i)).To(Succeed())
+	}
+	Expect(st.Close(ctx)).To(Succeed())
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	Expect(out.dups).To(BeEmpty(), "outcomes reported twice")
+	Expect(out.by).To(HaveLen(len(toks)), "every token has its outcome")
+	return out
+}
+
+// checkJournal checks the mock's journal against the outcomes: every
+// delivered token accepted, exactly once unless reported uncertain; every
+// refused one never accepted.
+func (e *env) checkJournal(ctx context.Context, toks []string, out *outcomes, exactlyOnce bool) {
+	delivered := 0
+	for _, d := range out.by {
+		if d.Kind == client.Delivered {
+			delivered++
+		}
+	}
+	e.waitAccepted(ctx, delivered)
+	counts := e.acceptedCounts()
+	for i, t := range toks {
+		d := out.by[i]
+		Expect(d.Token).To(Equal(t))
+		switch d.Kind {
+		case client.Delivered:
+			Expect(counts[t]).To(BeNumerically(">=", 1), "token %d delivered but not accepted", i)
+			if exactlyOnce || !d.Uncertain {
+				Expect(counts[t]).To(Equal(1), "token %d accepted %d times (uncertain %v)", i, counts[t], d.Uncertain)
+			}
+		case client.Refused:
+			if exactlyOnce || !d.Uncertain {
+				Expect(counts[t]).To(BeZero(), "refused token %d accepted", i)
+			}
+		default:
+			Fail(fmt.Sprintf("token %d unsent: %v", i, d.Err))
+		}
+	}
+}
+
+var _ = Describe("Stream", func() {
+	const n = 3000
+
+	It("delivers every token once, confirmed by the sentinel, on several connections", func(ctx SpecContext) {
+		e := newEnv(client.Config{PoolSize: 3}, mockapns.Config{})
+		toks := tokens(1, n)
+		out := e.stream(ctx, client.StreamOptions{Window: 500}, toks)
+		e.checkJournal(ctx, toks, out, true)
+		for _, d := range out.by {
+			Expect(d.Kind).To(Equal(client.Delivered))
+			Expect(d.Presumed).To(BeFalse())
+			Expect(d.Attempts).To(Equal(1))
+		}
+		Expect(e.srv.Stats().ConnectionsTotal).To(BeNumerically(">=", 3))
+		Expect(e.sess.Stats().Open).To(BeZero(), "the sentinel ends every connection")
+	})
+
+	It("falls back to the error window when the gateway accepts the sentinel", func(ctx SpecContext) {
+		e := newEnv(client.Config{ErrorWait: 50 * time.Millisecond}, mockapns.Config{NoValidation: true})
+		toks := tokens(1, 200)
+		out := e.stream(ctx, client.StreamOptions{SentinelWait: 100 * time.Millisecond}, toks)
+		e.checkJournal(ctx, toks, out, true)
+		for _, d := range out.by {
+			Expect(d.Presumed).To(BeTrue())
+		}
+	})
+
+	It("confirms by the error window and keeps its connections", func(ctx SpecContext) {
+		e := newEnv(client.Config{ErrorWait: 20 * time.Millisecond, PoolSize: 2}, mockapns.Config{})
+		toks := tokens(1, n)
+		out := e.stream(ctx, client.StreamOptions{Confirm: client.ConfirmErrorWait, Window: 700}, toks)
+		e.checkJournal(ctx, toks, out, true)
+		Expect(e.sess.Stats().Idle).To(Equal(2))
+	})
+
+	It("confirms by close", func(ctx SpecContext) {
+		e := newEnv(client.Config{}, mockapns.Config{})
+		toks := tokens(1, n)
+		out := e.stream(ctx, client.StreamOptions{Confirm: client.ConfirmByClose, Window: 1000}, toks)
+		e.checkJournal(ctx, toks, out, true)
+	})
+
+	It("refuses a bad token in Push and nothing is queued", func(ctx SpecContext) {
+		e := newEnv(client.Config{}, mockapns.Config{})
+		st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "x"}, client.StreamOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(st.Push(ctx, "xyz", nil)).To(MatchError(client.ErrBadToken))
+		Expect(st.Close(ctx)).To(Succeed())
+		Expect(st.Stats().Pushed).To(BeZero())
+		Expect(st.Push(ctx, tokens(1, 1)[0], nil)).To(MatchError(client.ErrStreamClosed))
+	})
+
+	It("applies backpressure: Push blocks while the windows are full", func(ctx SpecContext) {
+		e := newEnv(client.Config{PoolSize: 1}, mockapns.Config{})
+		_, err := e.srv.AddFault(mockapns.Delay{Duration: time.Minute, When: mockapns.Trigger{Nth: 1}})
+		Expect(err).NotTo(HaveOccurred())
+		st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "x"}, client.StreamOptions{Window: 100, SentinelWait: time.Minute})
+		Expect(err).NotTo(HaveOccurred())
+		toks := tokens(1, 5000)
+		pushed := 0
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		for _, t := range toks {
+			if st.Push(pctx, t, nil) != nil {
+				break
+			}
+			pushed++
+		}
+		Expect(pushed).To(BeNumerically("<", 5000))
+		Expect(pushed).To(BeNumerically("<=", 100+1024))
+		cctx, ccancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer ccancel()
+		Expect(st.Close(cctx)).To(MatchError(context.DeadlineExceeded))
+		s := st.Stats()
+		Expect(s.Unsent).To(Equal(int64(pushed)))
+	})
+
+	type faultCase struct {
+		fault       func(pos int) mockapns.Fault
+		failStatus  wire.Status
+		exactlyOnce bool
+	}
+	reject := func(st wire.Status) func(int) mockapns.Fault {
+		return func(pos int) mockapns.Fault { return mockapns.Reject{Status: st, When: mockapns.Trigger{Nth: pos}} }
+	}
+	cases := map[string]faultCase{
+		"invalid token (8)":      {fault: reject(8), failStatus: 8, exactlyOnce: true},
+		"invalid token size (5)": {fault: reject(5), failStatus: 5, exactlyOnce: true},
+		"missing token (2)":      {fault: reject(2), failStatus: 2, exactlyOnce: true},
+		"processing error (1)":   {fault: reject(1), exactlyOnce: true},
+		"unknown (255)":          {fault: reject(255), exactlyOnce: true},
+		"protocol error (128)":   {fault: reject(128), failStatus: 128, exactlyOnce: true},
+		"shutdown (10)": {fault: func(pos int) mockapns.Fault {
+			return mockapns.Shutdown{When: mockapns.Trigger{Nth: pos}}
+		}, exactlyOnce: true},
+		"silent disconnect": {fault: func(pos int) mockapns.Fault {
+			return mockapns.Disconnect{When: mockapns.Trigger{Nth: pos}}
+		}},
+		"delay": {fault: func(pos int) mockapns.Fault {
+			return mockapns.Delay{Duration: 100 * time.Millisecond, When: mockapns.Trigger{Nth: pos}}
+		}, exactlyOnce: true},
+	}
+	for name, fc := range cases {
+		for _, pos := range []int{1, 1500, 3000} {
+			for _, confirm := range []client.Confirmation{client.ConfirmSentinel, client.ConfirmErrorWait} {
+				It(fmt.Sprintf("settles every token after %s at position %d (%s)", name, pos, confirm), func(ctx SpecContext) {
+					e := newEnv(client.Config{ErrorWait: time.Second, PoolSize: 2}, mockapns.Config{})
+					_, err := e.srv.AddFault(fc.fault(pos))
+					Expect(err).NotTo(HaveOccurred())
+					toks := tokens(1, n)
+					out := e.stream(ctx, client.StreamOptions{Window: 700, Confirm: confirm}, toks)
+					e.checkJournal(ctx, toks, out, fc.exactlyOnce)
+					refused := 0
+					for _, d := range out.by {
+						if d.Kind == client.Refused {
+							refused++
+							Expect(d.Outcome).To(Equal(apns.Outcome(fc.failStatus)))
+						}
+					}
+					if fc.failStatus != 0 {
+						Expect(refused).To(Equal(1))
+					} else {
+						Expect(refused).To(BeZero())
+					}
+				})
+			}
+		}
+	}
+
+	It("refuses bad tokens by token and never delivers them", func(ctx SpecContext) {
+		e := newEnv(client.Config{PoolSize: 2}, mockapns.Config{})
+		toks := tokens(1, n)
+		bad := map[string]bool{}
+		for _, i := range []int{0, 17, 999, 1000, 2999} {
+			bad[toks[i]] = true
+			_, err := e.srv.AddFault(mockapns.Reject{Status: 8, When: mockapns.Trigger{Token: apns.MustParseToken(toks[i]), Times: mockapns.Always}})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		out := e.stream(ctx, client.StreamOptions{Window: 600}, toks)
+		e.checkJournal(ctx, toks, out, true)
+		for i, t := range toks {
+			Expect(out.by[i].Kind == client.Refused).To(Equal(bad[t]), "token %d", i)
+		}
+	})
+
+	It("survives random refusals of every kind, disconnects mid-frame and shutdowns", func(ctx SpecContext) {
+		e := newEnv(client.Config{ErrorWait: time.Second, PoolSize: 3}, mockapns.Config{Seed: 7})
+		for _, f := range []mockapns.Fault{
+			mockapns.Reject{Status: 8, When: mockapns.Trigger{Probability: 0.001, Times: mockapns.Always}},
+			mockapns.Reject{Status: 1, When: mockapns.Trigger{Probability: 0.0005, Times: mockapns.Always}},
+			mockapns.Shutdown{When: mockapns.Trigger{Probability: 0.0003, Times: mockapns.Always}},
+			mockapns.Disconnect{When: mockapns.Trigger{Probability: 0.0003, Times: mockapns.Always}},
+			mockapns.Disconnect{AfterBytes: 50_000, When: mockapns.Trigger{Times: mockapns.Times(3)}},
+		} {
+			_, err := e.srv.AddFault(f)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		toks := tokens(1, 20_000)
+		out := e.stream(ctx, client.StreamOptions{Window: 2000, MaxAttempts: 50}, toks)
+		e.checkJournal(ctx, toks, out, false)
+		for _, d := range out.by {
+			if d.Kind == client.Refused {
+				Expect(d.Outcome).To(Equal(apns.Outcome(wire.StatusInvalidToken)))
+			}
+		}
+	})
+})
