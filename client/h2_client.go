@@ -66,7 +66,9 @@ type HTTP2Config struct {
 // from BaseDelay up to MaxDelay, each pause drawn at random between half
 // and all of its value (jitter); every other reason (BadDeviceToken,
 // Unregistered, DeviceTokenNotForTopic, ExpiredToken, PayloadTooLarge,
-// Forbidden, unknown reasons, ...) is final at once.
+// Forbidden, unknown reasons, ...) is final at once. After
+// ExpiredProviderToken the signer mints a fresh token for the retry, if
+// the expired one is at least MinTokenRefresh old.
 type HTTP2Retry struct {
 	// MaxAttempts is how many requests a token gets at most, the first
 	// included; 0 means DefaultHTTP2Attempts, 1 never retries.

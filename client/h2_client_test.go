@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -345,5 +346,93 @@ var _ = Describe("HTTP2Client against bad answers", func() {
 		Expect(r.Errors).To(HaveLen(1))
 		Expect(r.Errors[0]).To(MatchError(context.Canceled))
 		Expect(r.Errors[0]).NotTo(MatchError(client.ErrRequestTimeout))
+	})
+})
+
+var _ = Describe("HTTP2Client's provider tokens", func() {
+	It("refreshes the JWT on the shared clock before it expires, without TooManyProviderTokenUpdates", func(ctx SpecContext) {
+		clk := newFakeClock()
+		clk.now = time.Now()
+		e := newH2Env(client.HTTP2Config{}, mockapns.Config{Clock: clk.Now})
+		send := func() *client.Result {
+			GinkgoHelper()
+			r, err := e.c.Send(ctx, &client.Message{Tokens: tokens(1, 5), Alert: "x", Topic: h2Topic})
+			Expect(err).NotTo(HaveOccurred())
+			return r
+		}
+		for _, step := range []struct {
+			advance time.Duration
+			minted  int
+		}{{0, 1}, {30 * time.Minute, 1}, {19 * time.Minute, 1}, {time.Minute, 2}, {49 * time.Minute, 2}, {time.Minute, 3}} {
+			clk.Advance(step.advance)
+			r := send()
+			Expect(r.Failed).To(BeEmpty(), "after %v", step.advance)
+			Expect(r.Accepted).To(Equal(5))
+			Expect(e.signer.Minted()).To(Equal(step.minted))
+		}
+		_, ref := e.h2Counts()
+		Expect(ref).To(BeEmpty())
+	})
+
+	It("gets ExpiredProviderToken from a token older than an hour, and reports it", func(ctx SpecContext) {
+		clk := newFakeClock()
+		clk.now = time.Now()
+		srv := mockapns.NewServer(mockapns.Config{Clock: func() time.Time { return clk.Now().Add(61 * time.Minute) }})
+		DeferCleanup(srv.Close)
+		k := srv.PKI().AuthKey
+		p8, err := k.PrivatePEM()
+		Expect(err).NotTo(HaveOccurred())
+		signer, err := client.NewTokenSigner(p8, k.KeyID, k.TeamID, client.TokenOptions{Clock: clk.Now})
+		Expect(err).NotTo(HaveOccurred())
+		c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Signer: signer, RootCAs: srv.RootCAs(), Retry: fastRetry})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(c.Close)
+		r, err := c.Send(ctx, &client.Message{Tokens: tokens(1, 1), Alert: "x", Topic: h2Topic})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Failed).To(HaveLen(1))
+		Expect(errors.Is(r.Failed[0].Outcome, apns.ReasonExpiredProviderToken)).To(BeTrue())
+		Expect(r.Failed[0].HTTPStatus).To(Equal(403))
+	})
+})
+
+var _ = Describe("HTTP2Client after ExpiredProviderToken", func() {
+	It("mints a fresh token for the retry when the expired one is at least 20 minutes old", func(ctx SpecContext) {
+		clk := newFakeClock()
+		clk.now = time.Now()
+		var ahead time.Duration
+		var mu sync.Mutex
+		srv := mockapns.NewServer(mockapns.Config{Clock: func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return clk.Now().Add(ahead)
+		}})
+		DeferCleanup(srv.Close)
+		k := srv.PKI().AuthKey
+		p8, err := k.PrivatePEM()
+		Expect(err).NotTo(HaveOccurred())
+		e := &h2Env{srv: srv}
+		e.signer, err = client.NewTokenSigner(p8, k.KeyID, k.TeamID, client.TokenOptions{Clock: clk.Now})
+		Expect(err).NotTo(HaveOccurred())
+		e.c, err = client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Signer: e.signer, RootCAs: srv.RootCAs(), Retry: fastRetry})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(e.c.Close)
+		r, err := e.c.Send(ctx, &client.Message{Tokens: tokens(1, 1), Alert: "x", Topic: h2Topic})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Accepted).To(Equal(1))
+		mu.Lock()
+		ahead = 20 * time.Minute // the server's clock runs ahead: the 45-minute-old token is 65 minutes old there
+		mu.Unlock()
+		clk.Advance(45 * time.Minute)
+		r, err = e.c.Send(ctx, &client.Message{Tokens: tokens(2, 1), Alert: "x", Topic: h2Topic})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Failed).To(BeEmpty())
+		Expect(r.Accepted).To(Equal(1))
+		Expect(r.Responses[0].Attempts).To(Equal(2))
+		Expect(e.signer.Minted()).To(Equal(2))
+		_, ref := e.h2Counts()
+		Expect(ref).To(HaveLen(1))
+		en := e.srv.Notifications(mockapns.Filter{Protocol: apns.HTTP2, Status: mockapns.Rejected})
+		Expect(en).To(HaveLen(1))
+		Expect(en[0].Reason).To(Equal(apns.ReasonExpiredProviderToken))
 	})
 })

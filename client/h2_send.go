@@ -175,7 +175,8 @@ func (c *HTTP2Client) Send(ctx context.Context, m *Message) (*Result, error) {
 func (c *HTTP2Client) sendToken(ctx context.Context, p *h2Prepared, given string, tok apns.Token) h2Outcome {
 	var out h2Outcome
 	for attempt := 1; ; attempt++ {
-		resp, o, wrote, err := c.roundTrip(ctx, p, tok)
+		var jwt string
+		resp, o, wrote, err := c.roundTrip(ctx, p, tok, &jwt)
 		out.sent = out.sent || wrote
 		if err != nil {
 			out.err = &RequestError{Token: given, Err: err}
@@ -192,6 +193,9 @@ func (c *HTTP2Client) sendToken(ctx context.Context, p *h2Prepared, given string
 			f.Outcome, f.Timestamp = r.Reason, r.at
 		}
 		out.failure = &f
+		if f.Outcome == apns.ReasonExpiredProviderToken && c.cfg.Signer != nil {
+			c.cfg.Signer.renew(jwt)
+		}
 		if o.Disposition() != apns.Retry || attempt >= c.cfg.Retry.MaxAttempts {
 			return out
 		}
@@ -210,10 +214,11 @@ type timedReason struct {
 	at time.Time
 }
 
-// roundTrip makes one request. It returns the response, the refusal (nil
-// when accepted), whether the request was written, or the error of a
-// request that got no response.
-func (c *HTTP2Client) roundTrip(ctx context.Context, p *h2Prepared, tok apns.Token) (*Response, apns.Outcome, bool, error) {
+// roundTrip makes one request, storing the provider token it carried in
+// *jwtUsed. It returns the response, the refusal (nil when accepted),
+// whether the request was written, or the error of a request that got no
+// response.
+func (c *HTTP2Client) roundTrip(ctx context.Context, p *h2Prepared, tok apns.Token, jwtUsed *string) (*Response, apns.Outcome, bool, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	var wrote bool
@@ -241,6 +246,7 @@ func (c *HTTP2Client) roundTrip(ctx context.Context, p *h2Prepared, tok apns.Tok
 			return nil, nil, false, err
 		}
 		req.Header["authorization"] = []string{"bearer " + jwt}
+		*jwtUsed = jwt
 	}
 	res, err := c.tr.RoundTrip(req)
 	if err != nil {

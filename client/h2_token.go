@@ -208,6 +208,19 @@ func (s *TokenSigner) Token() (string, error) {
 	return t, nil
 }
 
+// renew drops the token used when APNs called it expired
+// (ExpiredProviderToken), so that the next Token mints a fresh one: only
+// when it is still the current token and at least MinTokenRefresh old, so
+// that no connection sees tokens change more often than APNs allows.
+func (s *TokenSigner) renew(used string) {
+	now := s.clock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.token == used && now.Sub(s.iat) >= MinTokenRefresh {
+		s.token = ""
+	}
+}
+
 // Minted counts the tokens minted so far.
 func (s *TokenSigner) Minted() int {
 	s.mu.Lock()
