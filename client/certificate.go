@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/apnskit/apnskit/internal/pkcs8"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -96,23 +97,38 @@ func ParsePEM(certPEM, keyPEM, passphrase []byte) (*Certificate, error) {
 // the key is in certFile. The key formats, encrypted ones included, are
 // those of [ParsePEM]; passphrase decrypts an encrypted key. File errors
 // wrap the os error (errors.Is with fs.ErrNotExist works); the others wrap
-// ParsePEM's sentinels.
+// ParsePEM's sentinels and begin with the name of the file at fault: the
+// certificate's for its own errors, the key's for a key that cannot be
+// read or decrypted, the key's followed by the certificate's for a key
+// that does not match.
 func LoadPEMFiles(certFile, keyFile string, passphrase []byte) (*Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("apns: read certificate: %w", err)
 	}
-	var keyPEM []byte
+	keyPEM, keyName := certPEM, certFile
 	if keyFile != "" {
 		if keyPEM, err = os.ReadFile(keyFile); err != nil {
 			return nil, fmt.Errorf("apns: read key: %w", err)
 		}
+		keyName = keyFile
 	}
-	c, err := ParsePEM(certPEM, keyPEM, passphrase)
+	chain, err := pemCertificates(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", certFile, err)
 	}
-	return c, nil
+	key, err := pemKey(keyPEM, passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyName, err)
+	}
+	c, err := NewCertificate(tls.Certificate{Certificate: chain, PrivateKey: key})
+	switch {
+	case err == nil:
+		return c, nil
+	case keyFile != "" && errors.Is(err, ErrKeyMismatch):
+		return nil, fmt.Errorf("%s: %w %s", keyFile, err, certFile)
+	}
+	return nil, fmt.Errorf("%s: %w", certFile, err)
 }
 
 // ParsePKCS12 reads a PKCS#12 (.p12) file as exported by Keychain Access:
@@ -241,4 +257,23 @@ func checkKeyMatch(leaf *x509.Certificate, key crypto.PrivateKey) error {
 		return ErrKeyMismatch
 	}
 	return nil
+}
+
+// decryptPKCS8 decrypts an encrypted PKCS#8 key with package pkcs8 and
+// puts the client's sentinel for the kind of error in front.
+func decryptPKCS8(der, passphrase []byte) (crypto.PrivateKey, error) {
+	key, err := pkcs8.Decrypt(der, passphrase)
+	if err == nil {
+		return key, nil
+	}
+	for _, k := range []struct{ kind, sentinel error }{
+		{pkcs8.ErrBadPassphrase, ErrBadPassphrase},
+		{pkcs8.ErrUnsupported, ErrUnsupportedKey},
+		{pkcs8.ErrMalformed, ErrMalformedPEM},
+	} {
+		if errors.Is(err, k.kind) {
+			return nil, fmt.Errorf("%w: %w", k.sentinel, err)
+		}
+	}
+	return nil, fmt.Errorf("%w: %w", ErrMalformedPEM, err)
 }

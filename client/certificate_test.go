@@ -98,6 +98,33 @@ var _ = Describe("Certificate", func() {
 		Expect(err).To(MatchError(client.ErrNoKey))
 	})
 
+	DescribeTable("names the file at fault when the key is in a file of its own",
+		func(certPEM, keyPEM func() []byte, pass string, want error, blame string) {
+			dir := GinkgoT().TempDir()
+			certFile, keyFile := filepath.Join(dir, "client.pem"), filepath.Join(dir, "key.pem")
+			Expect(os.WriteFile(certFile, certPEM(), 0o600)).To(Succeed())
+			Expect(os.WriteFile(keyFile, keyPEM(), 0o600)).To(Succeed())
+			_, err := client.LoadPEMFiles(certFile, keyFile, []byte(pass))
+			Expect(err).To(MatchError(want))
+			switch blame {
+			case "key":
+				Expect(err.Error()).To(HavePrefix(keyFile + ": "))
+				Expect(err.Error()).NotTo(ContainSubstring(certFile))
+			case "cert":
+				Expect(err.Error()).To(HavePrefix(certFile + ": "))
+				Expect(err.Error()).NotTo(ContainSubstring(keyFile))
+			case "both":
+				Expect(err.Error()).To(Equal(keyFile + ": apns: private key does not match certificate " + certFile))
+			}
+		},
+		Entry("encrypted key, no passphrase", func() []byte { return pki.Client.CertPEM }, func() []byte { return encryptKey("right") }, "", client.ErrBadPassphrase, "key"),
+		Entry("encrypted key, wrong passphrase", func() []byte { return pki.Client.CertPEM }, func() []byte { return encryptKey("right") }, "wrong", client.ErrBadPassphrase, "key"),
+		Entry("no PEM block in the key file", func() []byte { return pki.Client.CertPEM }, func() []byte { return []byte("xx") }, "", client.ErrMalformedPEM, "key"),
+		Entry("no key in the key file", func() []byte { return pki.Client.CertPEM }, func() []byte { return pki.Client.CertPEM }, "", client.ErrNoKey, "key"),
+		Entry("no PEM block in the certificate file", func() []byte { return []byte("xx") }, func() []byte { return pki.Client.KeyPEM }, "", client.ErrMalformedPEM, "cert"),
+		Entry("key of another certificate", func() []byte { return pki.Client.CertPEM }, func() []byte { return pki.Server.KeyPEM }, "", client.ErrKeyMismatch, "both"),
+	)
+
 	It("reads PKCS#12 and refuses a wrong password or garbage", func() {
 		p12, err := pkcs12.Modern.Encode(pki.Client.TLS.PrivateKey, pki.Client.Cert, []*x509.Certificate{pki.CA.Cert}, "pw")
 		Expect(err).NotTo(HaveOccurred())

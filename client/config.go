@@ -99,6 +99,14 @@ const (
 	DefaultPoolSize       = 4
 )
 
+// Validate checks the ranges of cfg's fields (durations, History and
+// PoolSize must not be negative); errors wrap ErrBadConfig and name the
+// field. NewSession runs it.
+func (cfg Config) Validate() error {
+	_, err := cfg.withDefaults()
+	return err
+}
+
 // withDefaults validates cfg and fills in the defaults.
 func (cfg Config) withDefaults() (Config, error) {
 	for name, d := range map[string]time.Duration{

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
@@ -106,7 +107,16 @@ func (e *StatusError) Error() string {
 	if e.Late {
 		late = " (late)"
 	}
-	return fmt.Sprintf("apns: error response %v for id %d%s", e.Outcome, e.ID, late)
+	return fmt.Sprintf("apns: error response %s for id %d%s", outcomeText(e.Outcome), e.ID, late)
+}
+
+// outcomeText is the outcome's message without the package prefix, which
+// the enclosing message already carries: "processing error (1)".
+func outcomeText(o apns.Outcome) string {
+	if o == nil {
+		return "(none)"
+	}
+	return strings.TrimPrefix(o.Error(), "apns: ")
 }
 
 // Unwrap returns the outcome, so errors.Is matches wire statuses.

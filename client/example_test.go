@@ -76,6 +76,31 @@ func ExampleResult_Retries() {
 	// accepted by the gateway: 3
 }
 
+// Rounds is that loop, with one rule for giving up (RetryPolicy): here the
+// gateway refuses a token, and the second round resends what it dropped.
+func ExampleRounds() {
+	srv := mockapns.NewServer(mockapns.Config{})
+	defer srv.Close()
+	bad := must(apns.ParseToken(exampleToken(2)))
+	must(srv.AddFault(mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: bad}}))
+	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
+	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), ErrorWait: time.Second}))
+	defer sess.Shutdown(context.Background())
+
+	ctx := context.Background()
+	m := &client.Message{Tokens: []string{exampleToken(1), exampleToken(2), exampleToken(3), exampleToken(4)}, Alert: "Hi"}
+	for rd, err := range client.Rounds(ctx, sess, srv.GatewayAddr(), cert, m, client.RetryPolicy{MaxAttempts: 3}) {
+		if err != nil {
+			fmt.Println("stopped:", err)
+			break
+		}
+		fmt.Printf("round %d: %d sent, %d failed, %d given up\n", rd.N, rd.Result.Sent, len(rd.Result.Failed), len(rd.GaveUp))
+	}
+	// Output:
+	// round 1: 4 sent, 1 failed, 0 given up
+	// round 2: 2 sent, 0 failed, 0 given up
+}
+
 // Feedback yields the tokens whose app is gone, with the time APNs noticed.
 func ExampleSession_Feedback() {
 	srv := mockapns.NewServer(mockapns.Config{})

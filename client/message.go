@@ -9,8 +9,6 @@ import (
 	"reflect"
 	"strconv"
 	"time"
-
-	"github.com/apnskit/apnskit/apns"
 )
 
 // Message is one notification content for many device tokens. The zero
@@ -360,89 +358,4 @@ func (m *Message) checkPayloadFields() error {
 		return fmt.Errorf("%w: badge of type %T", ErrBadField, m.Badge)
 	}
 	return nil
-}
-
-// prepared is a message checked and encoded once for a send: binary tokens
-// (all in one buffer), the payload, and the resolved optional items.
-type prepared struct {
-	tokens    [][]byte
-	payload   []byte
-	expiry    uint32
-	hasExpiry bool
-	priority  apns.Priority
-}
-
-// withoutTokens returns a copy of p without the binary tokens, for a batch
-// kept only to be settled.
-func (p *prepared) withoutTokens() *prepared {
-	q := *p
-	q.tokens = nil
-	return &q
-}
-
-// prepare validates m and decodes its tokens. tokBuf is reused when large
-// enough.
-func (m *Message) prepare(now time.Time, tokBuf []byte) (*prepared, error) {
-	if len(m.Tokens) == 0 {
-		return nil, ErrNoTokens
-	}
-	if err := m.checkPayloadFields(); err != nil {
-		return nil, err
-	}
-	p := &prepared{}
-	if m.Priority < 0 || m.Priority > math.MaxUint8 {
-		return nil, fmt.Errorf("%w: priority %d", ErrBadField, m.Priority)
-	}
-	p.priority = m.priorityItem()
-	if !m.Expiry.IsZero() {
-		e, err := m.Expiry.resolve(now)
-		if err != nil {
-			return nil, err
-		}
-		p.expiry, p.hasExpiry = e, true
-	}
-	payload, err := m.payloadJSON()
-	if err != nil {
-		return nil, err
-	}
-	if len(payload) > math.MaxUint16 {
-		return nil, fmt.Errorf("%w: payload of %d bytes exceeds 65535", ErrBadField, len(payload))
-	}
-	p.payload = payload
-	p.tokens, err = parseTokens(m.Tokens, tokBuf)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// priorityItem is the priority item of m: absent for 0.
-func (m *Message) priorityItem() apns.Priority {
-	if m.Priority == 0 {
-		return apns.Priority{}
-	}
-	return apns.NewPriority(uint8(m.Priority))
-}
-
-// parseTokens decodes hex tokens with [apns.AppendParsedToken] into one
-// buffer (tokBuf, reused when large enough) and returns a slice per token.
-func parseTokens(tokens []string, tokBuf []byte) ([][]byte, error) {
-	total := 0
-	for _, t := range tokens {
-		total += min(len(t)/2, apns.MaxTokenLength)
-	}
-	if cap(tokBuf) < total {
-		tokBuf = make([]byte, 0, total)
-	}
-	tokBuf = tokBuf[:0]
-	out := make([][]byte, len(tokens))
-	for i, t := range tokens {
-		off := len(tokBuf)
-		var err error
-		if tokBuf, err = apns.AppendParsedToken(tokBuf, t); err != nil {
-			return nil, &TokenError{Index: i, Token: t, Err: err}
-		}
-		out[i] = tokBuf[off:len(tokBuf):len(tokBuf)]
-	}
-	return out, nil
 }

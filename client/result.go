@@ -1,9 +1,6 @@
 package client
 
 import (
-	"bytes"
-	"time"
-
 	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
@@ -114,45 +111,4 @@ func (r *Result) Retries() []*Message {
 		out = append(out, m)
 	}
 	return append(out, r.otherRetries...)
-}
-
-// batch is one Send's notifications on one connection, kept until settled,
-// and kept by the connection as its last batch until the next Send on it.
-type batch struct {
-	retryBase Message   // the message without tokens, expiry made absolute
-	tokens    []string  // Message.Tokens
-	prep      *prepared // binary form
-	ids       []uint32  // ids[i] is the identifier of tokens[i], for every notification attempted
-}
-
-func newBatch(m *Message, p *prepared) *batch {
-	b := &batch{retryBase: *m, tokens: m.Tokens, prep: p}
-	b.retryBase.Tokens = nil
-	if p.hasExpiry && m.Expiry.At.IsZero() {
-		b.retryBase.Expiry = ExpireAt(time.Unix(int64(p.expiry), 0).UTC())
-	}
-	return b
-}
-
-// sameContent reports whether two batches send the same frame content apart
-// from token and identifier.
-func (b *batch) sameContent(o *batch) bool {
-	return b != nil && o != nil && bytes.Equal(b.prep.payload, o.prep.payload) &&
-		b.prep.hasExpiry == o.prep.hasExpiry && b.prep.expiry == o.prep.expiry &&
-		b.prep.priority == o.prep.priority
-}
-
-// index returns the position of the notification with identifier id.
-// Identifiers of a batch are consecutive, skipping 0 at the wrap.
-func (b *batch) index(id uint32) (int, bool) {
-	if len(b.ids) == 0 || id == 0 {
-		return 0, false
-	}
-	guess := int(id - b.ids[0])
-	for _, g := range [2]int{guess, guess - 1} {
-		if g >= 0 && g < len(b.ids) && b.ids[g] == id {
-			return g, true
-		}
-	}
-	return 0, false
 }

@@ -2,9 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,65 +78,6 @@ func NewSession(cfg Config) (*Session, error) {
 		cfg: cfg, pools: map[poolKey]*pool{}, drained: make(chan struct{}),
 		retired: make(chan struct{}), stop: stop, stopNow: stopNow,
 	}, nil
-}
-
-// Send writes one notification per token of m to the gateway at addr (a
-// name such as PushSandbox or host:port), authenticated with cert, on a
-// pooled connection, then waits up to Config.ErrorWait for an error
-// response and returns what it knows (see Result for the rules).
-//
-// The error is non-nil only when nothing was sent: invalid message
-// (ErrNoTokens, ErrBadToken, ErrBadPayload, ErrConflictingFields,
-// ErrBadField), bad address, closed session (ErrClosed), connection failure
-// (ErrConnect) or ctx ending while waiting for a free connection. Problems
-// after the first write are in the Result.
-//
-// Cancelling ctx during the writes stops them: the Result holds the unsent
-// tokens in Retry and ctx's error in Errors. If a write was interrupted half
-// way, the connection is closed and the tokens it wrote in this call are in
-// Retry and Uncertain. Cancelling during the error wait only shortens the
-// wait (a late response is still reported by the connection's next use).
-//
-// A pooled connection that the server closed while idle is replaced before
-// writing. If the server closes it just as the batch starts, the batch is
-// not lost: its tokens come back in Retry (written ones also in Uncertain).
-func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *Message) (*Result, error) {
-	a, err := ResolveAddress(addr)
-	if err != nil {
-		return nil, err
-	}
-	if cert == nil {
-		return nil, ErrNoCertificate
-	}
-	if m == nil {
-		return nil, ErrNoTokens
-	}
-	p, err := m.prepare(time.Now(), nil)
-	if err != nil {
-		return nil, err
-	}
-	b := newBatch(m, p)
-	pl, ic, unclaimed, err := s.checkout(ctx, poolKey{addr: a, id: cert.Identity()}, cert)
-	if err != nil {
-		return nil, err
-	}
-	r, hist := ic.c.run(ctx, b, s.reserveIDs(len(p.tokens)), &s.cfg, ic.hist)
-	for _, u := range unclaimed {
-		r.absorb(u)
-	}
-	if h := s.testHookBeforeCheckin; h != nil {
-		h(ic.c)
-	}
-	s.checkin(pl, ic.c, hist)
-	return r, nil
-}
-
-// reserveIDs reserves identifiers for n notifications and returns the first;
-// the caller uses consecutive ones, skipping 0 (one spare is reserved for
-// that).
-func (s *Session) reserveIDs(n int) uint32 {
-	end := s.nextID.Add(uint32(n) + 1)
-	return end - uint32(n)
 }
 
 // checkout returns an exclusive live connection for key with its history,
@@ -294,47 +232,6 @@ func (s *Session) releaseLocked(pl *pool) {
 func (s *Session) wakeLocked(pl *pool) {
 	close(pl.wake)
 	pl.wake = make(chan struct{})
-}
-
-// dialConn opens a TLS connection to addr and starts its reader.
-func (s *Session) dialConn(ctx context.Context, addr string, cert *Certificate) (*conn, error) {
-	nc, raw, err := s.dialTLS(ctx, addr, cert)
-	if err != nil {
-		return nil, err
-	}
-	no := s.connNo.Add(1)
-	log := s.cfg.Logger.With("conn", no, "addr", addr)
-	log.Debug("connection opened")
-	return newConn(nc, raw, log), nil
-}
-
-// dialTLS connects and completes the TLS handshake within ConnectTimeout.
-func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (*tls.Conn, *eofConn, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
-	defer cancel()
-	tcp, err := s.cfg.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrConnect, addr, err)
-	}
-	raw := &eofConn{Conn: tcp}
-	name := s.cfg.ServerName
-	if name == "" {
-		if name, _, err = net.SplitHostPort(addr); err != nil {
-			_ = raw.Close()
-			return nil, nil, fmt.Errorf("%w: %w", ErrBadAddress, err)
-		}
-	}
-	tc := tls.Client(raw, &tls.Config{
-		Certificates: []tls.Certificate{cert.TLSCertificate()},
-		RootCAs:      s.cfg.RootCAs,
-		ServerName:   name,
-		MinVersion:   tls.VersionTLS12,
-	})
-	if err := tc.HandshakeContext(ctx); err != nil {
-		_ = raw.Close()
-		return nil, nil, fmt.Errorf("%w: %s: TLS handshake: %w", ErrConnect, addr, err)
-	}
-	return tc, raw, nil
 }
 
 // CloseIdle retires the connections idle longer than d, and those the

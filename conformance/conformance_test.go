@@ -25,7 +25,7 @@ var (
 		Concurrency: 8,
 	}
 	clientCmd = flag.String("client.cmd", os.Getenv("APNSKIT_CLIENT_CMD"),
-		"external client adapter command to check (default $APNSKIT_CLIENT_CMD; empty: the reference adapter built from conformance/cmd/apnskit-adapter)")
+		"external client adapter command to check, split on spaces; relative paths resolve from conformance/, so give absolute ones ($PWD/adapter.py) (default $APNSKIT_CLIENT_CMD; empty: the reference adapter built from conformance/cmd/apnskit-adapter)")
 	strict = flag.Bool("strict", false,
 		"fail the run on SHOULD scenarios too (otherwise their failures are warnings)")
 	reportFile = flag.String("report", "",
@@ -122,6 +122,11 @@ func TestExternal(t *testing.T) {
 			t.Fatalf("building the reference adapter: %v\n%s", err, out)
 		}
 		argv = []string{bin}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := conformance.CheckExternal(ctx, argv); err != nil { // one error, not one per scenario
+		t.Fatalf("the adapter cannot start; no scenario was run: %v", err)
 	}
 	run(t, "external", *reportFile, func(ctx context.Context) (conformance.Client, error) {
 		return conformance.StartExternal(ctx, argv)

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -325,4 +327,30 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// CheckExternal starts argv, greets it and closes it: whether the adapter
+// runs at all, so that a suite can stop at once, with one error, when it
+// does not. Relative paths in argv resolve against the working directory
+// of this process (for go test, the package's folder, conformance/); the
+// error names those that do not exist there.
+func CheckExternal(ctx context.Context, argv []string) error {
+	e, err := StartExternal(ctx, argv)
+	if err == nil {
+		err = e.Close(ctx)
+	}
+	if err == nil {
+		return nil
+	}
+	wd, _ := os.Getwd()
+	for _, a := range argv {
+		if filepath.IsAbs(a) || strings.HasPrefix(a, "-") || !strings.ContainsAny(a, `/.`) {
+			continue
+		}
+		if _, serr := os.Stat(a); serr != nil {
+			err = fmt.Errorf("%w (the relative path %q is resolved from %s, go test's working directory: give it as an absolute path, such as \"$PWD/%s\" from where you ran go test)", err, a, wd, a)
+			break
+		}
+	}
+	return err
 }

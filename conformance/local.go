@@ -190,29 +190,13 @@ func (l *Local) Send(ctx context.Context, b Batch) (Outcome, error) {
 	}
 
 	var out Outcome
-	queue := []*client.Message{m}
-	// Late results of earlier sends, found by Outdate or Shutdown, are
-	// reported (and followed) here.
-	l.mu.Lock()
-	late := l.late
-	l.late = nil
-	l.mu.Unlock()
-	for _, res := range late {
-		a := l.edit(&client.Message{}, res)
-		out.add(a)
-		queue = append(queue, a.Retries...)
-	}
+	queue := append([]*client.Message{m}, l.takeLate(&out)...)
 	send := func(ctx context.Context, msg *client.Message) (*attempt, retry.Step[*client.Message], error) {
 		res, err := sess.Send(ctx, addr, cert, msg)
 		if err != nil {
 			return nil, retry.Step[*client.Message]{}, err
 		}
-		a := l.edit(msg, res)
-		st := retry.Step[*client.Message]{Retry: a.Retries, Carried: len(msg.Tokens), Failed: len(a.Failed)}
-		for _, rm := range a.Retries {
-			st.Again += len(rm.Tokens)
-		}
-		return a, st, nil
+		return l.step(msg, res)
 	}
 	gaveUp := false
 	for rd, err := range retry.Run(ctx, queue, retry.Policy{MaxAttempts: l.opts.MaxAttempts}, send) {
@@ -251,6 +235,33 @@ func tokensOf(ms []*client.Message) []string {
 		out = append(out, m.Tokens...)
 	}
 	return out
+}
+
+// takeLate folds the late results of earlier sends, found by Outdate or
+// Shutdown, into out and returns what they ask to send again: the Send
+// that takes them reports (and follows) them.
+func (l *Local) takeLate(out *Outcome) []*client.Message {
+	l.mu.Lock()
+	late := l.late
+	l.late = nil
+	l.mu.Unlock()
+	var again []*client.Message
+	for _, res := range late {
+		a := l.edit(&client.Message{}, res)
+		out.add(a)
+		again = append(again, a.Retries...)
+	}
+	return again
+}
+
+// step is the attempt of msg that res reports, as the retry loop needs it.
+func (l *Local) step(msg *client.Message, res *client.Result) (*attempt, retry.Step[*client.Message], error) {
+	a := l.edit(msg, res)
+	st := retry.Step[*client.Message]{Retry: a.Retries, Carried: len(msg.Tokens), Failed: len(a.Failed)}
+	for _, rm := range a.Retries {
+		st.Again += len(rm.Tokens)
+	}
+	return a, st, nil
 }
 
 func (l *Local) edit(m *client.Message, res *client.Result) *attempt {

@@ -210,6 +210,13 @@ var _ = Describe("The line protocol", func() {
 			Entry("answering a request never made", "stranger-after-hello", SpecTimeout(30*time.Second)),
 		)
 
+		It("checks an adapter once, naming a relative path that is not found from the package's folder", func(ctx SpecContext) {
+			err := conformance.CheckExternal(ctx, []string{"sh", "no-such-adapter.py"})
+			Expect(err).To(MatchError(conformance.ErrAdapter))
+			Expect(err).To(MatchError(ContainSubstring(`the relative path "no-such-adapter.py" is resolved from `)))
+			Expect(err).To(MatchError(ContainSubstring(`"$PWD/no-such-adapter.py"`)))
+		})
+
 		It("refuses an empty command and a program that does not exist", func(ctx SpecContext) {
 			_, err := conformance.StartExternal(ctx, nil)
 			Expect(err).To(MatchError(conformance.ErrAdapter))

@@ -47,10 +47,11 @@ type gwConn struct {
 type verdict uint8
 
 const (
-	keepGoing  verdict = iota // all complete frames accepted; read more
-	answered                  // error response written: linger, then close
-	closeQuiet                // close without a word (command 0 error, disconnect, cut)
-	stopped                   // the server or the connection was closed meanwhile
+	readMore     verdict = iota // all complete frames accepted; read more
+	clientClosed                // the client closed its side, or its connection failed
+	answered                    // error response written: linger, then close
+	closeQuiet                  // close without a word (command 0 error, disconnect, cut)
+	stopped                     // the server or the connection was closed meanwhile
 )
 
 func (s *Server) serveGateway(t *tracked) {
@@ -70,10 +71,11 @@ func (s *Server) serveGateway(t *tracked) {
 
 // reasons says why a gateway connection closed, by verdict.
 var reasons = [...]string{
-	keepGoing:  "client closed",
-	answered:   "error response",
-	closeQuiet: "closed without a response",
-	stopped:    "server closed",
+	readMore:     "client closed",
+	clientClosed: "client closed",
+	answered:     "error response",
+	closeQuiet:   "closed without a response",
+	stopped:      "server closed",
 }
 
 // runGateway serves one gateway connection until it ends, then closes it.
@@ -126,7 +128,7 @@ func (g *gwConn) run() verdict {
 					return g.processCut(g.end - int(g.read-at)) // keep the bytes before the cut
 				}
 			}
-			if v := g.process(); v != keepGoing {
+			if v := g.process(); v != readMore {
 				return v
 			}
 		}
@@ -141,7 +143,7 @@ func (g *gwConn) run() verdict {
 func (g *gwConn) processCut(cut int) verdict {
 	tail := g.end
 	g.end = cut
-	if v := g.process(); v != keepGoing {
+	if v := g.process(); v != readMore {
 		// A frame before the cut ended the connection (error response,
 		// command-0 error, disconnect fault): the bytes past the cut were
 		// read too, and the whole frames among them are discarded like
@@ -175,7 +177,7 @@ func (g *gwConn) readEnded(err error) verdict {
 	default:
 		g.log.Info("mockapns gateway read failed", "err", err)
 	}
-	return keepGoing
+	return clientClosed
 }
 
 // cut reports whether the connection was cut by the server.
@@ -215,7 +217,7 @@ func (g *gwConn) process() verdict {
 		g.batch = append(g.batch, *n)
 	}
 	g.flush()
-	return keepGoing
+	return readMore
 }
 
 // gatewayStatusOf is the status a validation or parse error is answered with.
@@ -273,7 +275,7 @@ func (g *gwConn) applyFaults(n *wire.Notification) (v verdict, done bool) {
 		g.countDiscarded()
 		return closeQuiet, true
 	}
-	return keepGoing, false
+	return readMore, false
 }
 
 // flush journals and counts the accepted notifications of this read.

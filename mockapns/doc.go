@@ -1,6 +1,7 @@
-// Package mockapns is a mock of Apple's binary push gateway and feedback
-// service, for tests (in-process, in the manner of net/http/httptest) and
-// for integration environments (cmd/mockapns).
+// Package mockapns is a mock of Apple's push service: the HTTP/2 provider
+// API and the binary push gateway and feedback service, for tests
+// (in-process, in the manner of net/http/httptest) and for integration
+// environments (cmd/mockapns).
 //
 // A test starts a server, points the client under test at it with the
 // server's TLS configuration, and inspects what arrived:
@@ -40,13 +41,41 @@
 //     on connect, one tuple per write, and closes; the read empties the
 //     queue.
 //
+// # HTTP/2 provider API
+//
+// [Server.HTTP2Addr] serves Apple's current API: TLS 1.2 or later with ALPN
+// h2, POST /3/device/<hex token> with the apns-* headers and a JSON body,
+// answered 200 with apns-id (and apns-unique-id in the sandbox
+// environment) or an error status with {"reason": "..."}. A client
+// certificate is optional: a connection that presents one chained to the
+// CA is a certificate connection, one without sends provider tokens
+// (JWT, "authorization: bearer ..."), checked against the trusted keys: the
+// PKI's auth key ([certs.PKI].AuthKey), [Config.AuthKeys] and
+// [Server.AddAuthKey]. [Server.HTTP2Client] and [Server.HTTP2CertClient]
+// are ready clients for the two kinds of connection:
+//
+//	srv := mockapns.NewServer(mockapns.Config{})
+//	defer srv.Close()
+//	jwt, err := srv.PKI().AuthKey.Token(time.Now())
+//	req, err := http.NewRequest("POST", "https://"+srv.HTTP2Addr()+"/3/device/"+hexToken, body)
+//	req.Header.Set("authorization", "bearer "+jwt)
+//	req.Header.Set("apns-topic", "com.example.apnskit")
+//	resp, err := srv.HTTP2Client().Do(req)
+//
+// HTTP/2 requests go to the same journal as binary notifications, with
+// Entry.Protocol [apns.HTTP2] and the request's headers (APNsID, Topic,
+// PushType, CollapseID, Expiration, Priority), how the connection
+// authenticated (Auth) and the answer (HTTPStatus, Reason); [Stats].HTTP2
+// counts connections, requests, outcomes and GOAWAY frames.
+//
 // # Faults
 //
 // Faults make the mock misbehave on demand: [Reject] (a binary status, or
 // an HTTP/2 reason), [Disconnect] (by notification or request, or after a
 // number of bytes) and [Delay] on either protocol; [Shutdown] (status 10
 // naming the last accepted notification) on the gateway; [GoAway],
-// [MaxStreams] and [RstStream] on HTTP/2 requests; [FeedbackCoalesce],
+// [MaxStreams] and [RstStream] on HTTP/2 requests; [IdleTimeout] on
+// idle HTTP/2 connections; [FeedbackCoalesce],
 // [FeedbackSplit] and [FeedbackCut] on the feedback service. A [Trigger]
 // selects the notifications that fire a fault (by token, every nth, with a
 // probability drawn from the seeded source of [Config.Seed], so runs

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -36,7 +37,7 @@ type h2BenchStream struct {
 	payload string
 }
 
-func newH2BenchStream() *h2BenchStream {
+func newH2BenchStream(authorization string) *h2BenchStream {
 	var hb bytes.Buffer
 	enc := hpack.NewEncoder(&hb)
 	path := "/3/device/" + hex.EncodeToString(token(0xab))
@@ -45,7 +46,7 @@ func newH2BenchStream() *h2BenchStream {
 		for _, f := range []hpack.HeaderField{
 			{Name: ":method", Value: "POST"}, {Name: ":scheme", Value: "https"},
 			{Name: ":path", Value: path, Sensitive: true}, {Name: ":authority", Value: "127.0.0.1"},
-			{Name: "authorization", Value: h2Bearer, Sensitive: true},
+			{Name: "authorization", Value: authorization, Sensitive: true},
 			{Name: "apns-topic", Value: h2Topic}, {Name: "apns-push-type", Value: "alert"},
 			{Name: "apns-priority", Value: "10"}, {Name: "apns-expiration", Value: "0"},
 		} {
@@ -87,8 +88,8 @@ func (s *h2BenchStream) patch(first uint32) {
 
 // runH2Ingest pushes b.N requests over one connection to addr and reads
 // the answers.
-func runH2Ingest(b *testing.B, addr string, cfg *tls.Config) {
-	s := newH2BenchStream()
+func runH2Ingest(b *testing.B, addr string, cfg *tls.Config, authorization string) {
+	s := newH2BenchStream(authorization)
 	conn, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -198,13 +199,18 @@ func readAnswers(conn net.Conn, want int, credits chan<- struct{}) error {
 func BenchmarkH2Ingest(b *testing.B) {
 	srv := mockapns.NewServer(mockapns.Config{})
 	defer srv.Close()
+	jwt, err := srv.PKI().AuthKey.Token(time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	authorization := "bearer " + jwt
 	b.Run("mock", func(b *testing.B) {
-		runH2Ingest(b, srv.HTTP2Addr(), srv.HTTP2TLSConfig())
+		runH2Ingest(b, srv.HTTP2Addr(), srv.HTTP2TLSConfig(), authorization)
 	})
 	b.Run("tls-pipe", func(b *testing.B) {
 		ln := benchTLSListener(b, srv)
 		go benchPipe(ln)
-		runH2Ingest(b, ln.Addr().String(), srv.HTTP2TLSConfig())
+		runH2Ingest(b, ln.Addr().String(), srv.HTTP2TLSConfig(), authorization)
 	})
 	b.Run("net-http", func(b *testing.B) {
 		ln := benchTLSListener(b, srv)
@@ -222,7 +228,7 @@ func BenchmarkH2Ingest(b *testing.B) {
 		hs.Protocols.SetHTTP2(true)
 		go func() { _ = hs.Serve(ln) }()
 		defer hs.Close()
-		runH2Ingest(b, ln.Addr().String(), srv.HTTP2TLSConfig())
+		runH2Ingest(b, ln.Addr().String(), srv.HTTP2TLSConfig(), authorization)
 	})
 }
 

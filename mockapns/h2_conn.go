@@ -3,6 +3,7 @@ package mockapns
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,10 +48,15 @@ const (
 	// without a request completing before the connection is refused with
 	// ENHANCE_YOUR_CALM.
 	h2MaxResetsIdle = 1000
+	// h2MaxIdleFrames is how many frames that cost the mock work but carry
+	// no request (PING, SETTINGS, PRIORITY, unknown types, empty DATA
+	// without END_STREAM) the client may send in a row without a request
+	// completing before the connection is refused with ENHANCE_YOUR_CALM.
+	h2MaxIdleFrames = 10000
 	// h2WindowCredit is the consumed-bytes threshold at which the
 	// connection window is given back.
 	h2WindowCredit = 16384
-	h2OutQueue     = 4096
+	h2OutQueue     = 1024
 	h2ReadBuf      = 64 << 10
 	h2WriteBuf     = 64 << 10
 	// h2CloseGrace bounds the wait for a GOAWAY to be written when the
@@ -61,48 +68,65 @@ const (
 type h2Stream struct {
 	id      uint32
 	req     h2Incoming
-	recvWin int32 // what the client may still send on it
+	arena   []byte // the request's header values (see h2Decoder)
+	recvWin int32  // what the client may still send on it
 	maxBody int
 }
 
 // h2Conn is one HTTP/2 connection. Its reader goroutine (the one serving
 // the connection) owns every field not marked otherwise; the writer
 // goroutine owns the Framer that writes and the send windows.
+//
+// What a client can make a connection hold is bounded: streams by the
+// MAX_CONCURRENT_STREAMS in force (others are refused), each stream's body
+// by its payload limit (its receive window, 65535 bytes, without
+// validation), a header block by 64 KiB and the values decoded from it by
+// what Huffman coding expands that to (an arena grown past twice
+// MAX_HEADER_LIST_SIZE is dropped when its stream ends), the messages
+// queued for the writer by h2OutQueue (the reader waits beyond), and the
+// answers waiting for send window by the streams open. A client that
+// stops reading stalls its own connection only.
 type h2Conn struct {
-	s    *Server
-	t    *tracked
-	c    net.Conn
-	num  uint64
-	log  *slog.Logger
-	auth h2Authenticator
-	cert bool // the client presented a certificate
+	s       *Server
+	t       *tracked
+	c       net.Conn
+	num     uint64
+	log     *slog.Logger
+	auth    h2Authenticator
+	cert    bool        // the client presented a certificate
+	refuse  apns.Reason // refuse the connection with this reason, after the preface
+	cutting bool        // a disconnect fault fired: read nothing more
 
 	br   *bufio.Reader
 	hbuf []byte // payload of the HEADERS frame being read
 	fr   *http2.Framer
-	dec  *hpack.Decoder
+	dec  *h2Decoder
 	rnd  *mrand.ChaCha8
 
 	streams map[uint32]*h2Stream
 	free    []*h2Stream
-	lastID  atomic.Uint32 // highest stream the client opened
+	lastID  atomic.Uint32 // highest stream the client opened (read by Shutdown and Close too)
 
 	// header block being decoded
-	hdr        *h2Incoming // where fields go; c.scratch for ignored streams
-	scratch    h2Incoming
-	hdrStream  *h2Stream // nil for an ignored or trailer block
-	hdrEnd     bool      // END_STREAM on the HEADERS frame
-	hdrSize    int
-	hdrBytes   int
-	hdrFrames  int
-	hdrBad     string // why the block is malformed; "" if fine
-	trailers   bool   // the block is a stream's trailers
-	hdrRegular bool   // a regular field was seen (pseudo fields must come first)
-	extra      []string
+	hdr          *h2Incoming // where fields go; c.scratch for ignored streams
+	scratch      h2Incoming
+	arena        *[]byte // where the values of its literals go
+	scratchArena []byte
+	block        []byte    // the block so far, when it spans frames
+	hdrStream    *h2Stream // nil for an ignored or trailer block
+	hdrEnd       bool      // END_STREAM on the HEADERS frame
+	hdrSize      int
+	hdrBytes     int
+	hdrFrames    int
+	hdrBad       string // why the block is malformed; "" if fine
+	trailers     bool   // the block is a stream's trailers
+	hdrRegular   bool   // a regular field was seen (pseudo fields must come first)
+	extra        []string
 
 	recvWin  int32 // connection receive window left
 	unacked  int32 // consumed bytes not yet given back
 	resets   int
+	idle     int      // frames of h2MaxIdleFrames since the last request completed
 	limits   []uint32 // MAX_CONCURRENT_STREAMS values sent, not yet acknowledged
 	acked    uint32   // the acknowledged limit
 	tokenOK  bool     // a valid provider token was seen
@@ -111,6 +135,11 @@ type h2Conn struct {
 	push h2Push // the request being judged (here so that it does not escape)
 	resp h2Out  // its response
 
+	lastDone     uint32   // highest stream whose request was judged
+	restoreAfter int      // successes until a max_streams fault's limit is lifted
+	delays       h2Delays // answers held by delay faults
+
+	// Shared with the writer and with Shutdown and Close.
 	active   atomic.Int32 // streams open or awaiting their response
 	draining atomic.Bool  // GOAWAY sent or received: close once idle
 	goAwayID atomic.Uint32
@@ -119,32 +148,27 @@ type h2Conn struct {
 	quit  chan struct{} // closed when the reader stops
 	wdone chan struct{} // closed when the writer returns
 	w     h2Writer
+
+	idler h2Idle        // armed while an idle_timeout fault can fire
+	why   atomic.Uint32 // an h2Why: why the connection closes
 }
 
-// h2Authenticator is the seam to a connection's authentication: it judges
-// the credentials of a request that passed validation and reports whether
-// the connection has seen a valid provider token.
+// h2Authenticator is the seam to a connection's authentication. authorize
+// takes a request's authorization and apns-topic values ("" when absent)
+// and returns the topic the notification goes to, or the reason to refuse
+// it; TokenValidated reports whether the connection has seen a valid
+// provider token, which lifts its single-stream limit.
 type h2Authenticator interface {
-	authorize(r *h2Incoming, p *h2Push) (reason apns.Reason, tokenValid bool)
+	authorize(authorization, topic string) (string, apns.Reason)
+	TokenValidated() bool
 }
 
-// h2PresenceAuth is the authentication used until provider tokens are
-// verified: certificate connections pass; token connections need a
-// non-empty "bearer" authorization, whose first appearance counts as the
-// first valid token.
-type h2PresenceAuth struct{ cert bool }
+// h2Refused is the authentication of a connection refused after its
+// preface: it refuses every request (none is read).
+type h2Refused struct{ reason apns.Reason }
 
-func (a h2PresenceAuth) authorize(r *h2Incoming, _ *h2Push) (apns.Reason, bool) {
-	if a.cert {
-		return "", false
-	}
-	v, _ := r.get(fAuthorization)
-	tok, ok := strings.CutPrefix(v, "bearer ")
-	if !ok || tok == "" {
-		return apns.ReasonMissingProviderToken, false
-	}
-	return "", true
-}
+func (a h2Refused) authorize(string, string) (string, apns.Reason) { return "", a.reason }
+func (h2Refused) TokenValidated() bool                             { return false }
 
 // h2ConnError ends a connection with a GOAWAY carrying Code.
 type h2ConnError struct {
@@ -163,11 +187,11 @@ func connErr(code http2.ErrCode, detail string) error {
 var errH2Preface = errors.New("mockapns: bad HTTP/2 client preface")
 
 // newH2Conn prepares a connection; run serves it.
-func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, cert bool, log *slog.Logger) *h2Conn {
+func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, peer *x509.Certificate, log *slog.Logger) *h2Conn {
 	var seed [32]byte
 	_, _ = rand.Read(seed[:])
 	hc := &h2Conn{
-		s: s, t: t, c: c, num: num, log: log, cert: cert, auth: h2PresenceAuth{cert: cert},
+		s: s, t: t, c: c, num: num, log: log, cert: peer != nil,
 		rnd:     mrand.NewChaCha8(seed),
 		streams: make(map[uint32]*h2Stream),
 		recvWin: h2InitialWindow,
@@ -179,11 +203,14 @@ func (s *Server) newH2Conn(t *tracked, c net.Conn, num uint64, cert bool, log *s
 	hc.fr = http2.NewFramer(nil, hc.br)
 	hc.fr.SetMaxReadFrameSize(h2MaxFrameSize)
 	hc.fr.SetReuseFrames()
-	hc.dec = hpack.NewDecoder(h2HeaderTableSize, hc.onField)
-	hc.dec.SetMaxStringLength(h2MaxHeaderListSize)
-	hc.dec.SetAllowedMaxDynamicTableSize(h2HeaderTableSize)
+	hc.dec = newH2Decoder(h2HeaderTableSize, h2MaxHeaderListSize)
 	hc.hdr = &hc.scratch
 	hc.w.init(hc)
+	if a, why := s.newConnAuth(peer); why != "" {
+		hc.auth, hc.refuse = h2Refused{why}, why
+	} else {
+		hc.auth = a
+	}
 	return hc
 }
 
@@ -193,7 +220,7 @@ func (c *h2Conn) maxStreams() uint32 {
 		return 1
 	}
 	if n := c.s.cfg.HTTP2MaxStreams; n > 0 {
-		return uint32(n)
+		return uint32(n) // Config.Validate bounds it to 2^31-1
 	}
 	return DefaultHTTP2MaxStreams
 }
@@ -230,14 +257,27 @@ func (c *h2Conn) send(m h2Out) {
 // of the connection done. The connection is left for the caller to close.
 func (c *h2Conn) run() {
 	first := c.maxStreams()
-	c.acked = first // enforced from the start, as Apple does
+	// Enforced from the start, as Apple does; the client's first SETTINGS
+	// ACK acknowledges it.
+	c.acked, c.limits = first, append(c.limits, first)
 	go c.w.run(first)
 	err := c.serve()
 	var ce *h2ConnError
+	var refusal *h2Refusal
 	switch {
 	case errors.As(err, &ce):
 		c.log.Info("mockapns http2 connection error", "code", ce.Code.String(), "detail", ce.Detail)
+		c.setWhy(whyProtocol)
 		c.send(h2Out{kind: outGoAway, val: c.lastID.Load(), code: ce.Code, debug: ce.Detail, closeAfter: true})
+		select {
+		case <-c.wdone:
+			c.linger()
+		case <-c.t.cut:
+		}
+	case errors.As(err, &refusal):
+		c.log.Info("mockapns http2 connection refused", "reason", refusal.reason)
+		c.setWhy(whyRefused)
+		c.send(h2Out{kind: outGoAway, code: http2.ErrCodeNo, debug: string(appendReasonBody(nil, refusal.reason, 0)), closeAfter: true})
 		select {
 		case <-c.wdone:
 			c.linger()
@@ -250,9 +290,17 @@ func (c *h2Conn) run() {
 	default:
 		c.log.Info("mockapns http2 read failed", "err", err)
 	}
+	c.delays.stop()
+	c.idler.stop()
 	close(c.quit)
 	<-c.wdone
 }
+
+// h2Refusal refuses a connection, once its preface is read, with a
+// GOAWAY carrying {"reason": reason}.
+type h2Refusal struct{ reason apns.Reason }
+
+func (r *h2Refusal) Error() string { return "http2 connection refused: " + string(r.reason) }
 
 // errWriterDone ends the reader once the writer has closed its side.
 var errWriterDone = errors.New("mockapns: http2 connection closed by the server")
@@ -289,6 +337,9 @@ func (c *h2Conn) serve() error {
 			}
 			c.settings = true
 			_ = c.c.SetReadDeadline(time.Time{})
+			if c.refuse != "" {
+				return &h2Refusal{c.refuse}
+			}
 		}
 		if fh.Type == http2.FrameHeaders {
 			// Parsed here rather than by the Framer, which allocates a
@@ -304,6 +355,10 @@ func (c *h2Conn) serve() error {
 		if err != nil {
 			return err
 		}
+		if c.cutting {
+			return errWriterDone
+		}
+		c.watchIdle()
 		if c.br.Buffered() == 0 {
 			// All that arrived is handled: what it caused goes out now.
 			c.send(h2Out{kind: outFlush})
@@ -343,6 +398,17 @@ func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) {
 
 // frame handles one frame.
 func (c *h2Conn) frame(f http2.Frame) error {
+	switch f := f.(type) {
+	case *http2.PingFrame, *http2.SettingsFrame, *http2.PriorityFrame, *http2.UnknownFrame:
+		c.idle++
+	case *http2.DataFrame:
+		if len(f.Data()) == 0 && !f.StreamEnded() {
+			c.idle++
+		}
+	}
+	if c.idle > h2MaxIdleFrames {
+		return connErr(http2.ErrCodeEnhanceYourCalm, "too many frames without a request")
+	}
 	switch f := f.(type) {
 	case *http2.ContinuationFrame:
 		c.hdrFrames++
@@ -456,6 +522,9 @@ func (c *h2Conn) headers(fh http2.FrameHeader, frag []byte) error {
 	c.hdrStream, c.trailers = nil, false
 	c.scratch.reset()
 	c.hdr = &c.scratch
+	c.scratchArena = c.scratchArena[:0]
+	c.arena = &c.scratchArena
+	c.block = c.block[:0]
 	switch last := c.lastID.Load(); {
 	case id <= last:
 		st := c.streams[id]
@@ -478,7 +547,7 @@ func (c *h2Conn) headers(fh http2.FrameHeader, frag []byte) error {
 			st := c.alloc(id)
 			c.active.Add(1)
 			c.streams[id] = st
-			c.hdrStream, c.hdr = st, &st.req
+			c.hdrStream, c.hdr, c.arena = st, &st.req, &st.arena
 		}
 	}
 	return c.fragment(frag, fh.Flags.Has(http2.FlagHeadersEndHeaders))
@@ -490,13 +559,17 @@ func (c *h2Conn) fragment(b []byte, end bool) error {
 	if c.hdrBytes > h2MaxHeaderBlock {
 		return connErr(http2.ErrCodeEnhanceYourCalm, "header block too large")
 	}
-	if _, err := c.dec.Write(b); err != nil {
-		return connErr(http2.ErrCodeCompression, "header block: "+err.Error())
+	block := b
+	if !end || len(c.block) > 0 {
+		c.block = append(c.block, b...)
+		if !end {
+			return nil
+		}
+		block = c.block
 	}
-	if !end {
-		return nil
-	}
-	if err := c.dec.Close(); err != nil {
+	err := c.dec.decode(block, c.arena, c.onField)
+	c.block = c.block[:0]
+	if err != nil {
 		return connErr(http2.ErrCodeCompression, "header block: "+err.Error())
 	}
 	return c.endHeaders()
@@ -680,6 +753,7 @@ func (c *h2Conn) alloc(id uint32) *h2Stream {
 		st = c.free[n-1]
 		c.free = c.free[:n-1]
 		st.req.reset()
+		st.arena = st.arena[:0]
 	} else {
 		st = &h2Stream{}
 	}
@@ -692,6 +766,9 @@ func (c *h2Conn) drop(st *h2Stream) {
 	delete(c.streams, st.id)
 	if cap(st.req.body) > HTTP2MaxVoIPPayload {
 		st.req.body = nil // do not keep large bodies around
+	}
+	if cap(st.arena) > 2*h2MaxHeaderListSize {
+		st.arena = nil
 	}
 	c.free = append(c.free, st)
 }
@@ -716,23 +793,80 @@ func (c *h2Conn) tooLarge(st *h2Stream) {
 // forced, when set, is the reason for a body that could not be read whole:
 // it replaces what validation says of the body.
 func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
-	c.resets = 0
+	c.resets, c.idle = 0, 0
 	at := time.Now()
-	p := &c.push
-	reason := validateH2(&st.req, c.rules(), p)
-	if forced != "" && (reason == "" || reason == apns.ReasonPayloadEmpty) {
-		reason = forced
+	plan := c.plan(st)
+	if plan.maxStreams > 0 {
+		c.log.Info("mockapns max_streams fault", "streams", plan.maxStreams, "restore_after", plan.restoreAfter)
+		c.announce(plan.maxStreams)
+		c.restoreAfter = 0 // counted from the next success
 	}
-	if reason != apns.ReasonMethodNotAllowed && reason != apns.ReasonBadPath {
-		ar, valid := c.auth.authorize(&st.req, p)
-		if valid && !c.tokenOK {
+	switch plan.act {
+	case h2ActReset:
+		c.log.Info("mockapns rst_stream fault", "stream", st.id)
+		c.drop(st)
+		c.send(h2Out{kind: outRST, stream: st.id, code: http2.ErrCodeRefusedStream, final: true, flush: true})
+		return
+	case h2ActDisconnect:
+		c.log.Info("mockapns disconnect fault", "stream", st.id)
+		c.drop(st)
+		c.active.Add(-1)
+		c.setWhy(whyDisconnect)
+		c.cutting = true // the reader stops; the writer writes what is decided, then cuts
+		c.send(h2Out{kind: outCut})
+		return
+	case h2ActGoAway:
+		c.faultGoAway(st, &plan)
+		return
+	}
+	p := &c.push
+	rules := c.rules()
+	// The route first, then the credentials, then the rest of the request.
+	reason := validateRoute(&st.req, rules, p)
+	if reason == "" {
+		authz, _ := st.req.get(fAuthorization)
+		topic, _ := st.req.get(fTopic)
+		rules.defaultTopic, reason = c.auth.authorize(authz, topic)
+		if reason == apns.ReasonMissingTopic && rules.noValidation {
+			reason = "" // without validation the topic may be absent
+		}
+		if !c.tokenOK && c.auth.TokenValidated() {
 			c.tokenOK = true
 			c.announce(c.maxStreams())
 		}
-		if ar != "" {
-			reason = ar
+	}
+	if reason == "" {
+		reason = validateH2(&st.req, rules, p)
+	} else {
+		validateH2(&st.req, rules, p) // fills p for the journal
+	}
+	if forced != "" && (reason == "" || reason == apns.ReasonPayloadEmpty) {
+		reason = forced
+	}
+	var unregistered int64
+	if reason == "" {
+		reason, unregistered = c.s.h2Device(p)
+	}
+	status := 0
+	if plan.act == h2ActReject {
+		reason, status = plan.reason, plan.status
+	}
+	c.respond(st, reason, status, unregistered, plan.delay, at)
+	if reason == "" && c.restoreAfter > 0 {
+		if c.restoreAfter--; c.restoreAfter == 0 {
+			c.announce(c.maxStreams())
 		}
 	}
+	if plan.maxStreams > 0 {
+		c.restoreAfter = plan.restoreAfter
+	}
+}
+
+// respond answers a judged request (reason "" accepts it; status 0 means
+// the reason's own), after delay, journals it and forgets the stream.
+// unregistered, for a 410, is the time in milliseconds since the epoch.
+func (c *h2Conn) respond(st *h2Stream, reason apns.Reason, status int, unregistered int64, delay time.Duration, at time.Time) {
+	p := &c.push
 	m := &c.resp
 	*m = h2Out{kind: outResponse, stream: st.id, final: true, hasID: true}
 	if v := p.apnsID; canonicalUUID(v) {
@@ -740,19 +874,101 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 	} else {
 		c.newUUID(&m.apnsID)
 	}
-	if reason == "" {
+	switch {
+	case reason == "":
 		m.status = 200
 		if c.s.h2Sandbox() {
 			m.unique = true
 			c.newUUID(&m.uniqueID)
 		}
-	} else {
-		m.status = uint16(reason.Status())
-		m.reason = reason
+	case status != 0:
+		m.status, m.reason = uint16(status), reason
+	default:
+		m.status, m.reason = uint16(reason.Status()), reason
+	}
+	if m.status == 410 {
+		m.timestamp = unregistered
 	}
 	c.s.h2Record(c, &st.req, p, m, at)
+	c.lastDone = max(c.lastDone, st.id)
 	c.drop(st)
-	c.send(*m)
+	if delay <= 0 {
+		c.send(*m)
+		return
+	}
+	c.log.Info("mockapns delay fault", "stream", m.stream, "delay", delay)
+	late := *m
+	late.flush = true
+	c.delays.after(delay, func() { c.send(late) })
+}
+
+// faultGoAway sends GOAWAY for a goaway fault: its last stream is the one
+// the fault names, else the last stream processed; the triggering request
+// is answered with the fault's reason when it is not above it, and every
+// stream above it is dropped unanswered. The connection closes once the
+// streams up to it are answered.
+func (c *h2Conn) faultGoAway(st *h2Stream, plan *h2Plan) {
+	last := c.lastDone
+	if plan.hasLast {
+		last = plan.lastStreamID
+	}
+	c.log.Info("mockapns goaway fault", "stream", st.id, "last_stream_id", last, "reason", plan.reason)
+	c.setWhy(whyGoAway)
+	c.goAwayID.Store(last)
+	c.draining.Store(true)
+	c.send(h2Out{kind: outGoAway, val: last, code: http2.ErrCodeNo, debug: string(appendReasonBody(nil, plan.reason, 0)), flush: true})
+	if st.id <= last {
+		validateH2(&st.req, c.rules(), &c.push)
+		c.respond(st, plan.reason, 0, 0, 0, time.Now())
+	} else {
+		c.drop(st)
+		c.active.Add(-1)
+	}
+	for id, o := range c.streams {
+		if id > last {
+			c.drop(o)
+			c.active.Add(-1)
+		}
+	}
+	c.send(h2Out{kind: outNudge})
+}
+
+// h2Delays holds the timers of answers delayed by faults, so that a
+// connection that ends stops them.
+type h2Delays struct {
+	mu      sync.Mutex
+	set     map[*time.Timer]struct{}
+	stopped bool
+}
+
+// after runs fn after d, unless stop comes first.
+func (d *h2Delays) after(dur time.Duration, fn func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	if d.set == nil {
+		d.set = make(map[*time.Timer]struct{})
+	}
+	var t *time.Timer
+	t = time.AfterFunc(dur, func() {
+		d.mu.Lock()
+		delete(d.set, t) // after after has stored t: it holds the lock until then
+		d.mu.Unlock()
+		fn()
+	})
+	d.set[t] = struct{}{}
+}
+
+func (d *h2Delays) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	for t := range d.set {
+		t.Stop()
+	}
+	d.set = nil
 }
 
 // newUUID writes a random version-4 UUID in canonical form.

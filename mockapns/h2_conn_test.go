@@ -106,6 +106,25 @@ var _ = Describe("HTTP/2 bad input", func() {
 				Expect(r.fr.WriteContinuation(1, false, big[i:min(i+16000, len(big))])).To(Succeed())
 			}
 		}),
+		Entry("a flood of PINGs", http2.ErrCodeEnhanceYourCalm, func(r *rawH2) {
+			go func() { // the PING ACKs are read by expectGoAway
+				for range 10001 {
+					if r.fr.WritePing(false, [8]byte{}) != nil {
+						return
+					}
+				}
+			}()
+		}),
+		Entry("a flood of empty DATA frames", http2.ErrCodeEnhanceYourCalm, func(r *rawH2) {
+			r.headers(1, false, request(h2Token)...)
+			go func() {
+				for range 10001 {
+					if r.fr.WriteData(1, false, nil) != nil {
+						return
+					}
+				}
+			}()
+		}),
 		Entry("a flood of resets", http2.ErrCodeEnhanceYourCalm, func(r *rawH2) {
 			for id := uint32(1); id < 2*1002; id += 2 {
 				r.headers(id, false, request(h2Token)...)

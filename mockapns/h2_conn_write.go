@@ -27,6 +27,7 @@ const (
 	outNudge                                  // nothing to write: check whether a draining connection is done
 	outDrain                                  // the client sent GOAWAY: close once every stream is answered
 	outFlush                                  // the reader has nothing more to read: flush
+	outCut                                    // flush, then cut the connection without a word (a disconnect fault)
 )
 
 // h2Out is one message to the writer. It is passed by value, so that
@@ -48,6 +49,7 @@ type h2Out struct {
 	final      bool   // the stream's last frame: it stops counting as active
 	rstAfter   bool   // RST_STREAM NO_ERROR after the response: the request was not read to its end
 	closeAfter bool   // close the connection once this is written
+	flush      bool   // flush once written (a message the reader's flush request does not follow)
 	written    chan struct{}
 }
 
@@ -62,6 +64,7 @@ type h2Writer struct {
 	blocked   []h2Out          // responses waiting for send window
 	hb, bb    []byte
 	drain     bool // a GOAWAY went either way: close once idle
+	cut       bool // the connection was cut
 }
 
 func (w *h2Writer) init(c *h2Conn) {
@@ -96,7 +99,7 @@ func (w *h2Writer) run(first uint32) {
 		}
 		stop, flush := false, false
 		for {
-			flush = flush || m.kind != outResponse && m.kind != outWindowUpdate && m.kind != outRST
+			flush = flush || m.flush || m.kind != outResponse && m.kind != outWindowUpdate && m.kind != outRST
 			if stop, err = w.handle(&m); stop || err != nil {
 				break
 			}
@@ -111,13 +114,25 @@ func (w *h2Writer) run(first uint32) {
 		if err == nil && (flush || stop || w.bw.Available() < h2WriteBuf/4) {
 			err = w.flush()
 		}
+		if w.cut {
+			return
+		}
 		if stop || err == nil && w.drain && c.active.Load() == 0 && len(w.blocked) == 0 {
 			c.log.Debug("mockapns http2 connection done")
-			w.finish()
-			return
+			if err = w.flush(); err == nil {
+				w.finish()
+				return
+			}
+			break
 		}
 	}
 	c.log.Info("mockapns http2 write failed", "err", err)
+	select {
+	case <-c.t.cut:
+		c.setWhy(whyServer) // the server cut the connection under the write
+	default:
+		c.setWhy(whyWrite)
+	}
 	_ = c.c.Close()
 }
 
@@ -149,7 +164,7 @@ func (w *h2Writer) handle(m *h2Out) (stop bool, err error) {
 		return false, w.response(m)
 	case outRST:
 		if m.final {
-			w.c.active.Add(-1)
+			w.c.streamDone()
 		}
 		return false, w.fr.WriteRSTStream(m.stream, m.code)
 	case outPingAck:
@@ -173,6 +188,11 @@ func (w *h2Writer) handle(m *h2Out) (stop bool, err error) {
 		return m.closeAfter, err
 	case outPeerWindow:
 		return w.peerWindow(m.stream, int64(m.val))
+	case outCut:
+		_ = w.flush()
+		w.cut = true
+		w.c.t.close()
+		return true, nil
 	case outDrain:
 		w.drain = true
 	case outPeerInitialWindow:
@@ -239,7 +259,7 @@ func (w *h2Writer) response(m *h2Out) error {
 	if m.final {
 		// Counted before the write: a client that sees the end of the
 		// stream may open another at once.
-		w.c.active.Add(-1)
+		w.c.streamDone()
 	}
 	hb := appendStatus(w.hb[:0], m.status)
 	if m.hasID {

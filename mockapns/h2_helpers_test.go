@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -21,7 +22,8 @@ var h2Token = hex.EncodeToString(token(0xab))
 
 const h2Topic = "com.example.apnskit"
 
-// h2Bearer is an authorization header a token connection sends.
+// h2Bearer is an authorization header of the right shape whose JWT no
+// server trusts.
 const h2Bearer = "bearer eyJhbGciOiJFUzI1NiIsImtpZCI6IkFCQzEyM0RFRkcifQ.eyJpc3MiOiJERUYxMjNHSElKIiwiaWF0IjoxfQ.c2ln"
 
 // h2Resp is what a stream received.
@@ -237,3 +239,15 @@ func h2Do(c *http.Client, method, url, p string, hdr ...string) (int, http.Heade
 
 // closeClient closes the idle connections of an HTTP/2 client.
 func closeClient(c *http.Client) { c.CloseIdleConnections() }
+
+// h2Hex is the hex of token(b).
+func h2Hex(b byte) string { return hex.EncodeToString(token(b)) }
+
+// bearer is an authorization header with a fresh JWT signed by the key
+// srv trusts.
+func bearer(srv *mockapns.Server) string {
+	GinkgoHelper()
+	t, err := srv.PKI().AuthKey.Token(time.Now())
+	Expect(err).NotTo(HaveOccurred())
+	return "bearer " + t
+}

@@ -47,7 +47,7 @@ var _ = Describe("HTTP/2 journal and stats", func() {
 	It("journals a refusal with its status and reason, and the generated apns-id", func() {
 		c := srv.HTTP2Client()
 		DeferCleanup(closeClient, c)
-		status, hdr, _ := h2Post(c, srv, h2Token, payload, "authorization", h2Bearer, "apns-topic", h2Topic, "apns-priority", "7")
+		status, hdr, _ := h2Post(c, srv, h2Token, payload, "authorization", bearer(srv), "apns-topic", h2Topic, "apns-priority", "7")
 		Expect(status).To(Equal(400))
 		es := wait(mockapns.Filter{Status: mockapns.Rejected}, 1)
 		want := mockapns.Entry{Protocol: apns.HTTP2, APNsID: hdr.Get("apns-id"), Token: token(0xab), Payload: []byte(payload),
@@ -73,8 +73,9 @@ var _ = Describe("HTTP/2 journal and stats", func() {
 
 	It("journals an oversized body as PayloadTooLarge and never a refused stream", func() {
 		r := dialH2(srv, srv.HTTP2TLSConfig())
-		r.headers(1, false, request(h2Token, "authorization", h2Bearer)...)
-		r.headers(3, true, request(h2Token, "authorization", h2Bearer)...)
+		auth := bearer(srv)
+		r.headers(1, false, request(h2Token, "authorization", auth)...)
+		r.headers(3, true, request(h2Token, "authorization", auth)...)
 		Expect(r.wait(3)[0].rst).To(Equal(http2.ErrCodeRefusedStream))
 		r.data(1, false, `{"aps":{},"x":"`)
 		r.data(1, false, string(make([]byte, 5000)))

@@ -3,6 +3,7 @@ package mockapns
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net"
 	"net/http"
@@ -70,19 +71,24 @@ func (s *Server) serveHTTP2(t *tracked) {
 		s.event(ConnEvent{Kind: ConnHandshakeFailed, Service: "http2", Remote: remote, Err: err})
 		return
 	}
-	cert := len(tc.ConnectionState().PeerCertificates) > 0
-	s.h2Serve(t, tc, cert, log)
+	var peer *x509.Certificate
+	if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
+		peer = pc[0]
+	}
+	s.h2Serve(t, tc, peer, log)
 }
 
-// h2Serve serves an HTTP/2 connection whose TLS handshake is done.
-func (s *Server) h2Serve(t *tracked, tc net.Conn, cert bool, log *slog.Logger) {
+// h2Serve serves an HTTP/2 connection whose TLS handshake is done; peer is
+// the client's certificate, nil for a token connection.
+func (s *Server) h2Serve(t *tracked, tc net.Conn, peer *x509.Certificate, log *slog.Logger) {
+	cert := peer != nil
 	remote := t.raw.RemoteAddr().String()
 	s.h2.mu.Lock()
 	s.h2.seq++
 	num := s.h2.seq
 	s.h2.mu.Unlock()
 	log = log.With("conn", num)
-	c := s.newH2Conn(t, tc, num, cert, log)
+	c := s.newH2Conn(t, tc, num, peer, log)
 	if !s.h2Track(c) {
 		_ = tc.Close()
 		return
@@ -91,10 +97,15 @@ func (s *Server) h2Serve(t *tracked, tc net.Conn, cert bool, log *slog.Logger) {
 	log.Debug("mockapns http2 connection open", "certificate", cert)
 	s.event(ConnEvent{Kind: ConnOpened, Service: "http2", Conn: num, Remote: remote})
 	c.run()
+	select {
+	case <-t.cut:
+		c.setWhy(whyServer) // unless a fault or the client ended it first
+	default:
+	}
 	s.h2Untrack(c)
 	s.h2ConnClosed()
 	_ = tc.Close()
-	s.event(ConnEvent{Kind: ConnClosed, Service: "http2", Conn: num, Remote: remote, Reason: "closed"})
+	s.event(ConnEvent{Kind: ConnClosed, Service: "http2", Conn: num, Remote: remote, Reason: h2Why(c.why.Load()).String()})
 }
 
 func (s *Server) h2Track(c *h2Conn) bool {
@@ -135,6 +146,7 @@ func (s *Server) h2List() []*h2Conn {
 // connection is gone).
 func (c *h2Conn) goAway(ctx context.Context, closing bool) <-chan struct{} {
 	written := make(chan struct{})
+	c.setWhy(whyServer)
 	last := c.lastID.Load()
 	c.goAwayID.Store(last)
 	c.draining.Store(true)

@@ -2,14 +2,18 @@ package mockapns_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"golang.org/x/net/http2"
 
+	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/mockapns"
 )
 
@@ -25,7 +29,7 @@ var _ = Describe("HTTP/2 listener", func() {
 		It("accepts a push on a token connection: 200, a generated apns-id and apns-unique-id", func() {
 			c := srv.HTTP2Client()
 			DeferCleanup(closeClient, c)
-			status, hdr, body := h2Post(c, srv, h2Token, payload, "authorization", h2Bearer, "apns-topic", h2Topic)
+			status, hdr, body := h2Post(c, srv, h2Token, payload, "authorization", bearer(srv), "apns-topic", h2Topic)
 			Expect(status).To(Equal(200))
 			Expect(body).To(BeEmpty())
 			Expect(hdr.Get("apns-id")).To(MatchRegexp(canonicalUUID.String()))
@@ -36,7 +40,7 @@ var _ = Describe("HTTP/2 listener", func() {
 		It("echoes the apns-id it was given", func() {
 			c := srv.HTTP2Client()
 			DeferCleanup(closeClient, c)
-			status, hdr, _ := h2Post(c, srv, h2Token, payload, "authorization", h2Bearer, "apns-topic", h2Topic, "apns-id", apnsID)
+			status, hdr, _ := h2Post(c, srv, h2Token, payload, "authorization", bearer(srv), "apns-topic", h2Topic, "apns-id", apnsID)
 			Expect(status).To(Equal(200))
 			Expect(hdr.Get("apns-id")).To(Equal(apnsID))
 		})
@@ -90,6 +94,62 @@ var _ = Describe("HTTP/2 listener", func() {
 			Entry(nil, 413, "PayloadTooLarge", "POST", "/3/device/"+h2Token, `{"aps":{},"x":"`+strings.Repeat("a", 4096)+`"}`, "apns-topic", h2Topic),
 		)
 
+		It("answers many concurrent requests on one connection", func() {
+			c := srv.HTTP2CertClient()
+			DeferCleanup(closeClient, c)
+			const n = 200
+			statuses := make(chan int, n)
+			for i := range n {
+				go func() {
+					tok := h2Hex(byte(i))
+					req, err := http.NewRequest(http.MethodPost, "https://"+srv.HTTP2Addr()+"/3/device/"+tok, strings.NewReader(payload))
+					if err != nil {
+						statuses <- -1
+						return
+					}
+					req.Header.Set("apns-topic", h2Topic)
+					resp, err := c.Do(req)
+					if err != nil {
+						statuses <- -2
+						return
+					}
+					_ = resp.Body.Close()
+					statuses <- resp.StatusCode
+				}()
+			}
+			for range n {
+				Eventually(statuses).WithTimeout(ioTimeout).Should(Receive(Equal(200)))
+			}
+			Expect(srv.Notifications(mockapns.Filter{Status: mockapns.Accepted})).To(HaveLen(n))
+		})
+
+		It("leaves apns-unique-id out in the production environment", func() {
+			srv := startServer(mockapns.Config{Environment: certs.Production})
+			c := srv.HTTP2Client()
+			DeferCleanup(closeClient, c)
+			status, hdr, _ := h2Post(c, srv, h2Token, payload, "authorization", bearer(srv), "apns-topic", h2Topic)
+			Expect(status).To(Equal(200))
+			Expect(hdr.Get("apns-id")).To(MatchRegexp(canonicalUUID.String()))
+			Expect(hdr.Values("apns-unique-id")).To(BeEmpty())
+		})
+
+		It("refuses in the handshake a client certificate the CA did not sign", func() {
+			other, err := certs.New(certs.Options{})
+			Expect(err).NotTo(HaveOccurred())
+			cfg := srv.HTTP2TLSConfig()
+			cfg.Certificates = []tls.Certificate{other.Client.TLS}
+			conn, err := tls.Dial("tcp", srv.HTTP2Addr(), cfg)
+			if err == nil {
+				// TLS 1.3: the client learns of the refusal on its first read.
+				DeferCleanup(conn.Close)
+				Expect(conn.SetDeadline(time.Now().Add(ioTimeout))).To(Succeed())
+				_, err = conn.Read(make([]byte, 1))
+			}
+			Expect(err).To(HaveOccurred())
+			Eventually(func() uint64 { return srv.Stats().HandshakesFailed }).WithTimeout(ioTimeout).Should(Equal(uint64(1)))
+			Expect(srv.Stats().HTTP2.ConnectionsTotal).To(BeZero())
+		})
+
 		It("accepts anything routable without validation", func() {
 			srv := startServer(mockapns.Config{NoValidation: true})
 			c := srv.HTTP2CertClient()
@@ -120,15 +180,16 @@ var _ = Describe("HTTP/2 listener", func() {
 		It("allows one stream until the first valid token, then the limit, announced by SETTINGS", func() {
 			r := dialH2(srv, srv.HTTP2TLSConfig())
 			Expect(r.settings).To(Equal([]uint32{1}))
-			r.headers(1, false, request(h2Token, "authorization", h2Bearer)...)
-			r.headers(3, false, request(h2Token, "authorization", h2Bearer)...)
+			auth := bearer(srv) // one token per connection: changing it is limited
+			r.headers(1, false, request(h2Token, "authorization", auth)...)
+			r.headers(3, false, request(h2Token, "authorization", auth)...)
 			Expect(r.wait(3)[0]).To(Equal(&h2Resp{header: map[string]string{}, reset: true, rst: http2.ErrCodeRefusedStream}))
 			r.data(1, true, payload)
 			Expect(r.wait(1)[0].status).To(Equal("200"))
 			Expect(r.readUntil(func() bool { return len(r.settings) == 2 })).To(Succeed())
 			Expect(r.settings).To(Equal([]uint32{1, mockapns.DefaultHTTP2MaxStreams}))
 			for id := uint32(5); id <= 13; id += 2 {
-				r.headers(id, false, request(h2Token, "authorization", h2Bearer)...)
+				r.headers(id, false, request(h2Token, "authorization", auth)...)
 			}
 			for id := uint32(5); id <= 13; id += 2 {
 				r.data(id, true, payload)
@@ -175,6 +236,17 @@ var _ = Describe("HTTP/2 listener", func() {
 			Expect(r.frames).To(Equal([]string{"SETTINGS", "SETTINGS", "HEADERS", "DATA"}))
 		})
 
+		It("forgets a stream the client resets, and goes on", func() {
+			r := dialH2(srv, srv.HTTP2CertTLSConfig())
+			r.headers(1, false, request(h2Token)...)
+			Expect(r.fr.WriteRSTStream(1, http2.ErrCodeCancel)).To(Succeed())
+			r.data(1, true, payload) // on a closed stream: ignored
+			r.push(3, payload, request(h2Token)...)
+			Expect(r.wait(3)[0].status).To(Equal("200"))
+			Expect(r.resps).NotTo(HaveKey(uint32(1)))
+			Expect(srv.Notifications(mockapns.Filter{})).To(HaveLen(1))
+		})
+
 		It("answers PING", func() {
 			r := dialH2(srv, srv.HTTP2CertTLSConfig())
 			Expect(r.fr.WritePing(false, [8]byte{1, 2, 3, 4, 5, 6, 7, 8})).To(Succeed())
@@ -212,6 +284,19 @@ var _ = Describe("HTTP/2 listener", func() {
 				Expect(resp.status).To(Equal("200"))
 			}
 			Expect(r.windows[0]).To(BeNumerically(">=", 40*len(big)-65535))
+		})
+
+		It("keeps a refusal's body within the client's window until WINDOW_UPDATE", func() {
+			r := dialH2(srv, srv.HTTP2CertTLSConfig())
+			Expect(r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 5})).To(Succeed())
+			r.push(1, payload, request(h2Token, "apns-priority", "9")...)
+			Expect(r.fr.WritePing(false, [8]byte{7})).To(Succeed())
+			Expect(r.readUntil(func() bool { return len(r.pings) == 1 })).To(Succeed())
+			Expect(r.resps).NotTo(HaveKey(uint32(1)))
+			Expect(r.fr.WriteWindowUpdate(1, 100)).To(Succeed())
+			resp := r.wait(1)[0]
+			Expect(resp.status).To(Equal("400"))
+			Expect(resp.body).To(Equal(`{"reason":"BadPriority"}`))
 		})
 
 		It("sends GOAWAY when the server closes", func() {

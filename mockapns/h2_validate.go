@@ -156,20 +156,8 @@ func h2MaxBody(r *h2Incoming, noValidation bool) int {
 // With rules.noValidation only :method and :path are checked (the token
 // must be hex, of any length from 1 to 100 bytes).
 func validateH2(r *h2Incoming, rules h2Rules, p *h2Push) apns.Reason {
-	*p = h2Push{}
-	if m, _ := r.get(fMethod); m != "POST" {
-		return apns.ReasonMethodNotAllowed
-	}
-	path, _ := r.get(fPath)
-	hexTok, ok := strings.CutPrefix(path, devicePath)
-	if !ok || strings.ContainsAny(hexTok, "/?#") {
-		return apns.ReasonBadPath
-	}
-	if hexTok == "" {
-		return apns.ReasonMissingDeviceToken
-	}
-	if !decodeHexToken(hexTok, p) {
-		return apns.ReasonBadDeviceToken
+	if reason := validateRoute(r, rules, p); reason != "" {
+		return reason
 	}
 	p.apnsID, _ = r.get(fAPNsID)
 	p.topic, _ = r.get(fTopic)
@@ -188,13 +176,6 @@ func validateH2(r *h2Incoming, rules h2Rules, p *h2Push) apns.Reason {
 			p.topic = rules.defaultTopic
 		}
 		return ""
-	}
-	want := rules.tokenLength
-	if want == 0 {
-		want = wire.DefaultTokenLength
-	}
-	if want > 0 && p.tokenLen != want {
-		return apns.ReasonBadDeviceToken
 	}
 	if r.dup != "" {
 		return apns.ReasonDuplicateHeaders
@@ -244,6 +225,39 @@ func validateH2(r *h2Incoming, rules h2Rules, p *h2Push) apns.Reason {
 		return apns.ReasonPayloadTooLarge
 	case !hasAPSDictionary(r.body):
 		return apns.ReasonPayloadEmpty
+	}
+	return ""
+}
+
+// validateRoute checks :method and :path, the part of validateH2 that
+// comes before the credentials, and decodes the device token into p (which
+// it clears first). The token must be hex; with validation, also of the
+// configured length.
+func validateRoute(r *h2Incoming, rules h2Rules, p *h2Push) apns.Reason {
+	*p = h2Push{}
+	if m, _ := r.get(fMethod); m != "POST" {
+		return apns.ReasonMethodNotAllowed
+	}
+	path, _ := r.get(fPath)
+	hexTok, ok := strings.CutPrefix(path, devicePath)
+	if !ok || strings.ContainsAny(hexTok, "/?#") {
+		return apns.ReasonBadPath
+	}
+	if hexTok == "" {
+		return apns.ReasonMissingDeviceToken
+	}
+	if !decodeHexToken(hexTok, p) {
+		return apns.ReasonBadDeviceToken
+	}
+	if rules.noValidation {
+		return ""
+	}
+	want := rules.tokenLength
+	if want == 0 {
+		want = wire.DefaultTokenLength
+	}
+	if want > 0 && p.tokenLen != want {
+		return apns.ReasonBadDeviceToken
 	}
 	return ""
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
-// Config configures a Server. The zero value is usable: both services on
+// Config configures a Server. The zero value is usable: every service on
 // loopback with free ports, a fresh PKI, Apple's validation, a journal of
 // DefaultJournalSize entries, no faults, no logs. Every zero value is a
 // documented default; [Config.Validate] checks the rest.
@@ -34,7 +34,7 @@ type Config struct {
 	HTTP2Addr string
 	// HTTP2MaxStreams is the MAX_CONCURRENT_STREAMS of HTTP/2 connections
 	// (of token connections once they posted a valid provider token); 0
-	// means DefaultHTTP2MaxStreams.
+	// means DefaultHTTP2MaxStreams; at most 2^31-1.
 	HTTP2MaxStreams int
 	// PKI holds the CA and the certificates both services present and
 	// trust; nil means a fresh certs.New(certs.Options{}).
@@ -55,8 +55,9 @@ type Config struct {
 	// wire.Validate.
 	NoValidation bool
 	// ErrorLinger bounds how long the gateway keeps reading and discarding
-	// after an error response (so that the client receives it rather than
-	// a TCP reset) before it closes; 0 means one second.
+	// after an error response, and an HTTP/2 connection after the server's
+	// last frame (so that the client receives it rather than a TCP reset),
+	// before it closes; 0 means one second.
 	ErrorLinger time.Duration
 	// Faults are installed at start, in order, as by Server.AddFault.
 	Faults []Fault
@@ -86,9 +87,9 @@ const (
 	acceptBackoff      = 10 * time.Millisecond
 )
 
-// Server is a running mock of Apple's binary gateway and feedback service.
-// Create it with Start or NewServer and stop it with Close or Shutdown. All
-// methods are safe for concurrent use.
+// Server is a running mock of Apple's binary gateway, feedback service and
+// HTTP/2 provider API. Create it with Start or NewServer and stop it with
+// Close or Shutdown. All methods are safe for concurrent use.
 type Server struct {
 	cfg     Config
 	pki     *certs.PKI
@@ -136,8 +137,8 @@ func (t *tracked) close() {
 	})
 }
 
-// Start starts a server listening on both ports and returns once both
-// listeners are up. A Config that [Config.Validate] refuses is refused
+// Start starts a server listening on its three ports and returns once
+// every listener is up. A Config that [Config.Validate] refuses is refused
 // with its error, wrapping [ErrBadConfig].
 func Start(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
@@ -264,7 +265,8 @@ func (s *Server) ClearNotifications() { s.journal.clear(false, nil) }
 // outcome (reject, shutdown, disconnect, goaway, rst_stream) fires, and
 // the later ones do not fire on that notification. Feedback faults apply
 // to the next feedback connections, the first that can still fire
-// deciding. With no fault installed for a protocol, its front end skips
+// deciding; idle timeouts to HTTP/2 connections that stay idle, the
+// shortest deciding. With no fault installed for a protocol, its front end skips
 // all this.
 func (s *Server) AddFault(f Fault) (int, error) { return s.faults.add(f) }
 
@@ -294,7 +296,7 @@ func (s *Server) Reset() {
 	s.resetH2Auth()
 }
 
-// CloseClientConnections cuts every open gateway and feedback connection
+// CloseClientConnections cuts every open gateway, feedback and HTTP/2 connection
 // now, without a word (TCP close), as a network failure would.
 func (s *Server) CloseClientConnections() {
 	s.mu.Lock()

@@ -20,7 +20,7 @@ func unhex(s string) []byte {
 	return b
 }
 
-// The vectors of protocol.md §1.6, written out by hand: token 00..1f,
+// Worked byte examples of the binary frames, written out by hand: token 00..1f,
 // payload {"aps":{"alert":"Hi"}}, identifier 0x01020304, expiry 0x5F5E1000,
 // priority 10.
 const (
@@ -53,7 +53,7 @@ func goldenNotification(cmd wire.Command) wire.Notification {
 	return n
 }
 
-var _ = Describe("golden vectors (protocol.md §1.6)", func() {
+var _ = Describe("golden vectors", func() {
 	DescribeTable("encodes and decodes each command byte for byte",
 		func(cmd wire.Command, vector string, size int) {
 			want := unhex(vector)

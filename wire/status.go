@@ -16,7 +16,7 @@ import (
 //	errors.Is(err, wire.StatusInvalidToken)
 type Status uint8
 
-// Status codes of the binary provider API (protocol.md §1.7). Code 9 is not
+// Status codes of the binary provider API, from Apple's table. Code 9 is not
 // defined by Apple.
 const (
 	StatusNoError            Status = 0   // no error; never sent on the wire

@@ -40,7 +40,7 @@ func (c *connOptions) endpoint(log io.Writer) (*endpoint, error) {
 		}
 	} else {
 		if ep.cert, err = client.LoadPEMFiles(c.certFile, c.keyFile, []byte(c.passphrase)); err != nil {
-			return nil, fmt.Errorf("-cert/-key: %w", err)
+			return nil, c.keyHint(err)
 		}
 	}
 	if c.caFile != "" {
@@ -59,4 +59,17 @@ func (c *connOptions) endpoint(log io.Writer) (*endpoint, error) {
 		ep.cfg.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	return ep, nil
+}
+
+// keyHint names the flags concerned by an error of client.LoadPEMFiles (whose
+// text begins with the file at fault) and, for an encrypted key, how to
+// give its passphrase.
+func (c *connOptions) keyHint(err error) error {
+	switch {
+	case !errors.Is(err, client.ErrBadPassphrase):
+		return fmt.Errorf("-cert/-key: %w", err)
+	case c.passphrase == "":
+		return fmt.Errorf("-key: %w (give its passphrase with -passphrase or $APNSCLIENT_PASSPHRASE)", err)
+	}
+	return fmt.Errorf("-key: %w (check -passphrase or $APNSCLIENT_PASSPHRASE)", err)
 }

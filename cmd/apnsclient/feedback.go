@@ -15,6 +15,7 @@ func (e *env) feedback(ctx context.Context, o *feedbackOptions) int {
 	if err != nil {
 		return e.fail("feedback", err)
 	}
+	ep.cfg.ReadTimeout = o.conn.timeout // a server that stays silent is not a feedback service
 	sess, err := client.NewSession(ep.cfg)
 	if err != nil {
 		return e.fail("feedback", err)

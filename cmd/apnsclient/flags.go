@@ -5,28 +5,81 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/internal/cli"
 )
 
 // errUsage is wrapped by every error about the command line; run maps it to
 // exit status 2 and a one-line message.
-var errUsage = errors.New("usage")
+var errUsage = cli.ErrUsage
 
-// usageError reports a bad command line.
-type usageError struct{ msg string }
+// usagef reports a bad command line.
+func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
 
-func (e *usageError) Error() string { return e.msg }
+// progressMode is the -progress flag: when to draw the progress line.
+type progressMode uint8
 
-func (e *usageError) Is(target error) bool { return target == errUsage }
+// The values of -progress; the zero value is progressAuto.
+const (
+	progressAuto   progressMode = iota // when stderr is a terminal
+	progressAlways                     // always
+	progressNever                      // never
+)
 
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
+var progressNames = [...]string{progressAuto: "auto", progressAlways: "always", progressNever: "never"}
+
+// String is the flag value.
+func (m progressMode) String() string { return progressNames[m] }
+
+// MarshalText is the flag value.
+func (m progressMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText accepts auto, always or never.
+func (m *progressMode) UnmarshalText(b []byte) error {
+	for v, name := range progressNames {
+		if string(b) == name {
+			*m = progressMode(v)
+			return nil
+		}
+	}
+	return errors.New("want auto, always or never")
+}
+
+// priorityFlag is the -priority flag: absent (the zero value), 10 or 5.
+type priorityFlag struct{ p apns.Priority }
+
+// MarshalText is the flag value: "" when absent.
+func (f priorityFlag) MarshalText() ([]byte, error) {
+	if !f.p.IsSet() {
+		return nil, nil
+	}
+	return []byte(f.p.String()), nil
+}
+
+// UnmarshalText accepts 10 or 5.
+func (f *priorityFlag) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "10":
+		f.p = apns.PriorityImmediate
+	case "5":
+		f.p = apns.PriorityConserve
+	default:
+		return errors.New("want 10 or 5")
+	}
+	return nil
+}
+
+// item is the priority item of the message: 0 for absent.
+func (f priorityFlag) item() int {
+	if v, ok := f.p.Value(); ok {
+		return int(v)
+	}
+	return 0
 }
 
 // Names -addr accepts besides HOST:PORT; the client resolves them to Apple's
@@ -48,7 +101,7 @@ type connOptions struct {
 	passphrase  string
 	p12File     string
 	p12Password string
-	timeout     time.Duration // connect timeout (TCP + TLS)
+	timeout     time.Duration // connect timeout (TCP + TLS); feedback: also each read
 	verbose     bool
 }
 
@@ -66,13 +119,13 @@ type pushOptions struct {
 	hasSound bool
 	payload  json.RawMessage // -payload, a JSON object
 	expiry   time.Duration   // 0: absent
-	priority int             // 0: absent, else 10 or 5
+	priority priorityFlag    // absent, 10 or 5
 
 	batch       int
 	maxAttempts int
 	parallel    int
 	errorWait   time.Duration // 0: the client's default
-	progress    string        // auto, always, never
+	progress    progressMode
 }
 
 // feedbackOptions are the flags of `apnsclient feedback`.
@@ -95,8 +148,8 @@ func (c *connOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.passphrase, "passphrase", "", "`passphrase` of an encrypted -key (default: $APNSCLIENT_PASSPHRASE)")
 	fs.StringVar(&c.p12File, "p12", "", "PKCS #12 `FILE` holding certificate and key, instead of -cert and -key")
 	fs.StringVar(&c.p12Password, "p12-password", "", "`password` of -p12 (default: $APNSCLIENT_P12_PASSWORD)")
-	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "connect timeout (TCP and TLS handshake)")
-	fs.BoolVar(&c.verbose, "v", false, "report connection errors and resends on stderr")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "connect timeout (TCP and TLS handshake); for feedback also the longest wait for data")
+	fs.BoolVar(&c.verbose, "v", false, "report connection errors, each error response with its status, and resends on stderr")
 }
 
 // check validates the shared flags; getenv supplies secrets not given as
@@ -152,12 +205,7 @@ func (l *tokenList) Set(s string) error {
 
 // newFlagSet returns a flag set that reports errors to no one: run turns
 // them into one line.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
+func newFlagSet(name string) *flag.FlagSet { return cli.NewFlagSet(name) }
 
 // parseFlags parses args and rejects positional arguments. It returns
 // flag.ErrHelp for -h and a usage error for anything else.
@@ -218,22 +266,12 @@ func pushFlagSet(o *pushOptions) *flag.FlagSet {
 		o.expiry = d
 		return nil
 	})
-	fs.Func("priority", "priority `10|5`: 10 delivers now, 5 at a power-saving time (default: item left out; APNs assumes 10)", func(s string) error {
-		switch s {
-		case "10":
-			o.priority = 10
-		case "5":
-			o.priority = 5
-		default:
-			return errors.New("want 10 or 5")
-		}
-		return nil
-	})
+	fs.TextVar(&o.priority, "priority", priorityFlag{}, "priority `10|5`: 10 delivers now, 5 at a power-saving time (default: item left out; APNs assumes 10)")
 	fs.IntVar(&o.batch, "batch", defaultBatch, "`N` notifications per send: progress and retries go batch by batch")
 	fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "give up on a batch's remaining notifications after `N` sends in a row that settle none of them")
 	fs.IntVar(&o.parallel, "parallel", defaultParallel, "`N` batches sent at once, each on its own connection")
 	fs.DurationVar(&o.errorWait, "error-wait", 0, "how long to wait after a batch for an error response before presuming it accepted (default: the client's, 500ms)")
-	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when it is a terminal), always or never")
+	fs.TextVar(&o.progress, "progress", progressAuto, "progress line on stderr: auto (when it is a terminal), always or never")
 	return fs
 }
 
@@ -263,15 +301,16 @@ func parsePush(args []string, getenv func(string) string) (*pushOptions, error) 
 		return nil, usagef("-max-attempts must be at least 1")
 	case o.parallel < 1:
 		return nil, usagef("-parallel must be at least 1")
-	case o.errorWait < 0:
-		return nil, usagef("-error-wait must not be negative")
 	}
-	switch o.progress {
-	case "auto", "always", "never":
-	default:
-		return nil, usagef("-progress %q: want auto, always or never", o.progress)
+	if err := o.sessionConfig().Validate(); err != nil {
+		return nil, usagef("%w", err) // client.ErrBadConfig: a value out of the client's range
 	}
 	return o, nil
+}
+
+// sessionConfig is the part of the client's configuration the flags set.
+func (o *pushOptions) sessionConfig() client.Config {
+	return client.Config{ConnectTimeout: o.conn.timeout, PoolSize: o.parallel, ErrorWait: o.errorWait}
 }
 
 // parseFeedback parses the arguments of `apnsclient feedback`.

@@ -26,15 +26,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/apnskit/apnskit/internal/cli"
 )
 
 // Exit statuses, a contract of the command.
 const (
-	exitOK     = 0 // every notification accepted; feedback read
-	exitFailed = 1 // some notifications failed
-	exitError  = 2 // usage or connection error, or interrupted
+	exitOK     = 0             // every notification accepted; feedback read
+	exitFailed = 1             // some notifications failed
+	exitError  = cli.ExitUsage // usage or connection error, or interrupted
 )
 
 func main() {
@@ -91,7 +92,7 @@ func (e *env) run(ctx context.Context, args []string) int {
 		e.help(rest)
 		return exitOK
 	case "-version", "--version", "version":
-		fmt.Fprintln(e.stdout, "apnsclient", version())
+		fmt.Fprintln(e.stdout, cli.Version("apnsclient"))
 		return exitOK
 	default:
 		return e.usageFail("", usagef("unknown subcommand %q: want push or feedback", cmd))
@@ -149,14 +150,6 @@ func (e *env) help(args []string) {
 	default:
 		fmt.Fprint(w, overviewHelp)
 	}
-}
-
-// version reports the module version the binary was built from.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 const overviewHelp = `apnsclient sends push notifications through APNs' binary provider API and

@@ -23,7 +23,7 @@ const (
 
 // message builds the notification content from the flags.
 func (o *pushOptions) message() (*client.Message, error) {
-	m := &client.Message{Sound: o.sound, Priority: o.priority}
+	m := &client.Message{Sound: o.sound, Priority: o.priority.item()}
 	if o.payload != nil {
 		if err := m.SetPayload(o.payload); err != nil {
 			return nil, err
@@ -52,7 +52,7 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 	if err != nil {
 		return e.usageFail("push", usagef("%v", err))
 	}
-	showProgress := o.progress == "always" || o.progress == "auto" && isTerminal(e.stderr)
+	showProgress := o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)
 	errw := &syncWriter{w: e.stderr}
 	var logw io.Writer = errw
 	if showProgress {
@@ -65,6 +65,9 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 	ep.cfg.PoolSize = o.parallel
 	ep.cfg.ErrorWait = o.errorWait
 	sess, err := client.NewSession(ep.cfg)
+	if errors.Is(err, client.ErrBadConfig) {
+		return e.usageFail("push", usagef("%w", err))
+	}
 	if err != nil {
 		return e.fail("push", err)
 	}
@@ -195,6 +198,9 @@ func resultRound(res *client.Result) round {
 
 // explain adds a hint to errors a user can fix.
 func explain(err error, c connOptions) error {
+	if errors.Is(err, client.ErrFeedbackSilent) {
+		return fmt.Errorf("%w (is -addr the feedback service, port 2196, rather than the gateway?)", err)
+	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) && c.caFile == "" {
 		return fmt.Errorf("%w (the server's certificate is not signed by a system CA: give its CA with -ca)", err)

@@ -176,6 +176,9 @@ func (p *pusher) runQueue(ctx context.Context, index int, queue []job, first boo
 		for _, e := range r.errs {
 			p.logf("batch %d: %v", index+1, e)
 		}
+		for _, f := range r.failed {
+			p.logf("batch %d: error response status %d (%s) for token %s", index+1, f.Status, f.Reason, f.Token)
+		}
 		again := tokenCount(r.retry)
 		p.c.done.Add(int64(len(rd.Job.tokens) - again))
 		p.c.failed.Add(int64(len(r.failed)))

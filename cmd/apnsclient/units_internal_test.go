@@ -18,6 +18,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/apnskit/apnskit/apns"
+	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/wire"
 )
 
@@ -105,10 +106,20 @@ var _ = Describe("parsePush", func() {
 		Expect(o.badge).To(Equal(0))
 		Expect(o.sound).To(Equal("default"))
 		Expect(o.expiry).To(Equal(time.Hour))
-		Expect(o.priority).To(Equal(5))
+		Expect(o.priority.item()).To(Equal(5))
 		Expect(o.batch).To(Equal(defaultBatch))
 		Expect(o.maxAttempts).To(Equal(defaultMaxAttempts))
-		Expect(o.progress).To(Equal("auto"))
+		Expect(o.progress).To(Equal(progressAuto))
+	})
+	It("leaves the priority item out without -priority, and takes -progress values", func() {
+		o, err := parsePush(with("-token", tok(1), "-progress", "never"), noenv)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(o.priority.item()).To(Equal(0))
+		Expect(o.progress).To(Equal(progressNever))
+		o, err = parsePush(with("-token", tok(1), "-progress", "always", "-priority", "10"), noenv)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(o.progress).To(Equal(progressAlways))
+		Expect(o.priority.item()).To(Equal(10))
 	})
 	It("takes a raw payload and a token list", func() {
 		o, err := parsePush(with("-tokens", "-", "-payload", ` {"aps":{"alert":"x"}} `), noenv)
@@ -157,7 +168,17 @@ var _ = Describe("parsePush", func() {
 		Entry("-batch 0", with("-token", tok(1), "-batch", "0"), "-batch"),
 		Entry("-max-attempts 0", with("-token", tok(1), "-max-attempts", "0"), "-max-attempts"),
 		Entry("bad -progress", with("-token", tok(1), "-progress", "sometimes"), "-progress"),
+		Entry("negative -error-wait, out of client.Config's range", with("-token", tok(1), "-error-wait", "-1s"), "ErrorWait"),
 	)
+})
+
+var _ = Describe("client.Config's range checks", func() {
+	It("are usage errors wrapping client.ErrBadConfig", func() {
+		args := []string{"-addr", "127.0.0.1:2195", "-cert", "c.pem", "-token", tok(1), "-error-wait", "-5ms"}
+		_, err := parsePush(args, func(string) string { return "" })
+		Expect(err).To(MatchError(errUsage))
+		Expect(err).To(MatchError(client.ErrBadConfig))
+	})
 })
 
 var _ = Describe("parseFeedback", func() {

@@ -35,12 +35,19 @@ var _ = Describe("the mockapns binary", Ordered, func() {
 		line := strings.TrimSuffix(string(session.Out.Contents()), "\n")
 		m := readyRE.FindStringSubmatch(line)
 		Expect(m).NotTo(BeNil(), "ready line %q", line)
-		Expect(m[4]).To(Equal(dir))
+		Expect(m[5]).To(Equal(dir))
 
-		resp, err := http.Get("http://" + m[3] + "/healthz")
+		resp, err := http.Get("http://" + m[4] + "/healthz")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(resp.Body.Close()).To(Succeed())
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+
+		h2conf := clientTLS(dir)
+		h2conf.NextProtos = []string{"h2"}
+		h2, err := tls.Dial("tcp", m[3], h2conf)
+		Expect(err).NotTo(HaveOccurred(), "http2")
+		Expect(h2.ConnectionState().NegotiatedProtocol).To(Equal("h2"))
+		Expect(h2.Close()).To(Succeed())
 
 		for _, addr := range []string{m[1], m[2]} { // gateway and feedback
 			conn, err := tls.Dial("tcp", addr, clientTLS(dir))

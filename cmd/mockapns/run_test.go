@@ -29,10 +29,10 @@ import (
 const startTimeout = 30 * time.Second
 
 // readyRE is the ready line of the contract.
-var readyRE = regexp.MustCompile(`^mockapns ready gateway=(\S+:\d+) feedback=(\S+:\d+) admin=(\S+:\d+) certs=(\S+)$`)
+var readyRE = regexp.MustCompile(`^mockapns ready gateway=(\S+:\d+) feedback=(\S+:\d+) http2=(\S+:\d+) admin=(\S+:\d+) certs=(\S+)$`)
 
 // pkiFiles are the files of the -certs folder (a contract).
-var pkiFiles = []string{"ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "client.pem", "client-key.pem"}
+var pkiFiles = []string{"ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "client.pem", "client-key.pem", "authkey.p8", "authkey.json"}
 
 // syncBuffer is a bytes.Buffer safe for the writer goroutine and the spec.
 type syncBuffer struct {
@@ -63,10 +63,10 @@ func (b *syncBuffer) lines() []string {
 
 // instance is one in-process run of the command.
 type instance struct {
-	gateway, feedback, admin, certs string
-	stdout, stderr                  *syncBuffer
-	cancel                          context.CancelFunc
-	done                            chan error
+	gateway, feedback, http2, admin, certs string
+	stdout, stderr                         *syncBuffer
+	cancel                                 context.CancelFunc
+	done                                   chan error
 }
 
 // launch runs the command in-process with args and waits for its ready
@@ -84,7 +84,7 @@ func launch(args ...string) *instance {
 	Eventually(in.stdout.lines, startTimeout).Should(HaveLen(1), "stderr: %s", in.stderr)
 	m := readyRE.FindStringSubmatch(strings.TrimSuffix(in.stdout.lines()[0], "\n"))
 	Expect(m).NotTo(BeNil(), "ready line %q", in.stdout.String())
-	in.gateway, in.feedback, in.admin, in.certs = m[1], m[2], m[3], m[4]
+	in.gateway, in.feedback, in.http2, in.admin, in.certs = m[1], m[2], m[3], m[4], m[5]
 	return in
 }
 
@@ -114,8 +114,8 @@ func (in *instance) get(path string, v any) int {
 
 // loopbackArgs are the flags that keep a run on free loopback ports.
 func loopbackArgs(certsDir string, more ...string) []string {
-	return append([]string{"-gateway", "127.0.0.1:0", "-feedback", "127.0.0.1:0", "-admin", "127.0.0.1:0",
-		"-certs", certsDir}, more...)
+	return append([]string{"-gateway", "127.0.0.1:0", "-feedback", "127.0.0.1:0", "-http2", "127.0.0.1:0",
+		"-admin", "127.0.0.1:0", "-certs", certsDir}, more...)
 }
 
 // clientTLS builds a client configuration from the PEM files of dir only.
@@ -148,7 +148,7 @@ var _ = Describe("mockapns command", func() {
 
 	It("prints the ready line with real ports, serves /healthz and stops cleanly", func() {
 		in := launch(loopbackArgs(dir)...)
-		for _, addr := range []string{in.gateway, in.feedback, in.admin} {
+		for _, addr := range []string{in.gateway, in.feedback, in.http2, in.admin} {
 			host, port, err := net.SplitHostPort(addr)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(host).To(Equal("127.0.0.1"))
@@ -174,7 +174,7 @@ var _ = Describe("mockapns command", func() {
 		for _, f := range pkiFiles {
 			st, err := os.Stat(filepath.Join(dir, f))
 			Expect(err).NotTo(HaveOccurred())
-			if strings.HasSuffix(f, "-key.pem") {
+			if strings.HasSuffix(f, "-key.pem") || f == "authkey.p8" {
 				Expect(st.Mode().Perm()).To(Equal(os.FileMode(0o600)), f)
 			}
 		}
@@ -276,7 +276,7 @@ var _ = Describe("mockapns command", func() {
 		taken, err := net.Listen("tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(taken.Close)
-		for _, flagName := range []string{"-gateway", "-feedback", "-admin"} {
+		for _, flagName := range []string{"-gateway", "-feedback", "-http2", "-admin"} {
 			args := append(loopbackArgs(dir), flagName, taken.Addr().String())
 			var stdout, stderr bytes.Buffer
 			err := main.Run(context.Background(), args, &stdout, &stderr)
@@ -388,7 +388,8 @@ var _ = Describe("mockapns command", func() {
 		err := main.Run(context.Background(), []string{"-h"}, &stdout, &stderr)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(main.Report(err, &stderr)).To(Equal(0))
-		for _, f := range []string{"-gateway", "-feedback", "-admin", "-certs", "-fault", "-journal-size", "-seed", "-log-level", "-log-format", "-version"} {
+		for _, f := range []string{"-gateway", "-feedback", "-admin", "-certs", "-fault", "-journal-size", "-seed", "-log-level", "-log-format", "-version",
+			"-http2", "-environment", "-auth-key", "-jwt-verify"} {
 			Expect(stdout.String()).To(ContainSubstring(f))
 		}
 		Expect(stderr.String()).To(BeEmpty())

@@ -41,10 +41,10 @@ func (e *eofConn) Read(p []byte) (int, error) {
 // conn is one TLS connection to a gateway. Its reader goroutine waits for
 // the error response or the end of the stream, records what came first and
 // marks the connection dead. Writes come from the one Send that has checked
-// the connection out; the fields below mu belong to whoever holds the
-// connection (a Send, or the retirer), one at a time. The history of its
-// batches is not kept here: it travels with the connection as a value
-// (Session.checkout, checkin, retire).
+// the connection out; broken and buf belong to whoever holds the connection
+// (a Send, or its retirement), one at a time. The history of its batches
+// travels beside it as a value (idleConn, Session.checkout and checkin,
+// conn.retire), handed from holder to holder.
 type conn struct {
 	nc   net.Conn
 	raw  *eofConn // under nc; nil when not known
@@ -226,6 +226,8 @@ func (c *conn) exchange(ctx context.Context, b *batch, firstID uint32, cfg *Conf
 	case resp != nil:
 		obs.resp = resp
 	case confirmed:
+	case dead && certificateRefusal("", readErr) != nil:
+		obs.refused = certificateRefusal(c.nc.RemoteAddr().String(), readErr)
 	case dead:
 		obs.lost = readErr
 		if readErr == nil || errors.Is(readErr, io.EOF) {
@@ -378,23 +380,4 @@ func (c *conn) flush(ctx context.Context, buf []byte, writeTimeout time.Duration
 		return writeFailed, err
 	}
 	return writeDone, nil
-}
-
-// frameTemplate returns the command-2 notification shared by every token of
-// a prepared message; the caller sets Token and ID per notification.
-func frameTemplate(p *prepared) wire.Notification {
-	n := wire.Notification{
-		Command: wire.CommandFramed,
-		Present: wire.HasIdentifier,
-		Payload: p.payload,
-		Expiry:  p.expiry,
-	}
-	if p.hasExpiry {
-		n.Present |= wire.HasExpiry
-	}
-	if v, ok := p.priority.Value(); ok {
-		n.Priority = v
-		n.Present |= wire.HasPriority
-	}
-	return n
 }

@@ -14,6 +14,7 @@ type observed struct {
 	resp      *wire.ErrorResponse // the error response, if the reader got one
 	lost      error               // the connection ended, or a write failed, without a response
 	ctxErr    error               // ctx ended the writes or a wait
+	refused   error               // a TLS alert refused the certificate: nothing was processed
 	ended     bool                // the connection cannot carry another batch
 }
 
@@ -105,6 +106,10 @@ func settleAgainst(cur *batch, obs observed, last *batch) *Result {
 		// The refused notification cannot be placed: any written one may be it.
 		r.retry(cur, 0, attempted, true)
 		r.retry(cur, attempted, n, false)
+	case out.refused != nil:
+		r.Sent = 0
+		r.Errors = append(r.Errors, out.refused)
+		r.retry(cur, 0, n, false)
 	case out.lost != nil:
 		r.Errors = append(r.Errors, fmt.Errorf("%w: %w", ErrConnectionLost, out.lost))
 		r.retry(cur, 0, attempted, true)

@@ -1,4 +1,9 @@
-package client
+// Package pkcs8 decrypts encrypted PKCS#8 private keys: RFC 5958
+// EncryptedPrivateKeyInfo protected with RFC 8018 PBES2 (PBKDF2 and a CBC
+// block cipher), the format OpenSSL 3 writes for `openssl pkcs8 -topk8`,
+// `openssl pkey -aes256` and `openssl genpkey -aes-256-cbc`. Package client
+// reads keys with it.
+package pkcs8
 
 import (
 	"crypto"
@@ -13,14 +18,47 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"hash"
 )
 
-// Encrypted PKCS#8 private keys: RFC 5958 EncryptedPrivateKeyInfo protected
-// with RFC 8018 PBES2 (PBKDF2 + a CBC block cipher), the format OpenSSL 3
-// writes for `openssl pkcs8 -topk8`, `openssl pkey -aes256` and
-// `openssl genpkey -aes-256-cbc`.
+// The kinds of error of Decrypt; match them with errors.Is.
+var (
+	// ErrMalformed: DER that is not an EncryptedPrivateKeyInfo with valid
+	// PBES2 parameters, or a decrypted key that x509 cannot parse.
+	ErrMalformed = errors.New("pkcs8: malformed encrypted key")
+	// ErrUnsupported: a well-formed key of a scheme, key derivation,
+	// cipher, PRF or key algorithm this package does not read, or an
+	// iteration count above the bound.
+	ErrUnsupported = errors.New("pkcs8: unsupported encrypted key")
+	// ErrBadPassphrase: no passphrase, or one that does not decrypt the key.
+	ErrBadPassphrase = errors.New("pkcs8: wrong or missing passphrase")
+)
+
+// Error is an error of Decrypt. Its message says what is wrong without the
+// kind, so that a caller can put its own sentinel in front.
+type Error struct {
+	Kind error  // ErrMalformed, ErrUnsupported or ErrBadPassphrase
+	Msg  string // what is wrong
+	Err  error  // the cause, if any
+}
+
+// Error is Msg, and the cause.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+// Unwrap returns the kind and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Kind, e.Err}
+	}
+	return []error{e.Kind}
+}
 
 // maxPBKDF2Iterations bounds the PBKDF2 iteration count a key may ask for.
 // The count comes from the (untrusted) key file and sets how long the key
@@ -109,16 +147,16 @@ type pbkdf2Setup struct {
 	prf        func() hash.Hash
 }
 
-// malformedPKCS8 wraps ErrMalformedPEM for an encrypted key that does not
+// malformedPKCS8 is an ErrMalformed error for an encrypted key that does not
 // follow RFC 5958 / RFC 8018.
 func malformedPKCS8(format string, args ...any) error {
-	return fmt.Errorf("%w: encrypted PKCS#8 key: %s", ErrMalformedPEM, fmt.Sprintf(format, args...))
+	return &Error{Kind: ErrMalformed, Msg: "encrypted PKCS#8 key: " + fmt.Sprintf(format, args...)}
 }
 
-// unsupportedPKCS8 wraps ErrUnsupportedKey for a well-formed encrypted key
+// unsupportedPKCS8 is an ErrUnsupported error for a well-formed encrypted key
 // that uses an algorithm (or a cost) this package does not accept.
 func unsupportedPKCS8(format string, args ...any) error {
-	return fmt.Errorf("%w: encrypted PKCS#8 key: %s", ErrUnsupportedKey, fmt.Sprintf(format, args...))
+	return &Error{Kind: ErrUnsupported, Msg: "encrypted PKCS#8 key: " + fmt.Sprintf(format, args...)}
 }
 
 // unmarshalAll parses exactly one DER value from der into v, refusing
@@ -134,16 +172,16 @@ func unmarshalAll(der []byte, v any) error {
 	return nil
 }
 
-// decryptPKCS8 decrypts the contents of an "ENCRYPTED PRIVATE KEY" block
-// and parses the PKCS#8 key inside. Every parameter is checked before the
+// Decrypt decrypts the contents of an "ENCRYPTED PRIVATE KEY" block and
+// parses the PKCS#8 key inside. Every parameter is checked before the
 // (costly) key derivation runs.
 //
-// Errors wrap ErrMalformedPEM (DER that is not an EncryptedPrivateKeyInfo
-// with valid PBES2 parameters), ErrUnsupportedKey (another scheme, KDF,
-// PRF or cipher, named with its OID, or an iteration count above
-// maxPBKDF2Iterations), or ErrBadPassphrase (no passphrase, or one that
-// does not decrypt the key).
-func decryptPKCS8(der, passphrase []byte) (crypto.PrivateKey, error) {
+// Errors are *Error of kind ErrMalformed (DER that is not an
+// EncryptedPrivateKeyInfo with valid PBES2 parameters), ErrUnsupported
+// (another scheme, KDF, PRF or cipher, named with its OID, or an iteration
+// count above maxPBKDF2Iterations), or ErrBadPassphrase (no passphrase, or
+// one that does not decrypt the key).
+func Decrypt(der, passphrase []byte) (crypto.PrivateKey, error) {
 	var info struct {
 		Algo pkix.AlgorithmIdentifier
 		Data []byte
@@ -189,7 +227,7 @@ func decryptPKCS8(der, passphrase []byte) (crypto.PrivateKey, error) {
 	}
 
 	if len(passphrase) == 0 {
-		return nil, fmt.Errorf("%w: key is encrypted", ErrBadPassphrase)
+		return nil, &Error{Kind: ErrBadPassphrase, Msg: "key is encrypted"}
 	}
 	key, err := pbkdf2.Key(kdf.prf, string(passphrase), kdf.salt, kdf.iterations, c.keyLen)
 	if err != nil { // only in FIPS 140-only mode
@@ -205,7 +243,7 @@ func decryptPKCS8(der, passphrase []byte) (crypto.PrivateKey, error) {
 	cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, info.Data)
 	n, ok := unpadPKCS7(plain, c.blockSize)
 	if !ok {
-		return nil, fmt.Errorf("%w: encrypted PKCS#8 key does not decrypt", ErrBadPassphrase)
+		return nil, &Error{Kind: ErrBadPassphrase, Msg: "encrypted PKCS#8 key does not decrypt"}
 	}
 	return parseDecryptedPKCS8(plain[:n])
 }
@@ -350,11 +388,11 @@ func parseDecryptedPKCS8(der []byte) (crypto.PrivateKey, error) {
 		// Attributes and a public key (RFC 5958) may follow; asn1 skips them.
 	}
 	if unmarshalAll(der, &shape) != nil {
-		return nil, fmt.Errorf("%w: decrypted key does not parse", ErrBadPassphrase)
+		return nil, &Error{Kind: ErrBadPassphrase, Msg: "decrypted key does not parse"}
 	}
 	switch shape.Algo.Algorithm.String() {
 	case "1.2.840.113549.1.1.1", "1.2.840.10045.2.1", "1.3.101.112", "1.3.101.110": // RSA, EC, Ed25519, X25519
-		return nil, fmt.Errorf("%w: decrypted PKCS#8 key: %w", ErrMalformedPEM, err)
+		return nil, &Error{Kind: ErrMalformed, Msg: "decrypted PKCS#8 key", Err: err}
 	}
-	return nil, fmt.Errorf("%w: decrypted PKCS#8 key of algorithm %s: %w", ErrUnsupportedKey, shape.Algo.Algorithm, err)
+	return nil, &Error{Kind: ErrUnsupported, Msg: fmt.Sprintf("decrypted PKCS#8 key of algorithm %s", shape.Algo.Algorithm), Err: err}
 }
