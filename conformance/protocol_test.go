@@ -197,6 +197,19 @@ var _ = Describe("The line protocol", func() {
 			Expect(e.Close(ctx)).To(Succeed())
 		}, SpecTimeout(30*time.Second))
 
+		It("gives the payload's exact bytes and learns the protocol version and the client's identity", func(ctx SpecContext) {
+			e := startFake("echo")
+			Expect(e.Protocol()).To(Equal(conformance.ProtocolVersion))
+			name, _ := e.Identity()
+			Expect(name).To(Equal("echo"))
+			exact := `{ "aps" : {"alert": "two  spaces"} }`
+			out, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}, Payload: json.RawMessage(exact)})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out.Errors).NotTo(BeEmpty())
+			Expect(out.Errors[0]).To(Equal(exact)) // the JSON object alone would be re-encoded
+			Expect(e.Close(ctx)).To(Succeed())
+		}, SpecTimeout(30*time.Second))
+
 		DescribeTable("reports an adapter that misbehaves, with its stderr",
 			func(ctx SpecContext, mode string) {
 				e := startFake(mode)
