@@ -53,6 +53,20 @@ type Message struct {
 	// Payload is a complete JSON payload sent instead of one built from the
 	// fields above. It is sent compacted (insignificant whitespace removed).
 	Payload json.RawMessage `json:"payload,omitempty"`
+
+	// The fields below are HTTP/2 request headers; the binary protocol has
+	// no place for them and ignores them. "" omits the header.
+
+	// PushType is apns-push-type ("alert", "background", "voip", ...).
+	PushType string `json:"push_type,omitempty"`
+	// Topic is apns-topic, usually the app's bundle ID with the push
+	// type's suffix.
+	Topic string `json:"topic,omitempty"`
+	// APNsID is apns-id, a lower-case canonical UUID sent with every
+	// token's request; "" lets APNs generate one per request.
+	APNsID string `json:"apns_id,omitempty"`
+	// CollapseID is apns-collapse-id (at most 64 bytes for APNs).
+	CollapseID string `json:"collapse_id,omitempty"`
 }
 
 // Expiry is when APNs may stop trying to deliver: an absolute time, or a

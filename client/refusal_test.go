@@ -95,6 +95,59 @@ var _ = Describe("A server that refuses the client certificate", func() {
 	})
 })
 
+// noCertServer serves TLS with the mock's server certificate, requiring a
+// client certificate from a CA whose name the client's issuer does not
+// bear: the client offers none, and the server refuses the handshake (in
+// TLS 1.3 after the client's side of it has completed).
+func noCertServer(pki *certs.PKI) string {
+	GinkgoHelper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	Expect(err).NotTo(HaveOccurred())
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "a CA no client certificate names"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	Expect(err).NotTo(HaveOccurred())
+	ca, err := x509.ParseCertificate(der)
+	Expect(err).NotTo(HaveOccurred())
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	cfg := &tls.Config{Certificates: []tls.Certificate{pki.Server.TLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(ln.Close)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*tls.Conn).Handshake()
+			_ = c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+var _ = Describe("A server that gets no client certificate", func() {
+	It("is a connection error of Send and SendAll: certificate required, nothing sent", func() {
+		e := newEnv(client.Config{ErrorWait: 2 * time.Second}, mockapns.Config{})
+		addr := noCertServer(e.srv.PKI())
+		res, err := e.sess.Send(ctxTimeout(10*time.Second), addr, e.cert, &client.Message{Tokens: tokens(1, 3), Alert: "hi"})
+		Expect(res).To(BeNil())
+		Expect(err).To(MatchError(client.ErrConnect))
+		var re *client.CertificateRefusedError
+		Expect(errors.As(err, &re)).To(BeTrue(), "%v", err)
+		Expect(re.Alert).To(Equal(uint8(116)))
+		sum, err := e.sess.SendAll(ctxTimeout(10*time.Second), addr, e.cert, &client.Message{Tokens: tokens(1, 3), Alert: "hi"}, 10)
+		Expect(sum).To(BeNil())
+		Expect(err).To(MatchError(client.ErrCertificateRefused))
+		Expect(e.sess.Stats().Dials).To(Equal(uint64(2)), "one dial per call, no retry")
+	})
+})
+
 var _ = Describe("Feedback at an address that is not a feedback service", func() {
 	It("yields ErrFeedbackSilent once when nothing arrives before ReadTimeout", func() {
 		e := newEnv(client.Config{ReadTimeout: 300 * time.Millisecond}, mockapns.Config{})

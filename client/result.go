@@ -1,6 +1,8 @@
 package client
 
 import (
+	"time"
+
 	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/wire"
 )
@@ -13,6 +15,13 @@ type Failure struct {
 	// Late: the refusal concerns a notification of an earlier Send, whose
 	// error response arrived after that Send had returned.
 	Late bool
+	// HTTP/2 only: the response's status, the time APNs last knew the
+	// token valid (410 only; zero otherwise), and its apns-id and
+	// apns-unique-id headers.
+	HTTPStatus int
+	Timestamp  time.Time
+	APNsID     string
+	UniqueID   string
 }
 
 // Status is the binary status of the refusal (its String is Apple's
@@ -77,6 +86,9 @@ type Result struct {
 	// refused or discarded (they are in Failed or Retries here). Subtract
 	// it from running totals of Accepted.
 	Revoked int
+	// Responses lists, on HTTP/2, the last response to each token that
+	// got one, in the order of Message.Tokens (refused ones too).
+	Responses []Response
 
 	cur          *batch     // this Send's batch (nil for a result of earlier batches only)
 	retryTokens  []string   // tokens of cur's message to send again

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apnskit/apnskit/conformance"
 	"github.com/cucumber/godog"
@@ -24,9 +25,15 @@ var (
 		Concurrency: 8,
 	}
 	clientCmd = flag.String("client.cmd", os.Getenv("APNSKIT_CLIENT_CMD"),
-		"external client adapter command to check (default $APNSKIT_CLIENT_CMD; empty: the reference adapter built from conformance/cmd/apnskit-adapter)")
+		"external client adapter command to check, split on spaces; relative paths resolve from conformance/, so give absolute ones ($PWD/adapter.py) (default $APNSKIT_CLIENT_CMD; empty: the reference adapter built from conformance/cmd/apnskit-adapter)")
 	strict = flag.Bool("strict", false,
 		"fail the run on SHOULD scenarios too (otherwise their failures are warnings)")
+	reportFile = flag.String("report", "",
+		"write the kit's report on the external client (TestExternal) to `FILE`: JSON if it ends in .json, else Markdown")
+	sendTimeout = flag.Duration("client.send-timeout", conformance.DefaultSendTimeout,
+		"how long one send (retries included) or feedback read may take")
+	settleTimeout = flag.Duration("client.settle-timeout", conformance.DefaultSettleTimeout,
+		"how long the other waits may take: the gateway settling, the client closing or shutting down")
 	errorWait = flag.Duration("client.error-wait", conformance.DefaultErrorWait,
 		"error-wait window configured on the clients (raise it on a slow or overloaded machine)")
 )
@@ -45,18 +52,30 @@ func TestMain(m *testing.M) {
 
 // run runs the features against the clients newClient makes and fails t if
 // any scenario fails; it logs the skipped ones with the reason.
-func run(t *testing.T, name string, newClient func(ctx context.Context) (conformance.Client, error)) {
+func run(t *testing.T, name, report string, newClient func(ctx context.Context) (conformance.Client, error)) {
 	t.Helper()
-	s := &conformance.Suite{NewClient: newClient, ErrorWait: *errorWait, Strict: *strict}
+	s := &conformance.Suite{NewClient: newClient, ErrorWait: *errorWait, Strict: *strict,
+		SendTimeout: *sendTimeout, SettleTimeout: *settleTimeout}
 	o := opts
 	o.TestingT = t
+	if o.Randomize < 0 {
+		o.Randomize = time.Now().UnixNano() // chosen here, so that the report can name it
+	}
+	s.Seed = o.Randomize
 	o.Format = s.Formats(o.Format)
 	status := godog.TestSuite{Name: name, ScenarioInitializer: s.InitializeScenario, Options: &o}.Run()
-	var report strings.Builder
-	if err := s.WriteSummary(&report); err != nil {
+	var summary strings.Builder
+	if err := s.WriteSummary(&summary); err != nil {
 		t.Fatal(err)
 	}
-	t.Log(report.String())
+	t.Log(summary.String())
+	if report != "" {
+		if err := s.WriteReportFile(report); err != nil {
+			t.Errorf("writing the report: %v", err)
+		} else {
+			t.Logf("conformance: report written to %s", report)
+		}
+	}
 	if w := s.Warnings(); len(w) > 0 {
 		t.Logf("conformance: %d SHOULD scenario(s) not met (warnings; -strict makes them fail): %q", len(w), w)
 	}
@@ -70,7 +89,7 @@ func run(t *testing.T, name string, newClient func(ctx context.Context) (conform
 
 // TestFeatures runs every scenario against our client, in-process.
 func TestFeatures(t *testing.T) {
-	run(t, "apnskit-local", func(context.Context) (conformance.Client, error) {
+	run(t, "apnskit-local", "", func(context.Context) (conformance.Client, error) {
 		return conformance.NewLocal(conformance.LocalOptions{}), nil
 	})
 }
@@ -80,7 +99,7 @@ func TestFeatures(t *testing.T) {
 // instead of by the error-wait window (the pooling scenarios are skipped:
 // that mode does not keep connections).
 func TestFeaturesConfirmByClose(t *testing.T) {
-	run(t, "apnskit-local-confirm-by-close", func(context.Context) (conformance.Client, error) {
+	run(t, "apnskit-local-confirm-by-close", "", func(context.Context) (conformance.Client, error) {
 		return conformance.NewLocal(conformance.LocalOptions{ConfirmByClose: true}), nil
 	})
 }
@@ -90,6 +109,7 @@ func TestFeaturesConfirmByClose(t *testing.T) {
 // built here), or against the command given with -client.cmd or
 // $APNSKIT_CLIENT_CMD. One adapter process runs per scenario.
 func TestExternal(t *testing.T) {
+	t.Parallel() // with TestPythonExample: both mostly wait on their adapters
 	argv := conformance.SplitCommand(*clientCmd)
 	if len(argv) == 0 {
 		bin := filepath.Join(t.TempDir(), "apnskit-adapter")
@@ -103,7 +123,28 @@ func TestExternal(t *testing.T) {
 		}
 		argv = []string{bin}
 	}
-	run(t, "external", func(ctx context.Context) (conformance.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := conformance.CheckExternal(ctx, argv); err != nil { // one error, not one per scenario
+		t.Fatalf("the adapter cannot start; no scenario was run: %v", err)
+	}
+	run(t, "external", *reportFile, func(ctx context.Context) (conformance.Client, error) {
+		return conformance.StartExternal(ctx, argv)
+	})
+}
+
+// TestPythonExample runs every scenario through the example adapter in
+// Python (conformance/examples/python), which drives a small binary
+// sender written in Python: the external protocol is proven from another
+// language. It is skipped, saying so, where python3 is not installed.
+func TestPythonExample(t *testing.T) {
+	t.Parallel() // with TestExternal: both mostly wait on their adapters
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skipf("python3 is not installed (%v): the Python example adapter is not checked", err)
+	}
+	argv := []string{py, filepath.Join("examples", "python", "adapter.py")}
+	run(t, "python-example", "", func(ctx context.Context) (conformance.Client, error) {
 		return conformance.StartExternal(ctx, argv)
 	})
 }

@@ -22,7 +22,13 @@
 //	status := godog.TestSuite{ScenarioInitializer: s.InitializeScenario, Options: &godog.Options{
 //		Paths: []string{"../features"}, Format: "pretty", Strict: true, Randomize: -1, TestingT: t,
 //	}}.Run()
-//	s.WriteSkipReport(os.Stdout)
+//	s.WriteSummary(os.Stdout)
+//
+// Every scenario has a [Level]: a MUST failure fails the run, a SHOULD
+// failure is a warning unless [Suite.Strict]. [Suite.Formats] gives godog
+// the kit's pretty, progress and junit formatters, which show skipped and
+// warned scenarios as such; [Suite.WriteReport] writes the publishable
+// report, a table per feature.
 //
 // Nothing in a scenario waits a fixed time to synchronise: steps wait for the
 // mock's journal or counters to reach a state, bounded by a timeout. The

@@ -63,7 +63,7 @@ func ExampleServe() {
 	err := conformance.Serve(context.Background(), "apnskit", in, os.Stdout, conformance.NewLocal(conformance.LocalOptions{}))
 	fmt.Println("err:", err)
 	// Output:
-	// {"id":1,"ok":true,"name":"apnskit","capabilities":["reuse","pools","outdate","shutdown","overrides","feedback","concurrent"]}
+	// {"id":1,"ok":true,"protocol":2,"name":"apnskit","version":"2.0.0","capabilities":["reuse","pools","outdate","shutdown","overrides","feedback","concurrent"]}
 	// {"id":2,"ok":false,"error":"conformance: client not configured"}
 	// {"id":3,"ok":true}
 	// err: <nil>

@@ -3,11 +3,14 @@ package conformance
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -22,9 +25,11 @@ var ErrAdapter = errors.New("conformance: external adapter failed")
 // conformance/README.md on its stdin and stdout. One External is one
 // process; the suite starts one per scenario.
 type External struct {
-	name string
-	caps Capabilities
-	cmd  *exec.Cmd
+	name     string
+	version  string
+	protocol int
+	caps     Capabilities
+	cmd      *exec.Cmd
 
 	wmu    sync.Mutex // one line at a time on stdin
 	stdin  io.WriteCloser
@@ -75,12 +80,15 @@ func StartExternal(ctx context.Context, argv []string) (*External, error) {
 		e.waitErr = cmd.Wait()
 		close(e.exited)
 	}()
-	resp, err := e.call(ctx, Request{Op: OpHello})
+	resp, err := e.call(ctx, Request{Op: OpHello, Protocol: ProtocolVersion, Kit: KitVersion})
 	if err != nil {
 		e.kill()
 		return nil, err
 	}
-	e.name, e.caps = resp.Name, resp.Capabilities
+	e.name, e.version, e.caps, e.protocol = resp.Name, resp.Version, resp.Capabilities, resp.Protocol
+	if e.protocol == 0 {
+		e.protocol = 1
+	}
 	return e, nil
 }
 
@@ -90,6 +98,14 @@ func SplitCommand(line string) []string { return strings.Fields(line) }
 
 // Name returns the name the adapter gave in its hello response.
 func (e *External) Name() string { return e.name }
+
+// Identity returns the name and version the adapter gave in its hello
+// response.
+func (e *External) Identity() (name, version string) { return e.name, e.version }
+
+// Protocol returns the protocol version the adapter speaks (1 when its
+// hello response did not say).
+func (e *External) Protocol() int { return e.protocol }
 
 // read dispatches the adapter's responses until its stdout ends.
 func (e *External) read(stdout io.Reader) {
@@ -229,6 +245,7 @@ func (e *External) Configure(ctx context.Context, ep Endpoint) error {
 // Send sends a send request.
 func (e *External) Send(ctx context.Context, b Batch) (Outcome, error) {
 	req := Request{Op: OpSend, Tokens: b.Tokens, Payload: b.Payload, Priority: b.Priority, Command: b.Command,
+		PayloadText: string(b.Payload), PayloadBase64: base64.StdEncoding.EncodeToString(b.Payload),
 		Gateway: b.Gateway, CertPEM: string(b.CertPEM), KeyPEM: string(b.KeyPEM)}
 	if !b.Expiry.IsZero() {
 		req.Expiry = b.Expiry.Unix()
@@ -310,4 +327,30 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// CheckExternal starts argv, greets it and closes it: whether the adapter
+// runs at all, so that a suite can stop at once, with one error, when it
+// does not. Relative paths in argv resolve against the working directory
+// of this process (for go test, the package's folder, conformance/); the
+// error names those that do not exist there.
+func CheckExternal(ctx context.Context, argv []string) error {
+	e, err := StartExternal(ctx, argv)
+	if err == nil {
+		err = e.Close(ctx)
+	}
+	if err == nil {
+		return nil
+	}
+	wd, _ := os.Getwd()
+	for _, a := range argv {
+		if filepath.IsAbs(a) || strings.HasPrefix(a, "-") || !strings.ContainsAny(a, `/.`) {
+			continue
+		}
+		if _, serr := os.Stat(a); serr != nil {
+			err = fmt.Errorf("%w (the relative path %q is resolved from %s, go test's working directory: give it as an absolute path, such as \"$PWD/%s\" from where you ran go test)", err, a, wd, a)
+			break
+		}
+	}
+	return err
 }

@@ -78,6 +78,9 @@ func (l *Local) Capabilities() Capabilities {
 	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent}
 }
 
+// Identity: apnskit's client, at the kit's version (they ship together).
+func (l *Local) Identity() (name, version string) { return "apnskit", KitVersion }
+
 // Configure makes a new session for ep; the previous one, if any, is shut
 // down.
 func (l *Local) Configure(ctx context.Context, ep Endpoint) error {

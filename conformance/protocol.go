@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,9 +19,9 @@ import (
 
 // Operations of the line protocol.
 const (
-	OpHello     = "hello"     // → name, capabilities
+	OpHello     = "hello"     // protocol, kit → protocol, name, version, capabilities
 	OpConfigure = "configure" // gateway, feedback, ca_pem, cert_pem, key_pem, error_wait_ms
-	OpSend      = "send"      // tokens, payload, priority, expiry, command, gateway, cert_pem, key_pem → outcome
+	OpSend      = "send"      // tokens, payload, payload_text, payload_base64, priority, expiry, command, gateway, cert_pem, key_pem → outcome
 	OpFeedback  = "feedback"  // → tuples
 	OpOutdate   = "outdate"   // idle_ms → closed
 	OpShutdown  = "shutdown"  //
@@ -33,6 +34,10 @@ type Request struct {
 	ID int64  `json:"id"`
 	Op string `json:"op"`
 
+	// hello: the protocol version the suite speaks, and the kit's version
+	Protocol int    `json:"protocol,omitempty"`
+	Kit      string `json:"kit,omitempty"`
+
 	// configure; gateway, cert_pem and key_pem are also per-batch
 	// overrides in send
 	Gateway     string `json:"gateway,omitempty"`
@@ -43,11 +48,16 @@ type Request struct {
 	ErrorWaitMS int64  `json:"error_wait_ms,omitempty"`
 
 	// send
-	Tokens   []string        `json:"tokens,omitempty"`
-	Payload  json.RawMessage `json:"payload,omitempty"`
-	Priority int             `json:"priority,omitempty"`
-	Expiry   int64           `json:"expiry,omitempty"` // UNIX seconds; 0: none
-	Command  *int            `json:"command,omitempty"`
+	Tokens  []string        `json:"tokens,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+	// PayloadText is the payload's exact bytes as a string, and
+	// PayloadBase64 the same bytes in standard base64: for clients that
+	// take raw bytes, so that they can send them unchanged.
+	PayloadText   string `json:"payload_text,omitempty"`
+	PayloadBase64 string `json:"payload_base64,omitempty"`
+	Priority      int    `json:"priority,omitempty"`
+	Expiry        int64  `json:"expiry,omitempty"` // UNIX seconds; 0: none
+	Command       *int   `json:"command,omitempty"`
 
 	// outdate
 	IdleMS int64 `json:"idle_ms,omitempty"`
@@ -62,8 +72,11 @@ type Response struct {
 	// Unsupported is true when the adapter does not support the operation.
 	Unsupported bool `json:"unsupported,omitempty"`
 
-	// hello
+	// hello: the protocol version the adapter speaks (absent: 1), the
+	// client's name and version
+	Protocol     int          `json:"protocol,omitempty"`
 	Name         string       `json:"name,omitempty"`
+	Version      string       `json:"version,omitempty"`
 	Capabilities []Capability `json:"capabilities,omitempty"`
 	// send
 	Outcome *Outcome `json:"outcome,omitempty"`
@@ -171,7 +184,10 @@ func handle(ctx context.Context, name string, c Client, req Request) Response {
 	var err error
 	switch req.Op {
 	case OpHello:
-		resp.Name, resp.Capabilities = name, c.Capabilities()
+		resp.Protocol, resp.Name, resp.Capabilities = ProtocolVersion, name, c.Capabilities()
+		if id, ok := c.(Identified); ok {
+			_, resp.Version = id.Identity()
+		}
 	case OpConfigure:
 		err = c.Configure(ctx, Endpoint{
 			Gateway: req.Gateway, Feedback: req.Feedback,
@@ -179,7 +195,14 @@ func handle(ctx context.Context, name string, c Client, req Request) Response {
 			ErrorWait: time.Duration(req.ErrorWaitMS) * time.Millisecond,
 		})
 	case OpSend:
-		b := Batch{Tokens: req.Tokens, Payload: req.Payload, Priority: req.Priority, Command: req.Command,
+		payload := []byte(req.Payload)
+		if req.PayloadBase64 != "" {
+			if payload, err = base64.StdEncoding.DecodeString(req.PayloadBase64); err != nil {
+				err = fmt.Errorf("payload_base64: %w", err)
+				break
+			}
+		}
+		b := Batch{Tokens: req.Tokens, Payload: payload, Priority: req.Priority, Command: req.Command,
 			Gateway: req.Gateway, CertPEM: []byte(req.CertPEM), KeyPEM: []byte(req.KeyPEM)}
 		if req.Expiry != 0 {
 			b.Expiry = time.Unix(req.Expiry, 0).UTC()

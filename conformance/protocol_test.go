@@ -131,7 +131,7 @@ var _ = Describe("The line protocol", func() {
 		It("answers every request, in order, and closes the client at the end of input", func() {
 			resps := serve(`{"id":1,"op":"hello"}` + "\n\n" + `{"id":2,"op":"outdate","idle_ms":7}` + "\n")
 			Expect(resps).To(HaveLen(2))
-			Expect(resps[0]).To(Equal(conformance.Response{ID: 1, OK: true, Name: "echo",
+			Expect(resps[0]).To(Equal(conformance.Response{ID: 1, OK: true, Protocol: conformance.ProtocolVersion, Name: "echo",
 				Capabilities: conformance.Capabilities{conformance.CapPooling}}))
 			Expect(resps[1]).To(Equal(conformance.Response{ID: 2, OK: true, Closed: 7}))
 			Expect(c.closed).To(BeTrue())
@@ -197,6 +197,19 @@ var _ = Describe("The line protocol", func() {
 			Expect(e.Close(ctx)).To(Succeed())
 		}, SpecTimeout(30*time.Second))
 
+		It("gives the payload's exact bytes and learns the protocol version and the client's identity", func(ctx SpecContext) {
+			e := startFake("echo")
+			Expect(e.Protocol()).To(Equal(conformance.ProtocolVersion))
+			name, _ := e.Identity()
+			Expect(name).To(Equal("echo"))
+			exact := `{ "aps" : {"alert": "two  spaces"} }`
+			out, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}, Payload: json.RawMessage(exact)})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out.Errors).NotTo(BeEmpty())
+			Expect(out.Errors[0]).To(Equal(exact)) // the JSON object alone would be re-encoded
+			Expect(e.Close(ctx)).To(Succeed())
+		}, SpecTimeout(30*time.Second))
+
 		DescribeTable("reports an adapter that misbehaves, with its stderr",
 			func(ctx SpecContext, mode string) {
 				e := startFake(mode)
@@ -209,6 +222,13 @@ var _ = Describe("The line protocol", func() {
 			Entry("writing garbage", "garbage-after-hello", SpecTimeout(30*time.Second)),
 			Entry("answering a request never made", "stranger-after-hello", SpecTimeout(30*time.Second)),
 		)
+
+		It("checks an adapter once, naming a relative path that is not found from the package's folder", func(ctx SpecContext) {
+			err := conformance.CheckExternal(ctx, []string{"sh", "no-such-adapter.py"})
+			Expect(err).To(MatchError(conformance.ErrAdapter))
+			Expect(err).To(MatchError(ContainSubstring(`the relative path "no-such-adapter.py" is resolved from `)))
+			Expect(err).To(MatchError(ContainSubstring(`"$PWD/no-such-adapter.py"`)))
+		})
 
 		It("refuses an empty command and a program that does not exist", func(ctx SpecContext) {
 			_, err := conformance.StartExternal(ctx, nil)

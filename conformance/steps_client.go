@@ -200,7 +200,7 @@ func (w *world) send(ctx context.Context, b Batch) error {
 	if err := w.installPayloadFaults(); err != nil {
 		return err
 	}
-	cctx, cancel := ctxFor(ctx, sendTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.sendTimeout())
 	defer cancel()
 	out, err := w.client.Send(cctx, b)
 	w.recordSend(out, err)

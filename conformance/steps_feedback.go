@@ -115,7 +115,7 @@ func (w *world) feedbackDown() error {
 }
 
 func (w *world) clientReadsFeedback(ctx context.Context) error {
-	cctx, cancel := ctxFor(ctx, sendTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.sendTimeout())
 	defer cancel()
 	tuples, err := w.client.Feedback(cctx)
 	w.feedback = append(w.feedback, feedbackRead{tuples: tuples, err: err})

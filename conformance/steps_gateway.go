@@ -276,7 +276,7 @@ func (w *world) gatewayClosesConnections(ctx context.Context) error {
 		return err
 	}
 	s.CloseClientConnections()
-	cctx, cancel := ctxFor(ctx, waitTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 	defer cancel()
 	if !poll(cctx, func() bool { return s.Stats().ConnectionsOpen == 0 }) {
 		return fmt.Errorf("the gateway still has %d open connections after closing them all", s.Stats().ConnectionsOpen)
@@ -293,10 +293,10 @@ func (w *world) gatewayHasRefused(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	cctx, cancel := ctxFor(ctx, waitTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 	defer cancel()
 	if _, err := s.WaitNotifications(cctx, mockapns.Filter{Token: b, Status: mockapns.Rejected}, 1); err != nil {
-		return fmt.Errorf("the gateway did not refuse token %d within %v: %w", n, waitTimeout, err)
+		return fmt.Errorf("the gateway did not refuse token %d within %v: %w", n, w.suite.settleTimeout(), err)
 	}
 	return nil
 }
@@ -306,11 +306,11 @@ func (w *world) gatewayHasAccepted(ctx context.Context, second string, n int) er
 	if err != nil {
 		return err
 	}
-	cctx, cancel := ctxFor(ctx, waitTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 	defer cancel()
 	got, err := s.WaitNotifications(cctx, mockapns.Filter{Status: mockapns.Accepted}, n)
 	if err != nil {
-		return fmt.Errorf("the gateway accepted %d notifications, want %d within %v: %w", len(got), n, waitTimeout, err)
+		return fmt.Errorf("the gateway accepted %d notifications, want %d within %v: %w", len(got), n, w.suite.settleTimeout(), err)
 	}
 	return nil
 }
@@ -679,7 +679,7 @@ func (w *world) counter(ctx context.Context, srv int, what string, get func(mock
 	if err != nil {
 		return err
 	}
-	cctx, cancel := ctxFor(ctx, waitTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 	defer cancel()
 	poll(cctx, func() bool { return get(s.Stats()) >= want })
 	if got := get(s.Stats()); got != want {
@@ -708,10 +708,10 @@ func (w *world) hasOpenConnections(ctx context.Context, second string, n int) er
 	if err != nil {
 		return err
 	}
-	cctx, cancel := ctxFor(ctx, waitTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 	defer cancel()
 	if !poll(cctx, func() bool { return s.Stats().ConnectionsOpen == int64(n) }) {
-		return fmt.Errorf("the gateway has %d open connections, want %d (waited %v)", s.Stats().ConnectionsOpen, n, waitTimeout)
+		return fmt.Errorf("the gateway has %d open connections, want %d (waited %v)", s.Stats().ConnectionsOpen, n, w.suite.settleTimeout())
 	}
 	return nil
 }
@@ -721,7 +721,7 @@ func (w *world) refusedHandshake(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cctx, cancel := ctxFor(ctx, waitTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 	defer cancel()
 	if !poll(cctx, func() bool { return s.Stats().HandshakesFailed > 0 }) {
 		return fmt.Errorf("the gateway refused %d handshakes, want at least 1", s.Stats().HandshakesFailed)

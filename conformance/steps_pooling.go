@@ -61,7 +61,7 @@ func (w *world) startsSendingToSecondServer(ctx context.Context, n int) error {
 	w.async = make(chan asyncSend, 1)
 	sctx := context.WithoutCancel(ctx)
 	go func(ch chan<- asyncSend) {
-		cctx, cancel := ctxFor(sctx, sendTimeout)
+		cctx, cancel := ctxFor(sctx, w.suite.sendTimeout())
 		defer cancel()
 		out, err := w.client.Send(cctx, b)
 		ch <- asyncSend{out: out, err: err}
@@ -73,7 +73,7 @@ func (w *world) asyncSendFinishes(ctx context.Context) error {
 	if w.async == nil {
 		return errors.New("no send is running in the background")
 	}
-	cctx, cancel := ctxFor(ctx, sendTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.sendTimeout())
 	defer cancel()
 	select {
 	case r := <-w.async:
@@ -84,7 +84,7 @@ func (w *world) asyncSendFinishes(ctx context.Context) error {
 		}
 		return nil
 	case <-cctx.Done():
-		return fmt.Errorf("the background send did not finish within %v", sendTimeout)
+		return fmt.Errorf("the background send did not finish within %v", w.suite.sendTimeout())
 	}
 }
 
@@ -108,7 +108,7 @@ func (w *world) reportsClosed(n int) error {
 }
 
 func (w *world) clientShutsDown(ctx context.Context) error {
-	cctx, cancel := ctxFor(ctx, waitTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 	defer cancel()
 	if err := w.client.Shutdown(cctx); err != nil {
 		return fmt.Errorf("shutting the client down: %w", err)
@@ -142,7 +142,7 @@ func (w *world) concurrentSenders(ctx context.Context, senders, n int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := ctxFor(ctx, sendTimeout)
+			cctx, cancel := ctxFor(ctx, w.suite.sendTimeout())
 			defer cancel()
 			out, err := w.client.Send(cctx, b)
 			w.recordSend(out, err)

@@ -35,11 +35,24 @@ type Suite struct {
 	// they are warnings: the scenario stops at the step that failed, is
 	// recorded as Warned, and godog sees it as skipped.
 	Strict bool
+	// SendTimeout bounds one Send, retries included, and one feedback
+	// read; 0 means DefaultSendTimeout. Raise it for a client with a long
+	// reconnect back-off.
+	SendTimeout time.Duration
+	// SettleTimeout bounds the other waits of a step: for the gateway to
+	// settle or reach a state, for the client to close, shut down or
+	// answer; 0 means DefaultSettleTimeout.
+	SettleTimeout time.Duration
+	// Seed is the seed of the scenarios' order, for the report (the
+	// caller gives it to godog as Options.Randomize).
+	Seed int64
 
 	mu       sync.Mutex
 	results  []ScenarioResult
 	notes    map[string]string // by pickle ID: why it is skipped or warned
 	features map[string]string // feature names by URI
+
+	clientName, clientVersion string // from the first client that said
 }
 
 func (s *Suite) setNote(pickleID, note string) {
@@ -97,6 +110,8 @@ type ScenarioResult struct {
 	Result Result
 	// Reason says why a scenario was skipped or how it failed or warned.
 	Reason string
+	// Outcome describes, send by send, what the client reported.
+	Outcome string
 }
 
 // Results returns the results of the scenarios run so far, in the order
@@ -188,6 +203,20 @@ func (s *Suite) record(r ScenarioResult) {
 	s.mu.Unlock()
 }
 
+func (s *Suite) sendTimeout() time.Duration {
+	if s.SendTimeout > 0 {
+		return s.SendTimeout
+	}
+	return DefaultSendTimeout
+}
+
+func (s *Suite) settleTimeout() time.Duration {
+	if s.SettleTimeout > 0 {
+		return s.SettleTimeout
+	}
+	return DefaultSettleTimeout
+}
+
 func (s *Suite) errorWait() time.Duration {
 	if s.ErrorWait > 0 {
 		return s.ErrorWait
@@ -220,6 +249,14 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 			return ctx, fmt.Errorf("starting the client under test: %w", err)
 		}
 		w.client, w.caps = c, c.Capabilities()
+		if id, ok := c.(Identified); ok {
+			name, version := id.Identity()
+			s.mu.Lock()
+			if s.clientName == "" {
+				s.clientName, s.clientVersion = name, version
+			}
+			s.mu.Unlock()
+		}
 		for _, t := range w.tags {
 			if need, ok := capabilityTags[t]; ok && !w.caps.Has(need) {
 				w.skipReason = fmt.Sprintf("%s: the client does not declare the capability %q", t, need)
@@ -231,7 +268,7 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 	})
 	sc.After(func(ctx context.Context, p *godog.Scenario, err error) (context.Context, error) {
 		cerr := w.close(ctx)
-		res := ScenarioResult{Name: w.name, URI: w.uri, Tags: w.tags, Level: w.level, Result: Passed}
+		res := ScenarioResult{Name: w.name, URI: w.uri, Tags: w.tags, Level: w.level, Result: Passed, Outcome: w.outcomeSummary()}
 		switch {
 		case w.skipReason != "":
 			res.Result, res.Reason = Skipped, w.skipReason

@@ -2,6 +2,8 @@ package conformance_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"strings"
 
 	"github.com/apnskit/apnskit/conformance"
@@ -180,5 +182,43 @@ var _ = Describe("The kit's output", func() {
 	It("ends progress with the kit's summary too", func() {
 		_, out := runFormatted("progress", shownFeature)
 		Expect(out).To(ContainSubstring("1 passed, 0 failed (MUST), 1 warned (SHOULD), 1 skipped"))
+	})
+})
+
+var _ = Describe("The report", func() {
+	It("has a table per feature, with the client, the kit version and the seed, in Markdown and JSON", func() {
+		s := &conformance.Suite{Seed: 4242, NewClient: func(context.Context) (conformance.Client, error) {
+			return conformance.NewLocal(conformance.LocalOptions{}), nil
+		}}
+		godog.TestSuite{ScenarioInitializer: s.InitializeScenario, Options: &godog.Options{
+			FeatureContents: []godog.Feature{{Name: "shown.feature", Contents: []byte(shownFeature + `
+  Scenario: a bad token
+    Given a mock APNs server
+    And a client configured with the server's test certificates
+    And the gateway refuses token 2 with status 8
+    When the client sends 3 notifications
+    Then the client reports token 2 as failed with status 8
+`)}},
+			Format: s.Formats("progress"), Output: io.Discard, NoColors: true, Strict: true,
+		}}.Run()
+		var md strings.Builder
+		Expect(s.WriteReport(&md, false)).To(Succeed())
+		Expect(md.String()).To(HavePrefix("# APNs conformance: apnskit " + conformance.KitVersion + "\n"))
+		Expect(md.String()).To(ContainSubstring("apnskit conformance kit " + conformance.KitVersion + ", seed 4242, SHOULD failures are warnings.\n"))
+		Expect(md.String()).To(ContainSubstring("**2 passed, 0 failed (MUST), 1 warned (SHOULD), 1 skipped.**\n"))
+		Expect(md.String()).To(ContainSubstring("\n## shown\n\n| scenario | level | result | reason | the client's outcome |\n|---|---|---|---|---|\n"))
+		Expect(md.String()).To(ContainSubstring("| a bad token | MUST | passed |  | send 1: failed 2 (status 8); sent again 3 |\n"))
+		Expect(md.String()).To(ContainSubstring(`| needs command 0 | MUST | skipped | @command0: the client does not declare the capability "command0" |  |`))
+		Expect(md.String()).To(MatchRegexp(`\| warns \| SHOULD \| warned \| want 1 reported failed with status 8[^|]*\| send 1: nothing to report \|`))
+
+		var js strings.Builder
+		Expect(s.WriteReport(&js, true)).To(Succeed())
+		var r conformance.Report
+		Expect(json.Unmarshal([]byte(js.String()), &r)).To(Succeed())
+		Expect(r.Client).To(Equal("apnskit"))
+		Expect(r.Seed).To(Equal(int64(4242)))
+		Expect(r.Counts).To(HaveKeyWithValue(conformance.Skipped, 1))
+		Expect(r.Features).To(HaveLen(1))
+		Expect(r.Features[0].Scenarios).To(HaveLen(4))
 	})
 })

@@ -19,9 +19,9 @@ import (
 // Bounds of the waits in steps. They only bound how long a broken client
 // can stall a scenario: no step waits for a fixed time.
 const (
-	waitTimeout = 15 * time.Second // for the gateway to settle, counters to reach a value
-	sendTimeout = 60 * time.Second // for one Send, retries included
-	pollEvery   = 5 * time.Millisecond
+	DefaultSettleTimeout = 15 * time.Second // for the gateway to settle, counters to reach a value, the client to close
+	DefaultSendTimeout   = 60 * time.Second // for one Send (or feedback read), retries included
+	pollEvery            = 5 * time.Millisecond
 )
 
 // defaultPayload is the payload of the scenarios' notifications unless a
@@ -287,19 +287,19 @@ func (w *world) settle(ctx context.Context) error {
 			w.async = nil
 		}
 		w.closed = true
-		cctx, cancel := ctxFor(ctx, waitTimeout)
+		cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 		err := w.client.Close(cctx)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("closing the client to settle the gateway: %w", err)
 		}
 	}
-	cctx, cancel := ctxFor(ctx, waitTimeout)
+	cctx, cancel := ctxFor(ctx, w.suite.settleTimeout())
 	defer cancel()
 	for i, s := range w.servers {
 		if !poll(cctx, func() bool { return s.Stats().ConnectionsOpen == 0 }) {
 			return fmt.Errorf("gateway %d still has %d open connection(s) %v after the client was closed",
-				i+1, s.Stats().ConnectionsOpen, waitTimeout)
+				i+1, s.Stats().ConnectionsOpen, w.suite.settleTimeout())
 		}
 	}
 	return nil
@@ -310,7 +310,7 @@ func (w *world) close(ctx context.Context) error {
 	var err error
 	if w.client != nil && !w.closed {
 		w.closed = true
-		cctx, cancel := ctxFor(context.WithoutCancel(ctx), waitTimeout)
+		cctx, cancel := ctxFor(context.WithoutCancel(ctx), w.suite.settleTimeout())
 		err = w.client.Close(cctx)
 		cancel()
 		if err != nil {
@@ -321,7 +321,7 @@ func (w *world) close(ctx context.Context) error {
 		// A send still running: it ends now that the client is closed.
 		select {
 		case <-w.async:
-		case <-time.After(waitTimeout):
+		case <-time.After(w.suite.settleTimeout()):
 		}
 	}
 	for _, s := range w.servers {

@@ -19,6 +19,7 @@ package mockapns
 //	POST   /api/v1/feedback           body: [{"token":"HEX","time":"RFC3339"}] → 200 {"queued","pending"}
 //	POST   /api/v1/reset              journal, faults, feedback queue, counters → 204
 //	GET/POST/DELETE /api/v1/keys, /api/v1/devices: see h2_auth_admin.go
+//	GET    /api/v1/openapi.json       this API as an OpenAPI 3 document (OpenAPI)
 //
 // Every answer with a body is application/json. Every error is
 // {"error":"message naming the problem"} with a 4xx/5xx status: 400 for a
@@ -65,11 +66,14 @@ const (
 	maxWaitTimeout = 10 * time.Minute
 )
 
-// Handler returns the admin API of the server (see the comment at the top
-// of admin.go): health, journal, counters, faults, feedback queue and
-// reset, as JSON. Serve it with an http.Server of your own, or
-// httptest.NewServer in tests. Each call returns a new, independent
-// handler over the same server state.
+// Handler returns the admin API of the server: health, journal, counters,
+// faults, feedback queue, provider-token keys, device state and reset, as
+// JSON. Every route, parameter and JSON shape is in the OpenAPI 3 document
+// that [OpenAPI] returns and the handler serves at GET
+// /api/v1/openapi.json, and in cmd/mockapns/README.md in this repository.
+// Serve it with an http.Server of your own, or httptest.NewServer in
+// tests. Each call returns a new, independent handler over the same server
+// state.
 func (s *Server) Handler() http.Handler {
 	a := &admin{s: s, mux: http.NewServeMux()}
 	for _, r := range []struct {
@@ -86,6 +90,7 @@ func (s *Server) Handler() http.Handler {
 		{"DELETE /api/v1/faults/{id}", a.removeFault},
 		{"POST /api/v1/feedback", a.queueFeedback},
 		{"POST /api/v1/reset", a.reset},
+		{"GET /api/v1/openapi.json", a.openAPI}, // openapi.go
 	} {
 		a.mux.Handle(r.pattern, a.adapt(r.h))
 	}

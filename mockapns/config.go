@@ -17,14 +17,23 @@ var ErrBadConfig = errors.New("mockapns: bad config")
 // length is 16 bits.
 const maxPayloadLimit = math.MaxUint16
 
-// Validate checks the Config's ranges: addresses (when given) of the form
-// HOST:PORT; JournalSize and ErrorLinger not negative; Limits.TokenLength
+// maxHTTP2Streams is the largest Config.HTTP2MaxStreams: no more streams
+// can be open than 31-bit client stream identifiers number.
+const maxHTTP2Streams = math.MaxInt32
+
+// Validate checks the Config's ranges: addresses (GatewayAddr,
+// FeedbackAddr, HTTP2Addr, when given) of the form HOST:PORT; JournalSize
+// and ErrorLinger not negative; HTTP2MaxStreams 0 (DefaultHTTP2MaxStreams)
+// to 2^31-1, the largest MAX_CONCURRENT_STREAMS a stream identifier
+// allows; Limits.TokenLength
 // 0 (Apple's 32), -1 (any up to wire.MaxTokenLength) or 1 to
 // wire.MaxTokenLength; Limits.MaxPayload 0 (Apple's 2048) to 65535; every
 // fault valid. The error names the field and wraps [ErrBadConfig] (and,
 // for a fault, [ErrBadFault] too).
 func (c Config) Validate() error {
-	for _, a := range []struct{ field, addr string }{{"GatewayAddr", c.GatewayAddr}, {"FeedbackAddr", c.FeedbackAddr}} {
+	for _, a := range []struct{ field, addr string }{
+		{"GatewayAddr", c.GatewayAddr}, {"FeedbackAddr", c.FeedbackAddr}, {"HTTP2Addr", c.HTTP2Addr},
+	} {
 		if a.addr == "" {
 			continue
 		}
@@ -37,6 +46,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: JournalSize %d is negative (0 means %d)", ErrBadConfig, c.JournalSize, DefaultJournalSize)
 	case c.ErrorLinger < 0:
 		return fmt.Errorf("%w: ErrorLinger %v is negative (0 means %v)", ErrBadConfig, c.ErrorLinger, defaultErrorLinger)
+	case c.HTTP2MaxStreams < 0 || int64(c.HTTP2MaxStreams) > maxHTTP2Streams:
+		return fmt.Errorf("%w: HTTP2MaxStreams %d: want 1 to %d, or 0 for %d", ErrBadConfig, c.HTTP2MaxStreams, maxHTTP2Streams, DefaultHTTP2MaxStreams)
 	case tl < -1 || tl > wire.MaxTokenLength:
 		return fmt.Errorf("%w: Limits.TokenLength %d: want 1 to %d, 0 for %d or -1 for any", ErrBadConfig, tl, wire.MaxTokenLength, wire.DefaultTokenLength)
 	case c.Limits.MaxPayload < 0 || c.Limits.MaxPayload > maxPayloadLimit:

@@ -74,7 +74,8 @@
 // an HTTP/2 reason), [Disconnect] (by notification or request, or after a
 // number of bytes) and [Delay] on either protocol; [Shutdown] (status 10
 // naming the last accepted notification) on the gateway; [GoAway],
-// [MaxStreams] and [RstStream] on HTTP/2 requests; [FeedbackCoalesce],
+// [MaxStreams] and [RstStream] on HTTP/2 requests; [IdleTimeout] on
+// idle HTTP/2 connections; [FeedbackCoalesce],
 // [FeedbackSplit] and [FeedbackCut] on the feedback service. A [Trigger]
 // selects the notifications that fire a fault (by token, every nth, with a
 // probability drawn from the seeded source of [Config.Seed], so runs

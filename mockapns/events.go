@@ -27,12 +27,19 @@ func (k ConnEventKind) String() string {
 // handshake, to Config.OnConn.
 type ConnEvent struct {
 	Kind    ConnEventKind
-	Service string // "gateway" or "feedback"
+	Service string // "gateway", "feedback" or "http2"
 	Conn    uint64 // connection number of the service, 1-based; 0 for a failed handshake
 	Remote  string // client address
 	// Reason says why a connection closed. Gateway: "client closed",
 	// "error response", "closed without a response" (command-0 error or a
 	// disconnect fault) or "server closed". Feedback: "served" or "fault".
+	// HTTP/2: "client closed" (the client ended the connection, or reading
+	// it failed), "goaway fault", "disconnect fault", "idle timeout" (an
+	// idle_timeout fault), "protocol error" (the client broke HTTP/2 and
+	// got a GOAWAY with an error code), "refused" (a certificate of the
+	// other environment), "write failed" (the client stopped reading or
+	// went away mid-write) or "server closed" (Close, Shutdown or
+	// CloseClientConnections); the first cause wins.
 	Reason string
 	Err    error // the handshake error, for ConnHandshakeFailed
 }

@@ -3,6 +3,7 @@ package mockapns
 import (
 	"io"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -100,3 +101,6 @@ func (s *Server) OnNotification(token []byte) FiredAction {
 
 // FaultsActive reports whether faults can fire on protocol p.
 func (s *Server) FaultsActive(p apns.Protocol) bool { return s.faults.activeFor(p) }
+
+// FaultActions lists the JSON action of every registered fault type.
+func FaultActions() []string { return slices.Clone(registry.actions) }

@@ -105,6 +105,7 @@ const (
 	hookRequest  hook = iota // each binary notification or HTTP/2 request
 	hookCut                  // the byte count of each connection read
 	hookFeedback             // each feedback connection
+	hookIdle                 // each HTTP/2 connection that stays idle
 )
 
 // protoSet is a set of protocols, a bit per apns.Protocol.
@@ -127,8 +128,9 @@ var bothProtocols = protos(apns.Binary, apns.HTTP2)
 type rule struct {
 	hook      hook
 	protocols protoSet
-	when      Trigger // hookRequest: the selectors (Times for every hook)
-	after     int64   // hookCut: the byte position of the cut
+	when      Trigger       // hookRequest: the selectors (Times for every hook)
+	after     int64         // hookCut: the byte position of the cut
+	idle      time.Duration // hookIdle: how long a connection may stay idle
 	// decides says that firing settles the outcome of the notification or
 	// request; side effects (delay, max_streams) do not, and later faults
 	// still fire with them.
@@ -373,6 +375,44 @@ func (fs *faultSet) cutAt(p apns.Protocol, before, now int64) (int64, bool) {
 		fs.recount()
 	}
 	return at, true
+}
+
+// idleAfter returns the shortest idle time after which an HTTP/2
+// connection must be closed, or 0 when no idle timeout can fire.
+func (fs *faultSet) idleAfter() time.Duration {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var d time.Duration
+	for _, f := range fs.list {
+		if f.rule.hook == hookIdle && !f.exhausted() && (d == 0 || f.rule.idle < d) {
+			d = f.rule.idle
+		}
+	}
+	return d
+}
+
+// idleFire fires, for a connection idle for idle, the first idle timeout
+// (of the shortest After) that it reached, and reports whether one fired.
+func (fs *faultSet) idleFire(idle time.Duration) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var first *installed
+	for _, f := range fs.list {
+		if f.rule.hook != hookIdle || f.exhausted() || f.rule.idle > idle {
+			continue
+		}
+		if first == nil || f.rule.idle < first.rule.idle {
+			first = f
+		}
+	}
+	if first == nil {
+		return false
+	}
+	first.fired++
+	if first.exhausted() {
+		fs.recount()
+	}
+	return true
 }
 
 // feedbackMode is how a feedback connection writes its tuples.

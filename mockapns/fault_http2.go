@@ -3,6 +3,7 @@ package mockapns
 import (
 	"encoding/json"
 	"math"
+	"time"
 
 	"github.com/apnskit/apnskit/apns"
 )
@@ -124,4 +125,43 @@ func (f *RstStream) check() error      { return checkTrigger(f.When, f.action(),
 func (f *RstStream) rule() rule {
 	return rule{hook: hookRequest, protocols: http2Only, when: f.When, decides: true,
 		fire: func(a *faultAction) { a.kind = actRstStream }}
+}
+
+// IdleTimeout ends HTTP/2 connections that stay idle (no stream open and
+// no frame read) for After: the connection gets a GOAWAY NO_ERROR naming
+// the last stream the client opened, with debug data
+// {"reason":"IdleTimeout"}, and closes. Times counts the connections
+// closed so (the zero Count: one). A connection is timed from the last
+// frame it read or the last of its streams answered, whichever is later;
+// a connection idle when the fault is added is timed from its next frame.
+// When several idle timeouts apply, the shortest closes the connection.
+//
+// JSON: "after" (required, a Go duration such as "2s"), "times" and
+// "protocol" (only "http2").
+type IdleTimeout struct {
+	After    time.Duration
+	Times    Count
+	Protocol apns.Protocol
+}
+
+func (f IdleTimeout) spec() faultSpec { return &f }
+func (*IdleTimeout) action() string   { return "idle_timeout" }
+func (f *IdleTimeout) fault() Fault   { return *f }
+
+func (f *IdleTimeout) members() []member {
+	return []member{durationMember("after", &f.After, true), timesMember(&f.Times), protocolMember(&f.Protocol)}
+}
+
+func (f *IdleTimeout) check() error {
+	if f.After <= 0 {
+		return specErr("after", "must be positive, got %q", f.After.String())
+	}
+	if err := checkTimes(f.Times); err != nil {
+		return err
+	}
+	return checkProtocol(f.Protocol, f.action(), http2Only)
+}
+
+func (f *IdleTimeout) rule() rule {
+	return rule{hook: hookIdle, protocols: http2Only, when: Trigger{Times: f.Times}, idle: f.After}
 }

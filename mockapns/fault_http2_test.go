@@ -40,6 +40,8 @@ var everyMember = map[string]struct {
 	"rst_stream": {`{"action":"rst_stream","token":"ab","nth":10,"probability":0.5,"times":2,"protocol":"http2"}`,
 		mockapns.RstStream{When: mockapns.Trigger{Token: apns.MustParseToken("ab"), Nth: 10, Probability: 0.5,
 			Times: mockapns.Times(2), Protocol: apns.HTTP2}}},
+	"idle_timeout": {`{"action":"idle_timeout","after":"2s","times":3,"protocol":"http2"}`,
+		mockapns.IdleTimeout{After: 2 * time.Second, Times: mockapns.Times(3), Protocol: apns.HTTP2}},
 	"feedback_coalesce": {`{"action":"feedback_coalesce","times":4}`, mockapns.FeedbackCoalesce{Times: mockapns.Times(4)}},
 	"feedback_split":    {`{"action":"feedback_split","times":0}`, mockapns.FeedbackSplit{Times: mockapns.Always}},
 	"feedback_cut":      {`{"action":"feedback_cut","after_bytes":45,"times":3}`, mockapns.FeedbackCut{AfterBytes: 45, Times: mockapns.Times(3)}},
@@ -68,6 +70,10 @@ var http2Examples = []struct {
 		mockapns.Delay{Duration: 2 * time.Second, When: mockapns.Trigger{Nth: 1, Protocol: apns.HTTP2}}},
 	{`{"action": "disconnect",  "nth": 50, "protocol": "http2"}`,
 		mockapns.Disconnect{When: mockapns.Trigger{Nth: 50, Protocol: apns.HTTP2}}},
+	{`{"action": "idle_timeout", "after": "2s", "protocol": "http2"}`,
+		mockapns.IdleTimeout{After: 2 * time.Second, Protocol: apns.HTTP2}},
+	{`{"action": "idle_timeout", "after": "500ms", "times": 0}`,
+		mockapns.IdleTimeout{After: 500 * time.Millisecond, Times: mockapns.Always}},
 }
 
 var _ = Describe("fault registry", func() {
@@ -145,6 +151,17 @@ var _ = Describe("fault registry", func() {
 		Entry("status on rst_stream", `{"action":"rst_stream","status":8}`, "status"),
 		Entry("rst_stream on binary", `{"action":"rst_stream","protocol":"binary"}`, "protocol"),
 		Entry("streams on goaway", `{"action":"goaway","reason":"Shutdown","streams":1}`, "streams"),
+		Entry("idle_timeout without after", `{"action":"idle_timeout","times":1}`, "after"),
+		Entry("idle_timeout after without unit", `{"action":"idle_timeout","after":"2"}`, "after"),
+		Entry("idle_timeout after as a number", `{"action":"idle_timeout","after":2}`, "after"),
+		Entry("zero idle_timeout after", `{"action":"idle_timeout","after":"0s"}`, "after"),
+		Entry("negative idle_timeout after", `{"action":"idle_timeout","after":"-1s"}`, "after"),
+		Entry("idle_timeout on binary", `{"action":"idle_timeout","after":"1s","protocol":"binary"}`, "protocol"),
+		Entry("nth on idle_timeout", `{"action":"idle_timeout","after":"1s","nth":2}`, "nth"),
+		Entry("token on idle_timeout", `{"action":"idle_timeout","after":"1s","token":"ab"}`, "token"),
+		Entry("probability on idle_timeout", `{"action":"idle_timeout","after":"1s","probability":0.5}`, "probability"),
+		Entry("after on delay", `{"action":"delay","delay":"1s","after":"1s"}`, "after"),
+		Entry("negative times on idle_timeout", `{"action":"idle_timeout","after":"1s","times":-1}`, "times"),
 	)
 
 	DescribeTable("AddFault and MarshalFault refuse invalid HTTP/2 values",
@@ -170,6 +187,10 @@ var _ = Describe("fault registry", func() {
 		Entry("negative restore_after", mockapns.MaxStreams{Streams: 1, RestoreAfter: -1}, "restore_after"),
 		Entry("rst_stream on binary", mockapns.RstStream{When: mockapns.Trigger{Protocol: apns.Binary}}, "protocol"),
 		Entry("negative times", mockapns.RstStream{When: mockapns.Trigger{Times: mockapns.Times(-1)}}, "times"),
+		Entry("idle_timeout without after", mockapns.IdleTimeout{}, "after"),
+		Entry("negative idle_timeout", mockapns.IdleTimeout{After: -time.Second}, "after"),
+		Entry("idle_timeout on binary", mockapns.IdleTimeout{After: time.Second, Protocol: apns.Binary}, "protocol"),
+		Entry("idle_timeout negative times", mockapns.IdleTimeout{After: time.Second, Times: mockapns.Times(-1)}, "times"),
 		Entry("a pointer", &mockapns.GoAway{Reason: apns.ReasonShutdown}, ""),
 	)
 

@@ -27,6 +27,7 @@ import (
 //	{"action": "goaway",      "nth": 500, "reason": "Shutdown"}
 //	{"action": "max_streams", "nth": 1, "streams": 1}
 //	{"action": "rst_stream",  "nth": 10}
+//	{"action": "idle_timeout", "after": "2s", "protocol": "http2"}
 //	{"action": "feedback_cut", "after_bytes": 45}
 //
 // Adding a fault type takes the type (a Fault with a spec method
@@ -43,6 +44,7 @@ var faultTypes = []faultSpec{
 	new(GoAway),
 	new(MaxStreams),
 	new(RstStream),
+	new(IdleTimeout),
 	new(FeedbackCoalesce),
 	new(FeedbackSplit),
 	new(FeedbackCut),

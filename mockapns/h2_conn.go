@@ -148,6 +148,9 @@ type h2Conn struct {
 	quit  chan struct{} // closed when the reader stops
 	wdone chan struct{} // closed when the writer returns
 	w     h2Writer
+
+	idler h2Idle        // armed while an idle_timeout fault can fire
+	why   atomic.Uint32 // an h2Why: why the connection closes
 }
 
 // h2Authenticator is the seam to a connection's authentication. authorize
@@ -217,7 +220,7 @@ func (c *h2Conn) maxStreams() uint32 {
 		return 1
 	}
 	if n := c.s.cfg.HTTP2MaxStreams; n > 0 {
-		return uint32(min(n, 1<<31-1))
+		return uint32(n) // Config.Validate bounds it to 2^31-1
 	}
 	return DefaultHTTP2MaxStreams
 }
@@ -264,6 +267,7 @@ func (c *h2Conn) run() {
 	switch {
 	case errors.As(err, &ce):
 		c.log.Info("mockapns http2 connection error", "code", ce.Code.String(), "detail", ce.Detail)
+		c.setWhy(whyProtocol)
 		c.send(h2Out{kind: outGoAway, val: c.lastID.Load(), code: ce.Code, debug: ce.Detail, closeAfter: true})
 		select {
 		case <-c.wdone:
@@ -272,6 +276,7 @@ func (c *h2Conn) run() {
 		}
 	case errors.As(err, &refusal):
 		c.log.Info("mockapns http2 connection refused", "reason", refusal.reason)
+		c.setWhy(whyRefused)
 		c.send(h2Out{kind: outGoAway, code: http2.ErrCodeNo, debug: string(appendReasonBody(nil, refusal.reason, 0)), closeAfter: true})
 		select {
 		case <-c.wdone:
@@ -286,6 +291,7 @@ func (c *h2Conn) run() {
 		c.log.Info("mockapns http2 read failed", "err", err)
 	}
 	c.delays.stop()
+	c.idler.stop()
 	close(c.quit)
 	<-c.wdone
 }
@@ -352,6 +358,7 @@ func (c *h2Conn) serve() error {
 		if c.cutting {
 			return errWriterDone
 		}
+		c.watchIdle()
 		if c.br.Buffered() == 0 {
 			// All that arrived is handled: what it caused goes out now.
 			c.send(h2Out{kind: outFlush})
@@ -804,6 +811,7 @@ func (c *h2Conn) finish(st *h2Stream, forced apns.Reason) {
 		c.log.Info("mockapns disconnect fault", "stream", st.id)
 		c.drop(st)
 		c.active.Add(-1)
+		c.setWhy(whyDisconnect)
 		c.cutting = true // the reader stops; the writer writes what is decided, then cuts
 		c.send(h2Out{kind: outCut})
 		return
@@ -905,6 +913,7 @@ func (c *h2Conn) faultGoAway(st *h2Stream, plan *h2Plan) {
 		last = plan.lastStreamID
 	}
 	c.log.Info("mockapns goaway fault", "stream", st.id, "last_stream_id", last, "reason", plan.reason)
+	c.setWhy(whyGoAway)
 	c.goAwayID.Store(last)
 	c.draining.Store(true)
 	c.send(h2Out{kind: outGoAway, val: last, code: http2.ErrCodeNo, debug: string(appendReasonBody(nil, plan.reason, 0)), flush: true})

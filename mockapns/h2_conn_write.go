@@ -127,6 +127,12 @@ func (w *h2Writer) run(first uint32) {
 		}
 	}
 	c.log.Info("mockapns http2 write failed", "err", err)
+	select {
+	case <-c.t.cut:
+		c.setWhy(whyServer) // the server cut the connection under the write
+	default:
+		c.setWhy(whyWrite)
+	}
 	_ = c.c.Close()
 }
 
@@ -158,7 +164,7 @@ func (w *h2Writer) handle(m *h2Out) (stop bool, err error) {
 		return false, w.response(m)
 	case outRST:
 		if m.final {
-			w.c.active.Add(-1)
+			w.c.streamDone()
 		}
 		return false, w.fr.WriteRSTStream(m.stream, m.code)
 	case outPingAck:
@@ -253,7 +259,7 @@ func (w *h2Writer) response(m *h2Out) error {
 	if m.final {
 		// Counted before the write: a client that sees the end of the
 		// stream may open another at once.
-		w.c.active.Add(-1)
+		w.c.streamDone()
 	}
 	hb := appendStatus(w.hb[:0], m.status)
 	if m.hasID {

@@ -155,4 +155,72 @@ var _ = Describe("HTTP/2 faults on the wire", func() {
 		Expect(r.resps).NotTo(HaveKey(uint32(5)))
 		Expect(srv.Notifications(mockapns.Filter{})).To(HaveLen(1))
 	})
+
+	Describe("idle_timeout", func() {
+		idleGoAway := func(last uint32) goAway {
+			return goAway{last: last, code: http2.ErrCodeNo, debug: `{"reason":"IdleTimeout"}`}
+		}
+		fired := func() []int {
+			var n []int
+			for _, f := range srv.Faults() {
+				n = append(n, f.Fired)
+			}
+			return n
+		}
+
+		It("ends an idle connection with GOAWAY NO_ERROR and {\"reason\":\"IdleTimeout\"}, then closes it", func() {
+			add(mockapns.IdleTimeout{After: 50 * time.Millisecond})
+			r := dialH2(srv, srv.HTTP2CertTLSConfig())
+			r.push(1, payload, request(h2Token)...)
+			Expect(r.wait(1)[0].status).To(Equal("200"))
+			Expect(r.readUntil(func() bool { return len(r.goaways) == 1 })).To(Succeed())
+			Expect(r.goaways[0]).To(Equal(idleGoAway(1)))
+			r.readToClose()
+			Expect(fired()).To(Equal([]int{1}))
+			Expect(srv.Stats().HTTP2.GoAways).To(Equal(uint64(1)))
+		})
+
+		It("ends a connection that never opened a stream, naming stream 0", func() {
+			add(mockapns.IdleTimeout{After: 20 * time.Millisecond})
+			r := dialH2(srv, srv.HTTP2CertTLSConfig())
+			Expect(r.readUntil(func() bool { return len(r.goaways) == 1 })).To(Succeed())
+			Expect(r.goaways[0]).To(Equal(idleGoAway(0)))
+			r.readToClose()
+		})
+
+		It("does not count a connection with a stream open as idle", func() {
+			add(mockapns.IdleTimeout{After: 20 * time.Millisecond})
+			add(mockapns.Delay{Duration: 300 * time.Millisecond, When: mockapns.Trigger{Nth: 1}})
+			r := dialH2(srv, srv.HTTP2CertTLSConfig())
+			r.push(1, payload, request(h2Token)...)
+			Expect(r.wait(1)[0].status).To(Equal("200"))
+			Expect(r.goaways).To(BeEmpty(), "GOAWAY while the delayed stream was open")
+			Expect(r.readUntil(func() bool { return len(r.goaways) == 1 })).To(Succeed())
+			Expect(r.goaways[0]).To(Equal(idleGoAway(1)))
+			r.readToClose()
+		})
+
+		It("counts each connection closed as one firing and stops once exhausted", func() {
+			add(mockapns.IdleTimeout{After: 20 * time.Millisecond, Times: mockapns.Times(2)})
+			for range 2 {
+				r := dialH2(srv, srv.HTTP2CertTLSConfig())
+				Expect(r.readUntil(func() bool { return len(r.goaways) == 1 })).To(Succeed())
+				Expect(r.goaways[0]).To(Equal(idleGoAway(0)))
+				r.readToClose()
+			}
+			Expect(fired()).To(Equal([]int{2}))
+			// A third connection is closed by a second fault only: the
+			// first, exhausted, does not fire on it.
+			r := dialH2(srv, srv.HTTP2CertTLSConfig())
+			r.push(1, payload, request(h2Token)...)
+			Expect(r.wait(1)[0].status).To(Equal("200"))
+			add(mockapns.IdleTimeout{After: 40 * time.Millisecond})
+			r.push(3, payload, request(h2Token)...) // a frame read: the new fault is watched
+			Expect(r.wait(3)[0].status).To(Equal("200"))
+			Expect(r.readUntil(func() bool { return len(r.goaways) == 1 })).To(Succeed())
+			Expect(r.goaways[0]).To(Equal(idleGoAway(3)))
+			r.readToClose()
+			Expect(fired()).To(Equal([]int{2, 1}))
+		})
+	})
 })

@@ -97,10 +97,15 @@ func (s *Server) h2Serve(t *tracked, tc net.Conn, peer *x509.Certificate, log *s
 	log.Debug("mockapns http2 connection open", "certificate", cert)
 	s.event(ConnEvent{Kind: ConnOpened, Service: "http2", Conn: num, Remote: remote})
 	c.run()
+	select {
+	case <-t.cut:
+		c.setWhy(whyServer) // unless a fault or the client ended it first
+	default:
+	}
 	s.h2Untrack(c)
 	s.h2ConnClosed()
 	_ = tc.Close()
-	s.event(ConnEvent{Kind: ConnClosed, Service: "http2", Conn: num, Remote: remote, Reason: "closed"})
+	s.event(ConnEvent{Kind: ConnClosed, Service: "http2", Conn: num, Remote: remote, Reason: h2Why(c.why.Load()).String()})
 }
 
 func (s *Server) h2Track(c *h2Conn) bool {
@@ -141,6 +146,7 @@ func (s *Server) h2List() []*h2Conn {
 // connection is gone).
 func (c *h2Conn) goAway(ctx context.Context, closing bool) <-chan struct{} {
 	written := make(chan struct{})
+	c.setWhy(whyServer)
 	last := c.lastID.Load()
 	c.goAwayID.Store(last)
 	c.draining.Store(true)

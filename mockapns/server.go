@@ -34,7 +34,7 @@ type Config struct {
 	HTTP2Addr string
 	// HTTP2MaxStreams is the MAX_CONCURRENT_STREAMS of HTTP/2 connections
 	// (of token connections once they posted a valid provider token); 0
-	// means DefaultHTTP2MaxStreams.
+	// means DefaultHTTP2MaxStreams; at most 2^31-1.
 	HTTP2MaxStreams int
 	// PKI holds the CA and the certificates both services present and
 	// trust; nil means a fresh certs.New(certs.Options{}).
@@ -265,7 +265,8 @@ func (s *Server) ClearNotifications() { s.journal.clear(false, nil) }
 // outcome (reject, shutdown, disconnect, goaway, rst_stream) fires, and
 // the later ones do not fire on that notification. Feedback faults apply
 // to the next feedback connections, the first that can still fire
-// deciding. With no fault installed for a protocol, its front end skips
+// deciding; idle timeouts to HTTP/2 connections that stay idle, the
+// shortest deciding. With no fault installed for a protocol, its front end skips
 // all this.
 func (s *Server) AddFault(f Fault) (int, error) { return s.faults.add(f) }
 
@@ -295,7 +296,7 @@ func (s *Server) Reset() {
 	s.resetH2Auth()
 }
 
-// CloseClientConnections cuts every open gateway and feedback connection
+// CloseClientConnections cuts every open gateway, feedback and HTTP/2 connection
 // now, without a word (TCP close), as a network failure would.
 func (s *Server) CloseClientConnections() {
 	s.mu.Lock()

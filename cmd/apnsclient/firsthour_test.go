@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -100,6 +101,47 @@ var _ = Describe("apnsclient against a server that refuses its certificate", fun
 		Entry("a certificate from another CA", otherCA),
 		Entry("an expired certificate", expired),
 	)
+
+	It("push exits 2 with one line naming the cause when the server gets no certificate", func(ctx SpecContext) {
+		// The server requires a certificate from a CA whose name the client
+		// certificate's issuer does not bear: the client offers none.
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		Expect(err).NotTo(HaveOccurred())
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "a CA no client certificate names"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		Expect(err).NotTo(HaveOccurred())
+		ca, err := x509.ParseCertificate(der)
+		Expect(err).NotTo(HaveOccurred())
+		pool := x509.NewCertPool()
+		pool.AddCert(ca)
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+			Certificates: []tls.Certificate{m.srv.PKI().Server.TLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(ln.Close)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_ = c.(*tls.Conn).Handshake()
+				_ = c.Close()
+			}
+		}()
+		args := append([]string{"push", "-addr", ln.Addr().String()}, m.conn...)
+		code, stdout, stderr := runCmd(ctx, "", append(args, "-token", devToken(1), "-alert", "hi")...)
+		Expect(code).To(Equal(2))
+		Expect(strings.Count(stderr, "\n")).To(Equal(1), stderr)
+		Expect(stderr).To(ContainSubstring("the server refused the client certificate"))
+		Expect(stderr).To(ContainSubstring("certificate required"))
+		s := parseSummary(stdout)
+		Expect(s.Sent).To(BeZero())
+		Expect(s.Uncertain).To(BeZero())
+	})
 
 	It("feedback exits 2 with one line naming the cause", func(ctx SpecContext) {
 		args := append([]string{"feedback", "-addr", m.srv.FeedbackAddr(), "-ca", filepath.Join(m.dir, "ca.pem")}, otherCA()...)

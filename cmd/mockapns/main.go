@@ -27,6 +27,7 @@
 //	-log-level LEVEL     debug, info, warn or error (default info)
 //	-log-format FORMAT   text or json (default text)
 //	-version             print the version and exit
+//	-exit-with-parent    also shut down when the parent process exits
 //
 // Flags of the HTTP/2 provider API:
 //

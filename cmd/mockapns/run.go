@@ -44,6 +44,8 @@ type options struct {
 	version     bool
 
 	h2 http2Options // flags_http2.go
+
+	parent parentOptions // parent.go
 }
 
 // errHelp means -h was asked for and the usage printed.
@@ -79,6 +81,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	defineHTTP2Flags(fs, &o.h2)
+	defineParentFlags(fs, &o.parent)
 	return fs
 }
 
@@ -149,24 +152,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := o.log.Logger(stderr)
+	ctx, stopWatch := o.parent.watch(ctx, log) // -exit-with-parent
+	defer stopWatch()
 
-	dir, err := filepath.Abs(o.certs)
+	dir, pki, err := loadPKI(o.certs, log)
 	if err != nil {
-		return fmt.Errorf("PKI folder %s: %w", o.certs, err)
+		return err
 	}
-	pki, created, err := certs.LoadOrCreate(dir, certs.Options{})
-	if errors.Is(err, certs.ErrIncomplete) { // the error names the folder and what it lacks
-		return fmt.Errorf("%w (remove the folder to have a new PKI generated there, or choose another with -certs)", err)
-	}
-	if err != nil {
-		return fmt.Errorf("PKI folder %s: %w", dir, err)
-	}
-	if created {
-		log.Info("PKI generated", "dir", dir)
-	} else {
-		log.Info("PKI loaded", "dir", dir)
-	}
-
 	cfg := mockapns.Config{
 		GatewayAddr:  o.gateway,
 		FeedbackAddr: o.feedback,
@@ -185,24 +177,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.Close()
 
-	ln, err := net.Listen("tcp", o.admin)
+	hs, adminAddr, served, err := serveAdmin(o.admin, srv, log)
 	if err != nil {
-		return fmt.Errorf("admin: %w", err)
+		return err
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 
 	log.Info("mockapns ready", "gateway", srv.GatewayAddr(), "feedback", srv.FeedbackAddr(),
-		"http2", srv.HTTP2Addr(), "admin", ln.Addr().String(), "certs", dir, "seed", srv.Seed(),
+		"http2", srv.HTTP2Addr(), "admin", adminAddr, "certs", dir, "seed", srv.Seed(),
 		"faults", len(o.faults), "journal_size", o.journalSize,
 		"environment", environmentName(srv.Environment()), "auth_keys", len(srv.AuthKeys()), "jwt_verify", o.h2.jwtVerify)
 	if _, err := fmt.Fprintf(stdout, "mockapns ready gateway=%s feedback=%s http2=%s admin=%s certs=%s\n",
-		srv.GatewayAddr(), srv.FeedbackAddr(), srv.HTTP2Addr(), ln.Addr(), dir); err != nil {
+		srv.GatewayAddr(), srv.FeedbackAddr(), srv.HTTP2Addr(), adminAddr, dir); err != nil {
 		log.Warn("cannot write the ready line", "error", err)
 	}
 
@@ -214,22 +199,65 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		runErr = fmt.Errorf("admin: %w", err)
 		log.Error("admin API stopped", "error", err)
 	}
-
-	// Gateway and feedback first: their listeners close, open connections
-	// get the grace period to finish, then the server closes, which also
-	// ends admin requests waiting for notifications. The admin API keeps
-	// answering meanwhile, then shuts down in turn.
-	shCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shCtx); err != nil {
-		log.Warn("connections cut at the end of the grace period", "error", err)
-	}
-	if err := hs.Shutdown(shCtx); err != nil {
-		log.Warn("admin requests cut at the end of the grace period", "error", err)
-		_ = hs.Close()
-	}
+	shutdown(srv, hs, log)
 	if runErr == nil {
 		log.Info("mockapns stopped")
 	}
 	return runErr
+}
+
+// loadPKI loads the PKI folder named by -certs, or generates one there,
+// and returns its absolute path.
+func loadPKI(certsDir string, log *slog.Logger) (string, *certs.PKI, error) {
+	dir, err := filepath.Abs(certsDir)
+	if err != nil {
+		return "", nil, fmt.Errorf("PKI folder %s: %w", certsDir, err)
+	}
+	pki, created, err := certs.LoadOrCreate(dir, certs.Options{})
+	if errors.Is(err, certs.ErrIncomplete) { // the error names the folder and what it lacks
+		return "", nil, fmt.Errorf("%w (remove the folder to have a new PKI generated there, or choose another with -certs)", err)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("PKI folder %s: %w", dir, err)
+	}
+	if created {
+		log.Info("PKI generated", "dir", dir)
+	} else {
+		log.Info("PKI loaded", "dir", dir)
+	}
+	return dir, pki, nil
+}
+
+// serveAdmin listens on addr and serves the admin API there. served
+// receives the error that ends serving.
+func serveAdmin(addr string, srv *mockapns.Server, log *slog.Logger) (hs *http.Server, listening string, served <-chan error, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("admin: %w", err)
+	}
+	hs = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- hs.Serve(ln) }()
+	return hs, ln.Addr().String(), ch, nil
+}
+
+// shutdown stops the services within shutdownGrace. Gateway, feedback and
+// HTTP/2 first: their listeners close, open connections get the grace
+// period to finish, then the server closes, which also ends admin requests
+// waiting for notifications. The admin API keeps answering meanwhile, then
+// shuts down in turn.
+func shutdown(srv *mockapns.Server, hs *http.Server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("connections cut at the end of the grace period", "error", err)
+	}
+	if err := hs.Shutdown(ctx); err != nil {
+		log.Warn("admin requests cut at the end of the grace period", "error", err)
+		_ = hs.Close()
+	}
 }

@@ -1,0 +1,118 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/mockapns"
+)
+
+// h2BenchStreams is how many requests each iteration of BenchmarkH2Send
+// sends, all of them in flight at once on one connection.
+const h2BenchStreams = 1000
+
+// BenchmarkH2Send pushes h2BenchStreams notifications per iteration into
+// the in-process mock over one HTTP/2 connection: "apnskit" with
+// HTTP2Client.Send, "x-net-stock" with golang.org/x/net/http2's stock
+// Transport (default settings) doing the same requests from as many
+// goroutines. The "conns" metric counts the connections each opened during
+// the timed loop.
+func BenchmarkH2Send(b *testing.B) {
+	srv := mockapns.NewServer(mockapns.Config{JournalSize: 10000})
+	b.Cleanup(srv.Close)
+	key := srv.PKI().AuthKey
+	p8, err := key.PrivatePEM()
+	if err != nil {
+		b.Fatal(err)
+	}
+	toks := tokens(1, h2BenchStreams)
+	payload := []byte(`{"aps":{"alert":"Hello"}}`)
+
+	b.Run("apnskit", func(b *testing.B) {
+		signer, err := client.NewTokenSigner(p8, key.KeyID, key.TeamID, client.TokenOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Signer: signer, RootCAs: srv.RootCAs(),
+			MaxInFlight: h2BenchStreams})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		m := &client.Message{Tokens: toks, Payload: payload, Topic: h2Topic, PushType: "alert"}
+		ctx := context.Background()
+		conns := srv.Stats().HTTP2.ConnectionsTotal
+		b.ReportAllocs()
+		start := time.Now()
+		for b.Loop() {
+			r, err := c.Send(ctx, m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r.Accepted != h2BenchStreams {
+				b.Fatalf("accepted %d of %d (failed %v, errors %v)", r.Accepted, h2BenchStreams, r.Failed, r.Errors)
+			}
+		}
+		b.ReportMetric(float64(b.N*h2BenchStreams)/time.Since(start).Seconds(), "notifs/s")
+		b.ReportMetric(float64(srv.Stats().HTTP2.ConnectionsTotal-conns), "conns")
+	})
+
+	b.Run("x-net-stock", func(b *testing.B) {
+		jwt, err := key.Token(time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		hc := srv.HTTP2Client()
+		defer hc.CloseIdleConnections()
+		push := func(tok string) error {
+			req, err := http.NewRequest(http.MethodPost, "https://"+srv.HTTP2Addr()+"/3/device/"+tok, bytes.NewReader(payload))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("authorization", "bearer "+jwt)
+			req.Header.Set("apns-topic", h2Topic)
+			req.Header.Set("apns-push-type", "alert")
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		}
+		if err := push(toks[0]); err != nil { // the first valid token opens the stream limit
+			b.Fatal(err)
+		}
+		conns := srv.Stats().HTTP2.ConnectionsTotal
+		b.ReportAllocs()
+		start := time.Now()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			errs := make(chan error, len(toks))
+			for _, t := range toks {
+				wg.Go(func() {
+					if err := push(t); err != nil {
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*h2BenchStreams)/time.Since(start).Seconds(), "notifs/s")
+		b.ReportMetric(float64(srv.Stats().HTTP2.ConnectionsTotal-conns), "conns")
+	})
+}

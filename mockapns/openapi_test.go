@@ -1,0 +1,142 @@
+package mockapns_test
+
+import (
+	"encoding/json"
+	"errors"
+	"go/ast"
+	"go/parser"
+	gotoken "go/token"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/apnskit/apnskit/mockapns"
+)
+
+// routePattern is a ServeMux pattern with a method: "GET /api/v1/stats".
+var routePattern = regexp.MustCompile(`^(GET|HEAD|POST|PUT|PATCH|DELETE) (/\S*)$`)
+
+// sourceRoutes returns every route pattern written in the package's
+// non-test Go files: the routes Handler registers.
+func sourceRoutes() []string {
+	GinkgoHelper()
+	files, err := filepath.Glob("*.go")
+	Expect(err).NotTo(HaveOccurred())
+	var out []string
+	fset := gotoken.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		Expect(err).NotTo(HaveOccurred())
+		ast.Inspect(file, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == gotoken.STRING {
+				if s, err := strconv.Unquote(lit.Value); err == nil && routePattern.MatchString(s) {
+					out = append(out, s)
+				}
+			}
+			return true
+		})
+	}
+	slices.Sort(out)
+	return out
+}
+
+type openAPIDoc struct {
+	OpenAPI string                                `json:"openapi"`
+	Paths   map[string]map[string]json.RawMessage `json:"paths"`
+}
+
+// documentedRoutes returns the operations of the document as patterns.
+func documentedRoutes(doc openAPIDoc) []string {
+	var out []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			out = append(out, strings.ToUpper(method)+" "+path)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+var _ = Describe("The admin API's OpenAPI document", func() {
+	var (
+		srv *mockapns.Server
+		api *httptest.Server
+		doc openAPIDoc
+	)
+	BeforeEach(func() {
+		srv = mockapns.NewServer(mockapns.Config{})
+		DeferCleanup(srv.Close)
+		api = httptest.NewServer(srv.Handler())
+		DeferCleanup(api.Close)
+		resp, err := http.Get(api.URL + "/api/v1/openapi.json")
+		Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(resp.Header.Get("Content-Type")).To(Equal("application/json"))
+		Expect(json.NewDecoder(resp.Body).Decode(&doc)).To(Succeed())
+		Expect(doc.OpenAPI).To(HavePrefix("3."))
+	})
+
+	It("documents exactly the routes the handler registers", func() {
+		routes := sourceRoutes()
+		Expect(routes).To(ContainElements("GET /healthz", "POST /api/v1/faults", "GET /api/v1/openapi.json"))
+		Expect(documentedRoutes(doc)).To(Equal(routes))
+	})
+
+	It("has every documented operation routed by the handler (neither 404 nor 405)", func() {
+		for _, route := range documentedRoutes(doc) {
+			method, path, _ := strings.Cut(route, " ")
+			path = regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(path, "00")
+			req, err := http.NewRequest(method, api.URL+path, strings.NewReader("{}"))
+			Expect(err).NotTo(HaveOccurred())
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Body.Close()).To(Succeed())
+			if strings.Contains(route, "{") {
+				// An unknown id or key is a 404 with a JSON body of the
+				// route's own; a 405 would mean the method is not served.
+				Expect(resp.StatusCode).NotTo(Equal(http.StatusMethodNotAllowed), route)
+				continue
+			}
+			Expect(resp.StatusCode).NotTo(BeElementOf(http.StatusNotFound, http.StatusMethodNotAllowed), route)
+		}
+	})
+
+	It("lists every fault action the fault JSON takes", func() {
+		var full struct {
+			Components struct {
+				Schemas struct {
+					Fault struct {
+						Properties struct {
+							Action struct {
+								Enum []string `json:"enum"`
+							} `json:"action"`
+						} `json:"properties"`
+					} `json:"Fault"`
+				} `json:"schemas"`
+			} `json:"components"`
+		}
+		Expect(json.Unmarshal(mockapns.OpenAPI(), &full)).To(Succeed())
+		actions := full.Components.Schemas.Fault.Properties.Action.Enum
+		Expect(actions).To(ConsistOf(mockapns.FaultActions()), "the document's actions and the fault registry's")
+		for _, a := range actions {
+			_, err := mockapns.ParseFault([]byte(`{"action":"` + a + `","no_such_member":1}`))
+			var se *mockapns.FaultSpecError
+			Expect(errors.As(err, &se)).To(BeTrue(), a)
+			Expect(se.Field).NotTo(Equal("action"), "action %q is unknown to ParseFault", a)
+		}
+	})
+})
