@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"errors"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -127,4 +128,30 @@ var _ = Describe("HTTP2Client retries", func() {
 		acc, _ := e.h2Counts()
 		Expect(acc).To(Equal(ones(toks)))
 	})
+})
+
+var _ = Describe("HTTP2Client against a server that answers GOAWAY in a loop", func() {
+	It("gives every token back to retry, with typed errors, within RequestTimeout", func(ctx SpecContext) {
+		e := newH2Env(client.HTTP2Config{Retry: fastRetry, RequestTimeout: 1500 * time.Millisecond}, mockapns.Config{})
+		_, err := e.srv.AddFault(mockapns.GoAway{Reason: apns.ReasonShutdown, When: mockapns.Trigger{Times: mockapns.Always}})
+		Expect(err).NotTo(HaveOccurred())
+		toks := tokens(1, 5)
+		r, err := e.c.Send(ctx, &client.Message{Tokens: toks, Alert: "x", Topic: h2Topic})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Accepted).To(BeZero())
+		Expect(r.Failed).To(BeEmpty())
+		Expect(r.Errors).To(HaveLen(5))
+		for _, err := range r.Errors {
+			var re *client.RequestError
+			Expect(errors.As(err, &re)).To(BeTrue(), "%v", err)
+			// x/net/http2 re-sends GOAWAY-refused requests itself, with
+			// its own back-off, until the request's deadline.
+			Expect(err).To(MatchError(client.ErrRequestTimeout))
+		}
+		Expect(r.Retry()).NotTo(BeNil())
+		Expect(r.Retry().Tokens).To(Equal(toks))
+		acc, _ := e.h2Counts()
+		Expect(acc).To(BeEmpty())
+		Expect(e.srv.Stats().HTTP2.GoAways).To(BeNumerically(">=", 2))
+	}, SpecTimeout(30*time.Second))
 })
