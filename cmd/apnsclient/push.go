@@ -41,6 +41,43 @@ func (o *pushOptions) message() (*client.Message, error) {
 	return m, nil
 }
 
+// pushSetup is what both ways of pushing start from: whether progress is
+// shown, stderr (errw) and the log writer beside the progress line (logw),
+// the endpoint and the session.
+type pushSetup struct {
+	progress bool
+	errw     *syncWriter
+	logw     io.Writer
+	ep       *endpoint
+	sess     *client.Session
+}
+
+// pushSession opens the endpoint and the session of a push. On failure it
+// returns nil and the exit status, the error already reported.
+func (e *env) pushSession(o *pushOptions) (*pushSetup, int) {
+	s := &pushSetup{progress: o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)}
+	s.errw = &syncWriter{w: e.stderr}
+	s.logw = s.errw
+	if s.progress {
+		s.logw = lineClearer{s.errw}
+	}
+	ep, err := o.conn.endpoint(s.logw)
+	if err != nil {
+		return nil, e.fail("push", err)
+	}
+	ep.cfg.PoolSize = o.parallel
+	ep.cfg.ErrorWait = o.errorWait
+	sess, err := client.NewSession(ep.cfg)
+	if errors.Is(err, client.ErrBadConfig) {
+		return nil, e.usageFail("push", usagef("%w", err))
+	}
+	if err != nil {
+		return nil, e.fail("push", err)
+	}
+	s.ep, s.sess = ep, sess
+	return s, 0
+}
+
 // push sends the notification to every token and prints the summary.
 func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 	tmpl, err := o.message()
@@ -52,25 +89,11 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 	if err != nil {
 		return e.usageFail("push", usagef("%v", err))
 	}
-	showProgress := o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)
-	errw := &syncWriter{w: e.stderr}
-	var logw io.Writer = errw
-	if showProgress {
-		logw = lineClearer{errw}
+	out, code := e.pushSession(o)
+	if out == nil {
+		return code
 	}
-	ep, err := o.conn.endpoint(logw)
-	if err != nil {
-		return e.fail("push", err)
-	}
-	ep.cfg.PoolSize = o.parallel
-	ep.cfg.ErrorWait = o.errorWait
-	sess, err := client.NewSession(ep.cfg)
-	if errors.Is(err, client.ErrBadConfig) {
-		return e.usageFail("push", usagef("%w", err))
-	}
-	if err != nil {
-		return e.fail("push", err)
-	}
+	showProgress, errw, logw, ep, sess := out.progress, out.errw, out.logw, out.ep, out.sess
 
 	p := &pusher{
 		send:        sendWith(sess, ep, tmpl),

@@ -168,25 +168,11 @@ func (e *env) pushStream(ctx context.Context, o *pushOptions) int {
 	if err != nil {
 		return e.fail("push", err)
 	}
-	showProgress := o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)
-	errw := &syncWriter{w: e.stderr}
-	var logw io.Writer = errw
-	if showProgress {
-		logw = lineClearer{errw}
+	out, code := e.pushSession(o)
+	if out == nil {
+		return code
 	}
-	ep, err := o.conn.endpoint(logw)
-	if err != nil {
-		return e.fail("push", err)
-	}
-	ep.cfg.PoolSize = o.parallel
-	ep.cfg.ErrorWait = o.errorWait
-	sess, err := client.NewSession(ep.cfg)
-	if errors.Is(err, client.ErrBadConfig) {
-		return e.usageFail("push", usagef("%w", err))
-	}
-	if err != nil {
-		return e.fail("push", err)
-	}
+	showProgress, errw, logw, ep, sess := out.progress, out.errw, out.logw, out.ep, out.sess
 	var c counters
 	tally := &streamTally{c: &c, maxAttempts: o.maxAttempts}
 	logf := func(format string, args ...any) {
