@@ -3,7 +3,10 @@ package client_test
 import (
 	"context"
 	"encoding/hex"
+	"net"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/apnskit/apnskit/client"
@@ -99,40 +102,91 @@ var _ = Describe("Late error responses on connections closed while idle", func()
 	})
 })
 
+// blockedWriter is a net.Conn that reports whether a Write is in progress,
+// so that a spec can cancel exactly while a write is blocked.
+type blockedWriter struct {
+	net.Conn
+	mu      sync.Mutex
+	writing bool
+	writes  int
+	written int64
+}
+
+func (w *blockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.writing, w.writes = true, w.writes+1
+	w.mu.Unlock()
+	n, err := w.Conn.Write(p)
+	w.mu.Lock()
+	w.writing, w.written = false, w.written+int64(n)
+	w.mu.Unlock()
+	return n, err
+}
+
+// state returns whether a Write is in progress, how many were started and
+// how many bytes were written by those that returned.
+func (w *blockedWriter) state() (bool, int, int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writing, w.writes, w.written
+}
+
 var _ = Describe("Closing a connection whose write was interrupted", func() {
 	It("does not wait to send close_notify into a full socket buffer", func(ctx SpecContext) {
-		// A ctx ending during a blocked write breaks the connection. Should
-		// it end before the connection is up or before the first write
-		// (preparing 100,000 tokens is slow under -race) or between two
-		// writes instead, the connection stays
-		// healthy and Shutdown rightly retires it gracefully, waiting for a
-		// stalled gateway: such an attempt is repeated.
-		for attempt := 1; ; attempt++ {
-			Expect(attempt).To(BeNumerically("<=", 5), "no Send was stopped inside a write")
-			e := newEnv(client.Config{}, mockapns.Config{})
-			_, err := e.srv.AddFault(mockapns.Delay{Duration: time.Minute, When: mockapns.Trigger{Nth: 1}})
-			Expect(err).NotTo(HaveOccurred())
-			// Go gives a close_notify 5s to be written: far more than this budget.
-			budget, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			sctx, scancel := context.WithTimeout(budget, 300*time.Millisecond)
-			defer scancel()
-			r, err := e.sess.Send(sctx, e.addr, e.cert, &client.Message{Tokens: tokens(1, 100_000), Alert: "x"})
-			if err != nil { // the dial did not make it in time on a loaded machine
-				Expect(err).To(MatchError(client.ErrConnect))
-				continue
+		conns := make(chan *blockedWriter, 1)
+		e := newEnv(client.Config{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			nc, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
 			}
-			Expect(r.Errors).To(ContainElement(MatchError(context.DeadlineExceeded)))
-			if len(r.Uncertain) == 0 { // stopped before the first write or between two
-				_ = e.sess.Shutdown(budget) // nil, or the ctx error if the gateway stalled
-				Expect(e.sess.Stats().Open).To(BeZero())
-				continue
+			w := &blockedWriter{Conn: nc}
+			select {
+			case conns <- w:
+			default:
 			}
-			Expect(r.Errors).To(ContainElement(MatchError(client.ErrConnectionLost)))
-			Expect(e.sess.Shutdown(budget)).To(Succeed())
-			Expect(budget.Err()).NotTo(HaveOccurred(), "Send and Shutdown outlasted the budget")
-			Expect(e.sess.Stats().Open).To(BeZero())
-			return
+			return w, nil
+		}}, mockapns.Config{})
+		_, err := e.srv.AddFault(mockapns.Delay{Duration: time.Minute, When: mockapns.Trigger{Nth: 1}})
+		Expect(err).NotTo(HaveOccurred())
+
+		// ~40 MB of frames: far more than loopback socket buffers hold, so
+		// with the gateway stalled a write must block.
+		sctx, scancel := context.WithCancel(ctx)
+		defer scancel()
+		type sent struct {
+			r   *client.Result
+			err error
 		}
+		done := make(chan sent, 1)
+		go func() {
+			r, err := e.sess.Send(sctx, e.addr, e.cert, &client.Message{Tokens: tokens(1, 20_000), Alert: strings.Repeat("x", 1900)})
+			done <- sent{r, err}
+		}()
+		var w *blockedWriter
+		Eventually(conns).WithContext(ctx).Should(Receive(&w))
+		// Blocked: a Write in progress that is still the same one a
+		// moment later, after more than the socket buffers were offered.
+		lastWrites := -1
+		Eventually(func() bool {
+			writing, writes, written := w.state()
+			blocked := writing && writes == lastWrites && written > 1<<20
+			lastWrites = writes
+			return blocked
+		}).WithContext(ctx).WithPolling(50 * time.Millisecond).WithTimeout(30 * time.Second).Should(BeTrue())
+
+		// Go gives a close_notify 5s to be written: far more than this budget.
+		budget, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		scancel()
+		var s sent
+		Eventually(done).WithContext(budget).Should(Receive(&s))
+		Expect(s.err).NotTo(HaveOccurred())
+		Expect(s.r.Errors).To(ContainElement(MatchError(context.Canceled)))
+		Expect(s.r.Errors).To(ContainElement(MatchError(client.ErrConnectionLost)))
+		Expect(s.r.Uncertain).NotTo(BeEmpty(), "the cut write's notifications are uncertain")
+		Expect(e.sess.Shutdown(budget)).To(Succeed())
+		Expect(budget.Err()).NotTo(HaveOccurred(), "Send and Shutdown outlasted the budget")
+		Expect(e.sess.Stats().Open).To(BeZero())
 	}, SpecTimeout(time.Minute))
 })
