@@ -19,8 +19,8 @@ import (
 const h2BenchStreams = 1000
 
 // BenchmarkH2Send pushes h2BenchStreams notifications per iteration into
-// the in-process mock over one HTTP/2 connection: "apnskit" with
-// HTTP2Client.Send, "x-net-stock" with golang.org/x/net/http2's stock
+// the in-process mock: "apnskit-1conn" and "apnskit-4conn" with
+// HTTP2Client.Send on one and up to four connections, "x-net-stock" with golang.org/x/net/http2's stock
 // Transport (default settings) doing the same requests from as many
 // goroutines. The "conns" metric counts the connections each opened during
 // the timed loop.
@@ -35,34 +35,36 @@ func BenchmarkH2Send(b *testing.B) {
 	toks := tokens(1, h2BenchStreams)
 	payload := []byte(`{"aps":{"alert":"Hello"}}`)
 
-	b.Run("apnskit", func(b *testing.B) {
-		signer, err := client.NewTokenSigner(p8, key.KeyID, key.TeamID, client.TokenOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Signer: signer, RootCAs: srv.RootCAs(),
-			MaxInFlight: h2BenchStreams})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		m := &client.Message{Tokens: toks, Payload: payload, Topic: h2Topic, PushType: "alert"}
-		ctx := context.Background()
-		conns := srv.Stats().HTTP2.ConnectionsTotal
-		b.ReportAllocs()
-		start := time.Now()
-		for b.Loop() {
-			r, err := c.Send(ctx, m)
+	for _, n := range []int{1, 4} {
+		b.Run(fmt.Sprintf("apnskit-%dconn", n), func(b *testing.B) {
+			signer, err := client.NewTokenSigner(p8, key.KeyID, key.TeamID, client.TokenOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if r.Accepted != h2BenchStreams {
-				b.Fatalf("accepted %d of %d (failed %v, errors %v)", r.Accepted, h2BenchStreams, r.Failed, r.Errors)
+			c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Signer: signer, RootCAs: srv.RootCAs(),
+				MaxInFlight: h2BenchStreams, Connections: n})
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-		b.ReportMetric(float64(b.N*h2BenchStreams)/time.Since(start).Seconds(), "notifs/s")
-		b.ReportMetric(float64(srv.Stats().HTTP2.ConnectionsTotal-conns), "conns")
-	})
+			defer c.Close()
+			m := &client.Message{Tokens: toks, Payload: payload, Topic: h2Topic, PushType: "alert"}
+			ctx := context.Background()
+			conns := srv.Stats().HTTP2.ConnectionsTotal
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				r, err := c.Send(ctx, m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.Accepted != h2BenchStreams {
+					b.Fatalf("accepted %d of %d (failed %v, errors %v)", r.Accepted, h2BenchStreams, r.Failed, r.Errors)
+				}
+			}
+			b.ReportMetric(float64(b.N*h2BenchStreams)/time.Since(start).Seconds(), "notifs/s")
+			b.ReportMetric(float64(srv.Stats().HTTP2.ConnectionsTotal-conns), "conns")
+		})
+	}
 
 	b.Run("x-net-stock", func(b *testing.B) {
 		jwt, err := key.Token(time.Now())

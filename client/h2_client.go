@@ -10,8 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // HTTP2Config configures an [HTTP2Client]. Exactly one of Signer and
@@ -36,6 +34,10 @@ type HTTP2Config struct {
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
+	// Connections is how many HTTP/2 connections the client may open to
+	// the address; 0 means DefaultConnections. They are dialed as the load
+	// needs them: one more whenever a request finds none of them idle.
+	Connections int
 	// MaxInFlight bounds the requests in flight at once across every Send
 	// of the client; 0 means DefaultMaxInFlight. Below it, the server's
 	// MAX_CONCURRENT_STREAMS holds requests back: they wait for a free
@@ -48,6 +50,10 @@ type HTTP2Config struct {
 	// IdleTimeout is how long a connection may receive nothing before the
 	// client sends a PING to check it; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// PingTimeout is how long that PING may go unanswered before the
+	// connection is given up (its requests fail with ErrConnectionLost);
+	// 0 means DefaultPingTimeout.
+	PingTimeout time.Duration
 
 	// Retry says which refusals are sent again, how often and after which
 	// pause.
@@ -81,15 +87,15 @@ type HTTP2Retry struct {
 
 // Defaults of HTTP2Config.
 const (
-	DefaultMaxInFlight     = 1000
-	DefaultRequestTimeout  = 30 * time.Second
-	DefaultIdleTimeout     = 60 * time.Second
-	DefaultHTTP2Attempts   = 3
-	DefaultRetryBaseDelay  = time.Second
-	DefaultRetryMaxDelay   = time.Minute
-	defaultPingTimeout     = 15 * time.Second
-	maxResponseBody        = 4096
-	maxDrainedSuccessBytes = 1024
+	DefaultConnections    = 1
+	DefaultMaxInFlight    = 1000
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultIdleTimeout    = 60 * time.Second
+	DefaultHTTP2Attempts  = 3
+	DefaultRetryBaseDelay = time.Second
+	DefaultRetryMaxDelay  = time.Minute
+	DefaultPingTimeout    = 15 * time.Second
+	maxResponseBody       = 4096
 )
 
 // withDefaults validates cfg and fills in the defaults.
@@ -99,13 +105,15 @@ func (cfg HTTP2Config) withDefaults() (HTTP2Config, error) {
 		return cfg, fmt.Errorf("%w: HTTP2Config needs Signer or Certificate", ErrBadConfig)
 	case cfg.Signer != nil && cfg.Certificate != nil:
 		return cfg, fmt.Errorf("%w: HTTP2Config takes Signer or Certificate, not both", ErrBadConfig)
+	case cfg.Connections < 0:
+		return cfg, fmt.Errorf("%w: Connections is negative (%d)", ErrBadConfig, cfg.Connections)
 	case cfg.MaxInFlight < 0:
 		return cfg, fmt.Errorf("%w: MaxInFlight is negative (%d)", ErrBadConfig, cfg.MaxInFlight)
 	case cfg.Retry.MaxAttempts < 0:
 		return cfg, fmt.Errorf("%w: Retry.MaxAttempts is negative (%d)", ErrBadConfig, cfg.Retry.MaxAttempts)
 	}
 	for name, d := range map[string]time.Duration{
-		"ConnectTimeout": cfg.ConnectTimeout, "RequestTimeout": cfg.RequestTimeout, "IdleTimeout": cfg.IdleTimeout,
+		"ConnectTimeout": cfg.ConnectTimeout, "RequestTimeout": cfg.RequestTimeout, "IdleTimeout": cfg.IdleTimeout, "PingTimeout": cfg.PingTimeout,
 		"Retry.BaseDelay": cfg.Retry.BaseDelay, "Retry.MaxDelay": cfg.Retry.MaxDelay,
 	} {
 		if d < 0 {
@@ -120,10 +128,14 @@ func (cfg HTTP2Config) withDefaults() (HTTP2Config, error) {
 	def(&cfg.ConnectTimeout, DefaultConnectTimeout)
 	def(&cfg.RequestTimeout, DefaultRequestTimeout)
 	def(&cfg.IdleTimeout, DefaultIdleTimeout)
+	def(&cfg.PingTimeout, DefaultPingTimeout)
 	def(&cfg.Retry.BaseDelay, DefaultRetryBaseDelay)
 	def(&cfg.Retry.MaxDelay, DefaultRetryMaxDelay)
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.Connections == 0 {
+		cfg.Connections = DefaultConnections
 	}
 	if cfg.Retry.MaxAttempts == 0 {
 		cfg.Retry.MaxAttempts = DefaultHTTP2Attempts
@@ -148,19 +160,22 @@ func (cfg HTTP2Config) withDefaults() (HTTP2Config, error) {
 // the [apns.Reason] (unknown reasons kept as they came) or a
 // [*ResponseError] for an answer that cannot be read.
 //
-// The connection machinery is golang.org/x/net/http2's Transport, kept to
-// one connection whose stream limit it honours strictly
-// (StrictMaxConcurrentStreams), with PING health checks after IdleTimeout
-// of silence. It re-sends on a new connection, by itself, the requests a
-// GOAWAY refused (streams above the GOAWAY's last stream ID), so those
-// are never lost and never reach the server twice.
+// Requests go over up to Connections HTTP/2 connections, each honouring
+// the server's MAX_CONCURRENT_STREAMS as it changes (a single stream
+// before the first valid provider token, a limit that falls and
+// recovers), with a PING after IdleTimeout of silence and the connection
+// given up when the PING gets no answer. Requests a GOAWAY refused
+// (streams above its last stream ID) and streams reset with
+// REFUSED_STREAM were not processed: they are re-sent on another
+// connection, never lost and never delivered twice. A GOAWAY whose reason
+// is not one to retry (BadCertificateEnvironment, ...) ends them with a
+// [*GoAwayError] instead.
 //
 // An HTTP2Client is safe for concurrent use; Close it when done.
 type HTTP2Client struct {
 	addr  string
-	base  string // "https://host:port/3/device/"
 	cfg   HTTP2Config
-	tr    *http2.Transport
+	tls   *tls.Config
 	pool  *h2Pool
 	sem   chan struct{}
 	jrand func(n int64) int64
@@ -185,27 +200,18 @@ func NewHTTP2Client(addr string, cfg HTTP2Config) (*HTTP2Client, error) {
 	if cfg.Certificate != nil {
 		tc.Certificates = []tls.Certificate{cfg.Certificate.TLSCertificate()}
 	}
-	c := &HTTP2Client{addr: a, base: "https://" + a + "/3/device/", cfg: cfg, sem: make(chan struct{}, cfg.MaxInFlight), jrand: rand.Int64N}
-	c.tr = &http2.Transport{
-		TLSClientConfig:            tc,
-		StrictMaxConcurrentStreams: true,
-		ReadIdleTimeout:            cfg.IdleTimeout,
-		PingTimeout:                defaultPingTimeout,
-	}
-	c.pool = &h2Pool{c: c}
-	c.tr.ConnPool = c.pool
+	c := &HTTP2Client{addr: a, cfg: cfg, tls: tc, sem: make(chan struct{}, cfg.MaxInFlight), jrand: rand.Int64N}
+	c.pool = newH2Pool(c, a, cfg.Connections)
 	return c, nil
 }
 
 // dialTLS opens one TLS connection offering h2, within ConnectTimeout.
-func (c *HTTP2Client) dialTLS(ctx context.Context, network, addr string, tc *tls.Config) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-	defer cancel()
+func (c *HTTP2Client) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
 	raw, err := c.cfg.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, addr, err)
 	}
-	conn := tls.Client(raw, tc)
+	conn := tls.Client(raw, c.tls.Clone())
 	if err := conn.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("%w: %s: TLS: %w", ErrConnect, addr, err)
@@ -221,8 +227,13 @@ func (c *HTTP2Client) dialTLS(ctx context.Context, network, addr string, tc *tls
 // Addr is the address the client sends to.
 func (c *HTTP2Client) Addr() string { return c.addr }
 
-// Close closes the connection; requests in flight fail.
-func (c *HTTP2Client) Close() error { return c.pool.close() }
+// Close closes the connections and waits for their goroutines; requests
+// in flight fail with ErrClosed.
+func (c *HTTP2Client) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
+	defer cancel()
+	return c.pool.close(ctx)
+}
 
 // backoff is the pause before attempt n+1 (n ≥ 1): BaseDelay·2^(n-1),
 // capped at MaxDelay, drawn between half and all of it.

@@ -1,17 +1,15 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
-	"sync"
 	"time"
+
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/apnskit/apnskit/apns"
 )
@@ -68,7 +66,7 @@ func (e *RequestError) Unwrap() error { return e.Err }
 // h2Prepared is what every request of a message shares.
 type h2Prepared struct {
 	payload []byte
-	header  http.Header // apns-* headers without authorization
+	header  []hpack.HeaderField // apns-* headers and content-type, without authorization
 	tokens  []apns.Token
 }
 
@@ -88,7 +86,7 @@ func (c *HTTP2Client) prepare(m *Message) (*h2Prepared, Message, error) {
 	if err != nil {
 		return nil, base, err
 	}
-	p := &h2Prepared{payload: payload, header: http.Header{}, tokens: make([]apns.Token, len(m.Tokens))}
+	p := &h2Prepared{payload: payload, tokens: make([]apns.Token, len(m.Tokens))}
 	for i, s := range m.Tokens {
 		t, err := apns.ParseToken(s)
 		if err != nil {
@@ -98,7 +96,7 @@ func (c *HTTP2Client) prepare(m *Message) (*h2Prepared, Message, error) {
 	}
 	set := func(k, v string) {
 		if v != "" {
-			p.header[k] = []string{v}
+			p.header = append(p.header, hpack.HeaderField{Name: k, Value: v})
 		}
 	}
 	set("apns-push-type", m.PushType)
@@ -118,7 +116,7 @@ func (c *HTTP2Client) prepare(m *Message) (*h2Prepared, Message, error) {
 			base.Expiry = ExpireAt(time.Unix(int64(e), 0).UTC())
 		}
 	}
-	p.header["content-type"] = []string{"application/json"}
+	set("content-type", "application/json")
 	return p, base, nil
 }
 
@@ -150,61 +148,178 @@ func (c *HTTP2Client) Send(ctx context.Context, m *Message) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	outs := make([]h2Outcome, len(p.tokens))
-	var wg sync.WaitGroup
-	for i := range p.tokens {
-		select {
-		case c.sem <- struct{}{}:
-		case <-ctx.Done():
-			for j := i; j < len(outs); j++ {
-				outs[j].err = &RequestError{Token: m.Tokens[j], Err: ctx.Err()}
-			}
-			wg.Wait()
-			return c.result(m, base, outs), nil
-		}
-		wg.Go(func() {
-			defer func() { <-c.sem }()
-			outs[i] = c.sendToken(ctx, p, m.Tokens[i], p.tokens[i])
-		})
-	}
-	wg.Wait()
-	return c.result(m, base, outs), nil
+	s := &h2Send{c: c, p: p, m: m, outs: make([]h2Outcome, len(p.tokens)), reqs: make([]h2Request, len(p.tokens)),
+		done: make(chan *h2Request, len(p.tokens)), retry: make(chan int, len(p.tokens)),
+		state: make([]h2TokenState, len(p.tokens))}
+	s.run(ctx)
+	return c.result(m, base, s.outs), nil
 }
 
-// sendToken runs the attempts for one token.
-func (c *HTTP2Client) sendToken(ctx context.Context, p *h2Prepared, given string, tok apns.Token) h2Outcome {
-	var out h2Outcome
-	for attempt := 1; ; attempt++ {
-		var jwt string
-		resp, o, wrote, err := c.roundTrip(ctx, p, tok, &jwt)
-		out.sent = out.sent || wrote
+// h2Send is one Send in progress. Its requests go to the pool without a
+// goroutine each: the pool answers on done, and the loop in run decides,
+// one answer at a time, what comes next.
+type h2Send struct {
+	c     *HTTP2Client
+	p     *h2Prepared
+	m     *Message
+	outs  []h2Outcome
+	reqs  []h2Request
+	done  chan *h2Request
+	retry chan int // tokens whose back-off ended
+
+	next    int // the next token to start
+	open    int // tokens started and not final (each holds a slot of c.sem)
+	state   []h2TokenState
+	backing map[int]*time.Timer
+}
+
+// h2TokenState is where a token of a Send is.
+type h2TokenState uint8
+
+const (
+	h2NotStarted h2TokenState = iota
+	h2InFlight
+	h2BackingOff
+	h2Final
+)
+
+// run sends every token and returns when each has its final outcome, or
+// ctx ended.
+func (s *h2Send) run(ctx context.Context) {
+	for s.next < len(s.reqs) || s.open > 0 {
+		var sem chan struct{}
+		if s.next < len(s.reqs) {
+			sem = s.c.sem
+		}
+		select {
+		case sem <- struct{}{}:
+			s.open++
+			i := s.next
+			s.next++
+			s.attempt(i)
+		case r := <-s.done:
+			s.answer(r)
+		case i := <-s.retry:
+			if s.state[i] == h2BackingOff {
+				delete(s.backing, i)
+				s.outs[i].failure = nil
+				s.attempt(i)
+			}
+		case <-ctx.Done():
+			s.abandon(ctx.Err())
+			return
+		}
+	}
+}
+
+// attempt submits the next request for token i.
+func (s *h2Send) attempt(i int) {
+	r := &s.reqs[i]
+	if r.done == nil {
+		*r = h2Request{path: "/3/device/" + s.p.tokens[i].String(), header: s.p.header, body: s.p.payload, done: s.done, idx: i}
+	}
+	r.attempts++
+	s.state[i] = h2InFlight
+	if signer := s.c.cfg.Signer; signer != nil {
+		jwt, err := signer.Token()
 		if err != nil {
-			out.err = &RequestError{Token: given, Err: err}
-			out.uncertain = wrote
-			return out
+			s.final(i, h2Outcome{err: &RequestError{Token: s.m.Tokens[i], Err: err}, sent: s.outs[i].sent})
+			return
 		}
-		resp.Token, resp.Attempts = given, attempt
-		out.resp = resp
-		if o == nil {
-			return out
+		if jwt != r.jwt {
+			r.jwt, r.auth = jwt, "bearer "+jwt
 		}
-		f := Failure{Token: given, Outcome: o, HTTPStatus: resp.HTTPStatus, APNsID: resp.APNsID, UniqueID: resp.UniqueID}
-		if r, ok := o.(timedReason); ok {
-			f.Outcome, f.Timestamp = r.Reason, r.at
+	}
+	s.c.pool.start(r)
+}
+
+// final records token i's outcome and frees its slot.
+func (s *h2Send) final(i int, o h2Outcome) {
+	s.outs[i] = o
+	s.state[i] = h2Final
+	s.open--
+	<-s.c.sem
+}
+
+// answer handles the end of one request: the outcome, or the next
+// attempt after a back-off.
+func (s *h2Send) answer(r *h2Request) {
+	i, given := r.idx, s.m.Tokens[r.idx]
+	out := s.outs[i]
+	wrote := r.wrote.Load()
+	out.sent = out.sent || wrote
+	if r.err != nil {
+		out.err = &RequestError{Token: given, Err: r.err}
+		out.uncertain = wrote
+		s.final(i, out)
+		return
+	}
+	resp := &Response{Token: given, HTTPStatus: r.status, APNsID: r.apnsID, UniqueID: r.uniqueID, Attempts: r.attempts}
+	out.resp = resp
+	var o apns.Outcome
+	switch {
+	case r.status == http.StatusOK:
+		s.final(i, out)
+		return
+	case r.bodyCut:
+		o = &ResponseError{HTTPStatus: r.status, Err: errors.New("truncated body: stream reset by the server")}
+	default:
+		o = parseResponse(r.status, r.respBody)
+	}
+	f := Failure{Token: given, Outcome: o, HTTPStatus: resp.HTTPStatus, APNsID: resp.APNsID, UniqueID: resp.UniqueID}
+	if tr, ok := o.(timedReason); ok {
+		f.Outcome, f.Timestamp = tr.Reason, tr.at
+	}
+	out.failure = &f
+	if f.Outcome == apns.ReasonExpiredProviderToken && s.c.cfg.Signer != nil {
+		s.c.cfg.Signer.renew(r.jwt)
+	}
+	if o.Disposition() != apns.Retry || r.attempts >= s.c.cfg.Retry.MaxAttempts {
+		s.final(i, out)
+		return
+	}
+	s.outs[i] = out // the refusal stands if ctx ends during the back-off
+	s.state[i] = h2BackingOff
+	if s.backing == nil {
+		s.backing = map[int]*time.Timer{}
+	}
+	s.backing[i] = time.AfterFunc(s.c.backoff(r.attempts), func() { s.retry <- i })
+}
+
+// abandon ends every open token when ctx ended: requests in flight are
+// withdrawn (the error, uncertain once written), answers that arrived
+// meanwhile still count, a token in back-off keeps its last refusal, and
+// tokens not started get the error too.
+func (s *h2Send) abandon(err error) {
+	for i := range s.next {
+		if s.state[i] == h2InFlight {
+			s.reqs[i].cancel()
 		}
-		out.failure = &f
-		if f.Outcome == apns.ReasonExpiredProviderToken && c.cfg.Signer != nil {
-			c.cfg.Signer.renew(jwt)
+	}
+drain:
+	for {
+		select {
+		case r := <-s.done:
+			if s.state[r.idx] == h2InFlight {
+				s.answer(r)
+			}
+		default:
+			break drain
 		}
-		if o.Disposition() != apns.Retry || attempt >= c.cfg.Retry.MaxAttempts {
-			return out
+	}
+	for i := range s.next {
+		switch s.state[i] {
+		case h2BackingOff:
+			s.backing[i].Stop()
+			s.final(i, s.outs[i])
+		case h2InFlight:
+			o := s.outs[i]
+			w := s.reqs[i].wrote.Load()
+			s.final(i, h2Outcome{err: &RequestError{Token: s.m.Tokens[i], Err: err}, uncertain: w, sent: o.sent || w})
 		}
-		if err := sleep(ctx, c.backoff(attempt)); err != nil {
-			// The refusal stands as the outcome; the caller's ctx ended
-			// before the next attempt.
-			return out
-		}
-		out.failure = nil
+	}
+	for i := s.next; i < len(s.outs); i++ {
+		s.outs[i].err = &RequestError{Token: s.m.Tokens[i], Err: err}
 	}
 }
 
@@ -212,69 +327,6 @@ func (c *HTTP2Client) sendToken(ctx context.Context, p *h2Prepared, given string
 type timedReason struct {
 	apns.Reason
 	at time.Time
-}
-
-// roundTrip makes one request, storing the provider token it carried in
-// *jwtUsed. It returns the response, the refusal (nil when accepted),
-// whether the request was written, or the error of a request that got no
-// response.
-func (c *HTTP2Client) roundTrip(ctx context.Context, p *h2Prepared, tok apns.Token, jwtUsed *string) (*Response, apns.Outcome, bool, error) {
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	var wrote bool
-	var mu sync.Mutex
-	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{WroteHeaders: func() {
-		mu.Lock()
-		wrote = true
-		mu.Unlock()
-	}})
-	wasWritten := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return wrote
-	}
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.base+tok.String(), bytes.NewReader(p.payload))
-	if err != nil {
-		return nil, nil, false, err
-	}
-	for k, v := range p.header {
-		req.Header[k] = v
-	}
-	if c.cfg.Signer != nil {
-		jwt, err := c.cfg.Signer.Token()
-		if err != nil {
-			return nil, nil, false, err
-		}
-		req.Header["authorization"] = []string{"bearer " + jwt}
-		*jwtUsed = jwt
-	}
-	res, err := c.tr.RoundTrip(req)
-	if err != nil {
-		return nil, nil, wasWritten(), c.requestErr(ctx, rctx, err)
-	}
-	defer res.Body.Close()
-	resp := &Response{HTTPStatus: res.StatusCode, APNsID: res.Header.Get("apns-id"), UniqueID: res.Header.Get("apns-unique-id")}
-	if res.StatusCode == http.StatusOK {
-		_, _ = io.CopyN(io.Discard, res.Body, maxDrainedSuccessBytes)
-		return resp, nil, true, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBody+1))
-	if err != nil {
-		if rctx.Err() != nil {
-			return nil, nil, true, c.requestErr(ctx, rctx, err)
-		}
-		return resp, &ResponseError{HTTPStatus: res.StatusCode, Err: fmt.Errorf("truncated body: %w", err)}, true, nil
-	}
-	return resp, parseResponse(res.StatusCode, body), true, nil
-}
-
-// requestErr wraps the error of a request whose per-request deadline
-// passed with ErrRequestTimeout; the caller's own ctx ending is kept as is.
-func (c *HTTP2Client) requestErr(ctx, rctx context.Context, err error) error {
-	if ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w after %v: %w", ErrRequestTimeout, c.cfg.RequestTimeout, err)
-	}
-	return err
 }
 
 // parseResponse reads the body of a refusal: {"reason": "...",
