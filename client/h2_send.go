@@ -249,6 +249,9 @@ func (s *h2Send) answer(r *h2Request) {
 	wrote := r.wrote.Load()
 	out.sent = out.sent || wrote
 	if r.err != nil {
+		// An earlier attempt's refusal was not the final answer: the
+		// token has none, and goes back to the caller to retry.
+		out.resp = nil
 		out.err = &RequestError{Token: given, Err: r.err}
 		out.uncertain = wrote
 		s.final(i, out)
