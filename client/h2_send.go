@@ -179,6 +179,9 @@ func (c *HTTP2Client) sendToken(ctx context.Context, p *h2Prepared, given string
 		resp, o, wrote, err := c.roundTrip(ctx, p, tok, &jwt)
 		out.sent = out.sent || wrote
 		if err != nil {
+			// An earlier attempt's refusal was not the final answer: the
+			// token has none, and goes back to the caller to retry.
+			out.resp = nil
 			out.err = &RequestError{Token: given, Err: err}
 			out.uncertain = wrote
 			return out
