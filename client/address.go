@@ -6,12 +6,16 @@ import (
 	"strconv"
 )
 
-// Names of Apple's endpoints, accepted wherever an address is.
+// Names of Apple's endpoints, accepted wherever an address is: the binary
+// gateway and feedback service, and the HTTP/2 provider API
+// ([NewHTTP2Client]).
 const (
 	PushSandbox        = "push_sandbox"        // gateway.sandbox.push.apple.com:2195
 	PushProduction     = "push_production"     // gateway.push.apple.com:2195
 	FeedbackSandbox    = "feedback_sandbox"    // feedback.sandbox.push.apple.com:2196
 	FeedbackProduction = "feedback_production" // feedback.push.apple.com:2196
+	APISandbox         = "api_sandbox"         // api.sandbox.push.apple.com:443 (HTTP/2)
+	APIProduction      = "api_production"      // api.push.apple.com:443 (HTTP/2)
 )
 
 var namedAddresses = map[string]string{
@@ -19,6 +23,8 @@ var namedAddresses = map[string]string{
 	PushProduction:     "gateway.push.apple.com:2195",
 	FeedbackSandbox:    "feedback.sandbox.push.apple.com:2196",
 	FeedbackProduction: "feedback.push.apple.com:2196",
+	APISandbox:         "api.sandbox.push.apple.com:443",
+	APIProduction:      "api.push.apple.com:443",
 }
 
 // ResolveAddress turns one of the names above into Apple's host:port, and

@@ -159,6 +159,8 @@ var _ = Describe("ResolveAddress", func() {
 		Entry("push_production", client.PushProduction, "gateway.push.apple.com:2195"),
 		Entry("feedback_sandbox", client.FeedbackSandbox, "feedback.sandbox.push.apple.com:2196"),
 		Entry("feedback_production", client.FeedbackProduction, "feedback.push.apple.com:2196"),
+		Entry("api_sandbox", client.APISandbox, "api.sandbox.push.apple.com:443"),
+		Entry("api_production", client.APIProduction, "api.push.apple.com:443"),
 		Entry("host:port", "127.0.0.1:2195", "127.0.0.1:2195"),
 		Entry("IPv6", "[::1]:1", "[::1]:1"),
 	)

@@ -181,8 +181,9 @@ type HTTP2Client struct {
 	jrand func(n int64) int64
 }
 
-// NewHTTP2Client returns a client for addr (host:port; the mock's
-// HTTP2Addr, or api.push.apple.com:443 and api.sandbox.push.apple.com:443).
+// NewHTTP2Client returns a client for addr: host:port (the mock's
+// HTTP2Addr), or APISandbox and APIProduction for Apple's
+// api.sandbox.push.apple.com:443 and api.push.apple.com:443.
 // Errors wrap ErrBadAddress or ErrBadConfig.
 func NewHTTP2Client(addr string, cfg HTTP2Config) (*HTTP2Client, error) {
 	a, err := ResolveAddress(addr)

@@ -68,6 +68,24 @@ var _ = Describe("HTTP2Client retries", func() {
 		Expect(ref).To(Equal(map[string]int{toks[0]: 4}))
 	})
 
+	It("gives back to retry, not as accepted, a token whose retry got no response", func(ctx SpecContext) {
+		e := newH2Env(client.HTTP2Config{Retry: fastRetry}, mockapns.Config{})
+		toks := tokens(1, 1)
+		t := apns.MustParseToken(toks[0])
+		_, err := e.srv.AddFault(mockapns.Reject{Reason: apns.ReasonTooManyRequests, When: mockapns.Trigger{Token: t}})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = e.srv.AddFault(mockapns.Disconnect{When: mockapns.Trigger{Token: t, Nth: 2, Protocol: apns.HTTP2}})
+		Expect(err).NotTo(HaveOccurred())
+		r, err := e.c.Send(ctx, &client.Message{Tokens: toks, Alert: "x", Topic: h2Topic})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Accepted).To(BeZero())
+		Expect(r.Failed).To(BeEmpty())
+		Expect(r.Responses).To(BeEmpty(), "the 429 was not the token's final answer")
+		Expect(r.Errors).To(HaveLen(1))
+		Expect(r.Retry()).NotTo(BeNil())
+		Expect(r.Retry().Tokens).To(Equal(toks))
+	})
+
 	DescribeTable("never retries what Apple says never to retry",
 		func(ctx SpecContext, reason apns.Reason) {
 			e := newH2Env(client.HTTP2Config{Retry: fastRetry}, mockapns.Config{})

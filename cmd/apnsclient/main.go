@@ -80,11 +80,7 @@ func (e *env) run(ctx context.Context, args []string) int {
 		if o.confirm != confirmBatch {
 			return e.pushStream(ctx, o)
 		}
-		tokens, err := e.loadTokens(o)
-		if err != nil {
-			return e.fail(cmd, err)
-		}
-		return e.push(ctx, o, tokens)
+		return e.push(ctx, o)
 	case "feedback":
 		o, err := parseFeedback(rest, e.getenv)
 		if err != nil {

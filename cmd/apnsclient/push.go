@@ -78,16 +78,21 @@ func (e *env) pushSession(o *pushOptions) (*pushSetup, int) {
 	return s, 0
 }
 
-// push sends the notification to every token and prints the summary.
-func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
+// push sends the notification to every token, batch by batch, and prints
+// the summary.
+func (e *env) push(ctx context.Context, o *pushOptions) int {
 	tmpl, err := o.message()
 	if err == nil {
 		check := *tmpl
-		check.Tokens = tokens[:1]
+		check.Tokens = []string{"00"}
 		err = check.Validate()
 	}
 	if err != nil {
 		return e.usageFail("push", usagef("%v", err))
+	}
+	src, err := e.tokenSource(o)
+	if err != nil {
+		return e.fail("push", err)
 	}
 	out, code := e.pushSession(o)
 	if out == nil {
@@ -110,10 +115,10 @@ func (e *env) push(ctx context.Context, o *pushOptions, tokens []string) int {
 		tick := time.NewTicker(progressInterval)
 		defer tick.Stop()
 		bar = startProgress(errw, tick.C, func() string {
-			return progressLine(&p.c, len(tokens), time.Since(start))
+			return progressLine(&p.c, src.total, time.Since(start))
 		})
 	}
-	err = p.run(ctx, tokens)
+	err = p.runScan(ctx, src.scan)
 	err = followLate(ctx, p, sess, ep, tmpl, o.maxAttempts, err)
 	s := p.summary()
 	s.finish(time.Since(start))

@@ -71,38 +71,83 @@ func (p *pusher) push(ctx context.Context, tokens []string) (summary, error) {
 // run sends tokens and returns the error that stopped it early, if any: a
 // connection error, or errInterrupted when ctx was cancelled.
 func (p *pusher) run(ctx context.Context, tokens []string) error {
-	batches := split(tokens, p.batch)
-	p.total = len(tokens)
-	p.failed = make([][]failure, len(batches))
+	return p.runScan(ctx, func(each func(string) error) error {
+		for _, t := range tokens {
+			if err := each(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
+// errStopped ends the scan of a token list once the push has stopped.
+var errStopped = errors.New("push stopped")
+
+// runScan sends the tokens scan hands over (a tokenSource's scan), cut
+// into batches as they are read, so that memory holds only the batches in
+// flight, never the list. It returns the error that stopped it early, if
+// any: a connection error, the scan's own error, or errInterrupted when
+// ctx was cancelled.
+func (p *pusher) runScan(ctx context.Context, scan func(each func(string) error) error) error {
+	type work struct {
+		index  int
+		tokens []string
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	next := make(chan int)
+	next := make(chan work)
 	var wg sync.WaitGroup
-	for range min(p.parallel, len(batches)) {
+	for range max(p.parallel, 1) {
 		wg.Go(func() {
-			for i := range next {
-				if err := p.runQueue(ctx, i, []job{{tokens: batches[i]}}, true); err != nil {
+			for w := range next {
+				if err := p.runQueue(ctx, w.index, []job{{tokens: w.tokens}}, true); err != nil {
 					cancel(err)
 				}
 			}
 		})
 	}
-	started := 0
-feed:
-	for ; started < len(batches); started++ {
-		select {
-		case next <- started:
-		case <-ctx.Done():
-			break feed
+	batch := make([]string, 0, min(p.batch, 1024))
+	flush := func() error {
+		w := work{index: p.addBatch(len(batch)), tokens: batch}
+		batch = make([]string, 0, cap(batch))
+		if ctx.Err() != nil {
+			p.settle(w.index, len(w.tokens), nil)
+			return errStopped
 		}
+		select {
+		case next <- w:
+			return nil
+		case <-ctx.Done():
+			p.settle(w.index, len(w.tokens), nil)
+			return errStopped
+		}
+	}
+	err := scan(func(t string) error {
+		batch = append(batch, t)
+		if len(batch) < p.batch {
+			return nil
+		}
+		return flush()
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil && !errors.Is(err, errStopped) {
+		cancel(err)
 	}
 	close(next)
 	wg.Wait()
-	for _, b := range batches[started:] {
-		p.unsettle += len(b)
-	}
 	return stopCause(ctx)
+}
+
+// addBatch files a batch of n tokens just read and returns its index.
+func (p *pusher) addBatch(n int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total += n
+	p.failed = append(p.failed, nil)
+	return len(p.failed) - 1
 }
 
 // late takes in what a send reported after run had ended (error responses
@@ -111,8 +156,7 @@ feed:
 func (p *pusher) late(ctx context.Context, r round, stop error) error {
 	p.record(r, false, 0)
 	p.c.failed.Add(int64(len(r.failed)))
-	index := len(p.failed)
-	p.failed = append(p.failed, nil)
+	index := p.addBatch(0)
 	p.settle(index, 0, r.failed)
 	if stop != nil {
 		p.settle(index, tokenCount(r.retry), nil)
@@ -264,17 +308,4 @@ func (p *pusher) logf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.log, "apnsclient push: "+format+"\n", args...)
-}
-
-// split cuts tokens into batches of at most n.
-func split(tokens []string, n int) [][]string {
-	var out [][]string
-	for len(tokens) > n {
-		out = append(out, tokens[:n:n])
-		tokens = tokens[n:]
-	}
-	if len(tokens) > 0 {
-		out = append(out, tokens)
-	}
-	return out
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/apnskit/apnskit/apns"
@@ -123,21 +122,4 @@ func abbreviate(s string) string {
 		return s
 	}
 	return s[:max] + "..."
-}
-
-// loadTokens returns the tokens of -token, or reads the list -tokens names
-// ("-" is stdin).
-func (e *env) loadTokens(o *pushOptions) ([]string, error) {
-	if o.tokensFile == "" {
-		return o.tokens, nil
-	}
-	if o.tokensFile == "-" {
-		return readTokens(e.stdin, "stdin")
-	}
-	f, err := os.Open(o.tokensFile)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readTokens(f, o.tokensFile)
 }

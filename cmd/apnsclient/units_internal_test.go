@@ -424,6 +424,47 @@ var _ = Describe("pusher", func() {
 		Expect(s).To(Equal(summary{Sent: 2, Accepted: 2}))
 	})
 
+	It("reads the list as it sends, and stops reading when the push stops", func() {
+		t := toks(20)
+		read := 0
+		sc.rounds = append(sc.rounds, func(tokens []string) (round, error) { return round{}, errNoRoute })
+		err := p.runScan(context.Background(), func(each func(string) error) error {
+			for _, tk := range t {
+				read++
+				if err := each(tk); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		Expect(err).To(MatchError(errNoRoute))
+		Expect(sc.calls).To(Equal([][]string{t[:4]}))
+		// The first batch is handed over, the second waits for a sender
+		// and is dropped when the push stops; nothing after it is read.
+		Expect(read).To(BeNumerically("<=", 12))
+		Expect(p.summary()).To(Equal(summary{}))
+	})
+
+	It("stops with the error of the list", func() {
+		errRead := errors.New("read error")
+		sent := make(chan struct{})
+		sc.rounds = append(sc.rounds, func(tokens []string) (round, error) {
+			close(sent)
+			return round{sent: len(tokens)}, nil
+		})
+		err := p.runScan(context.Background(), func(each func(string) error) error {
+			for _, tk := range toks(5) {
+				if err := each(tk); err != nil {
+					return err
+				}
+			}
+			<-sent
+			return errRead
+		})
+		Expect(err).To(MatchError(errRead))
+		Expect(p.summary().Accepted).To(Equal(4)) // the first batch, sent before the error
+	})
+
 	It("runs batches in parallel and lists failures in the list's order", func() {
 		t := toks(1000)
 		bad := map[string]bool{t[5]: true, t[517]: true, t[998]: true}
