@@ -283,9 +283,16 @@ func (ch *chunk) full() bool { return len(ch.tokens) >= chunkItems || ch.bytes >
 // (ErrBadConfig); connections are opened when the first notifications
 // are pushed. Close it before Shutdown.
 func (s *Session) Stream(addr string, cert *Certificate, content *Message, opt StreamOptions) (*Stream, error) {
-	a, err := ResolveAddress(addr)
+	a, proto, err := s.endpoint(addr)
 	if err != nil {
 		return nil, err
+	}
+	if proto == apns.HTTP2 {
+		c, err := s.http2Client(a, cert)
+		if err != nil {
+			return nil, err
+		}
+		return c.Stream(content, opt)
 	}
 	if cert == nil {
 		return nil, ErrNoCertificate
