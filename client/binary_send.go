@@ -6,12 +6,22 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/apnskit/apnskit/apns"
 )
 
 // Send writes one notification per token of m to the gateway at addr (a
 // name such as PushSandbox or host:port), authenticated with cert, on a
 // pooled connection, then waits up to Config.ErrorWait for an error
 // response and returns what it knows (see Result for the rules).
+//
+// An HTTP/2 address (APISandbox, APIProduction, https://HOST[:PORT], or
+// any address with Config.Protocol apns.HTTP2) is sent to with the
+// session's [HTTP2Client] for that address and credentials, opened on
+// first use: cert authenticates it, or, when cert is nil,
+// Config.HTTP2.Signer's provider tokens. The Result has the same shape
+// (see [HTTP2Client.Send]), so Rounds and SendAll follow its retries as
+// they do the binary protocol's.
 //
 // The error is non-nil only when nothing was sent: invalid message
 // (ErrNoTokens, ErrBadToken, ErrBadPayload, ErrConflictingFields,
@@ -32,9 +42,19 @@ import (
 // writing. If the server closes it just as the batch starts, the batch is
 // not lost: its tokens come back in Retry (written ones also in Uncertain).
 func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *Message) (*Result, error) {
-	a, err := ResolveAddress(addr)
+	a, proto, err := s.endpoint(addr)
 	if err != nil {
 		return nil, err
+	}
+	if proto == apns.HTTP2 {
+		if m == nil {
+			return nil, ErrNoTokens
+		}
+		c, err := s.http2Client(a, cert)
+		if err != nil {
+			return nil, err
+		}
+		return c.Send(ctx, m)
 	}
 	if cert == nil {
 		return nil, ErrNoCertificate

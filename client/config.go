@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/apnskit/apnskit/apns"
 )
 
 // Config configures a Session. The zero value is usable: every field states
@@ -88,6 +90,18 @@ type Config struct {
 	// Logger receives debug and warning events (connections opened and
 	// closed, error responses); nil means discard.
 	Logger *slog.Logger
+
+	// Protocol, when set, is the protocol of every address given to Send
+	// and Stream. Zero chooses by the address: APISandbox, APIProduction
+	// and https://HOST[:PORT] addresses are HTTP/2, the others binary.
+	Protocol apns.Protocol
+	// HTTP2 configures the HTTP/2 client the session opens for each HTTP/2
+	// address and credentials (see [HTTP2Client]): a certificate given to
+	// Send or Stream authenticates its connections, and without one
+	// HTTP2.Signer's provider tokens do. Its RootCAs, ServerName,
+	// DialContext, ConnectTimeout and Logger default to the fields above;
+	// its Certificate is ignored.
+	HTTP2 HTTP2Config
 }
 
 // Defaults of Config.
@@ -122,6 +136,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.History == 0 {
 		cfg.History = DefaultHistory
+	}
+	if cfg.Protocol != 0 && cfg.Protocol != apns.Binary && cfg.Protocol != apns.HTTP2 {
+		return cfg, fmt.Errorf("%w: Protocol %v", ErrBadConfig, cfg.Protocol)
 	}
 	if cfg.PoolSize < 0 {
 		return cfg, fmt.Errorf("%w: PoolSize is negative (%d)", ErrBadConfig, cfg.PoolSize)

@@ -1,6 +1,18 @@
-// Package client sends push notifications over Apple's binary provider API
-// (command 2 frames on persistent TLS connections) and reads the feedback
-// service.
+// Package client sends push notifications over Apple's HTTP/2 provider
+// API and its legacy binary provider API (command 2 frames on persistent
+// TLS connections), and reads the binary API's feedback service.
+//
+// # One way of sending, two protocols
+//
+// A [Message] is the same for both protocols, and so are the answers: a
+// [Result] of Send (accepted, [Failure]s with an [apns.Outcome], what to
+// retry), the [Rounds] and [Session.SendAll] loops over it, and the
+// [Stream] with one [Delivery] per notification. The address chooses the
+// protocol: [APISandbox], [APIProduction] and https://HOST[:PORT] are
+// HTTP/2 (or every address, with Config.Protocol), the rest binary. For
+// HTTP/2 a Session opens an [HTTP2Client] per address and credentials
+// (the certificate given, or Config.HTTP2.Signer's provider tokens);
+// an HTTP2Client can also be used on its own.
 //
 // # Flow
 //

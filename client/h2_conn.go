@@ -49,6 +49,12 @@ type h2Request struct {
 	idx, attempts int    // Send's bookkeeping
 	jwt           string // the provider token it carried
 
+	// A Stream's bookkeeping.
+	token     string
+	tag       any
+	lost      int  // attempts in a row that got no response
+	uncertain bool // an attempt without response had been written
+
 	status   int
 	apnsID   string
 	uniqueID string

@@ -39,3 +39,30 @@ func ExampleHTTP2Client_Send() {
 	// accepted 1 jwts minted 1
 	// failed 0002 410 apns: Unregistered (410) 2026-11-30T08:00:00Z
 }
+
+// One Session for both protocols: an https:// address (or APISandbox,
+// APIProduction) goes over HTTP/2, here with provider tokens, through the
+// same Stream as the binary gateway.
+func ExampleSession_Stream_http2() {
+	srv := mockapns.NewServer(mockapns.Config{})
+	defer srv.Close()
+	key := srv.PKI().AuthKey
+	signer := must(client.NewTokenSigner(must(key.PrivatePEM()), key.KeyID, key.TeamID, client.TokenOptions{}))
+	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs(), HTTP2: client.HTTP2Config{Signer: signer}}))
+	defer sess.Shutdown(context.Background())
+
+	delivered := 0
+	st := must(sess.Stream("https://"+srv.HTTP2Addr(), nil, &client.Message{Alert: "Hello", Topic: "com.example.apnskit"},
+		client.StreamOptions{OnOutcome: func(d client.Delivery) {
+			if d.Kind == client.Delivered {
+				delivered++
+			}
+		}}))
+	for i := 1; i <= 100; i++ {
+		must(0, st.Push(context.Background(), exampleToken(i), nil))
+	}
+	must(0, st.Close(context.Background()))
+	fmt.Println("delivered", delivered, "over", srv.Notifications(mockapns.Filter{})[0].Protocol)
+	// Output:
+	// delivered 100 over http2
+}

@@ -220,17 +220,27 @@ func (s *h2Send) attempt(i int) {
 	}
 	r.attempts++
 	s.state[i] = h2InFlight
-	if signer := s.c.cfg.Signer; signer != nil {
-		jwt, err := signer.Token()
-		if err != nil {
-			s.final(i, h2Outcome{err: &RequestError{Token: s.m.Tokens[i], Err: err}, sent: s.outs[i].sent})
-			return
-		}
-		if jwt != r.jwt {
-			r.jwt, r.auth = jwt, "bearer "+jwt
-		}
+	if err := s.c.authorize(r); err != nil {
+		s.final(i, h2Outcome{err: &RequestError{Token: s.m.Tokens[i], Err: err}, sent: s.outs[i].sent})
+		return
 	}
 	s.c.pool.start(r)
+}
+
+// authorize gives r the signer's current provider token (token auth).
+func (c *HTTP2Client) authorize(r *h2Request) error {
+	signer := c.cfg.Signer
+	if signer == nil {
+		return nil
+	}
+	jwt, err := signer.Token()
+	if err != nil {
+		return err
+	}
+	if jwt != r.jwt {
+		r.jwt, r.auth = jwt, "bearer "+jwt
+	}
+	return nil
 }
 
 // final records token i's outcome and frees its slot.
@@ -257,27 +267,9 @@ func (s *h2Send) answer(r *h2Request) {
 		s.final(i, out)
 		return
 	}
-	resp := &Response{Token: given, HTTPStatus: r.status, APNsID: r.apnsID, UniqueID: r.uniqueID, Attempts: r.attempts}
-	out.resp = resp
-	var o apns.Outcome
-	switch {
-	case r.status == http.StatusOK:
-		s.final(i, out)
-		return
-	case r.bodyCut:
-		o = &ResponseError{HTTPStatus: r.status, Err: errors.New("truncated body: stream reset by the server")}
-	default:
-		o = parseResponse(r.status, r.respBody)
-	}
-	f := Failure{Token: given, Outcome: o, HTTPStatus: resp.HTTPStatus, APNsID: resp.APNsID, UniqueID: resp.UniqueID}
-	if tr, ok := o.(timedReason); ok {
-		f.Outcome, f.Timestamp = tr.Reason, tr.at
-	}
-	out.failure = &f
-	if f.Outcome == apns.ReasonExpiredProviderToken && s.c.cfg.Signer != nil {
-		s.c.cfg.Signer.renew(r.jwt)
-	}
-	if o.Disposition() != apns.Retry || r.attempts >= s.c.cfg.Retry.MaxAttempts {
+	resp, f, again := s.c.judge(r, given)
+	out.resp, out.failure = resp, f
+	if !again {
 		s.final(i, out)
 		return
 	}
@@ -287,6 +279,31 @@ func (s *h2Send) answer(r *h2Request) {
 		s.backing = map[int]*time.Timer{}
 	}
 	s.backing[i] = time.AfterFunc(s.c.backoff(r.attempts), func() { s.retry <- i })
+}
+
+// judge reads the response r got for the token given: the Response, the
+// Failure when it is a refusal (nil for 200), and whether the refusal is
+// to be retried (its disposition is Retry and attempts remain). An
+// ExpiredProviderToken refusal renews the signer's token.
+func (c *HTTP2Client) judge(r *h2Request, given string) (*Response, *Failure, bool) {
+	resp := &Response{Token: given, HTTPStatus: r.status, APNsID: r.apnsID, UniqueID: r.uniqueID, Attempts: r.attempts}
+	var o apns.Outcome
+	switch {
+	case r.status == http.StatusOK:
+		return resp, nil, false
+	case r.bodyCut:
+		o = &ResponseError{HTTPStatus: r.status, Err: errors.New("truncated body: stream reset by the server")}
+	default:
+		o = parseResponse(r.status, r.respBody)
+	}
+	f := &Failure{Token: given, Outcome: o, HTTPStatus: resp.HTTPStatus, APNsID: resp.APNsID, UniqueID: resp.UniqueID}
+	if tr, ok := o.(timedReason); ok {
+		f.Outcome, f.Timestamp = tr.Reason, tr.at
+	}
+	if f.Outcome == apns.ReasonExpiredProviderToken && c.cfg.Signer != nil {
+		c.cfg.Signer.renew(r.jwt)
+	}
+	return resp, f, o.Disposition() == apns.Retry && r.attempts < c.cfg.Retry.MaxAttempts
 }
 
 // abandon ends every open token when ctx ended: requests in flight are

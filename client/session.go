@@ -32,8 +32,9 @@ type Session struct {
 	mu       sync.Mutex
 	closed   bool
 	pools    map[poolKey]*pool
-	open     int           // connections open, being dialled or retiring, all pools
-	drained  chan struct{} // closed when closed && open == 0
+	h2       map[h2Key]*HTTP2Client // HTTP/2 addresses' clients
+	open     int                    // connections open, being dialled or retiring, all pools
+	drained  chan struct{}          // closed when closed && open == 0
 	dials    uint64
 	retiring int           // retirement goroutines running
 	retired  chan struct{} // closed and replaced when one ends
@@ -294,6 +295,11 @@ func (s *Session) Outdate(d time.Duration) int { return s.CloseIdle(d) }
 func (s *Session) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
+	s.mu.Unlock()
+	if err := s.closeHTTP2(ctx); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.mu.Lock()
 	for _, pl := range s.pools {
 		for _, ic := range pl.idle {
 			s.endLocked(pl, ic.c, ic.hist)

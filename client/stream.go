@@ -158,6 +158,12 @@ type Delivery struct {
 	// Presumed: Delivered without confirmation, because no error response
 	// came within the error window.
 	Presumed bool
+	// Response is the last HTTP/2 response (nil on the binary protocol
+	// and for an Unsent notification without one).
+	Response *Response
+	// Timestamp is, for a notification refused with 410 Unregistered,
+	// the time APNs gave: when the token was last known valid.
+	Timestamp time.Time
 }
 
 // StreamStats are a stream's running totals.
@@ -184,6 +190,7 @@ type StreamStats struct {
 // notification's outcome is reported once. Methods are safe for
 // concurrent use.
 type Stream struct {
+	h2      *h2Stream // the HTTP/2 side; nil on the binary protocol
 	sess    *Session
 	key     poolKey
 	cert    *Certificate
@@ -276,9 +283,16 @@ func (ch *chunk) full() bool { return len(ch.tokens) >= chunkItems || ch.bytes >
 // (ErrBadConfig); connections are opened when the first notifications
 // are pushed. Close it before Shutdown.
 func (s *Session) Stream(addr string, cert *Certificate, content *Message, opt StreamOptions) (*Stream, error) {
-	a, err := ResolveAddress(addr)
+	a, proto, err := s.endpoint(addr)
 	if err != nil {
 		return nil, err
+	}
+	if proto == apns.HTTP2 {
+		c, err := s.http2Client(a, cert)
+		if err != nil {
+			return nil, err
+		}
+		return c.Stream(content, opt)
 	}
 	if cert == nil {
 		return nil, ErrNoCertificate
@@ -354,6 +368,9 @@ func (o StreamOptions) withDefaults(poolSize int) (StreamOptions, error) {
 // that stopped the stream (such as ErrConnect), or ctx's error; nothing
 // was queued then.
 func (st *Stream) Push(ctx context.Context, token string, tag any) error {
+	if st.h2 != nil {
+		return st.h2.push(ctx, token, tag)
+	}
 	var buf [apns.MaxTokenLength]byte
 	bin, err := apns.AppendParsedToken(buf[:0], token)
 	if err != nil {
@@ -423,6 +440,9 @@ func (st *Stream) kickLocked() {
 // returns ctx's error if ctx ends first (the stream goes on), or the error
 // that stopped the stream.
 func (st *Stream) Flush(ctx context.Context) error {
+	if st.h2 != nil {
+		return st.h2.flush(ctx)
+	}
 	st.mu.Lock()
 	if st.cur != nil {
 		st.queue = append(st.queue, st.cur)
@@ -454,6 +474,9 @@ func (st *Stream) Flush(ctx context.Context) error {
 // error, which Close returns. Close returns the error that stopped the
 // stream, if any; calling it again returns at once.
 func (st *Stream) Close(ctx context.Context) error {
+	if st.h2 != nil {
+		return st.h2.close(ctx)
+	}
 	err := st.Flush(ctx)
 	st.mu.Lock()
 	st.closing = true
