@@ -402,7 +402,7 @@ func (c *h2Conn) awaitFrame() error {
 	}
 	if b := c.br.Buffered(); b >= frameHeaderLen {
 		h, _ := c.br.Peek(frameHeaderLen)
-		if b >= frameHeaderLen+int(h[0])<<16|int(h[1])<<8|int(h[2]) {
+		if b >= frameHeaderLen+(int(h[0])<<16|int(h[1])<<8|int(h[2])) {
 			return nil
 		}
 	}
