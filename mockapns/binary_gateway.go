@@ -1,6 +1,7 @@
 package mockapns
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -119,7 +120,14 @@ func (g *gwConn) fill() (int, error) {
 	if g.end == len(g.buf) {
 		// Only a frame larger than the buffer gets here; its size is
 		// bounded by the parser's frame limit and its bytes have arrived.
-		g.buf = append(g.buf, make([]byte, len(g.buf))...)
+		// A command-2 frame's length is known: grow to it, not twice over.
+		grow := len(g.buf)
+		if b := g.buf; b[0] == byte(wire.CommandFramed) && len(b) >= 5 {
+			if need := 5 + int(binary.BigEndian.Uint32(b[1:5])); need > len(b) && need-len(b) < grow {
+				grow = need - len(b)
+			}
+		}
+		g.buf = append(g.buf, make([]byte, grow)...)
 	}
 	return g.c.Read(g.buf[g.end:])
 }
