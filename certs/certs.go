@@ -192,6 +192,13 @@ type ClientOptions struct {
 	// Topics beyond the bundle ID itself; nil means BundleID.voip and
 	// BundleID.complication, as Apple's universal certificates list them.
 	Topics []string
+	// ExtKeyUsage replaces the extended key usages (nil means client
+	// authentication), to test servers that must refuse a certificate
+	// not meant for clients.
+	ExtKeyUsage []x509.ExtKeyUsage
+	// CA marks the certificate as a certificate authority (basic
+	// constraints), to test servers that must refuse one as a client's.
+	CA bool
 }
 
 // IssueClient signs another client certificate with the PKI's CA, for tests
@@ -222,6 +229,13 @@ func (p *PKI) IssueClient(o ClientOptions) (Pair, error) {
 		NotAfter:    p.CA.Cert.NotAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if o.ExtKeyUsage != nil {
+		tmpl.ExtKeyUsage = o.ExtKeyUsage
+	}
+	if o.CA {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
 	}
 	null := []byte{0x05, 0x00} // ASN.1 NULL, the value Apple's extensions carry
 	if !o.NoEnvironment {

@@ -1,6 +1,7 @@
 package mockapns
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -41,6 +42,12 @@ type gwConn struct {
 	// lostSync is set once a frame could not be delimited (unknown command,
 	// oversized length): later bytes cannot be split into frames.
 	lostSync bool
+	// The frame begun and not yet whole, at stream offset partialAt,
+	// arrived first at partialSince (zero when the buffer holds no part
+	// of a frame); deadline is the read deadline in force.
+	partialAt    int64
+	partialSince time.Time
+	deadline     time.Time
 }
 
 // verdict is how processing the buffered frames ended.
@@ -52,6 +59,8 @@ const (
 	answered                    // error response written: linger, then close
 	closeQuiet                  // close without a word (command 0 error, disconnect, cut)
 	stopped                     // the server or the connection was closed meanwhile
+	idleClosed                  // nothing read for Config.IdleTimeout
+	frameClosed                 // a frame begun did not arrive whole within Config.FrameTimeout
 )
 
 func (s *Server) serveGateway(t *tracked) {
@@ -76,6 +85,8 @@ var reasons = [...]string{
 	answered:     "error response",
 	closeQuiet:   "closed without a response",
 	stopped:      "server closed",
+	idleClosed:   "idle timeout",
+	frameClosed:  "frame timeout",
 }
 
 // runGateway serves one gateway connection until it ends, then closes it.
@@ -109,7 +120,14 @@ func (g *gwConn) fill() (int, error) {
 	if g.end == len(g.buf) {
 		// Only a frame larger than the buffer gets here; its size is
 		// bounded by the parser's frame limit and its bytes have arrived.
-		g.buf = append(g.buf, make([]byte, len(g.buf))...)
+		// A command-2 frame's length is known: grow to it, not twice over.
+		grow := len(g.buf)
+		if b := g.buf; b[0] == byte(wire.CommandFramed) && len(b) >= 5 {
+			if need := 5 + int(binary.BigEndian.Uint32(b[1:5])); need > len(b) && need-len(b) < grow {
+				grow = need - len(b)
+			}
+		}
+		g.buf = append(g.buf, make([]byte, grow)...)
 	}
 	return g.c.Read(g.buf[g.end:])
 }
@@ -117,6 +135,7 @@ func (g *gwConn) fill() (int, error) {
 // run reads and judges until the connection ends, and says how.
 func (g *gwConn) run() verdict {
 	for {
+		g.armDeadline()
 		n, err := g.fill()
 		if n > 0 {
 			before := g.read
@@ -131,6 +150,7 @@ func (g *gwConn) run() verdict {
 			if v := g.process(); v != readMore {
 				return v
 			}
+			g.notePartial()
 		}
 		if err != nil {
 			return g.readEnded(err)
@@ -174,10 +194,56 @@ func (g *gwConn) readEnded(err error) verdict {
 		}
 	case errors.Is(err, net.ErrClosed), g.cut():
 		return stopped
+	case errors.Is(err, os.ErrDeadlineExceeded) && g.end > g.start:
+		g.log.Info("mockapns frame timeout; closing", "bytes", g.end-g.start, "since", g.partialSince, "frame_timeout", g.s.lim.frame)
+		return frameClosed
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		g.log.Info("mockapns idle timeout; closing", "idle_timeout", g.s.lim.idle)
+		return idleClosed
 	default:
 		g.log.Info("mockapns gateway read failed", "err", err)
 	}
 	return clientClosed
+}
+
+// armDeadline sets the read deadline of the next read: Config.IdleTimeout
+// from now, or Config.FrameTimeout from the arrival of the frame begun if
+// that comes first.
+func (g *gwConn) armDeadline() {
+	lim := &g.s.lim
+	if lim.idle <= 0 && (lim.frame <= 0 || g.partialSince.IsZero()) {
+		if !g.deadline.IsZero() {
+			g.deadline = time.Time{}
+			_ = g.c.SetReadDeadline(g.deadline)
+		}
+		return
+	}
+	var d time.Time
+	if lim.idle > 0 {
+		d = time.Now().Add(lim.idle)
+	}
+	if lim.frame > 0 && !g.partialSince.IsZero() {
+		if f := g.partialSince.Add(lim.frame); d.IsZero() || f.Before(d) {
+			d = f
+		}
+	}
+	if !d.Equal(g.deadline) {
+		g.deadline = d
+		_ = g.c.SetReadDeadline(d)
+	}
+}
+
+// notePartial notes when the frame left incomplete in the buffer began
+// to arrive.
+func (g *gwConn) notePartial() {
+	if g.end == g.start {
+		g.partialSince = time.Time{}
+		return
+	}
+	at := g.read - int64(g.end-g.start)
+	if g.partialSince.IsZero() || at != g.partialAt {
+		g.partialAt, g.partialSince = at, g.now
+	}
 }
 
 // cut reports whether the connection was cut by the server.

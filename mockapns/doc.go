@@ -68,6 +68,38 @@
 // authenticated (Auth) and the answer (HTTPStatus, Reason); [Stats].HTTP2
 // counts connections, requests, outcomes and GOAWAY frames.
 //
+// # Connection limits
+//
+// A TLS handshake gets 10 seconds. A gateway connection that reads nothing
+// for [Config.IdleTimeout] (default [DefaultIdleTimeout]) is closed, and
+// so is an HTTP/2 connection with no stream open that reads no frame for
+// as long, after a GOAWAY NO_ERROR with {"reason":"IdleTimeout"}; a
+// connection whose frame has begun but not arrived whole within
+// [Config.FrameTimeout] (default [DefaultFrameTimeout]) is closed too.
+// At most [Config.MaxConns] gateway, feedback and HTTP/2 connections
+// (default [DefaultMaxConns], and on Unix 64 fewer than the file
+// descriptor limit; see [Server.MaxConns]) are open at once: others are
+// closed as soon as they are accepted and counted in
+// Stats.ConnectionsRefused. A failed accept (EMFILE, ENFILE) pauses the
+// listener 5 ms, doubling up to 1 s while it goes on failing, with one
+// warning when it starts and at most one every 10 s after.
+//
+// What a quiet or slow connection holds is bounded: a gateway connection
+// its 64 KiB read buffer, doubled only for a frame larger than that (256
+// KiB at most: wire.MaxFrameLength is about 128 KiB), and TLS's record
+// buffers, for at most FrameTimeout while a frame is incomplete and
+// IdleTimeout while nothing arrives; an HTTP/2 connection its 64 KiB read
+// and write buffers and its streams (streams by
+// MAX_CONCURRENT_STREAMS, a body by its window, a header block by 64
+// KiB); a write to a client that does not read 10 seconds.
+//
+// Client certificates are refused in the handshake, on every listener,
+// when they are CA certificates or their extended key usages leave out
+// client authentication; with [Config.StrictCerts] the gateway and the
+// feedback service also refuse one without Apple's push extension of
+// Config.Environment, as Apple's gateway does. The handshake error wraps
+// [ErrClientCertCA], [ErrClientCertUsage] or [ErrClientCertEnvironment].
+//
 // # Faults
 //
 // Faults make the mock misbehave on demand: [Reject] (a binary status, or

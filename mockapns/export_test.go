@@ -104,3 +104,17 @@ func (s *Server) FaultsActive(p apns.Protocol) bool { return s.faults.activeFor(
 
 // FaultActions lists the JSON action of every registered fault type.
 func FaultActions() []string { return slices.Clone(registry.actions) }
+
+// ServeListener runs the gateway's accept loop on ln, as Start does on
+// its listener, until ln is closed; the server's Close waits for it.
+func (s *Server) ServeListener(ln net.Listener) {
+	s.wg.Add(1)
+	go s.acceptLoop(ln, "gateway", s.serveGateway)
+}
+
+// LimitsOf exposes the connection limits a Config gives with a file
+// descriptor limit of fds: idle and frame timeouts, connection limit.
+func LimitsOf(cfg Config, fds uint64) (idle, frame time.Duration, maxConns int64) {
+	l := limitsOf(cfg, fds)
+	return l.idle, l.frame, l.maxConns
+}

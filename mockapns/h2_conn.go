@@ -131,6 +131,10 @@ type h2Conn struct {
 	acked    uint32   // the acknowledged limit
 	tokenOK  bool     // a valid provider token was seen
 	settings bool     // the client's first SETTINGS arrived
+	// timed is set while the read deadline bounds a frame begun at
+	// frameSince (Config.FrameTimeout).
+	timed      bool
+	frameSince time.Time
 
 	push h2Push // the request being judged (here so that it does not escape)
 	resp h2Out  // its response
@@ -143,6 +147,9 @@ type h2Conn struct {
 	active   atomic.Int32 // streams open or awaiting their response
 	draining atomic.Bool  // GOAWAY sent or received: close once idle
 	goAwayID atomic.Uint32
+	// lingering is set by the writer before it bounds the reads that
+	// remain (h2Writer.finish).
+	lingering atomic.Bool
 
 	out   chan h2Out
 	quit  chan struct{} // closed when the reader stops
@@ -285,6 +292,9 @@ func (c *h2Conn) run() {
 		}
 	case errors.Is(err, errWriterDone):
 		c.linger()
+	case c.timed && errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Info("mockapns http2 frame timeout; closing", "since", c.frameSince, "frame_timeout", c.s.lim.frame)
+		c.setWhy(whyFrame)
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
 		c.log.Debug("mockapns http2 connection ended", "err", err)
 	default:
@@ -322,6 +332,9 @@ func (c *h2Conn) serve() error {
 		return errH2Preface
 	}
 	for {
+		if err := c.awaitFrame(); err != nil {
+			return err
+		}
 		fh, err := c.fr.ReadFrameHeader()
 		if err != nil {
 			return c.readError(err)
@@ -358,6 +371,16 @@ func (c *h2Conn) serve() error {
 		if c.cutting {
 			return errWriterDone
 		}
+		if c.timed {
+			// The frame arrived whole: waiting for the next is the idle
+			// timer's business.
+			c.timed = false
+			_ = c.c.SetReadDeadline(time.Time{})
+			if c.lingering.Load() {
+				// The writer bounded the reads meanwhile: keep its bound.
+				_ = c.c.SetReadDeadline(time.Now().Add(c.s.linger))
+			}
+		}
 		c.watchIdle()
 		if c.br.Buffered() == 0 {
 			// All that arrived is handled: what it caused goes out now.
@@ -365,6 +388,31 @@ func (c *h2Conn) serve() error {
 		}
 	}
 }
+
+// awaitFrame waits, without a deadline, for the first byte of the next
+// frame once the client's SETTINGS arrived (before, the preface deadline
+// holds), then bounds by Config.FrameTimeout the time the frame may take
+// to arrive whole, unless it is buffered whole already.
+func (c *h2Conn) awaitFrame() error {
+	if !c.settings || c.s.lim.frame <= 0 {
+		return nil
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		return err
+	}
+	if b := c.br.Buffered(); b >= frameHeaderLen {
+		h, _ := c.br.Peek(frameHeaderLen)
+		if b >= frameHeaderLen+(int(h[0])<<16|int(h[1])<<8|int(h[2])) {
+			return nil
+		}
+	}
+	c.timed = true
+	c.frameSince = time.Now()
+	return c.c.SetReadDeadline(c.frameSince.Add(c.s.lim.frame))
+}
+
+// frameHeaderLen is the size of an HTTP/2 frame header.
+const frameHeaderLen = 9
 
 // readError turns a Framer error into what to do: a stream error resets
 // the stream, everything else ends the connection.

@@ -146,6 +146,7 @@ func (w *h2Writer) finish() {
 	} else {
 		_ = w.c.c.Close()
 	}
+	w.c.lingering.Store(true)
 	_ = w.c.c.SetReadDeadline(time.Now().Add(w.c.s.linger))
 }
 

@@ -10,9 +10,10 @@ import (
 	"github.com/apnskit/apnskit/apns"
 )
 
-// h2Idle is a connection's idle timer, armed while an idle_timeout fault
-// can fire: it runs once the connection has gone After without reading a
-// frame or answering its last open stream.
+// h2Idle is a connection's idle timer, armed while Config.IdleTimeout is
+// in force or an idle_timeout fault can fire: it runs once the connection
+// has gone that long without reading a frame or answering its last open
+// stream.
 type h2Idle struct {
 	on      atomic.Bool // armed: the writer re-arms it when the last stream is answered
 	mu      sync.Mutex
@@ -20,6 +21,7 @@ type h2Idle struct {
 	d       time.Duration // the idle time that closes the connection; 0: disarmed
 	since   time.Time     // the connection is idle since
 	stopped bool          // the connection ended or the timeout fired
+	pending bool          // the timer is set to run
 }
 
 // arm times the connection afresh for d (0 disarms); fire runs once it
@@ -30,19 +32,25 @@ func (i *h2Idle) arm(d time.Duration, fire func()) {
 	if i.stopped {
 		return
 	}
+	prev := i.d
 	i.d, i.since = d, time.Now()
 	switch {
 	case d <= 0:
 		if i.t != nil {
 			i.t.Stop()
 		}
+		i.pending = false
 		i.on.Store(false)
 		return
 	case i.t == nil:
 		i.t = time.AfterFunc(d, fire)
+	case d == prev && i.pending:
+		// Set for as long: it finds it ran early and waits the rest,
+		// which spares a Reset on every frame.
 	default:
 		i.t.Reset(d)
 	}
+	i.pending = true
 	i.on.Store(true)
 }
 
@@ -55,6 +63,7 @@ func (i *h2Idle) rearm() {
 	}
 	i.since = time.Now()
 	i.t.Reset(i.d)
+	i.pending = true
 }
 
 // stop disarms the timer for good.
@@ -68,12 +77,23 @@ func (i *h2Idle) stop() {
 	}
 }
 
-// watchIdle arms or disarms the idle timer after a frame is read, when an
-// HTTP/2 fault is installed or the timer was armed.
+// watchIdle arms or disarms the idle timer after a frame is read, when
+// Config.IdleTimeout is in force, an HTTP/2 fault is installed or the
+// timer was armed.
 func (c *h2Conn) watchIdle() {
-	if c.s.faults.activeFor(apns.HTTP2) || c.idler.on.Load() {
-		c.idler.arm(c.s.faults.idleAfter(), c.idleFired)
+	if c.s.lim.idle > 0 || c.s.faults.activeFor(apns.HTTP2) || c.idler.on.Load() {
+		c.idler.arm(c.idleAfter(), c.idleFired)
 	}
+}
+
+// idleAfter is the idle time that closes the connection: the shortest of
+// Config.IdleTimeout and the idle_timeout faults that can fire; 0: none.
+func (c *h2Conn) idleAfter() time.Duration {
+	d, cfg := c.s.faults.idleAfter(), c.s.lim.idle
+	if d == 0 || cfg > 0 && cfg < d {
+		d = cfg
+	}
+	return d
 }
 
 // streamDone counts a stream answered or reset by the writer; the last
@@ -89,12 +109,14 @@ var idleDebug = string(appendReasonBody(nil, apns.ReasonIdleTimeout, 0))
 
 // idleFired runs on the idle timer: a connection idle long enough is
 // sent GOAWAY NO_ERROR with {"reason":"IdleTimeout"} and closed, if an
-// idle_timeout fault can still fire.
+// idle_timeout fault can still fire or Config.IdleTimeout is over.
 func (c *h2Conn) idleFired() {
 	i := &c.idler
 	i.mu.Lock()
 	if i.stopped || i.d <= 0 || c.active.Load() > 0 {
-		// Busy: answering the last stream re-arms the timer.
+		// Busy: answering the last stream, or the next frame, re-arms
+		// the timer.
+		i.pending = false
 		i.mu.Unlock()
 		return
 	}
@@ -104,13 +126,15 @@ func (c *h2Conn) idleFired() {
 		i.mu.Unlock()
 		return
 	}
-	if !c.s.faults.idleFire(idle) {
+	fault := c.s.faults.idleFire(idle)
+	if !fault && (c.s.lim.idle <= 0 || idle < c.s.lim.idle) {
 		// The fault fired on other connections meanwhile, or was removed.
-		if d := c.s.faults.idleAfter(); d > 0 {
+		if d := c.idleAfter(); d > 0 {
 			i.d = d
 			i.t.Reset(max(d-idle, time.Millisecond))
 		} else {
 			i.d = 0
+			i.pending = false
 			i.on.Store(false)
 		}
 		i.mu.Unlock()
@@ -120,7 +144,11 @@ func (c *h2Conn) idleFired() {
 	i.on.Store(false)
 	i.mu.Unlock()
 	last := c.lastID.Load()
-	c.log.Info("mockapns idle_timeout fault", "idle", idle, "last_stream_id", last)
+	if fault {
+		c.log.Info("mockapns idle_timeout fault", "idle", idle, "last_stream_id", last)
+	} else {
+		c.log.Info("mockapns idle timeout; GOAWAY", "idle", idle, "last_stream_id", last)
+	}
 	c.setWhy(whyIdle)
 	c.goAwayID.Store(last)
 	c.draining.Store(true)
@@ -139,6 +167,7 @@ const (
 	whyProtocol                // the client broke the protocol: GOAWAY with an error code
 	whyRefused                 // refused after its preface (certificate of the other environment)
 	whyWrite                   // a write failed or timed out
+	whyFrame                   // a frame begun did not arrive whole in time
 )
 
 func (w h2Why) String() string {
@@ -157,6 +186,8 @@ func (w h2Why) String() string {
 		return "refused"
 	case whyWrite:
 		return "write failed"
+	case whyFrame:
+		return "frame timeout"
 	}
 	return "client closed"
 }

@@ -27,6 +27,7 @@ func (s *Server) h2TLSConfig() *tls.Config {
 	c := s.pki.ServerTLSConfig()
 	c.ClientAuth = tls.VerifyClientCertIfGiven
 	c.NextProtos = []string{"h2"}
+	c.VerifyConnection = verifyClientCert(s.Environment(), false)
 	return c
 }
 

@@ -77,6 +77,31 @@ type Config struct {
 	NoJWTVerify bool
 	// Clock is the time of token ages and token-update limits; nil: time.Now.
 	Clock func() time.Time
+
+	// IdleTimeout closes gateway connections that read nothing, and
+	// HTTP/2 connections with no stream open that read no frame, for that
+	// long (an HTTP/2 connection gets GOAWAY NO_ERROR with
+	// {"reason":"IdleTimeout"} first); 0 means DefaultIdleTimeout, a
+	// negative value never (as Apple, which keeps quiet connections).
+	IdleTimeout time.Duration
+	// FrameTimeout closes a gateway or HTTP/2 connection whose frame has
+	// begun but not arrived whole for that long; 0 means
+	// DefaultFrameTimeout, a negative value never.
+	FrameTimeout time.Duration
+	// MaxConns bounds the gateway, feedback and HTTP/2 connections open at
+	// once, together; beyond it a new connection is closed as soon as it
+	// is accepted and counted in Stats.ConnectionsRefused. 0 means
+	// DefaultMaxConns, a negative value no limit. On Unix the limit is
+	// also kept below the process's file descriptor limit, leaving
+	// descriptors for the admin API (see [Server.MaxConns]).
+	MaxConns int
+	// StrictCerts makes the gateway and the feedback service refuse, in
+	// the TLS handshake, a client certificate without Apple's push
+	// extension of Environment (certs.OIDSandbox or certs.OIDProduction),
+	// as Apple's gateway does. Whatever it says, every listener refuses a
+	// CA certificate as a client certificate, and one whose extended key
+	// usages leave out client authentication.
+	StrictCerts bool
 }
 
 // Defaults and bounds.
@@ -84,7 +109,23 @@ const (
 	defaultErrorLinger = time.Second
 	handshakeTimeout   = 10 * time.Second
 	writeTimeout       = 10 * time.Second
-	acceptBackoff      = 10 * time.Millisecond
+	// acceptBackoffMin and acceptBackoffMax bound the pause after a
+	// failed accept (such as running out of file descriptors): it doubles
+	// from the first to the second while accepting keeps failing.
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+	// warnEvery bounds how often a lasting condition (accepts failing,
+	// connections refused at the limit) is logged: once when it starts,
+	// then at most once per warnEvery with the count meanwhile.
+	warnEvery = 10 * time.Second
+)
+
+// Defaults of the connection limits (Config.IdleTimeout, FrameTimeout
+// and MaxConns).
+const (
+	DefaultIdleTimeout  = 5 * time.Minute
+	DefaultFrameTimeout = 30 * time.Second
+	DefaultMaxConns     = 10000
 )
 
 // Server is a running mock of Apple's binary gateway, feedback service and
@@ -121,6 +162,10 @@ type Server struct {
 	fbQueue []wire.FeedbackTuple
 
 	h2auth h2Auth // trusted keys, devices, environment (h2_api.go)
+
+	lim                    limits       // connection limits (limits.go)
+	open                   atomic.Int64 // connections admitted and not yet closed, every service
+	acceptWarn, refuseWarn warnLimiter
 }
 
 // tracked is an open connection that Close and CloseClientConnections can cut.
@@ -147,6 +192,7 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, pki: cfg.PKI, log: cfg.Logger, seed: cfg.Seed, linger: cfg.ErrorLinger,
 		conns: make(map[*tracked]struct{})}
 	s.journal = newJournal(cfg.JournalSize, &s.stats)
+	s.lim = limitsOf(cfg, fdLimit())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -172,10 +218,11 @@ func Start(cfg Config) (*Server, error) {
 		}
 		s.pki = p
 	}
-	s.tlsConf = s.pki.ServerTLSConfig()
 	if err := s.initH2Auth(); err != nil {
 		return nil, err
 	}
+	s.tlsConf = s.pki.ServerTLSConfig()
+	s.tlsConf.VerifyConnection = verifyClientCert(s.Environment(), cfg.StrictCerts)
 	gwAddr, fbAddr := cfg.GatewayAddr, cfg.FeedbackAddr
 	if gwAddr == "" {
 		gwAddr = "127.0.0.1:0"
@@ -201,7 +248,8 @@ func Start(cfg Config) (*Server, error) {
 	go s.acceptLoop(s.gwLn, "gateway", s.serveGateway)
 	go s.acceptLoop(s.fbLn, "feedback", s.serveFeedback)
 	go s.acceptLoop(s.h2Ln, "http2", s.serveHTTP2)
-	s.log.Info("mockapns listening", "gateway", s.GatewayAddr(), "feedback", s.FeedbackAddr(), "http2", s.HTTP2Addr(), "seed", s.seed)
+	s.log.Info("mockapns listening", "gateway", s.GatewayAddr(), "feedback", s.FeedbackAddr(), "http2", s.HTTP2Addr(), "seed", s.seed,
+		"idle_timeout", s.lim.idle, "frame_timeout", s.lim.frame, "max_conns", s.lim.maxConns)
 	return s, nil
 }
 
@@ -377,33 +425,42 @@ func (s *Server) untrack(t *tracked) {
 	delete(s.conns, t)
 	s.mu.Unlock()
 	t.close()
+	s.release()
 }
 
 // acceptLoop accepts connections until the listener is closed and serves
-// each in its own goroutine.
+// each in its own goroutine. A connection beyond the limit of open ones
+// is closed at once and counted. A failed accept (such as running out of
+// file descriptors, EMFILE or ENFILE) pauses the loop, 5 ms doubling up
+// to 1 s while the failures go on, with a warning when they start and at
+// most one per warnEvery after, as net/http's Server does.
 func (s *Server) acceptLoop(ln net.Listener, service string, serve func(*tracked)) {
 	defer s.wg.Done()
+	var backoff acceptBackoff
 	for {
 		raw, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Transient failures (such as running out of file descriptors):
-			// log, back off briefly, and keep serving.
-			s.log.Error("mockapns accept failed", "service", service, "err", err)
-			backoff := time.NewTimer(acceptBackoff)
-			select {
-			case <-backoff.C:
-				continue
-			case <-s.ctx.Done():
-				backoff.Stop()
+			pause := backoff.next()
+			s.logAcceptFailure(service, err, pause)
+			if !sleep(s.ctx, pause) {
 				return
 			}
+			continue
+		}
+		if backoff.reset() {
+			s.log.Info("mockapns accepting again", "service", service)
+		}
+		if !s.admit() {
+			s.refuseConn(raw, service)
+			continue
 		}
 		t := s.track(raw)
 		if t == nil {
 			_ = raw.Close()
+			s.release()
 			return
 		}
 		s.wg.Add(1)

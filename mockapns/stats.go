@@ -9,6 +9,7 @@ type Stats struct {
 	ConnectionsTotal    uint64      `json:"connections_total"`    // gateway connections whose TLS handshake succeeded
 	ConnectionsOpen     int64       `json:"connections_open"`     // gateway connections open now
 	HandshakesFailed    uint64      `json:"handshakes_failed"`    // failed handshakes, every service
+	ConnectionsRefused  uint64      `json:"connections_refused"`  // connections closed at accept, every service, because Server.MaxConns were open
 	Accepted            uint64      `json:"accepted"`             // notifications accepted, both protocols
 	Rejected            uint64      `json:"rejected"`             // notifications refused, both protocols: binary ones answered (status 10 for a shutdown fault) or closed on for command 0, HTTP/2 ones answered with an error status
 	Discarded           uint64      `json:"discarded"`            // whole binary frames read after a bad one or cut by a fault, never processed
@@ -45,6 +46,7 @@ type counters struct {
 	connectionsTotal    atomic.Uint64
 	connectionsOpen     atomic.Int64
 	handshakesFailed    atomic.Uint64
+	connectionsRefused  atomic.Uint64
 	binAccepted         atomic.Uint64
 	binRejected         atomic.Uint64
 	discarded           atomic.Uint64
@@ -63,6 +65,7 @@ func (c *counters) snapshot() Stats {
 		ConnectionsTotal:    c.connectionsTotal.Load(),
 		ConnectionsOpen:     c.connectionsOpen.Load(),
 		HandshakesFailed:    c.handshakesFailed.Load(),
+		ConnectionsRefused:  c.connectionsRefused.Load(),
 		Discarded:           c.discarded.Load(),
 		FeedbackServed:      c.feedbackServed.Load(),
 		FeedbackConnections: c.feedbackConnections.Load(),
@@ -85,7 +88,7 @@ func (c *counters) snapshot() Stats {
 // describe connections that still exist.
 func (c *counters) reset() {
 	for _, u := range []*atomic.Uint64{
-		&c.connectionsTotal, &c.handshakesFailed, &c.binAccepted, &c.binRejected, &c.discarded,
+		&c.connectionsTotal, &c.handshakesFailed, &c.connectionsRefused, &c.binAccepted, &c.binRejected, &c.discarded,
 		&c.feedbackServed, &c.feedbackConnections,
 		&c.h2ConnectionsTotal, &c.h2Requests, &c.h2Accepted, &c.h2Rejected, &c.h2GoAways,
 	} {

@@ -45,6 +45,8 @@ type options struct {
 
 	h2 http2Options // flags_http2.go
 
+	conns limitOptions // flags_limits.go
+
 	parent parentOptions // parent.go
 }
 
@@ -81,6 +83,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	defineHTTP2Flags(fs, &o.h2)
+	defineLimitFlags(fs, &o.conns)
 	defineParentFlags(fs, &o.parent)
 	return fs
 }
@@ -119,6 +122,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	}
 
 	if err := o.h2.check(); err != nil {
+		return nil, err
+	}
+	if err := o.conns.check(); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -171,6 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:       log,
 	}
 	o.h2.config(&cfg)
+	o.conns.config(&cfg)
 	srv, err := mockapns.Start(cfg)
 	if err != nil {
 		return err // names the service and the address
