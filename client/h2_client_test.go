@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
+	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/client"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/google/go-cmp/cmp"
@@ -170,6 +171,29 @@ var _ = Describe("HTTP2Client", func() {
 			Expect(en.Auth).To(Equal(mockapns.AuthCertificate))
 		}
 	})
+
+	It("fails at once, as a connect error, when the server refuses the client certificate after the handshake", func(ctx SpecContext) {
+		srv := mockapns.NewServer(mockapns.Config{})
+		DeferCleanup(srv.Close)
+		other, err := certs.New(certs.Options{}) // a client certificate of a CA the mock does not know
+		Expect(err).NotTo(HaveOccurred())
+		cert, err := client.NewCertificate(other.Client.TLS)
+		Expect(err).NotTo(HaveOccurred())
+		c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Certificate: cert, RootCAs: srv.RootCAs(), RequestTimeout: time.Minute})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(c.Close)
+		r, err := c.Send(ctx, &client.Message{Tokens: tokens(1, 3), Alert: "x", Topic: h2Topic})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Sent).To(BeZero())
+		Expect(r.Uncertain).To(BeEmpty())
+		Expect(r.Retry().Tokens).To(Equal(tokens(1, 3)))
+		Expect(r.Errors).To(HaveLen(3))
+		for _, e := range r.Errors {
+			Expect(e).To(MatchError(client.ErrCertificateRefused))
+			Expect(e).To(MatchError(client.ErrConnect))
+		}
+		Expect(srv.Stats().HTTP2.Requests).To(BeZero())
+	}, SpecTimeout(20*time.Second))
 
 	It("reports each refusal with its typed reason, status and IDs; 410 with its timestamp", func(ctx SpecContext) {
 		e := newH2Env(client.HTTP2Config{}, mockapns.Config{})

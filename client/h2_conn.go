@@ -168,6 +168,7 @@ type h2Conn struct {
 	recvUnacked uint32
 	draining    bool // GOAWAY received or IDs used up: no new streams
 	closed      bool
+	unusable    bool          // closed by a read failure before the server's first SETTINGS
 	err         error         // why it closed
 	reads       atomic.Uint64 // frames read, for the health check
 }
@@ -445,7 +446,7 @@ func (cc *h2Conn) readLoop() {
 	for {
 		f, err := cc.rfr.ReadFrame()
 		if err != nil {
-			cc.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
+			cc.readFailed(err)
 			return
 		}
 		cc.reads.Add(1)
@@ -682,6 +683,32 @@ func (cc *h2Conn) fail(err error) {
 	cc.close(err)
 }
 
+// readFailed ends the connection after a failed read. Before the server's
+// first SETTINGS the connection never was one (a server that refused the
+// client certificate with a TLS alert, which TLS 1.3 delivers on the first
+// read, or that closed at once): that is a failed connect, as a failed
+// dial is, wrapping ErrConnect (a *CertificateRefusedError for the
+// alert); its queued requests, none of them written, fail with it unless
+// other connections can take them.
+func (cc *h2Conn) readFailed(err error) {
+	cc.mu.Lock()
+	early := !cc.settingsOK
+	if early {
+		cc.unusable = true
+	}
+	cc.mu.Unlock()
+	if !early {
+		cc.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
+		return
+	}
+	addr := cc.pool.c.addr
+	if r := certificateRefusal(addr, err); r != nil {
+		cc.fail(r)
+		return
+	}
+	cc.fail(fmt.Errorf("%w: %s: closed before its SETTINGS: %w", ErrConnect, addr, err))
+}
+
 // close ends the connection. Requests still on it fail with err (or
 // ErrConnectionLost when err is nil); queued ones are re-submitted.
 func (cc *h2Conn) close(err error) {
@@ -695,7 +722,7 @@ func (cc *h2Conn) close(err error) {
 		err = fmt.Errorf("%w: connection closed", ErrConnectionLost)
 	}
 	cc.err = err
-	streams, queue := cc.streams, cc.queue
+	streams, queue, unusable := cc.streams, cc.queue, cc.unusable
 	cc.streams, cc.queue = map[uint32]*h2Request{}, nil
 	cc.mu.Unlock()
 
@@ -707,7 +734,10 @@ func (cc *h2Conn) close(err error) {
 	for _, r := range queue {
 		r.cc.Store(nil)
 	}
-	if len(queue) > 0 {
+	switch {
+	case len(queue) > 0 && unusable:
+		go cc.pool.connectFailed(queue, err)
+	case len(queue) > 0:
 		go cc.pool.resubmit(queue)
 	}
 	close(cc.quit)

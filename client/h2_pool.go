@@ -155,6 +155,23 @@ func (p *h2Pool) resubmit(rs []*h2Request) {
 	}
 }
 
+// connectFailed hands on the requests of a connection that failed before
+// it could take any (err wraps ErrConnect): to the other connections if
+// there are any, else they fail with err, as after a failed dial.
+func (p *h2Pool) connectFailed(rs []*h2Request, err error) {
+	p.refused.Add(1)
+	p.mu.Lock()
+	alone := len(p.conns) == 0 && p.dialing == 0
+	p.mu.Unlock()
+	if !alone {
+		p.resubmit(rs)
+		return
+	}
+	for _, r := range rs {
+		r.finish(err)
+	}
+}
+
 // dial opens one connection, after a pause when connections have been
 // turned away in a row, and gives it the waiting requests.
 func (p *h2Pool) dial() {

@@ -80,7 +80,8 @@ func (m *confirmMode) UnmarshalText(b []byte) error {
 	return errors.New("want sentinel, error-wait, close or batch")
 }
 
-// priorityFlag is the -priority flag: absent (the zero value), 10 or 5.
+// priorityFlag is the -priority flag: absent (the zero value), 10 or 5,
+// or 1 (HTTP/2 only: parsePush refuses it without -http2).
 type priorityFlag struct{ p apns.Priority }
 
 // MarshalText is the flag value: "" when absent.
@@ -91,15 +92,17 @@ func (f priorityFlag) MarshalText() ([]byte, error) {
 	return []byte(f.p.String()), nil
 }
 
-// UnmarshalText accepts 10 or 5.
+// UnmarshalText accepts 10, 5 or 1.
 func (f *priorityFlag) UnmarshalText(b []byte) error {
 	switch string(b) {
 	case "10":
 		f.p = apns.PriorityImmediate
 	case "5":
 		f.p = apns.PriorityConserve
+	case "1":
+		f.p = apns.NewPriority(1)
 	default:
-		return errors.New("want 10 or 5")
+		return errors.New("want 10 or 5 (or 1 with -http2)")
 	}
 	return nil
 }
@@ -119,6 +122,8 @@ const (
 	addrPushProduction     = client.PushProduction
 	addrFeedbackSandbox    = client.FeedbackSandbox
 	addrFeedbackProduction = client.FeedbackProduction
+	addrAPISandbox         = client.APISandbox
+	addrAPIProduction      = client.APIProduction
 )
 
 // connOptions are the flags both subcommands share: where to connect and
@@ -133,6 +138,12 @@ type connOptions struct {
 	p12Password string
 	timeout     time.Duration // connect timeout (TCP + TLS); feedback: also each read
 	verbose     bool
+
+	// HTTP/2 only (push -http2): token authentication with a .p8 key.
+	http2  bool
+	p8File string
+	keyID  string
+	teamID string
 }
 
 // pushOptions are the flags of `apnsclient push`.
@@ -159,6 +170,13 @@ type pushOptions struct {
 	parallel    int
 	errorWait   time.Duration // 0: the client's default
 	progress    progressMode
+
+	// HTTP/2 request headers (push -http2).
+	topic      string
+	pushType   string
+	collapseID string
+
+	set map[string]bool // the flags given on the command line
 }
 
 // feedbackOptions are the flags of `apnsclient feedback`.
@@ -175,7 +193,7 @@ const (
 )
 
 func (c *connOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.addr, "addr", "", "gateway or feedback `HOST:PORT`, or push_sandbox, push_production, feedback_sandbox, feedback_production")
+	fs.StringVar(&c.addr, "addr", "", "gateway, feedback or HTTP/2 API `HOST:PORT`, or push_sandbox, push_production, feedback_sandbox, feedback_production, api_sandbox, api_production (-http2)")
 	fs.StringVar(&c.caFile, "ca", "", "PEM `FILE` of the CAs that sign the server certificate (default: the system roots)")
 	fs.StringVar(&c.certFile, "cert", "", "PEM `FILE` of the client certificate (may hold the key too)")
 	fs.StringVar(&c.keyFile, "key", "", "PEM `FILE` of the client certificate's private key (default: read from -cert)")
@@ -189,25 +207,26 @@ func (c *connOptions) register(fs *flag.FlagSet) {
 // check validates the shared flags; getenv supplies secrets not given as
 // flags.
 func (c *connOptions) check(getenv func(string) string, push bool) error {
-	switch c.addr {
-	case "":
-		return usagef("-addr is required")
-	case addrPushSandbox, addrPushProduction:
-		if !push {
-			return usagef("-addr %s is a push gateway; feedback needs feedback_sandbox, feedback_production or HOST:PORT", c.addr)
-		}
-	case addrFeedbackSandbox, addrFeedbackProduction:
-		if push {
-			return usagef("-addr %s is a feedback service; push needs push_sandbox, push_production or HOST:PORT", c.addr)
-		}
-	default:
-		if _, err := client.ResolveAddress(c.addr); err != nil {
-			return usagef("-addr: want HOST:PORT or a name such as push_sandbox: %v", err)
-		}
+	if err := c.checkAddr(push); err != nil {
+		return err
 	}
+	tokenAuth := c.p8File != "" || c.keyID != "" || c.teamID != ""
 	switch {
+	case tokenAuth && !c.http2:
+		return usagef("-p8, -key-id and -team-id are token authentication over HTTP/2: they need -http2")
+	case tokenAuth && (c.certFile != "" || c.keyFile != "" || c.p12File != ""):
+		return usagef("-p8 excludes -cert, -key and -p12: one kind of authentication")
+	case tokenAuth && (c.p8File == "" || c.keyID == "" || c.teamID == ""):
+		return usagef("token authentication needs all of -p8 FILE, -key-id ID and -team-id ID")
+	case tokenAuth && len(c.keyID) != client.AuthIDLength:
+		return usagef("-key-id %q: want %d letters or digits (the key ID Apple shows with the key)", c.keyID, client.AuthIDLength)
+	case tokenAuth && len(c.teamID) != client.AuthIDLength:
+		return usagef("-team-id %q: want %d letters or digits (the team ID of the developer account)", c.teamID, client.AuthIDLength)
+	case tokenAuth:
 	case c.p12File != "" && (c.certFile != "" || c.keyFile != ""):
 		return usagef("-p12 excludes -cert and -key")
+	case c.p12File == "" && c.certFile == "" && c.http2:
+		return usagef("-p8 FILE -key-id ID -team-id ID, -cert FILE or -p12 FILE is required")
 	case c.p12File == "" && c.certFile == "":
 		return usagef("-cert is required (or -p12)")
 	}
@@ -219,6 +238,41 @@ func (c *connOptions) check(getenv func(string) string, push bool) error {
 	}
 	if c.p12Password == "" {
 		c.p12Password = getenv("APNSCLIENT_P12_PASSWORD")
+	}
+	return nil
+}
+
+// checkAddr checks -addr: HOST:PORT, or a name of the service the command
+// talks to.
+func (c *connOptions) checkAddr(push bool) error {
+	switch c.addr {
+	case "":
+		return usagef("-addr is required")
+	case addrPushSandbox, addrPushProduction:
+		switch {
+		case !push:
+			return usagef("-addr %s is a push gateway; feedback needs feedback_sandbox, feedback_production or HOST:PORT", c.addr)
+		case c.http2:
+			return usagef("-addr %s is the binary gateway; -http2 needs api_sandbox, api_production or HOST:PORT", c.addr)
+		}
+	case addrFeedbackSandbox, addrFeedbackProduction:
+		switch {
+		case push && c.http2:
+			return usagef("-addr %s is a feedback service; -http2 needs api_sandbox, api_production or HOST:PORT", c.addr)
+		case push:
+			return usagef("-addr %s is a feedback service; push needs push_sandbox, push_production or HOST:PORT", c.addr)
+		}
+	case addrAPISandbox, addrAPIProduction:
+		switch {
+		case !push:
+			return usagef("-addr %s is the HTTP/2 API; feedback needs feedback_sandbox, feedback_production or HOST:PORT", c.addr)
+		case !c.http2:
+			return usagef("-addr %s is the HTTP/2 API: give -http2 (or push_sandbox, push_production for the binary gateway)", c.addr)
+		}
+	default:
+		if _, err := client.ResolveAddress(c.addr); err != nil {
+			return usagef("-addr: want HOST:PORT or a name such as push_sandbox: %v", err)
+		}
 	}
 	return nil
 }
@@ -300,14 +354,22 @@ func pushFlagSet(o *pushOptions) *flag.FlagSet {
 		o.expiry = d
 		return nil
 	})
-	fs.TextVar(&o.priority, "priority", priorityFlag{}, "priority `10|5`: 10 delivers now, 5 at a power-saving time (default: item left out; APNs assumes 10)")
+	fs.TextVar(&o.priority, "priority", priorityFlag{}, "priority `10|5|1`: 10 delivers now, 5 at a power-saving time, 1 (-http2 only) never wakes the device (default: left out; APNs assumes 10)")
 	fs.TextVar(&o.confirm, "confirm", confirmSentinel, "how written notifications are confirmed: sentinel (a known-bad notification the gateway must refuse, one round trip), error-wait (no error response within -error-wait), close (close_notify; not an Apple behaviour) or batch (batch by batch, each waiting -error-wait)")
-	fs.IntVar(&o.batch, "batch", defaultBatch, "`N` notifications per send with -confirm batch (progress and retries go batch by batch); otherwise, when given, a confirmation every N notifications per connection")
-	fs.IntVar(&o.window, "window", defaultWindow, "at most `N` notifications in flight per connection, written and not yet confirmed (bounds memory; each full window is confirmed: -confirm sentinel opens a new connection)")
-	fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "give up on a notification after `N` sends in a row that settle nothing")
-	fs.IntVar(&o.parallel, "parallel", defaultParallel, "`N` connections written at once")
+	fs.IntVar(&o.batch, "batch", defaultBatch, "`N` notifications per send with -confirm batch (progress and retries go batch by batch); otherwise, when given, a confirmation every N notifications per connection; with -http2 the tokens per HTTP2Client.Send (default 500 there)")
+	fs.IntVar(&o.window, "window", defaultWindow, "at most `N` notifications in flight per connection, written and not yet confirmed (bounds memory; each full window is confirmed: -confirm sentinel opens a new connection); with -http2 the requests in flight over all connections (default 1000 there)")
+	fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "give up on a notification after `N` sends in a row that settle nothing; with -http2 the requests a token gets at most when APNs answers a reason to retry (429, 500, 503; default 3 there)")
+	fs.IntVar(&o.parallel, "parallel", defaultParallel, "`N` connections written at once (with -http2: opened as the load needs them)")
 	fs.DurationVar(&o.errorWait, "error-wait", 0, "how long to wait for an error response before presuming notifications accepted: after each batch (-confirm batch), before each confirmation (-confirm error-wait), and for a sentinel the gateway accepted (default: the client's, 500ms)")
 	fs.TextVar(&o.progress, "progress", progressAuto, "progress line on stderr: auto (when it is a terminal), always or never")
+
+	fs.BoolVar(&o.conn.http2, "http2", false, "send over the HTTP/2 provider API (api_sandbox, api_production or HOST:PORT) instead of the binary gateway")
+	fs.StringVar(&o.conn.p8File, "p8", "", "HTTP/2 token authentication: the `FILE` of the .p8 signing key (with -key-id and -team-id; instead of -cert or -p12)")
+	fs.StringVar(&o.conn.keyID, "key-id", "", "HTTP/2 token authentication: the 10-character key `ID` of -p8")
+	fs.StringVar(&o.conn.teamID, "team-id", "", "HTTP/2 token authentication: the 10-character team `ID`")
+	fs.StringVar(&o.topic, "topic", "", "HTTP/2: apns-topic, the app's bundle `ID` (with the push type's suffix where it needs one); required with -http2")
+	fs.StringVar(&o.pushType, "push-type", "", "HTTP/2: apns-push-type `TYPE` (alert, background, voip, ...; default: alert, or background for a -payload with content-available only)")
+	fs.StringVar(&o.collapseID, "collapse-id", "", "HTTP/2: apns-collapse-id `ID` (at most 64 bytes): notifications with the same one replace each other on the device")
 	return fs
 }
 
@@ -321,7 +383,12 @@ func parsePush(args []string, getenv func(string) string) (*pushOptions, error) 
 	if err := o.conn.check(getenv, true); err != nil {
 		return nil, err
 	}
-	fs.Visit(func(f *flag.Flag) { o.batchSet = o.batchSet || f.Name == "batch" })
+	o.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	o.batchSet = o.set["batch"]
+	if err := o.checkProtocol(); err != nil {
+		return nil, err
+	}
 	switch {
 	case len(o.tokens) > 0 && o.tokensFile != "":
 		return nil, usagef("-token and -tokens exclude each other")
@@ -345,6 +412,38 @@ func parsePush(args []string, getenv func(string) string) (*pushOptions, error) 
 		return nil, usagef("%w", err) // client.ErrBadConfig: a value out of the client's range
 	}
 	return o, nil
+}
+
+// Flags that belong to one protocol: the HTTP/2 request headers and
+// priority 1, and the binary gateway's ways of confirming.
+var (
+	http2OnlyFlags  = []string{"topic", "push-type", "collapse-id"}
+	binaryOnlyFlags = []string{"confirm", "error-wait"}
+)
+
+// checkProtocol refuses flags of the other protocol than the one chosen,
+// naming them, and requires -topic with -http2.
+func (o *pushOptions) checkProtocol() error {
+	var wrong []string
+	list, why := binaryOnlyFlags, "the binary gateway's; HTTP/2 answers every request"
+	if !o.conn.http2 {
+		list, why = http2OnlyFlags, "HTTP/2 request headers: they need -http2"
+	}
+	for _, name := range list {
+		if o.set[name] {
+			wrong = append(wrong, "-"+name)
+		}
+	}
+	if len(wrong) > 0 {
+		return usagef("%s: %s", strings.Join(wrong, ", "), why)
+	}
+	if v, _ := o.priority.p.Value(); v == 1 && !o.conn.http2 {
+		return usagef("-priority 1 is HTTP/2 only: give -http2, or 10 or 5 for the binary gateway")
+	}
+	if o.conn.http2 && o.topic == "" {
+		return usagef("-topic is required with -http2 (the app's bundle ID)")
+	}
+	return nil
 }
 
 // sessionConfig is the part of the client's configuration the flags set.

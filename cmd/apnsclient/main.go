@@ -1,12 +1,19 @@
 // Command apnsclient sends push notifications through APNs' binary provider
-// API and reads its feedback service.
+// API or its HTTP/2 provider API, and reads the binary API's feedback
+// service.
 //
 //	apnsclient push     -addr HOST:PORT -ca FILE -cert FILE -key FILE \
 //	                    (-token HEX ... | -tokens FILE|-) [-alert TEXT] [-badge N]
 //	                    [-sound NAME] [-payload JSON] [-expiry DUR] [-priority 10|5]
+//	apnsclient push -http2 -addr HOST:PORT|api_sandbox|api_production [-ca FILE] \
+//	                (-p8 FILE -key-id ID -team-id ID | -cert FILE -key FILE | -p12 FILE) \
+//	                -topic TOPIC [-push-type alert] [-collapse-id ID] [-priority 10|5|1] \
+//	                (-token HEX ... | -tokens FILE|-) [-alert TEXT] [-payload JSON] ...
 //	apnsclient feedback -addr HOST:PORT -ca FILE -cert FILE -key FILE
 //
-// push ends with one JSON line on stdout:
+// push ends with one JSON line on stdout (over HTTP/2, status is the HTTP
+// status, reason Apple's reason string, and Unregistered entries add
+// "timestamp"):
 //
 //	{"sent":N,"accepted":N,"failed":[{"token":HEX,"status":N,"reason":TEXT}],
 //	 "retried":N,"uncertain":N,"seconds":F,"rate":F}
@@ -76,6 +83,9 @@ func (e *env) run(ctx context.Context, args []string) int {
 		o, err := parsePush(rest, e.getenv)
 		if err != nil {
 			return e.usageFail(cmd, err)
+		}
+		if o.conn.http2 {
+			return e.pushHTTP2(ctx, o)
 		}
 		if o.confirm != confirmBatch {
 			return e.pushStream(ctx, o)
@@ -151,13 +161,17 @@ func (e *env) help(args []string) {
 	}
 }
 
-const overviewHelp = `apnsclient sends push notifications through APNs' binary provider API and
-reads its feedback service.
+const overviewHelp = `apnsclient sends push notifications through APNs' binary provider API or its
+HTTP/2 provider API, and reads the binary API's feedback service.
 
 usage:
   apnsclient push     -addr HOST:PORT -ca FILE -cert FILE -key FILE \
                       (-token HEX ... | -tokens FILE|-) [-alert TEXT] [-badge N]
                       [-sound NAME] [-payload JSON] [-expiry DUR] [-priority 10|5]
+  apnsclient push -http2 -addr HOST:PORT|api_sandbox|api_production [-ca FILE] \
+                  (-p8 FILE -key-id ID -team-id ID | -cert FILE -key FILE | -p12 FILE) \
+                  -topic TOPIC [-push-type alert] [-collapse-id ID] [-priority 10|5|1] \
+                  (-token HEX ... | -tokens FILE|-) [-alert TEXT] [-payload JSON] ...
   apnsclient feedback -addr HOST:PORT -ca FILE -cert FILE -key FILE
   apnsclient help push|feedback
   apnsclient -version
@@ -201,6 +215,21 @@ Without -ca the server must have a certificate the system trusts, as
 Apple's gateways do; a mock gateway needs -ca with its CA.
 -addr names: push_sandbox = gateway.sandbox.push.apple.com:2195,
 push_production = gateway.push.apple.com:2195.
+
+With -http2 it sends one request per token to the HTTP/2 provider API
+(-addr api_sandbox = api.sandbox.push.apple.com:443, api_production =
+api.push.apple.com:443, or HOST:PORT), authenticated by a provider token
+signed with -p8 (and -key-id, -team-id) or by a client certificate; -topic
+is required. APNs answers every request: in failed, status is the HTTP
+status and reason Apple's reason ("BadDeviceToken", ...), and Unregistered
+entries add "timestamp" (RFC 3339). Answers to retry (429, 500, 503) are
+retried by the client up to -max-attempts requests (default 3 there); a
+token left without an answer is failed with status 0 and counted uncertain
+when its request was written. The first token goes alone: a connection or
+TLS error, or a refusal of the credentials (InvalidProviderToken, ...),
+stops the command with exit status 2 after one request at most. -confirm
+and -error-wait are binary only; -topic, -push-type, -collapse-id and
+-priority 1 are HTTP/2 only.
 
 Flags:
 `

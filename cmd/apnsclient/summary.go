@@ -35,8 +35,11 @@ type summary struct {
 // failure is one entry of summary.Failed.
 type failure struct {
 	Token  string `json:"token"`  // lower-case hex
-	Status int    `json:"status"` // status of the error response; 0 when the gateway gave none
-	Reason string `json:"reason"` // Apple's name of the status, or why the command gave up
+	Status int    `json:"status"` // status of the error response (over HTTP/2 the HTTP status); 0 when the server gave none
+	Reason string `json:"reason"` // Apple's name of the status (over HTTP/2 the reason string), or why the command gave up
+	// Timestamp is, over HTTP/2, the time a 410 Unregistered or
+	// ExpiredToken answer says the token stopped being valid.
+	Timestamp *time.Time `json:"timestamp,omitempty"`
 }
 
 // statusFailure describes a notification the gateway refused with st.
