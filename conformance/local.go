@@ -56,6 +56,9 @@ type Local struct {
 	// mutate, when set (tests only), edits each attempt before it is
 	// folded into the outcome, to model a broken client.
 	mutate func(*attempt)
+	// resendH2, when set (tests only), names the tokens of an HTTP/2
+	// result that a broken client sends once more.
+	resendH2 func(*client.Result) []string
 }
 
 var _ Client = (*Local)(nil)

@@ -64,6 +64,24 @@ func (l *Local) sendHTTP2(ctx context.Context, b Batch) (Outcome, error) {
 		return Outcome{}, err
 	}
 	var out Outcome
+	if l.resendH2 != nil {
+		if again := l.resendH2(res); len(again) > 0 {
+			c := *m
+			c.Tokens = again
+			res2, err := h2.Send(ctx, &c)
+			if err != nil {
+				return Outcome{}, err
+			}
+			out.Retried = append(out.Retried, again...)
+			foldHTTP2(&out, res2)
+		}
+	}
+	foldHTTP2(&out, res)
+	return out, nil
+}
+
+// foldHTTP2 adds what res tells to out.
+func foldHTTP2(out *Outcome, res *client.Result) {
 	for _, r := range res.Responses {
 		for range r.Attempts - 1 {
 			out.Retried = append(out.Retried, r.Token)
@@ -87,5 +105,4 @@ func (l *Local) sendHTTP2(ctx context.Context, b Batch) (Outcome, error) {
 		out.Unsent = append(out.Unsent, rm.Tokens...)
 	}
 	out.Attempts = max(out.Attempts, 1)
-	return out, nil
 }

@@ -78,6 +78,9 @@ var _ = Describe("A deliberately broken client", func() {
 			"a processing error (status 1) at token 6 keeps the token for a retry",
 			"a processing error (status 1) at token 10 keeps the token for a retry",
 		),
+		Entry(nil, conformance.MutantH2RetriesBadToken, []string{"http2_responses.feature"},
+			"the reason BadDeviceToken reaches the client with its status, and the token is not sent again",
+		),
 		Entry(nil, conformance.MutantNoPooling, []string{"pooling.feature"},
 			// Without a pool there is nothing to reuse, outdate, share or
 			// close at shutdown: every pooling scenario is about its bug.

@@ -29,6 +29,7 @@ func (w *world) registerHTTP2Steps(sc stepRegistrar) {
 	sc.Step(`^the client sent token (\d+) again$`, w.sentTokenAgain)
 	sc.Step(`^the HTTP/2 API received token (\d+) (\d+) times?$`, w.h2ReceivedTimes)
 	sc.Step(`^the HTTP/2 API accepted tokens? `+reList+` exactly once$`, w.h2AcceptedExactlyOnce)
+	sc.Step(`^the HTTP/2 API authenticated every notification with a (certificate|token)$`, w.h2AuthenticatedWith)
 	sc.Step(`^the HTTP/2 API received every notification with topic (\S+), push type (\S+) and collapse id (\S+)$`, w.h2ReceivedHeaders)
 }
 
@@ -221,6 +222,22 @@ func (w *world) h2ReceivedHeaders(topic, pushType, collapseID string) error {
 		if e.Topic != topic || e.PushType != pushType || e.CollapseID != collapseID {
 			return fmt.Errorf("notification %s arrived with topic %q, push type %q, collapse id %q; want %q, %q, %q",
 				e.APNsID, e.Topic, e.PushType, e.CollapseID, topic, pushType, collapseID)
+		}
+	}
+	return nil
+}
+
+func (w *world) h2AuthenticatedWith(method string) error {
+	es, err := w.h2Entries(0)
+	if err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		return errors.New("the HTTP/2 API received no notification")
+	}
+	for _, e := range es {
+		if e.Auth.String() != method {
+			return fmt.Errorf("notification %s authenticated with %q, want %q", e.APNsID, e.Auth, method)
 		}
 	}
 	return nil
