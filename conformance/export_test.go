@@ -38,6 +38,11 @@ const (
 	// MutantH2RetriesBadToken sends again, once, every token the HTTP/2
 	// API refused with BadDeviceToken, a reason that never gets better.
 	MutantH2RetriesBadToken = "retries BadDeviceToken over HTTP/2"
+	// MutantH2NeverResends gives every HTTP/2 token one attempt
+	// (HTTP2Retry.MaxAttempts 1): a refusal that means "later" (429, 5xx)
+	// is final. (Our client resends what a GOAWAY left unprocessed without
+	// counting it an attempt, so the GOAWAY scenarios still pass.)
+	MutantH2NeverResends = "gives up on 429 and 5xx over HTTP/2"
 )
 
 // NewMutant returns the mutant named name, or nil.
@@ -56,6 +61,10 @@ func NewMutant(name string) Client {
 	case MutantH2RetriesBadToken:
 		l := NewLocal(LocalOptions{})
 		l.resendH2 = retriesBadToken
+		return l
+	case MutantH2NeverResends:
+		l := NewLocal(LocalOptions{})
+		l.h2Attempts = 1
 		return l
 	case MutantNoPooling:
 		return &noPooling{Local: NewLocal(LocalOptions{})}

@@ -59,6 +59,9 @@ type Local struct {
 	// resendH2, when set (tests only), names the tokens of an HTTP/2
 	// result that a broken client sends once more.
 	resendH2 func(*client.Result) []string
+	// h2Attempts, when not 0 (tests only), replaces the HTTP/2 client's
+	// MaxAttempts.
+	h2Attempts int
 }
 
 var _ Client = (*Local)(nil)

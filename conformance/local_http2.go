@@ -24,7 +24,7 @@ func (l *Local) newHTTP2(ep Endpoint, pool *x509.CertPool, cert *client.Certific
 	cfg := client.HTTP2Config{
 		RootCAs: pool,
 		Logger:  l.opts.Logger,
-		Retry:   client.HTTP2Retry{BaseDelay: localHTTP2BaseDelay, MaxDelay: localHTTP2MaxDelay},
+		Retry:   client.HTTP2Retry{MaxAttempts: l.h2Attempts, BaseDelay: localHTTP2BaseDelay, MaxDelay: localHTTP2MaxDelay},
 	}
 	if len(ep.AuthKeyPEM) > 0 {
 		signer, err := client.NewTokenSigner(ep.AuthKeyPEM, ep.KeyID, ep.TeamID, client.TokenOptions{})
