@@ -94,6 +94,10 @@ const (
 	CapFeedback Capability = "feedback"
 	// CapConcurrent : Send may be called from several goroutines at once.
 	CapConcurrent Capability = "concurrent"
+	// CapHTTP2 : the client sends over Apple's HTTP/2 provider API when
+	// the Endpoint names an HTTP/2 address (Endpoint.HTTP2), and reports
+	// each refusal's reason (Outcome.Reasons).
+	CapHTTP2 Capability = "http2"
 )
 
 // Capabilities is the set of capabilities a client declares.
@@ -126,6 +130,17 @@ type Endpoint struct {
 	// error response before it considers a batch done (0: the client's
 	// default). The scenarios use a short one to run fast.
 	ErrorWait time.Duration
+
+	// HTTP2, when not empty, is the HTTP/2 provider API's address,
+	// HOST:PORT: the client sends every batch there, over HTTP/2, instead
+	// of to Gateway (clients with [CapHTTP2] only).
+	HTTP2 string
+	// AuthKeyPEM, KeyID and TeamID, when AuthKeyPEM is not empty, are the
+	// provider-token signing key (the .p8 file's text), its key ID and the
+	// team ID: the HTTP/2 client authenticates with JSON web tokens rather
+	// than with CertPEM.
+	AuthKeyPEM    []byte
+	KeyID, TeamID string
 }
 
 // Batch is one message sent to several device tokens.
@@ -145,6 +160,11 @@ type Batch struct {
 	// CertPEM and KeyPEM, when CertPEM is not empty, override the configured
 	// client certificate for this batch (clients with [CapOverrides] only).
 	CertPEM, KeyPEM []byte
+
+	// HTTP/2 only: the apns-topic, apns-push-type and apns-collapse-id
+	// headers of the notifications ("" means the client's default, or
+	// none).
+	Topic, PushType, CollapseID string
 }
 
 // TokenStatus is a token the gateway refused, with the status it answered.
@@ -179,6 +199,20 @@ type Outcome struct {
 	// Attempts is the number of attempts the send took (1 when nothing went
 	// wrong).
 	Attempts int `json:"attempts"`
+	// Reasons lists, on HTTP/2, each refused token with the reason, the
+	// HTTP status and, for 410, the timestamp APNs answered (the last
+	// answer, when the token was retried).
+	Reasons []TokenReason `json:"reasons,omitempty"`
+}
+
+// TokenReason is a token the HTTP/2 provider API refused.
+type TokenReason struct {
+	Token      string `json:"token"`
+	Reason     string `json:"reason"`
+	HTTPStatus int    `json:"http_status"`
+	// Timestamp is when APNs last knew the token valid (410 only); zero
+	// otherwise.
+	Timestamp time.Time `json:"timestamp,omitzero"`
 }
 
 // FeedbackTuple is one record read from the feedback service.

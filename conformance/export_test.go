@@ -2,8 +2,10 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"slices"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/client"
 )
 
@@ -33,6 +35,14 @@ const (
 	// MutantNoPooling opens a new session, hence a new connection, for
 	// every send.
 	MutantNoPooling = "opens a new connection for every send"
+	// MutantH2RetriesBadToken sends again, once, every token the HTTP/2
+	// API refused with BadDeviceToken, a reason that never gets better.
+	MutantH2RetriesBadToken = "retries BadDeviceToken over HTTP/2"
+	// MutantH2NeverResends gives every HTTP/2 token one attempt
+	// (HTTP2Retry.MaxAttempts 1): a refusal that means "later" (429, 5xx)
+	// is final. (Our client resends what a GOAWAY left unprocessed without
+	// counting it an attempt, so the GOAWAY scenarios still pass.)
+	MutantH2NeverResends = "gives up on 429 and 5xx over HTTP/2"
 )
 
 // NewMutant returns the mutant named name, or nil.
@@ -48,10 +58,28 @@ func NewMutant(name string) Client {
 		return mutated(func(a *attempt) { a.Uncertain = nil })
 	case MutantProcessingIsFailure:
 		return mutated(processingIsFailure)
+	case MutantH2RetriesBadToken:
+		l := NewLocal(LocalOptions{})
+		l.resendH2 = retriesBadToken
+		return l
+	case MutantH2NeverResends:
+		l := NewLocal(LocalOptions{})
+		l.h2Attempts = 1
+		return l
 	case MutantNoPooling:
 		return &noPooling{Local: NewLocal(LocalOptions{})}
 	}
 	return nil
+}
+
+func retriesBadToken(res *client.Result) []string {
+	var again []string
+	for _, f := range res.Failed {
+		if errors.Is(f.Outcome, apns.ReasonBadDeviceToken) {
+			again = append(again, f.Token)
+		}
+	}
+	return again
 }
 
 func mutated(f func(*attempt)) *Local {

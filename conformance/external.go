@@ -85,7 +85,7 @@ func StartExternal(ctx context.Context, argv []string) (*External, error) {
 		e.kill()
 		return nil, err
 	}
-	e.name, e.version, e.caps, e.protocol = resp.Name, resp.Version, resp.Capabilities, resp.Protocol
+	e.name, e.version, e.caps, e.protocol = resp.Name, resp.Version, withoutHTTP2(resp.Capabilities), resp.Protocol
 	if e.protocol == 0 {
 		e.protocol = 1
 	}

@@ -50,11 +50,18 @@ type Local struct {
 	sess *client.Session
 	ep   Endpoint
 	cert *client.Certificate
-	late []*client.Result // late results collected by Outdate and Shutdown
+	late []*client.Result    // late results collected by Outdate and Shutdown
+	h2   *client.HTTP2Client // the HTTP/2 client, when the endpoint names an HTTP/2 address
 
 	// mutate, when set (tests only), edits each attempt before it is
 	// folded into the outcome, to model a broken client.
 	mutate func(*attempt)
+	// resendH2, when set (tests only), names the tokens of an HTTP/2
+	// result that a broken client sends once more.
+	resendH2 func(*client.Result) []string
+	// h2Attempts, when not 0 (tests only), replaces the HTTP/2 client's
+	// MaxAttempts.
+	h2Attempts int
 }
 
 var _ Client = (*Local)(nil)
@@ -73,9 +80,9 @@ func NewLocal(opts LocalOptions) *Local {
 // and is safe for concurrent Sends; it writes command 2 only.
 func (l *Local) Capabilities() Capabilities {
 	if l.opts.ConfirmByClose {
-		return Capabilities{CapShutdown, CapOverrides, CapFeedback, CapConcurrent}
+		return Capabilities{CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2}
 	}
-	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent}
+	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2}
 }
 
 // Identity: apnskit's client, at the kit's version (they ship together).
@@ -88,9 +95,19 @@ func (l *Local) Configure(ctx context.Context, ep Endpoint) error {
 	if !pool.AppendCertsFromPEM(ep.CAPEM) {
 		return errors.New("conformance: no certificate in the CA PEM")
 	}
-	cert, err := parseCert(ep.CertPEM, ep.KeyPEM)
-	if err != nil {
-		return err
+	var cert *client.Certificate
+	if ep.HTTP2 == "" || len(ep.CertPEM) > 0 {
+		var err error
+		if cert, err = parseCert(ep.CertPEM, ep.KeyPEM); err != nil {
+			return err
+		}
+	}
+	var h2 *client.HTTP2Client
+	if ep.HTTP2 != "" {
+		var err error
+		if h2, err = l.newHTTP2(ep, pool, cert); err != nil {
+			return err
+		}
 	}
 	sess, err := client.NewSession(client.Config{
 		RootCAs:        pool,
@@ -100,12 +117,18 @@ func (l *Local) Configure(ctx context.Context, ep Endpoint) error {
 		ConfirmByClose: l.opts.ConfirmByClose,
 	})
 	if err != nil {
+		if h2 != nil {
+			h2.Close()
+		}
 		return err
 	}
 	l.mu.Lock()
-	old := l.sess
-	l.sess, l.ep, l.cert = sess, ep, cert
+	old, oldH2 := l.sess, l.h2
+	l.sess, l.ep, l.cert, l.h2 = sess, ep, cert, h2
 	l.mu.Unlock()
+	if oldH2 != nil {
+		oldH2.Close()
+	}
 	if old != nil {
 		return old.Shutdown(ctx)
 	}
@@ -171,6 +194,9 @@ func (l *Local) Send(ctx context.Context, b Batch) (Outcome, error) {
 	sess, ep, cert, err := l.session()
 	if err != nil {
 		return Outcome{}, err
+	}
+	if l.http2() != nil {
+		return l.sendHTTP2(ctx, b)
 	}
 	if b.Command != nil && *b.Command != int(wire.CommandFramed) {
 		return Outcome{}, fmt.Errorf("command %d: %w", *b.Command, ErrUnsupported)
@@ -329,8 +355,12 @@ var ErrLateAtClose = errors.New("conformance: error responses learnt only at clo
 // report.
 func (l *Local) Close(ctx context.Context) error {
 	l.mu.Lock()
-	sess := l.sess
+	sess, h2 := l.sess, l.h2
+	l.h2 = nil
 	l.mu.Unlock()
+	if h2 != nil {
+		h2.Close()
+	}
 	if sess == nil {
 		return nil
 	}

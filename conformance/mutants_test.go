@@ -78,6 +78,14 @@ var _ = Describe("A deliberately broken client", func() {
 			"a processing error (status 1) at token 6 keeps the token for a retry",
 			"a processing error (status 1) at token 10 keeps the token for a retry",
 		),
+		Entry(nil, conformance.MutantH2RetriesBadToken, []string{"http2_responses.feature"},
+			"the reason BadDeviceToken reaches the client with its status, and the token is not sent again",
+		),
+		Entry(nil, conformance.MutantH2NeverResends, []string{"http2_responses.feature", "http2_connection.feature"},
+			"TooManyRequests (429) is sent again, and delivered once",
+			"InternalServerError (500) is sent again, and delivered once",
+			"ServiceUnavailable (503) is sent again, and delivered once",
+		),
 		Entry(nil, conformance.MutantNoPooling, []string{"pooling.feature"},
 			// Without a pool there is nothing to reuse, outdate, share or
 			// close at shutdown: every pooling scenario is about its bug.

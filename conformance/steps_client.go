@@ -18,6 +18,7 @@ func (w *world) registerSteps(sc stepRegistrar) {
 	w.registerClientSteps(sc)
 	w.registerPoolingSteps(sc)
 	w.registerFeedbackSteps(sc)
+	w.registerHTTP2Steps(sc)
 }
 
 func (w *world) registerClientSteps(sc stepRegistrar) {

@@ -229,7 +229,7 @@ var capabilityTags = map[string]Capability{}
 
 func init() {
 	for _, c := range []Capability{CapCommand0, CapCommand1, CapReuse, CapPools, CapOutdate, CapShutdown,
-		CapOverrides, CapPooling, CapFeedback, CapConcurrent} {
+		CapOverrides, CapPooling, CapFeedback, CapConcurrent, CapHTTP2} {
 		capabilityTags["@"+string(c)] = c
 	}
 }

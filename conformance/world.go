@@ -55,6 +55,9 @@ type world struct {
 	expiry   time.Time
 	command  *int
 
+	// the HTTP/2 headers of the notifications
+	topic, pushType, collapseID string
+
 	payloadFault *payloadFault // the payload judged bad from a token on, if any
 
 	nextToken int    // number of the last token handed out
@@ -209,7 +212,8 @@ func (w *world) batch(toks []string) Batch {
 	if p == nil {
 		p = []byte(defaultPayload)
 	}
-	return Batch{Tokens: toks, Payload: p, Priority: w.priority, Expiry: w.expiry, Command: w.command}
+	return Batch{Tokens: toks, Payload: p, Priority: w.priority, Expiry: w.expiry, Command: w.command,
+		Topic: w.topic, PushType: w.pushType, CollapseID: w.collapseID}
 }
 
 // tokensOf lists the tokens sent to server srv, in order.
@@ -243,6 +247,7 @@ func (w *world) merged() Outcome {
 		m.Uncertain = append(m.Uncertain, o.Uncertain...)
 		m.Unsent = append(m.Unsent, o.Unsent...)
 		m.Attempts += o.Attempts
+		m.Reasons = append(m.Reasons, o.Reasons...)
 	}
 	return m
 }

@@ -1,0 +1,108 @@
+package conformance
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apnskit/apnskit/apns"
+	"github.com/apnskit/apnskit/client"
+)
+
+// HTTP/2 retry pauses of the Local adapter: short, so that the scenarios
+// that refuse with 429 or 503 run fast; they still double between tries.
+const (
+	localHTTP2BaseDelay = 5 * time.Millisecond
+	localHTTP2MaxDelay  = 40 * time.Millisecond
+)
+
+// newHTTP2 makes the HTTP/2 client of ep: provider tokens when ep has an
+// auth key, else the client certificate.
+func (l *Local) newHTTP2(ep Endpoint, pool *x509.CertPool, cert *client.Certificate) (*client.HTTP2Client, error) {
+	cfg := client.HTTP2Config{
+		RootCAs: pool,
+		Logger:  l.opts.Logger,
+		Retry:   client.HTTP2Retry{MaxAttempts: l.h2Attempts, BaseDelay: localHTTP2BaseDelay, MaxDelay: localHTTP2MaxDelay},
+	}
+	if len(ep.AuthKeyPEM) > 0 {
+		signer, err := client.NewTokenSigner(ep.AuthKeyPEM, ep.KeyID, ep.TeamID, client.TokenOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("conformance: the auth key: %w", err)
+		}
+		cfg.Signer = signer
+	} else {
+		if cert == nil {
+			return nil, errors.New("conformance: HTTP/2 needs an auth key or a client certificate")
+		}
+		cfg.Certificate = cert
+	}
+	return client.NewHTTP2Client(ep.HTTP2, cfg)
+}
+
+func (l *Local) http2() *client.HTTP2Client {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.h2
+}
+
+// sendHTTP2 sends b over the HTTP/2 client, whose own retry policy
+// follows each token to its final answer.
+func (l *Local) sendHTTP2(ctx context.Context, b Batch) (Outcome, error) {
+	h2 := l.http2()
+	if b.Command != nil {
+		return Outcome{}, fmt.Errorf("command %d over HTTP/2: %w", *b.Command, ErrUnsupported)
+	}
+	m := &client.Message{Tokens: b.Tokens, Payload: b.Payload, Priority: b.Priority,
+		Topic: b.Topic, PushType: b.PushType, CollapseID: b.CollapseID}
+	if !b.Expiry.IsZero() {
+		m.Expiry = client.ExpireAt(b.Expiry)
+	}
+	res, err := h2.Send(ctx, m)
+	if err != nil {
+		return Outcome{}, err
+	}
+	var out Outcome
+	if l.resendH2 != nil {
+		if again := l.resendH2(res); len(again) > 0 {
+			c := *m
+			c.Tokens = again
+			res2, err := h2.Send(ctx, &c)
+			if err != nil {
+				return Outcome{}, err
+			}
+			out.Retried = append(out.Retried, again...)
+			foldHTTP2(&out, res2)
+		}
+	}
+	foldHTTP2(&out, res)
+	return out, nil
+}
+
+// foldHTTP2 adds what res tells to out.
+func foldHTTP2(out *Outcome, res *client.Result) {
+	for _, r := range res.Responses {
+		for range r.Attempts - 1 {
+			out.Retried = append(out.Retried, r.Token)
+		}
+		out.Attempts = max(out.Attempts, r.Attempts)
+	}
+	for _, f := range res.Failed {
+		out.Failed = append(out.Failed, TokenStatus{Token: f.Token, Status: f.HTTPStatus})
+		reason := f.Outcome.Error()
+		var r apns.Reason
+		if errors.As(f.Outcome, &r) {
+			reason = string(r)
+		}
+		out.Reasons = append(out.Reasons, TokenReason{Token: f.Token, Reason: reason, HTTPStatus: f.HTTPStatus, Timestamp: f.Timestamp})
+	}
+	for _, e := range res.Errors {
+		out.Errors = append(out.Errors, e.Error())
+	}
+	out.Uncertain = append(out.Uncertain, res.Uncertain...)
+	if rm := res.Retry(); rm != nil {
+		out.Unsent = append(out.Unsent, rm.Tokens...)
+	}
+	out.Attempts = max(out.Attempts, 1)
+}
