@@ -408,6 +408,11 @@ func (st *Stream) Push(ctx context.Context, token string, tag any) error {
 	st.inBytes += size
 	if st.cur == nil {
 		st.cur = &chunk{first: time.Now()}
+		if st.opt.CheckpointInterval > 0 {
+			// A worker waiting with nothing to time wakes to start
+			// this chunk's CheckpointInterval timer.
+			st.kickLocked()
+		}
 	}
 	st.cur.add(token, bin, itemMeta{tag: tag}, st.frame)
 	if st.cur.full() {

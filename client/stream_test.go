@@ -288,7 +288,7 @@ var _ = Describe("Stream", func() {
 		Expect(st.Stats().Delivered).To(BeZero(), "a partial chunk waits for more")
 		for range 10 {
 			var d client.Delivery
-			Eventually(ctx, got).Should(Receive(&d))
+			Eventually(ctx, got).WithTimeout(10 * time.Second).Should(Receive(&d))
 			Expect(d.Kind).To(Equal(client.Delivered))
 		}
 	})
