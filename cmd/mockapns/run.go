@@ -46,6 +46,8 @@ type options struct {
 	h2 http2Options // flags_http2.go
 
 	parent parentOptions // parent.go
+
+	journalFile journalFileOptions // flags_journal.go
 }
 
 // errHelp means -h was asked for and the usage printed.
@@ -82,6 +84,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 
 	defineHTTP2Flags(fs, &o.h2)
 	defineParentFlags(fs, &o.parent)
+	defineJournalFileFlags(fs, &o.journalFile)
 	return fs
 }
 
@@ -171,6 +174,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:       log,
 	}
 	o.h2.config(&cfg)
+	closeJournal, err := o.journalFile.open(&cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeJournal(); err != nil {
+			log.Error("closing the journal file failed", "error", err)
+		}
+	}()
 	srv, err := mockapns.Start(cfg)
 	if err != nil {
 		return err // names the service and the address
