@@ -76,13 +76,31 @@ var _ = Describe("Journal file", func() {
 		// The same JSON as the API's entries.
 		want, err := json.Marshal(srv.Notifications(mockapns.Filter{})[1])
 		Expect(err).NotTo(HaveOccurred())
-		Expect(lines[4]).To(MatchJSON(want))
+		Expect(lines[4]).To(Equal(string(want)))
 		var last struct {
 			Stats mockapns.Stats `json:"stats"`
 		}
 		Expect(json.Unmarshal([]byte(lines[5]), &last)).To(Succeed())
 		Expect(last.Stats.Accepted).To(BeEquivalentTo(5))
 		Expect(last.Stats.JournalFileErrors).To(BeZero())
+	})
+
+	It("writes a payload that is not JSON, or has spaces, as the API does", func() {
+		var file lockedBuffer
+		srv, err := mockapns.Start(mockapns.Config{JournalFile: &file, NoValidation: true})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(srv.Close)
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), `not json "quoted"`), framed(2, token(2), `{ "aps" : { "alert" : "a" } }`), framed(3, token(3), "")))
+		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(3))
+		srv.Close()
+		lines := file.lines()
+		Expect(lines).To(HaveLen(4))
+		for i, e := range srv.Notifications(mockapns.Filter{}) {
+			want, err := json.Marshal(e)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(lines[i]).To(Equal(string(want)))
+		}
 	})
 
 	It("counts a write error, keeps ingesting, and still closes", func() {
