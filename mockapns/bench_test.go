@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -70,8 +72,22 @@ func report(b *testing.B, total int, elapsed time.Duration, before, after *runti
 // TLS with the journal on (default size). Each iteration sends benchBatch
 // notifications on one connection and half-closes; the server's close
 // marks the end. Allocations count both sides of the connection.
-func BenchmarkGatewayIngest(b *testing.B) {
-	srv, err := mockapns.Start(mockapns.Config{})
+func BenchmarkGatewayIngest(b *testing.B) { benchIngest(b, mockapns.Config{}) }
+
+// BenchmarkGatewayIngestJournalFile is BenchmarkGatewayIngest with every
+// entry also written to a journal file (Config.JournalFile), in a temporary
+// folder: compare the two in the same run.
+func BenchmarkGatewayIngestJournalFile(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "journal.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	benchIngest(b, mockapns.Config{JournalFile: f})
+}
+
+func benchIngest(b *testing.B, mcfg mockapns.Config) {
+	srv, err := mockapns.Start(mcfg)
 	if err != nil {
 		b.Fatal(err)
 	}

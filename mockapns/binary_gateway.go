@@ -92,7 +92,9 @@ var reasons = [...]string{
 // runGateway serves one gateway connection until it ends, then closes it.
 func (s *Server) runGateway(t *tracked, c stream, num uint64, log *slog.Logger) {
 	g := &gwConn{s: s, t: t, c: c, num: num, log: log, buf: make([]byte, readBufSize)}
+	s.gwAdd(t)
 	v := g.run()
+	s.gwDel(t)
 	if v == answered {
 		g.linger()
 	}
@@ -135,7 +137,12 @@ func (g *gwConn) fill() (int, error) {
 // run reads and judges until the connection ends, and says how.
 func (g *gwConn) run() verdict {
 	for {
+		// Arm the deadline first: a Shutdown after the check below sets
+		// its own deadline in the past after ours, so the read wakes.
 		g.armDeadline()
+		if g.s.draining.Load() {
+			return g.drained()
+		}
 		n, err := g.fill()
 		if n > 0 {
 			before := g.read
@@ -153,9 +160,22 @@ func (g *gwConn) run() verdict {
 			g.notePartial()
 		}
 		if err != nil {
+			if g.s.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return g.drained()
+			}
 			return g.readEnded(err)
 		}
 	}
+}
+
+// drained answers the server's shutdown: every complete frame read so far
+// has been judged, so status 10 names the last accepted notification and
+// the client knows to resend everything after it. What arrives afterwards
+// is counted as discarded while lingering.
+func (g *gwConn) drained() verdict {
+	g.flush()
+	g.log.Info("mockapns server shutting down; answering status 10", "last_accepted", g.last)
+	return g.answer(wire.ErrorResponse{Status: wire.StatusShutdown, ID: g.last})
 }
 
 // processCut judges the frames before buffer offset cut, then cuts the

@@ -347,17 +347,46 @@ var _ = Describe("Gateway", func() {
 			Expect(srv.Stats().Accepted).To(BeEquivalentTo(2))
 		})
 
-		It("shuts down gracefully once the clients are done", func() {
+		It("shuts down gracefully: status 10 names the last notification accepted, after the frames read are judged", func() {
 			s := startServer(mockapns.Config{})
 			conn := dial(s, s.GatewayAddr())
+			send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload), framed(3, token(1), payload)))
+			Eventually(func() uint64 { return s.Stats().Accepted }).Should(BeEquivalentTo(3))
 			done := make(chan error, 1)
 			go func() { done <- s.Shutdown(context.Background()) }()
-			Consistently(done).ShouldNot(Receive())
-			send(conn, framed(1, token(1), payload))
-			Expect(conn.CloseWrite()).To(Succeed())
-			expectClosedWith(conn, nil)
+			got := make([]byte, wire.ErrorResponseSize)
+			_, err := io.ReadFull(conn, got)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(Equal(response(wire.StatusShutdown, 3)))
+			// What the client sends after the answer is counted, never
+			// journalled.
+			send(conn, framed(4, token(1), payload))
+			Eventually(func() uint64 { return s.Stats().Discarded }).Should(BeEquivalentTo(1))
+			Expect(conn.Close()).To(Succeed())
 			Eventually(done).Should(Receive(BeNil()))
-			Expect(s.Stats().Accepted).To(BeEquivalentTo(1))
+			Expect(s.Stats().Accepted).To(BeEquivalentTo(3))
+			Expect(s.Notifications(mockapns.Filter{})).To(HaveLen(3))
+		})
+
+		It("judges at shutdown the frames of a read in progress, then names the last of them", func() {
+			s := startServer(mockapns.Config{})
+			conn := dial(s, s.GatewayAddr())
+			// One write carries the frames with the shutdown racing it:
+			// whatever was read is judged, and the answer names the last
+			// accepted, so journal and answer agree.
+			var frames [][]byte
+			for id := uint32(1); id <= 500; id++ {
+				frames = append(frames, framed(id, token(1), payload))
+			}
+			send(conn, concat(frames...))
+			Expect(s.Shutdown(context.Background())).To(Succeed())
+			got, _ := readToEnd(conn)
+			Expect(got).To(HaveLen(wire.ErrorResponseSize))
+			Expect(got[1]).To(BeEquivalentTo(wire.StatusShutdown))
+			last := binary.BigEndian.Uint32(got[2:])
+			Expect(s.Stats().Accepted).To(BeEquivalentTo(last))
+			// Every frame read is accepted or counted as discarded.
+			Expect(s.Stats().Accepted + s.Stats().Discarded).To(BeEquivalentTo(500))
 		})
 
 		It("forces the close when the shutdown context ends", func() {
@@ -369,7 +398,9 @@ var _ = Describe("Gateway", func() {
 			cancel()
 			err := s.Shutdown(ctx)
 			Expect(errors.Is(err, context.Canceled)).To(BeTrue())
-			expectClosedWith(conn, nil)
+			// The status 10 answer may or may not beat the forced close.
+			got, _ := readToEnd(conn)
+			Expect(got).To(Or(BeEmpty(), Equal(response(wire.StatusShutdown, 1))))
 		})
 	})
 })

@@ -376,6 +376,9 @@ type journal struct {
 	// afterAdd, if set (tests only), runs at the end of each append,
 	// after the lock is released.
 	afterAdd func()
+	// file, if set, gets a copy of every entry as it is appended (nil
+	// once closed).
+	file *journalFile
 }
 
 func newJournal(size int, stats *counters) *journal {
@@ -451,6 +454,10 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 		return
 	}
 	j.mu.Lock()
+	var batch []Entry // the copies for the journal file
+	if j.file != nil {
+		batch = make([]Entry, 0, len(ns))
+	}
 	if status == wire.StatusNoError {
 		j.stats.binAccepted.Add(uint64(len(ns)))
 	} else {
@@ -466,6 +473,12 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 		if n.Present&wire.HasPriority != 0 {
 			r.priority = apns.NewPriority(n.Priority)
 		}
+		if batch != nil {
+			batch = append(batch, r.entry())
+		}
+	}
+	if batch != nil {
+		j.file.queue <- batch
 	}
 	j.appended()
 }
@@ -498,7 +511,22 @@ func (j *journal) addH2(q *h2Request) {
 	r.priority = q.Priority
 	r.h2 = h2Fields{expiration: q.Expiration, hasExpiration: q.HasExpiration, auth: q.Auth,
 		httpStatus: q.HTTPStatus, reason: q.Reason}
+	if j.file != nil {
+		j.file.queue <- []Entry{r.entry()}
+	}
 	j.appended()
+}
+
+// closeFile stops copying entries to the journal file, writes the stats
+// line and syncs it; stats is read once every entry is written.
+func (j *journal) closeFile(stats func() Stats) {
+	j.mu.Lock()
+	f := j.file
+	j.file = nil
+	j.mu.Unlock()
+	if f != nil {
+		f.close(stats)
+	}
 }
 
 // appended wakes waiters, releases the lock and runs the test hook.

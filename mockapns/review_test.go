@@ -170,7 +170,7 @@ var _ = Describe("Review regressions", func() {
 		var err error
 		Eventually(done).Should(Receive(&err))
 		Expect(errors.Is(err, context.Canceled)).To(BeTrue())
-		expectClosedWith(conn, nil)
+		expectClosedWith(conn, response(wire.StatusShutdown, 0))
 		Expect(s.Stats().ConnectionsOpen).To(BeZero())
 	})
 

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -42,6 +43,14 @@ type Config struct {
 	// JournalSize is how many journal entries are kept (oldest dropped
 	// first; the counters of Stats stay exact); 0 means DefaultJournalSize.
 	JournalSize int
+	// JournalFile, if set, gets every journal entry as a JSON line (the
+	// entry JSON of GET /api/v1/notifications) as it is appended, from a
+	// writer goroutine behind a bounded buffer, including entries the
+	// journal later drops; Close and Shutdown write a final line
+	// {"stats": STATS} and, for an *os.File, sync it. The caller closes
+	// it after Close or Shutdown returns. A write error is logged once and
+	// counted in Stats.JournalFileErrors.
+	JournalFile io.Writer
 	// Seed seeds the random source of probability faults; 0 means a
 	// time-based seed. Server.Seed reports the one in use.
 	Seed int64
@@ -151,6 +160,10 @@ type Server struct {
 	mu     sync.Mutex
 	conns  map[*tracked]struct{}
 	closed bool
+	// gws are the open gateway connections, woken (by a read deadline
+	// in the past) when Shutdown drains them; draining is set first.
+	gws      map[*tracked]struct{}
+	draining atomic.Bool
 
 	gwSeq, fbSeq atomic.Uint64 // connection numbers
 
@@ -243,6 +256,9 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("mockapns: http2: %w", err)
 	}
 	s.h2.tlsConf = s.h2TLSConfig()
+	if cfg.JournalFile != nil {
+		s.journal.file = newJournalFile(cfg.JournalFile, s.log, &s.stats.journalFileErrors)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(3)
 	go s.acceptLoop(s.gwLn, "gateway", s.serveGateway)
@@ -380,17 +396,22 @@ func (s *Server) Close() {
 		s.cancel()
 		s.CloseClientConnections()
 		s.wg.Wait()
+		s.journal.closeFile(s.Stats)
 		s.log.Info("mockapns closed")
 	})
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, then waits
-// for the open connections to end (a gateway connection ends when its
-// client closes it; an HTTP/2 connection gets a GOAWAY and ends once its
-// open streams are answered). If ctx ends first, it closes everything as Close does
+// for the open connections to end. A gateway connection is answered as
+// Apple's gateway did before maintenance: the frames already read are
+// judged, then status 10 (shutdown) names the last notification accepted
+// on it, and what arrives afterwards is counted as discarded until the
+// client closes or the linger time ends. An HTTP/2 connection gets a
+// GOAWAY and ends once its open streams are answered. If ctx ends first, it closes everything as Close does
 // and returns an error wrapping ctx's.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopListening()
+	s.gwDrain()
 	s.h2Drain(ctx)
 	idle := make(chan struct{})
 	go func() {
@@ -406,6 +427,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-idle
 		return fmt.Errorf("mockapns: shutdown: %w", ctx.Err())
 	}
+}
+
+// gwDrain marks the server as draining and wakes every gateway connection
+// blocked in a read, so that it answers status 10.
+func (s *Server) gwDrain() {
+	s.draining.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range s.gws {
+		_ = t.raw.SetReadDeadline(time.Now())
+	}
+}
+
+// gwAdd registers an open gateway connection for gwDrain.
+func (s *Server) gwAdd(t *tracked) {
+	s.mu.Lock()
+	if s.gws == nil {
+		s.gws = make(map[*tracked]struct{})
+	}
+	s.gws[t] = struct{}{}
+	s.mu.Unlock()
+}
+
+// gwDel undoes gwAdd.
+func (s *Server) gwDel(t *tracked) {
+	s.mu.Lock()
+	delete(s.gws, t)
+	s.mu.Unlock()
 }
 
 // track registers a connection; it returns nil when the server is closed.

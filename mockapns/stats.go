@@ -17,6 +17,7 @@ type Stats struct {
 	FeedbackConnections uint64      `json:"feedback_connections"` // feedback connections served
 	Binary              BinaryStats `json:"binary"`               // the binary gateway's share
 	HTTP2               HTTP2Stats  `json:"http2"`                // the HTTP/2 provider API's counters
+	JournalFileErrors   uint64      `json:"journal_file_errors"`  // failed writes to Config.JournalFile
 }
 
 // BinaryStats are the binary gateway's share of Accepted and Rejected.
@@ -58,6 +59,7 @@ type counters struct {
 	h2Accepted          atomic.Uint64
 	h2Rejected          atomic.Uint64
 	h2GoAways           atomic.Uint64
+	journalFileErrors   atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -67,6 +69,7 @@ func (c *counters) snapshot() Stats {
 		HandshakesFailed:    c.handshakesFailed.Load(),
 		ConnectionsRefused:  c.connectionsRefused.Load(),
 		Discarded:           c.discarded.Load(),
+		JournalFileErrors:   c.journalFileErrors.Load(),
 		FeedbackServed:      c.feedbackServed.Load(),
 		FeedbackConnections: c.feedbackConnections.Load(),
 		Binary:              BinaryStats{Accepted: c.binAccepted.Load(), Rejected: c.binRejected.Load()},

@@ -48,6 +48,8 @@ type options struct {
 	conns limitOptions // flags_limits.go
 
 	parent parentOptions // parent.go
+
+	journalFile journalFileOptions // flags_journal.go
 }
 
 // errHelp means -h was asked for and the usage printed.
@@ -85,6 +87,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	defineHTTP2Flags(fs, &o.h2)
 	defineLimitFlags(fs, &o.conns)
 	defineParentFlags(fs, &o.parent)
+	defineJournalFileFlags(fs, &o.journalFile)
 	return fs
 }
 
@@ -178,6 +181,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o.h2.config(&cfg)
 	o.conns.config(&cfg)
+	closeJournal, err := o.journalFile.open(&cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeJournal(); err != nil {
+			log.Error("closing the journal file failed", "error", err)
+		}
+	}()
 	srv, err := mockapns.Start(cfg)
 	if err != nil {
 		return err // names the service and the address

@@ -1,0 +1,153 @@
+package mockapns
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apnskit/apnskit/apns"
+)
+
+// journalFileQueue bounds the batches of entries waiting for the writer
+// goroutine; ingest waits when it is full, so that no entry is lost.
+const journalFileQueue = 256
+
+// journalFileBuffer is the writer's buffer; it is flushed whenever the
+// queue runs empty.
+const journalFileBuffer = 256 << 10
+
+// syncer is what an *os.File offers to make the written lines durable.
+type syncer interface{ Sync() error }
+
+// journalFile writes journal entries as JSON lines from its own goroutine,
+// in journal order, and the counters in a final line on close.
+type journalFile struct {
+	log    *slog.Logger
+	w      io.Writer
+	bw     *bufio.Writer
+	queue  chan []Entry
+	done   chan struct{}
+	errs   *atomic.Uint64
+	failed bool // a write failed already (logged once)
+	once   sync.Once
+}
+
+func newJournalFile(w io.Writer, log *slog.Logger, errs *atomic.Uint64) *journalFile {
+	f := &journalFile{log: log, w: w, bw: bufio.NewWriterSize(w, journalFileBuffer),
+		queue: make(chan []Entry, journalFileQueue), done: make(chan struct{}), errs: errs}
+	go f.run()
+	return f
+}
+
+// run writes the batches until the queue is closed.
+func (f *journalFile) run() {
+	defer close(f.done)
+	var line []byte
+	for batch := range f.queue {
+		for i := range batch {
+			e := &batch[i]
+			if e.Protocol == apns.Binary {
+				line = appendBinaryEntry(line[:0], e)
+			} else {
+				b, err := json.Marshal(e)
+				if err != nil { // Entry always encodes; be safe
+					f.fail(err)
+					continue
+				}
+				line = append(line[:0], b...)
+			}
+			f.write(append(line, '\n'))
+		}
+		if len(f.queue) == 0 {
+			f.flush()
+		}
+	}
+}
+
+func (f *journalFile) write(b []byte) {
+	if _, err := f.bw.Write(b); err != nil {
+		f.fail(err)
+		f.bw.Reset(f.w) // drop what the buffer held; go on with the next lines
+	}
+}
+
+func (f *journalFile) flush() {
+	if err := f.bw.Flush(); err != nil {
+		f.fail(err)
+		f.bw.Reset(f.w)
+	}
+}
+
+// fail counts a write error and logs the first one.
+func (f *journalFile) fail(err error) {
+	f.errs.Add(1)
+	if !f.failed {
+		f.failed = true
+		f.log.Error("mockapns journal file write failed; later failures are only counted (journal_file_errors)", "err", err)
+	}
+}
+
+// close waits for the queued entries to be written, then writes the final
+// stats line, flushes and syncs the file. stats is called once the entries
+// are written, so that the line counts them.
+func (f *journalFile) close(stats func() Stats) {
+	f.once.Do(func() {
+		close(f.queue)
+		<-f.done
+		b, err := json.Marshal(struct {
+			Stats Stats `json:"stats"`
+		}{stats()})
+		if err == nil {
+			f.write(append(b, '\n'))
+		}
+		f.flush()
+		if s, ok := f.w.(syncer); ok {
+			if err := s.Sync(); err != nil {
+				f.fail(err)
+			}
+		}
+	})
+}
+
+// appendBinaryEntry appends the JSON of a binary entry, the members of
+// Entry.MarshalJSON in its order, without its reflection and allocations:
+// the writer goroutine encodes every entry the gateway ingests.
+func appendBinaryEntry(b []byte, e *Entry) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	b = append(b, `,"conn":`...)
+	b = strconv.AppendUint(b, e.Conn, 10)
+	b = append(b, `,"protocol":"binary","command":`...)
+	b = strconv.AppendUint(b, uint64(e.Command), 10)
+	b = append(b, `,"id":`...)
+	b = strconv.AppendUint(b, uint64(e.ID), 10)
+	b = append(b, `,"token":"`...)
+	b = hex.AppendEncode(b, e.Token)
+	b = append(b, `","payload":`...)
+	if len(e.Payload) > 0 && json.Valid(e.Payload) {
+		buf := bytes.NewBuffer(b)
+		if json.Compact(buf, e.Payload) == nil {
+			b = buf.Bytes()
+		}
+	} else {
+		s, _ := json.Marshal(string(e.Payload)) // a string always encodes
+		b = append(b, s...)
+	}
+	b = append(b, `,"expiry":`...)
+	b = strconv.AppendUint(b, uint64(e.Expiry), 10)
+	prio, _ := e.Priority.Value()
+	b = append(b, `,"priority":`...)
+	b = strconv.AppendUint(b, uint64(prio), 10)
+	b = append(b, `,"received_at":"`...)
+	b = e.ReceivedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	return append(b, '}')
+}
