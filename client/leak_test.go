@@ -2,44 +2,14 @@ package client_test
 
 import (
 	"context"
-	"os"
-	"runtime"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"go.uber.org/goleak"
 
 	"github.com/apnskit/apnskit/client"
+	"github.com/apnskit/apnskit/internal/leakcheck"
 	"github.com/apnskit/apnskit/mockapns"
 )
-
-// openFDs counts the process's open file descriptors (Linux only).
-func openFDs() int {
-	GinkgoHelper()
-	es, err := os.ReadDir("/proc/self/fd")
-	Expect(err).NotTo(HaveOccurred())
-	return len(es)
-}
-
-// expectNoLeaks runs body and checks that only the goroutines running
-// before it are left and (on Linux) no more descriptors are open, with
-// retries for a loaded machine.
-func expectNoLeaks(body func()) {
-	GinkgoHelper()
-	ignore := goleak.IgnoreCurrent()
-	fds := -1
-	if runtime.GOOS == "linux" {
-		fds = openFDs()
-	} else {
-		GinkgoWriter.Println("descriptor check skipped: /proc/self/fd is Linux only")
-	}
-	body()
-	Eventually(func() error { return goleak.Find(ignore) }).WithTimeout(20 * time.Second).Should(Succeed())
-	if fds >= 0 {
-		Eventually(openFDs).Should(BeNumerically("<=", fds))
-	}
-}
 
 var _ = Describe("Leaks", func() {
 	// start returns a mock and a session that trusts it; the spec ends both.
@@ -57,7 +27,7 @@ var _ = Describe("Leaks", func() {
 	}
 
 	It("leaves no goroutine and no descriptor after a SendAll, Session.Shutdown and Server.Shutdown", func(ctx SpecContext) {
-		expectNoLeaks(func() {
+		leakcheck.ExpectNone(func() {
 			srv, sess, cert := start()
 			sum, err := sess.SendAll(ctx, srv.GatewayAddr(), cert, m(1000), 3)
 			Expect(err).NotTo(HaveOccurred())
@@ -68,7 +38,7 @@ var _ = Describe("Leaks", func() {
 	})
 
 	It("leaves no goroutine and no descriptor after a SendAll whose context is cancelled mid-push", func(ctx SpecContext) {
-		expectNoLeaks(func() {
+		leakcheck.ExpectNone(func() {
 			srv, sess, cert := start()
 			push, cancel := context.WithCancel(ctx)
 			done := make(chan struct{})

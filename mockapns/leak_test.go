@@ -2,50 +2,19 @@ package mockapns_test
 
 import (
 	"context"
-	"os"
-	"runtime"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"go.uber.org/goleak"
 
+	"github.com/apnskit/apnskit/internal/leakcheck"
 	"github.com/apnskit/apnskit/mockapns"
 )
-
-// openFDs counts the process's open file descriptors (Linux only).
-func openFDs() int {
-	GinkgoHelper()
-	es, err := os.ReadDir("/proc/self/fd")
-	Expect(err).NotTo(HaveOccurred())
-	return len(es)
-}
-
-// expectNoLeaks checks that the goroutines running at the spec's start
-// are the only ones left, and (on Linux) that the descriptors open then
-// are the only ones open, both after a retry window for a loaded machine.
-func expectNoLeaks(body func()) {
-	GinkgoHelper()
-	ignore := goleak.IgnoreCurrent()
-	fds := -1
-	if runtime.GOOS == "linux" {
-		fds = openFDs()
-	} else {
-		GinkgoWriter.Println("descriptor check skipped: /proc/self/fd is Linux only")
-	}
-	body()
-	// Find retries for a while itself; Eventually gives it longer still.
-	Eventually(func() error { return goleak.Find(ignore) }).WithTimeout(20 * time.Second).Should(Succeed())
-	if fds >= 0 {
-		Eventually(openFDs).Should(BeNumerically("<=", fds))
-	}
-}
 
 var _ = Describe("Leaks", func() {
 	var file lockedBuffer
 
 	It("leaves no goroutine and no descriptor after Shutdown of a server with a connection and a journal file", func() {
-		expectNoLeaks(func() {
+		leakcheck.ExpectNone(func() {
 			srv, err := mockapns.Start(mockapns.Config{JournalFile: &file})
 			Expect(err).NotTo(HaveOccurred())
 			conn := dial(srv, srv.GatewayAddr())
@@ -59,7 +28,7 @@ var _ = Describe("Leaks", func() {
 	})
 
 	It("leaves no goroutine and no descriptor after Close with connections open", func() {
-		expectNoLeaks(func() {
+		leakcheck.ExpectNone(func() {
 			srv, err := mockapns.Start(mockapns.Config{JournalFile: &file})
 			Expect(err).NotTo(HaveOccurred())
 			conn := dial(srv, srv.GatewayAddr())
@@ -71,7 +40,7 @@ var _ = Describe("Leaks", func() {
 	})
 
 	It("leaves no goroutine and no descriptor after a Shutdown whose context ends", func() {
-		expectNoLeaks(func() {
+		leakcheck.ExpectNone(func() {
 			srv, err := mockapns.Start(mockapns.Config{})
 			Expect(err).NotTo(HaveOccurred())
 			conn := dial(srv, srv.GatewayAddr())
