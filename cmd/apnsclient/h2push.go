@@ -122,18 +122,9 @@ func defaultPushType(m *client.Message) string {
 // cannot be reached or refuses the credentials stops the command after one
 // request.
 func (e *env) pushHTTP2(ctx context.Context, o *pushOptions) int {
-	tmpl, err := o.h2Message()
-	if err == nil {
-		check := *tmpl
-		check.Tokens = []string{"00"}
-		err = check.Validate()
-	}
-	if err != nil {
-		return e.usageFail("push", usagef("%v", err))
-	}
-	src, err := e.tokenSource(o)
-	if err != nil {
-		return e.fail("push", err)
+	tmpl, src, code := e.pushInputs(o, o.h2Message)
+	if src == nil {
+		return code
 	}
 	showProgress := o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)
 	errw := &syncWriter{w: e.stderr}

@@ -81,18 +81,9 @@ func (e *env) pushSession(o *pushOptions) (*pushSetup, int) {
 // push sends the notification to every token, batch by batch, and prints
 // the summary.
 func (e *env) push(ctx context.Context, o *pushOptions) int {
-	tmpl, err := o.message()
-	if err == nil {
-		check := *tmpl
-		check.Tokens = []string{"00"}
-		err = check.Validate()
-	}
-	if err != nil {
-		return e.usageFail("push", usagef("%v", err))
-	}
-	src, err := e.tokenSource(o)
-	if err != nil {
-		return e.fail("push", err)
+	tmpl, src, code := e.pushInputs(o, o.message)
+	if src == nil {
+		return code
 	}
 	out, code := e.pushSession(o)
 	if out == nil {
@@ -118,7 +109,7 @@ func (e *env) push(ctx context.Context, o *pushOptions) int {
 			return progressLine(&p.c, src.total, time.Since(start))
 		})
 	}
-	err = p.runScan(ctx, src.scan)
+	err := p.runScan(ctx, src.scan)
 	err = followLate(ctx, p, sess, ep, tmpl, o.maxAttempts, err)
 	s := p.summary()
 	s.finish(time.Since(start))
@@ -242,4 +233,24 @@ func shutdown(ctx context.Context, sess *client.Session, grace time.Duration) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	_ = sess.Shutdown(ctx)
+}
+
+// pushInputs builds the push's message with build, checks it, and opens
+// the token list. On failure it has said why, and returns a nil source
+// with the exit code.
+func (e *env) pushInputs(o *pushOptions, build func() (*client.Message, error)) (*client.Message, *tokenSource, int) {
+	tmpl, err := build()
+	if err == nil {
+		check := *tmpl
+		check.Tokens = []string{"00"}
+		err = check.Validate()
+	}
+	if err != nil {
+		return nil, nil, e.usageFail("push", usagef("%v", err))
+	}
+	src, err := e.tokenSource(o)
+	if err != nil {
+		return nil, nil, e.fail("push", err)
+	}
+	return tmpl, src, 0
 }

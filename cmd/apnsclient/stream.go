@@ -155,18 +155,9 @@ func binaryStatusOf(d client.Delivery) wire.Status {
 // the tokens are read as they are pushed, at most the in-flight windows of
 // the connections are held, and the summary is the one push prints.
 func (e *env) pushStream(ctx context.Context, o *pushOptions) int {
-	tmpl, err := o.message()
-	if err == nil {
-		check := *tmpl
-		check.Tokens = []string{"00"}
-		err = check.Validate()
-	}
-	if err != nil {
-		return e.usageFail("push", usagef("%v", err))
-	}
-	src, err := e.tokenSource(o)
-	if err != nil {
-		return e.fail("push", err)
+	tmpl, src, code := e.pushInputs(o, o.message)
+	if src == nil {
+		return code
 	}
 	out, code := e.pushSession(o)
 	if out == nil {
