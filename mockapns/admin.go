@@ -119,6 +119,10 @@ func (a *admin) adapt(h func(http.ResponseWriter, *http.Request) error) http.Han
 // ServeHTTP routes the request; the mux's own 404 and 405 answers (plain
 // text) are rewritten as JSON errors.
 func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" && r.URL.Path != "/healthz" && !loopbackOrigin(o) {
+		writeJSON(w, http.StatusForbidden, errorBody{Error: fmt.Sprintf("cross-origin request refused: Origin %q is not a loopback origin", o)})
+		return
+	}
 	if h, pattern := a.mux.Handler(r); pattern == "" {
 		rec := &recorder{header: http.Header{}}
 		h.ServeHTTP(rec, r)
@@ -650,4 +654,18 @@ func (a *admin) reset(w http.ResponseWriter, r *http.Request) error {
 	a.log().Info("admin: reset")
 	noContent(w)
 	return nil
+}
+
+// loopbackOrigin reports whether o is http://localhost, http://127.0.0.1
+// or http://[::1], with any port.
+func loopbackOrigin(o string) bool {
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme != "http" || u.Path != "" {
+		return false
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
 }

@@ -160,6 +160,22 @@ var _ = Describe("Admin API", func() {
 		})
 	})
 
+	Describe("cross-origin guard", func() {
+		It("refuses a foreign Origin with 403 and adds no fault", func() {
+			req, err := http.NewRequest("POST", ts.URL+"/api/v1/faults", strings.NewReader(`{"type":"drop"}`))
+			Expect(err).NotTo(HaveOccurred())
+			req.Header.Set("Origin", "http://evil.example")
+			req.Header.Set("Content-Type", "text/plain")
+			resp, err := ts.Client().Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			resp.Body.Close()
+			Expect(resp.StatusCode).To(Equal(http.StatusForbidden))
+			var faults []map[string]any
+			expectJSON(call(ts, "GET", "/api/v1/faults", ""), http.StatusOK, &faults)
+			Expect(faults).To(BeEmpty())
+		})
+	})
+
 	Describe("routing", func() {
 		It("answers an unknown path with a JSON 404", func() {
 			expectAPIError(call(ts, "GET", "/api/v1/nope", ""), http.StatusNotFound, "/api/v1/nope")
