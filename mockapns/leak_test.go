@@ -49,7 +49,9 @@ var _ = Describe("Leaks", func() {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			Expect(srv.Shutdown(ctx)).To(MatchError(context.Canceled))
-			Expect(conn.Close()).To(Succeed())
+			// The server has reset the connection: closing our end may
+			// fail to send close_notify; what counts is what is left.
+			_ = conn.Close()
 		})
 	})
 })

@@ -229,7 +229,10 @@ class Sender:
                 window.append(n)
             try:
                 self.sock.sendall(b"".join(frames))
-                answer = self._read_response(self.error_wait)
+                # The gateway may still be reading a large write when a
+                # fixed window ends: the wait grows with what was written
+                # (0.3 ms a notification, 0.9 s more for 3,000).
+                answer = self._read_response(self.error_wait + 0.0003 * len(frames))
             except (OSError, ssl.SSLError) as e:
                 answer = self._read_response(0) if self.sock is not None else None
                 if answer is None or answer[0] != "response":
