@@ -62,8 +62,9 @@ const (
 	maxBodyBytes = 1 << 20
 	// defaultWaitTimeout is how long ?wait=N blocks without ?timeout.
 	defaultWaitTimeout = 5 * time.Second
-	// maxWaitTimeout is the longest ?timeout accepted.
-	maxWaitTimeout = 10 * time.Minute
+	// MaxWaitTimeout is the longest ?timeout accepted: an http.Server
+	// serving the admin API wants a WriteTimeout above it.
+	MaxWaitTimeout = time.Minute
 )
 
 // Handler returns the admin API of the server: health, journal, counters,
@@ -75,7 +76,11 @@ const (
 // tests. Each call returns a new, independent handler over the same server
 // state.
 func (s *Server) Handler() http.Handler {
-	a := &admin{s: s, mux: http.NewServeMux()}
+	maxWaits := s.cfg.Admin.MaxWaits
+	if maxWaits <= 0 {
+		maxWaits = DefaultAdminMaxWaits
+	}
+	a := &admin{s: s, mux: http.NewServeMux(), guard: newGuard(s.cfg.Admin), waits: make(chan struct{}, maxWaits)}
 	for _, r := range []struct {
 		pattern string
 		h       func(http.ResponseWriter, *http.Request) error
@@ -102,8 +107,10 @@ func (s *Server) Handler() http.Handler {
 
 // admin serves the admin API of one Server.
 type admin struct {
-	s   *Server
-	mux *http.ServeMux
+	s     *Server
+	mux   *http.ServeMux
+	guard guard         // admin_guard.go
+	waits chan struct{} // one token per ?wait request being served
 }
 
 // adapt turns a handler that returns an error into an http.Handler: the
@@ -119,6 +126,10 @@ func (a *admin) adapt(h func(http.ResponseWriter, *http.Request) error) http.Han
 // ServeHTTP routes the request; the mux's own 404 and 405 answers (plain
 // text) are rewritten as JSON errors.
 func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := a.guard.check(r); err != nil { // Host, Origin, token: admin_guard.go
+		a.writeError(w, r, err)
+		return
+	}
 	if h, pattern := a.mux.Handler(r); pattern == "" {
 		rec := &recorder{header: http.Header{}}
 		h.ServeHTTP(rec, r)
@@ -129,6 +140,10 @@ func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.writeError(w, r, &routeError{method: r.Method, path: r.URL.Path, allow: rec.header.Get("Allow")})
+		return
+	}
+	if err := checkMediaType(r); err != nil {
+		a.writeError(w, r, err)
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -216,8 +231,20 @@ func errorStatus(err error) int {
 		wait     *waitError
 		request  *requestError
 		notFound *notFoundError
+		denied   *forbiddenError
+		noToken  *unauthorizedError
+		media    *mediaTypeError
+		tooMany  *tooManyWaitsError
 	)
 	switch {
+	case errors.As(err, &denied):
+		return http.StatusForbidden
+	case errors.As(err, &noToken):
+		return http.StatusUnauthorized
+	case errors.As(err, &media):
+		return http.StatusUnsupportedMediaType
+	case errors.As(err, &tooMany):
+		return http.StatusTooManyRequests
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &route) && route.allow != "":
@@ -245,11 +272,24 @@ func (a *admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := errorStatus(err)
 	var body any = errorBody{Error: err.Error()}
 	var (
-		tooBig *http.MaxBytesError
-		route  *routeError
-		wait   *waitError
+		tooBig  *http.MaxBytesError
+		route   *routeError
+		wait    *waitError
+		noToken *unauthorizedError
+		media   *mediaTypeError
+		tooMany *tooManyWaitsError
 	)
 	switch {
+	case errors.As(err, &noToken):
+		challenge := `Bearer realm="mockapns admin"`
+		if noToken.given {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	case errors.As(err, &media):
+		w.Header().Set("Accept-Post", "application/json")
+	case errors.As(err, &tooMany):
+		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &tooBig):
 		body = errorBody{Error: fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)}
 	case errors.As(err, &route) && route.allow != "":
@@ -374,8 +414,8 @@ var notificationParams = []queryParam{
 			return errors.New(`needs "wait"`)
 		}
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > maxWaitTimeout {
-			return fmt.Errorf("want a duration such as 5s, above 0 and at most %v, got %q", maxWaitTimeout, v)
+		if err != nil || d <= 0 || d > MaxWaitTimeout {
+			return fmt.Errorf("want a duration such as 5s, above 0 and at most %v, got %q", MaxWaitTimeout, v)
 		}
 		q.timeout = d
 		return nil
@@ -429,6 +469,12 @@ func (a *admin) listNotifications(w http.ResponseWriter, r *http.Request) error 
 	if nq.wait == 0 {
 		writeJSON(w, http.StatusOK, a.s.Notifications(nq.filter))
 		return nil
+	}
+	select {
+	case a.waits <- struct{}{}:
+		defer func() { <-a.waits }()
+	default:
+		return &tooManyWaitsError{limit: cap(a.waits)}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), nq.timeout)
 	defer cancel()
@@ -639,7 +685,9 @@ func (a *admin) queueFeedback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.s.QueueFeedback(tuples...)
+	if err := a.s.QueueFeedback(tuples...); err != nil {
+		return &requestError{err: err} // nothing queued
+	}
 	a.log().Info("admin: feedback queued", "tuples", len(tuples))
 	writeJSON(w, http.StatusOK, feedbackQueued{Queued: len(tuples), Pending: len(a.s.PendingFeedback())})
 	return nil

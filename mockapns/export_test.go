@@ -104,3 +104,6 @@ func (s *Server) FaultsActive(p apns.Protocol) bool { return s.faults.activeFor(
 
 // FaultActions lists the JSON action of every registered fault type.
 func FaultActions() []string { return slices.Clone(registry.actions) }
+
+// WaitersForTest is the number of WaitNotifications calls waiting now.
+func (s *Server) WaitersForTest() int { return int(s.journal.waiters.Load()) }

@@ -77,6 +77,13 @@ type Config struct {
 	NoJWTVerify bool
 	// Clock is the time of token ages and token-update limits; nil: time.Now.
 	Clock func() time.Time
+	// FeedbackMax bounds the feedback queue: QueueFeedback (and POST
+	// /api/v1/feedback) refuses tuples that would take it beyond; 0 means
+	// DefaultFeedbackMax.
+	FeedbackMax int
+	// Admin configures the admin API that Handler serves (admin_guard.go):
+	// bearer token and the origins and hosts it answers besides loopback.
+	Admin AdminConfig
 }
 
 // Defaults and bounds.

@@ -45,6 +45,8 @@ type options struct {
 
 	h2 http2Options // flags_http2.go
 
+	adm adminOptions // flags_admin.go
+
 	parent parentOptions // parent.go
 }
 
@@ -81,6 +83,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	defineHTTP2Flags(fs, &o.h2)
+	defineAdminFlags(fs, &o.adm)
 	defineParentFlags(fs, &o.parent)
 	return fs
 }
@@ -119,6 +122,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	}
 
 	if err := o.h2.check(); err != nil {
+		return nil, err
+	}
+	if err := o.adm.check(osGetenv); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -171,16 +177,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:       log,
 	}
 	o.h2.config(&cfg)
+	o.adm.config(&cfg, o.admin)
 	srv, err := mockapns.Start(cfg)
 	if err != nil {
 		return err // names the service and the address
 	}
 	defer srv.Close()
 
-	hs, adminAddr, served, err := serveAdmin(o.admin, srv, log)
+	hs, adminAddr, served, err := serveAdmin(o.admin, &o.adm, srv, log)
 	if err != nil {
 		return err
 	}
+	o.adm.warn(adminAddr, log)
 
 	log.Info("mockapns ready", "gateway", srv.GatewayAddr(), "feedback", srv.FeedbackAddr(),
 		"http2", srv.HTTP2Addr(), "admin", adminAddr, "certs", dir, "seed", srv.Seed(),
@@ -230,14 +238,17 @@ func loadPKI(certsDir string, log *slog.Logger) (string, *certs.PKI, error) {
 
 // serveAdmin listens on addr and serves the admin API there. served
 // receives the error that ends serving.
-func serveAdmin(addr string, srv *mockapns.Server, log *slog.Logger) (hs *http.Server, listening string, served <-chan error, err error) {
+func serveAdmin(addr string, o *adminOptions, srv *mockapns.Server, log *slog.Logger) (hs *http.Server, listening string, served <-chan error, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("admin: %w", err)
 	}
 	hs = &http.Server{
 		Handler:           srv.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: o.headerTimeout(),
+		ReadTimeout:       o.readTimeout,    // a body that stalls
+		WriteTimeout:      o.writeTimeout(), // beyond the longest ?wait
+		IdleTimeout:       o.idleTimeout,    // keep-alive connections left idle
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ch := make(chan error, 1)
