@@ -9,7 +9,7 @@ package mockapns
 //	           ?protocol=binary|http2 only notifications of this protocol
 //	           ?limit=N               at most N entries (the oldest N that match), N ≥ 1
 //	           ?wait=N&timeout=D      block until at least N entries match (D: Go duration,
-//	                                  default 5s, at most 10m); see "Waiting" below
+//	                                  default 5s, at most 1m); see "Waiting" below
 //	DELETE /api/v1/notifications      empty the journal                        → 204
 //	GET    /api/v1/stats              the counters (Stats)
 //	GET    /api/v1/faults             [{"id":1,"fired":0,"fault":{...}}, ...]
@@ -25,8 +25,10 @@ package mockapns
 // {"error":"message naming the problem"} with a 4xx/5xx status: 400 for a
 // bad body or query (bad JSON, unknown member, bad hex, bad RFC 3339 time,
 // bad or unknown query parameter), 413 for a body over 1 MiB, 404 for an
-// unknown path, 405 (with Allow) for a method a path does not serve. A
-// refused request changes nothing.
+// unknown path, 405 (with Allow) for a method a path does not serve, 403
+// for a foreign Host or Origin, 401 without the bearer token, 415 for a
+// mutation that is not application/json (admin_guard.go), 429 beyond
+// AdminConfig.MaxWaits waits at once. A refused request changes nothing.
 //
 // Waiting: with ?wait=N the request blocks until N entries match the
 // filters (token, status; limit only trims the answer). When the timeout
