@@ -9,7 +9,7 @@ package mockapns
 //	           ?protocol=binary|http2 only notifications of this protocol
 //	           ?limit=N               at most N entries (the oldest N that match), N ≥ 1
 //	           ?wait=N&timeout=D      block until at least N entries match (D: Go duration,
-//	                                  default 5s, at most 10m); see "Waiting" below
+//	                                  default 5s, at most 1m); see "Waiting" below
 //	DELETE /api/v1/notifications      empty the journal                        → 204
 //	GET    /api/v1/stats              the counters (Stats)
 //	GET    /api/v1/faults             [{"id":1,"fired":0,"fault":{...}}, ...]
@@ -25,8 +25,10 @@ package mockapns
 // {"error":"message naming the problem"} with a 4xx/5xx status: 400 for a
 // bad body or query (bad JSON, unknown member, bad hex, bad RFC 3339 time,
 // bad or unknown query parameter), 413 for a body over 1 MiB, 404 for an
-// unknown path, 405 (with Allow) for a method a path does not serve. A
-// refused request changes nothing.
+// unknown path, 405 (with Allow) for a method a path does not serve, 403
+// for a foreign Host or Origin, 401 without the bearer token, 415 for a
+// mutation that is not application/json (admin_guard.go), 429 beyond
+// AdminConfig.MaxWaits waits at once. A refused request changes nothing.
 //
 // Waiting: with ?wait=N the request blocks until N entries match the
 // filters (token, status; limit only trims the answer). When the timeout
@@ -62,8 +64,9 @@ const (
 	maxBodyBytes = 1 << 20
 	// defaultWaitTimeout is how long ?wait=N blocks without ?timeout.
 	defaultWaitTimeout = 5 * time.Second
-	// maxWaitTimeout is the longest ?timeout accepted.
-	maxWaitTimeout = 10 * time.Minute
+	// MaxWaitTimeout is the longest ?timeout accepted: an http.Server
+	// serving the admin API wants a WriteTimeout above it.
+	MaxWaitTimeout = time.Minute
 )
 
 // Handler returns the admin API of the server: health, journal, counters,
@@ -75,7 +78,11 @@ const (
 // tests. Each call returns a new, independent handler over the same server
 // state.
 func (s *Server) Handler() http.Handler {
-	a := &admin{s: s, mux: http.NewServeMux()}
+	maxWaits := s.cfg.Admin.MaxWaits
+	if maxWaits <= 0 {
+		maxWaits = DefaultAdminMaxWaits
+	}
+	a := &admin{s: s, mux: http.NewServeMux(), guard: newGuard(s.cfg.Admin), waits: make(chan struct{}, maxWaits)}
 	for _, r := range []struct {
 		pattern string
 		h       func(http.ResponseWriter, *http.Request) error
@@ -102,8 +109,10 @@ func (s *Server) Handler() http.Handler {
 
 // admin serves the admin API of one Server.
 type admin struct {
-	s   *Server
-	mux *http.ServeMux
+	s     *Server
+	mux   *http.ServeMux
+	guard guard         // admin_guard.go
+	waits chan struct{} // one token per ?wait request being served
 }
 
 // adapt turns a handler that returns an error into an http.Handler: the
@@ -119,8 +128,8 @@ func (a *admin) adapt(h func(http.ResponseWriter, *http.Request) error) http.Han
 // ServeHTTP routes the request; the mux's own 404 and 405 answers (plain
 // text) are rewritten as JSON errors.
 func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if o := r.Header.Get("Origin"); o != "" && r.URL.Path != "/healthz" && !loopbackOrigin(o) {
-		writeJSON(w, http.StatusForbidden, errorBody{Error: fmt.Sprintf("cross-origin request refused: Origin %q is not a loopback origin", o)})
+	if err := a.guard.check(r); err != nil { // Host, Origin, token: admin_guard.go
+		a.writeError(w, r, err)
 		return
 	}
 	if h, pattern := a.mux.Handler(r); pattern == "" {
@@ -133,6 +142,10 @@ func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.writeError(w, r, &routeError{method: r.Method, path: r.URL.Path, allow: rec.header.Get("Allow")})
+		return
+	}
+	if err := checkMediaType(r); err != nil {
+		a.writeError(w, r, err)
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -220,8 +233,20 @@ func errorStatus(err error) int {
 		wait     *waitError
 		request  *requestError
 		notFound *notFoundError
+		denied   *forbiddenError
+		noToken  *unauthorizedError
+		media    *mediaTypeError
+		tooMany  *tooManyWaitsError
 	)
 	switch {
+	case errors.As(err, &denied):
+		return http.StatusForbidden
+	case errors.As(err, &noToken):
+		return http.StatusUnauthorized
+	case errors.As(err, &media):
+		return http.StatusUnsupportedMediaType
+	case errors.As(err, &tooMany):
+		return http.StatusTooManyRequests
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &route) && route.allow != "":
@@ -249,11 +274,24 @@ func (a *admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := errorStatus(err)
 	var body any = errorBody{Error: err.Error()}
 	var (
-		tooBig *http.MaxBytesError
-		route  *routeError
-		wait   *waitError
+		tooBig  *http.MaxBytesError
+		route   *routeError
+		wait    *waitError
+		noToken *unauthorizedError
+		media   *mediaTypeError
+		tooMany *tooManyWaitsError
 	)
 	switch {
+	case errors.As(err, &noToken):
+		challenge := `Bearer realm="mockapns admin"`
+		if noToken.given {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	case errors.As(err, &media):
+		w.Header().Set("Accept-Post", "application/json")
+	case errors.As(err, &tooMany):
+		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &tooBig):
 		body = errorBody{Error: fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)}
 	case errors.As(err, &route) && route.allow != "":
@@ -378,8 +416,8 @@ var notificationParams = []queryParam{
 			return errors.New(`needs "wait"`)
 		}
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > maxWaitTimeout {
-			return fmt.Errorf("want a duration such as 5s, above 0 and at most %v, got %q", maxWaitTimeout, v)
+		if err != nil || d <= 0 || d > MaxWaitTimeout {
+			return fmt.Errorf("want a duration such as 5s, above 0 and at most %v, got %q", MaxWaitTimeout, v)
 		}
 		q.timeout = d
 		return nil
@@ -433,6 +471,12 @@ func (a *admin) listNotifications(w http.ResponseWriter, r *http.Request) error 
 	if nq.wait == 0 {
 		writeJSON(w, http.StatusOK, a.s.Notifications(nq.filter))
 		return nil
+	}
+	select {
+	case a.waits <- struct{}{}:
+		defer func() { <-a.waits }()
+	default:
+		return &tooManyWaitsError{limit: cap(a.waits)}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), nq.timeout)
 	defer cancel()
@@ -643,7 +687,9 @@ func (a *admin) queueFeedback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.s.QueueFeedback(tuples...)
+	if err := a.s.QueueFeedback(tuples...); err != nil {
+		return &requestError{err: err} // nothing queued
+	}
 	a.log().Info("admin: feedback queued", "tuples", len(tuples))
 	writeJSON(w, http.StatusOK, feedbackQueued{Queued: len(tuples), Pending: len(a.s.PendingFeedback())})
 	return nil
@@ -654,18 +700,4 @@ func (a *admin) reset(w http.ResponseWriter, r *http.Request) error {
 	a.log().Info("admin: reset")
 	noContent(w)
 	return nil
-}
-
-// loopbackOrigin reports whether o is http://localhost, http://127.0.0.1
-// or http://[::1], with any port.
-func loopbackOrigin(o string) bool {
-	u, err := url.Parse(o)
-	if err != nil || u.Scheme != "http" || u.Path != "" {
-		return false
-	}
-	switch u.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-		return true
-	}
-	return false
 }

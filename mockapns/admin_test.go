@@ -27,8 +27,15 @@ type answer struct {
 	body   []byte
 }
 
-// call makes one request to the admin API and reads the answer.
+// call makes one request to the admin API and reads the answer. A request
+// with a body, and every POST, says Content-Type: application/json.
 func call(ts *httptest.Server, method, path, body string) answer {
+	GinkgoHelper()
+	return callWith(ts, method, path, body, nil)
+}
+
+// callWith is call with extra headers (a value "" removes a header).
+func callWith(ts *httptest.Server, method, path, body string, header map[string]string) answer {
 	GinkgoHelper()
 	var rd io.Reader
 	if body != "" {
@@ -36,6 +43,20 @@ func call(ts *httptest.Server, method, path, body string) answer {
 	}
 	req, err := http.NewRequest(method, ts.URL+path, rd)
 	Expect(err).NotTo(HaveOccurred())
+	if body != "" || method == http.MethodPost || method == http.MethodPut {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header.Set(k, v)
+	}
 	resp, err := ts.Client().Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
@@ -274,7 +295,7 @@ var _ = Describe("Admin API", func() {
 		})
 
 		It("answers 503 when the server closes during a wait", func() {
-			done := getAsync(ts, "/api/v1/notifications?wait=1&timeout=10m")
+			done := getAsync(ts, "/api/v1/notifications?wait=1&timeout=1m")
 			Consistently(done, 50*time.Millisecond).ShouldNot(Receive())
 			srv.Close()
 			var r asyncAnswer
@@ -299,6 +320,7 @@ var _ = Describe("Admin API", func() {
 			Entry("timeout without unit", "wait=1&timeout=5", "timeout"),
 			Entry("zero timeout", "wait=1&timeout=0s", "timeout"),
 			Entry("huge timeout", "wait=1&timeout=24h", "timeout"),
+			Entry("timeout over a minute", "wait=1&timeout=61s", "timeout"),
 			Entry("timeout without wait", "timeout=5s", "timeout"),
 			Entry("unknown status", "status=maybe", "status"),
 			Entry("token not hex", "token=zz", "token"),

@@ -2,15 +2,21 @@ package mockapns_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/certs"
 	"github.com/apnskit/apnskit/mockapns"
 	"github.com/apnskit/apnskit/wire"
@@ -72,7 +78,7 @@ func report(b *testing.B, total int, elapsed time.Duration, before, after *runti
 // TLS with the journal on (default size). Each iteration sends benchBatch
 // notifications on one connection and half-closes; the server's close
 // marks the end. Allocations count both sides of the connection.
-func BenchmarkGatewayIngest(b *testing.B) { benchIngest(b, mockapns.Config{}) }
+func BenchmarkGatewayIngest(b *testing.B) { benchIngest(b, mockapns.Config{}, 0) }
 
 // BenchmarkGatewayIngestJournalFile is BenchmarkGatewayIngest with every
 // entry also written to a journal file (Config.JournalFile), in a temporary
@@ -83,15 +89,50 @@ func BenchmarkGatewayIngestJournalFile(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	benchIngest(b, mockapns.Config{JournalFile: f})
+	benchIngest(b, mockapns.Config{JournalFile: f}, 0)
 }
 
-func benchIngest(b *testing.B, mcfg mockapns.Config) {
+// BenchmarkGatewayIngestWaits is BenchmarkGatewayIngest while waits
+// calls of WaitNotifications (as ?wait=N makes) wait, none of them
+// satisfied: half for a token never sent, half for more accepted
+// notifications than arrive. The waits=0 case is the baseline of the same
+// run.
+func BenchmarkGatewayIngestWaits(b *testing.B) {
+	for _, waits := range []int{0, 200} {
+		b.Run(fmt.Sprintf("waits=%d", waits), func(b *testing.B) { benchIngest(b, mockapns.Config{}, waits) })
+	}
+}
+
+// startWaits starts n WaitNotifications calls that never complete; stop
+// ends them and waits for them.
+func startWaits(srv *mockapns.Server, n int) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range n {
+		f := mockapns.Filter{Status: mockapns.Accepted}
+		want := math.MaxInt32
+		if i%2 == 0 {
+			f = mockapns.Filter{Token: apns.MustParseToken(strings.Repeat("fe", 32))}
+			want = 1
+		}
+		wg.Go(func() { _, _ = srv.WaitNotifications(ctx, f, want) })
+	}
+	for srv.WaitersForTest() < n {
+		runtime.Gosched()
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+func benchIngest(b *testing.B, mcfg mockapns.Config, waits int) {
 	srv, err := mockapns.Start(mcfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Close()
+	defer startWaits(srv, waits)()
 	cfg := srv.ClientTLSConfig()
 	stream := benchStream(b, benchBatch)
 	// Warm up: fill the journal ring once, so that the measurement shows
@@ -170,12 +211,21 @@ func BenchmarkTLSPipeBaseline(b *testing.B) {
 // BenchmarkJournalAddH2 measures journalling one HTTP/2 request, the
 // HTTP/2 front end's entry point, in the steady state (the ring full and
 // its storage reused).
+// Sub-benchmarks: with no wait in progress, and with 200 (as in
+// BenchmarkGatewayIngestWaits).
 func BenchmarkJournalAddH2(b *testing.B) {
+	for _, waits := range []int{0, 200} {
+		b.Run(fmt.Sprintf("waits=%d", waits), func(b *testing.B) { benchJournalAddH2(b, waits) })
+	}
+}
+
+func benchJournalAddH2(b *testing.B, waits int) {
 	srv, err := mockapns.Start(mockapns.Config{JournalSize: 1024})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Close()
+	defer startWaits(srv, waits)()
 	q := mockapns.H2Request{Conn: 1, At: time.Now(), Token: bytes.Repeat([]byte{7}, 32),
 		Payload: []byte(`{"aps":{"alert":"hello"}}`), APNsID: []byte("123e4567-e89b-12d3-a456-426614174000"),
 		Topic: []byte("com.example.app"), PushType: []byte("alert"), HTTPStatus: 200, Auth: mockapns.AuthProviderToken}

@@ -1,6 +1,8 @@
 package mockapns
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -8,17 +10,42 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
+// DefaultFeedbackMax is the feedback queue's bound when
+// Config.FeedbackMax is 0.
+const DefaultFeedbackMax = 100000
+
+// ErrFeedbackFull is wrapped by the error of QueueFeedback when the tuples
+// would take the queue beyond Config.FeedbackMax.
+var ErrFeedbackFull = errors.New("mockapns: feedback queue full")
+
+// feedbackMax is the bound of the feedback queue in use.
+func (s *Server) feedbackMax() int {
+	if s.cfg.FeedbackMax > 0 {
+		return s.cfg.FeedbackMax
+	}
+	return DefaultFeedbackMax
+}
+
 // QueueFeedback queues tuples for the next feedback connection, which
 // writes them all and removes them from the queue (Apple's destructive
 // read). Tokens are copied. A tuple whose time cannot be encoded (before
 // 1970 or after 2106) is dropped, with a log line, when served.
-func (s *Server) QueueFeedback(t ...wire.FeedbackTuple) {
+//
+// It is all or nothing: when the tuples would take the queue beyond
+// Config.FeedbackMax (DefaultFeedbackMax), none is queued and the error,
+// wrapping [ErrFeedbackFull], names the bound.
+func (s *Server) QueueFeedback(t ...wire.FeedbackTuple) error {
 	s.fbMu.Lock()
 	defer s.fbMu.Unlock()
+	if limit := s.feedbackMax(); len(t) > limit-len(s.fbQueue) {
+		return fmt.Errorf("%w: %d tuples queued, %d more would exceed the bound of %d (FeedbackMax, -feedback-max)",
+			ErrFeedbackFull, len(s.fbQueue), len(t), limit)
+	}
 	for _, x := range t {
 		x.Token = append([]byte{}, x.Token...)
 		s.fbQueue = append(s.fbQueue, x)
 	}
+	return nil
 }
 
 // PendingFeedback returns a copy of the queued tuples, in queue order.

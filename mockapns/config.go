@@ -27,8 +27,9 @@ const maxHTTP2Streams = math.MaxInt32
 // to 2^31-1, the largest MAX_CONCURRENT_STREAMS a stream identifier
 // allows; Limits.TokenLength
 // 0 (Apple's 32), -1 (any up to wire.MaxTokenLength) or 1 to
-// wire.MaxTokenLength; Limits.MaxPayload 0 (Apple's 2048) to 65535; every
-// fault valid. The error names the field and wraps [ErrBadConfig] (and,
+// wire.MaxTokenLength; Limits.MaxPayload 0 (Apple's 2048) to 65535;
+// FeedbackMax not negative; Admin.AllowOrigins each a host, HOST:PORT or
+// origin URL; every fault valid. The error names the field and wraps [ErrBadConfig] (and,
 // for a fault, [ErrBadFault] too).
 func (c Config) Validate() error {
 	for _, a := range []struct{ field, addr string }{
@@ -52,6 +53,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Limits.TokenLength %d: want 1 to %d, 0 for %d or -1 for any", ErrBadConfig, tl, wire.MaxTokenLength, wire.DefaultTokenLength)
 	case c.Limits.MaxPayload < 0 || c.Limits.MaxPayload > maxPayloadLimit:
 		return fmt.Errorf("%w: Limits.MaxPayload %d: want 1 to %d, or 0 for %d", ErrBadConfig, c.Limits.MaxPayload, maxPayloadLimit, wire.DefaultMaxPayload)
+	case c.FeedbackMax < 0:
+		return fmt.Errorf("%w: FeedbackMax %d is negative (0 means %d)", ErrBadConfig, c.FeedbackMax, DefaultFeedbackMax)
+	}
+	if err := c.Admin.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	for i, f := range c.Faults {
 		if _, err := ruleOf(f); err != nil {

@@ -118,3 +118,6 @@ func LimitsOf(cfg Config, fds uint64) (idle, frame time.Duration, maxConns int64
 	l := limitsOf(cfg, fds)
 	return l.idle, l.frame, l.maxConns
 }
+
+// WaitersForTest is the number of WaitNotifications calls waiting now.
+func (s *Server) WaitersForTest() int { return int(s.journal.waiters.Load()) }

@@ -1,7 +1,7 @@
 package mockapns
 
 import (
-	"math"
+	"fmt"
 
 	"github.com/apnskit/apnskit/apns"
 )
@@ -83,14 +83,14 @@ func (*FeedbackCut) action() string   { return "feedback_cut" }
 func (f *FeedbackCut) fault() Fault   { return *f }
 
 func (f *FeedbackCut) members() []member {
-	after := intMember("after_bytes", &f.AfterBytes, 0, math.MaxInt, "at least 0", func() bool { return true })
+	after := intMember("after_bytes", &f.AfterBytes, 0, FaultMaxBytes, fmt.Sprintf("0 to %d", int64(FaultMaxBytes)), func() bool { return true })
 	after.required, after.hint = true, "bytes written before the cut; 0 closes at once"
 	return []member{after, timesMember(&f.Times)}
 }
 
 func (f *FeedbackCut) check() error {
-	if f.AfterBytes < 0 {
-		return specErr("after_bytes", "must not be negative, got %d", f.AfterBytes)
+	if f.AfterBytes < 0 || f.AfterBytes > FaultMaxBytes {
+		return specErr("after_bytes", "must be 0 to %d, got %d", int64(FaultMaxBytes), f.AfterBytes)
 	}
 	return checkTimes(f.Times)
 }

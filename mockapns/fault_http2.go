@@ -2,6 +2,7 @@ package mockapns
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"time"
 
@@ -88,7 +89,7 @@ func (f *MaxStreams) members() []member {
 	streams := intMember("streams", &f.Streams, 1, faultMaxStreamID, "1 to 2147483647", nil)
 	streams.required = true
 	return append([]member{streams,
-		intMember("restore_after", &f.RestoreAfter, 1, math.MaxInt, "at least 1", nil),
+		intMember("restore_after", &f.RestoreAfter, 1, FaultMaxCount, fmt.Sprintf("1 to %d", FaultMaxCount), nil),
 	}, triggerMembers(&f.When)...)
 }
 
@@ -96,8 +97,8 @@ func (f *MaxStreams) check() error {
 	switch {
 	case f.Streams < 1 || f.Streams > faultMaxStreamID:
 		return specErr("streams", "must be 1 to 2147483647, got %d", f.Streams)
-	case f.RestoreAfter < 0:
-		return specErr("restore_after", "must not be negative, got %d", f.RestoreAfter)
+	case f.RestoreAfter < 0 || f.RestoreAfter > FaultMaxCount:
+		return specErr("restore_after", "must be 1 to %d (or 0: never), got %d", FaultMaxCount, f.RestoreAfter)
 	}
 	return checkTrigger(f.When, f.action(), http2Only)
 }
@@ -153,8 +154,8 @@ func (f *IdleTimeout) members() []member {
 }
 
 func (f *IdleTimeout) check() error {
-	if f.After <= 0 {
-		return specErr("after", "must be positive, got %q", f.After.String())
+	if err := checkFaultDuration("after", f.After); err != nil {
+		return err
 	}
 	if err := checkTimes(f.Times); err != nil {
 		return err

@@ -11,6 +11,18 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
+// Bounds of fault values: larger ones are refused (they could only be
+// typing mistakes, and would hold a connection or a goroutine for ages).
+const (
+	// FaultMaxDuration is the longest "delay" of a Delay and "after" of
+	// an IdleTimeout.
+	FaultMaxDuration = time.Hour
+	// FaultMaxCount is the largest "nth", "times" and "restore_after".
+	FaultMaxCount = 1_000_000_000
+	// FaultMaxBytes is the largest "after_bytes" (4 GiB).
+	FaultMaxBytes = 1 << 32
+)
+
 // member is one JSON member of a fault type, bound to a field of a fault
 // value: decode sets the field from the member's JSON value (never null),
 // encode returns what to write, written says whether to write it.
@@ -76,7 +88,7 @@ func tokenMember(p *apns.Token) member {
 }
 
 func nthMember(p *int) member {
-	return intMember("nth", p, 1, math.MaxInt, "at least 1", nil)
+	return intMember("nth", p, 1, FaultMaxCount, fmt.Sprintf("1 to %d", FaultMaxCount), nil)
 }
 
 func probabilityMember(p *float64) member {
@@ -105,8 +117,8 @@ func timesMember(p *Count) member {
 			if err := decodeValue("times", raw, &v); err != nil {
 				return err
 			}
-			if v < 0 || v > math.MaxInt {
-				return specErr("times", "must be 0 (every time) or a positive count, got %d", v)
+			if v < 0 || v > FaultMaxCount {
+				return specErr("times", "must be 0 (every time) or a count up to %d, got %d", FaultMaxCount, v)
 			}
 			*p = Times(int(v))
 			return nil
@@ -128,14 +140,23 @@ func durationMember(name string, p *time.Duration, required bool) member {
 			if err != nil {
 				return specErr(name, "not a duration such as \"200ms\": %q", s)
 			}
-			if d <= 0 {
-				return specErr(name, "must be positive, got %q", s)
+			if err := checkFaultDuration(name, d); err != nil {
+				return err
 			}
 			*p = d
 			return nil
 		},
 		encode: func() any { return p.String() },
 	}
+}
+
+// checkFaultDuration checks a fault's duration: above 0, at most
+// FaultMaxDuration.
+func checkFaultDuration(name string, d time.Duration) error {
+	if d <= 0 || d > FaultMaxDuration {
+		return specErr(name, "must be above 0 and at most %v, got %q", FaultMaxDuration, d.String())
+	}
+	return nil
 }
 
 func protocolMember(p *apns.Protocol) member {
@@ -203,8 +224,8 @@ func triggerMembers(t *Trigger) []member {
 // applies to the protocols in supported.
 func checkTrigger(t Trigger, action string, supported protoSet) error {
 	switch {
-	case t.Nth < 0:
-		return specErr("nth", "must not be negative, got %d", t.Nth)
+	case t.Nth < 0 || t.Nth > FaultMaxCount:
+		return specErr("nth", "must be 1 to %d (or 0: every one), got %d", FaultMaxCount, t.Nth)
 	case math.IsNaN(t.Probability) || t.Probability < 0 || t.Probability > 1:
 		return specErr("probability", "must be in (0, 1], got %v", t.Probability)
 	}
@@ -215,8 +236,8 @@ func checkTrigger(t Trigger, action string, supported protoSet) error {
 }
 
 func checkTimes(c Count) error {
-	if c.set && c.n < 0 {
-		return specErr("times", "must be 0 (every time) or a positive count, got %d", c.n)
+	if c.set && (c.n < 0 || c.n > FaultMaxCount) {
+		return specErr("times", "must be 0 (every time) or a count up to %d, got %d", FaultMaxCount, c.n)
 	}
 	return nil
 }

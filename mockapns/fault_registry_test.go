@@ -182,6 +182,52 @@ var _ = Describe("fault JSON", func() {
 		Entry("negative times", `{"action":"shutdown","times":-1}`, "times"),
 		Entry("fractional times", `{"action":"shutdown","times":1.5}`, "times"),
 		Entry("times as a string", `{"action":"shutdown","times":"always"}`, "times"),
+		// bounds: nothing a test could mean, everything a typing mistake could give
+		Entry("delay over an hour", `{"action":"delay","delay":"1000000h"}`, "delay"),
+		Entry("delay of an hour and a nanosecond", `{"action":"delay","delay":"1h0m0.000000001s"}`, "delay"),
+		Entry("idle_timeout after over an hour", `{"action":"idle_timeout","after":"61m"}`, "after"),
+		Entry("nth over a billion", `{"action":"shutdown","nth":1000000001}`, "nth"),
+		Entry("times over a billion", `{"action":"shutdown","times":1000000001}`, "times"),
+		Entry("after_bytes over 4 GiB", `{"action":"disconnect","after_bytes":4294967297}`, "after_bytes"),
+		Entry("feedback_cut after_bytes over 4 GiB", `{"action":"feedback_cut","after_bytes":4294967297}`, "after_bytes"),
+		Entry("restore_after over a billion", `{"action":"max_streams","nth":1,"streams":1,"restore_after":1000000001}`, "restore_after"),
+		Entry("streams 0", `{"action":"max_streams","nth":1,"streams":0}`, "streams"),
+		Entry("streams over 2^31-1", `{"action":"max_streams","nth":1,"streams":2147483648}`, "streams"),
+	)
+
+	DescribeTable("ParseFault accepts the bounds themselves",
+		func(doc string) {
+			_, err := mockapns.ParseFault([]byte(doc))
+			Expect(err).NotTo(HaveOccurred())
+		},
+		Entry("delay of an hour", `{"action":"delay","delay":"1h"}`),
+		Entry("idle_timeout after an hour", `{"action":"idle_timeout","after":"1h"}`),
+		Entry("nth a billion", `{"action":"shutdown","nth":1000000000}`),
+		Entry("times a billion", `{"action":"shutdown","times":1000000000}`),
+		Entry("after_bytes 4 GiB", `{"action":"disconnect","after_bytes":4294967296}`),
+		Entry("probability 1", `{"action":"shutdown","probability":1}`),
+	)
+
+	DescribeTable("AddFault and Config.Validate refuse Go values out of bounds, naming the field",
+		func(f mockapns.Fault, field string) {
+			se := specError(mockapns.Config{Faults: []mockapns.Fault{f}}.Validate())
+			Expect(se.Field).To(Equal(field))
+			srv, err := mockapns.Start(mockapns.Config{})
+			Expect(err).NotTo(HaveOccurred())
+			defer srv.Close()
+			_, err = srv.AddFault(f)
+			Expect(specError(err).Field).To(Equal(field))
+			Expect(srv.Faults()).To(BeEmpty())
+		},
+		Entry("delay over an hour", mockapns.Delay{Duration: 1000000 * time.Hour}, "delay"),
+		Entry("idle timeout over an hour", mockapns.IdleTimeout{After: time.Hour + 1}, "after"),
+		Entry("nth over a billion", mockapns.Shutdown{When: mockapns.Trigger{Nth: mockapns.FaultMaxCount + 1}}, "nth"),
+		Entry("times over a billion", mockapns.Shutdown{When: mockapns.Trigger{Times: mockapns.Times(mockapns.FaultMaxCount + 1)}}, "times"),
+		Entry("after_bytes over 4 GiB", mockapns.Disconnect{AfterBytes: mockapns.FaultMaxBytes + 1}, "after_bytes"),
+		Entry("feedback cut over 4 GiB", mockapns.FeedbackCut{AfterBytes: mockapns.FaultMaxBytes + 1}, "after_bytes"),
+		Entry("restore_after over a billion", mockapns.MaxStreams{Streams: 1, RestoreAfter: mockapns.FaultMaxCount + 1, When: mockapns.Trigger{Nth: 1}}, "restore_after"),
+		Entry("probability above 1", mockapns.Shutdown{When: mockapns.Trigger{Probability: 1.01}}, "probability"),
+		Entry("negative probability", mockapns.Shutdown{When: mockapns.Trigger{Probability: -0.5}}, "probability"),
 	)
 
 	DescribeTable("MarshalFault refuses what the JSON form cannot carry",

@@ -1,7 +1,7 @@
 package mockapns
 
 import (
-	"math"
+	"fmt"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -106,7 +106,7 @@ var cutProtocols = protos(apns.Binary)
 
 func (f *Disconnect) members() []member {
 	ms := append(triggerMembers(&f.When),
-		intMember("after_bytes", &f.AfterBytes, 1, math.MaxInt64, "at least 1 (0 only for feedback_cut)", nil))
+		intMember("after_bytes", &f.AfterBytes, 1, FaultMaxBytes, fmt.Sprintf("1 to %d", int64(FaultMaxBytes)), nil))
 	for i := range ms {
 		switch ms[i].name {
 		case "token", "nth", "probability":
@@ -126,8 +126,8 @@ func (f *Disconnect) checkJSON(given func(string) bool) error {
 }
 
 func (f *Disconnect) check() error {
-	if f.AfterBytes < 0 {
-		return specErr("after_bytes", "must not be negative, got %d", f.AfterBytes)
+	if f.AfterBytes < 0 || f.AfterBytes > FaultMaxBytes {
+		return specErr("after_bytes", "must be 1 to %d (or 0: no cut by position), got %d", int64(FaultMaxBytes), f.AfterBytes)
 	}
 	if f.AfterBytes > 0 {
 		return checkTrigger(Trigger{Times: f.When.Times, Protocol: f.When.Protocol}, f.action(), cutProtocols)
@@ -165,8 +165,8 @@ func (f *Delay) members() []member {
 }
 
 func (f *Delay) check() error {
-	if f.Duration <= 0 {
-		return specErr("delay", "must be positive, got %q", f.Duration.String())
+	if err := checkFaultDuration("delay", f.Duration); err != nil {
+		return err
 	}
 	return checkTrigger(f.When, f.action(), bothProtocols)
 }

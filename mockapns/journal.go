@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -371,8 +373,19 @@ type journal struct {
 	total    [3]int // records in the ring, by protocol (index apns.Protocol)
 	accepted [3]int // records in the ring with status 0, by protocol
 	slab     []byte
-	changed  chan struct{} // closed and replaced on append while waiters > 0
-	waiters  atomic.Int32
+	// The waits in progress (wait), registered under mu. Those with a
+	// token filter, by token, keep the exact count of the records that
+	// match them, updated as records are added and dropped: an append
+	// costs one map look-up per record while any waits. The others count
+	// in O(1) (total, accepted), but only when slack runs out: a lower
+	// bound on the records to append before any of them can be satisfied
+	// (a count grows by at most one per record). Nobody waiting costs two
+	// integer tests per append.
+	byToken map[string][]*waiter
+	nToken  int // waiters in byToken
+	plain   []*waiter
+	slack   int
+	waiters atomic.Int32 // waits in progress, registered or not
 	// afterAdd, if set (tests only), runs at the end of each append,
 	// after the lock is released.
 	afterAdd func()
@@ -385,7 +398,7 @@ func newJournal(size int, stats *counters) *journal {
 	if size <= 0 {
 		size = DefaultJournalSize
 	}
-	return &journal{size: size, stats: stats, changed: make(chan struct{})}
+	return &journal{size: size, stats: stats, byToken: make(map[string][]*waiter)}
 }
 
 // slabSize is the chunk the journal carves token and payload storage from.
@@ -428,6 +441,9 @@ func (j *journal) slot(p apns.Protocol, accepted bool) *record {
 		j.head++
 		if j.head == len(j.ring) {
 			j.head = 0
+		}
+		if j.nToken > 0 {
+			j.tracked(r, -1) // r is dropped
 		}
 		j.total[r.protocol]--
 		if r.status == 0 {
@@ -476,11 +492,14 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 		if batch != nil {
 			batch = append(batch, r.entry())
 		}
+		if j.nToken > 0 {
+			j.tracked(r, +1)
+		}
 	}
 	if batch != nil {
 		j.file.queue <- batch
 	}
-	j.appended()
+	j.appended(len(ns))
 }
 
 // addH2 journals one HTTP/2 request and counts it in the "http2" object of
@@ -514,7 +533,10 @@ func (j *journal) addH2(q *h2Request) {
 	if j.file != nil {
 		j.file.queue <- []Entry{r.entry()}
 	}
-	j.appended()
+	if j.nToken > 0 {
+		j.tracked(r, +1)
+	}
+	j.appended(1)
 }
 
 // closeFile stops copying entries to the journal file, writes the stats
@@ -529,11 +551,13 @@ func (j *journal) closeFile(stats func() Stats) {
 	}
 }
 
-// appended wakes waiters, releases the lock and runs the test hook.
-func (j *journal) appended() {
-	if j.waiters.Load() > 0 {
-		close(j.changed)
-		j.changed = make(chan struct{})
+// appended checks the waits without a token filter once slack runs out,
+// releases the lock and runs the test hook; n records were appended.
+func (j *journal) appended(n int) {
+	if len(j.plain) > 0 {
+		if j.slack -= n; j.slack <= 0 {
+			j.checkPlain()
+		}
 	}
 	j.mu.Unlock()
 	if j.afterAdd != nil {
@@ -604,22 +628,137 @@ func (j *journal) notifications(f Filter) []Entry {
 	return j.list(&f)
 }
 
+// waiter is one wait in progress; j.mu guards it.
+type waiter struct {
+	f     Filter
+	n     int
+	count int           // token waits: records in the ring that match f
+	key   string        // token waits: the key of byToken
+	woken chan struct{} // closed when the wait may be satisfied
+}
+
+// register adds w to the waits, counting what matches f now; j.mu must be
+// held. It reports false, registering nothing, when n already match.
+func (j *journal) register(w *waiter) bool {
+	c := j.count(&w.f)
+	if c >= w.n {
+		return false
+	}
+	w.woken = make(chan struct{})
+	if !w.f.Token.IsZero() {
+		w.count, w.key = c, string(w.f.Token.Bytes())
+		j.byToken[w.key] = append(j.byToken[w.key], w)
+		j.nToken++
+		return true
+	}
+	if len(j.plain) == 0 || w.n-c < j.slack {
+		j.slack = w.n - c
+	}
+	j.plain = append(j.plain, w)
+	return true
+}
+
+// unregister removes w if it is still registered; j.mu must be held.
+func (j *journal) unregister(w *waiter) {
+	if w.key != "" {
+		ws := j.byToken[w.key]
+		if i := slices.Index(ws, w); i >= 0 {
+			j.removeToken(w.key, ws, i)
+		}
+		return
+	}
+	if i := slices.Index(j.plain, w); i >= 0 {
+		j.plain = slices.Delete(j.plain, i, i+1)
+	}
+}
+
+// removeToken removes ws[i], a waiter of byToken[key].
+func (j *journal) removeToken(key string, ws []*waiter, i int) {
+	ws[i] = ws[len(ws)-1]
+	ws[len(ws)-1] = nil
+	if ws = ws[:len(ws)-1]; len(ws) == 0 {
+		delete(j.byToken, key)
+	} else {
+		j.byToken[key] = ws
+	}
+	j.nToken--
+}
+
+// tracked counts r, added (+1) or dropped (-1), for the token waits it
+// matches, and wakes those it satisfies; j.mu must be held.
+func (j *journal) tracked(r *record, delta int) {
+	ws := j.byToken[string(r.token)]
+	for i := 0; i < len(ws); i++ {
+		w := ws[i]
+		if !w.f.match(r) {
+			continue
+		}
+		if w.count += delta; w.count >= w.n {
+			close(w.woken)
+			j.removeToken(w.key, ws, i)
+			ws = j.byToken[w.key]
+			i-- // ws[i] is another waiter now
+		}
+	}
+}
+
+// checkPlain wakes the waits without a token filter that are satisfied
+// and computes slack for the others; j.mu must be held.
+func (j *journal) checkPlain() {
+	kept := j.plain[:0]
+	j.slack = math.MaxInt
+	for _, w := range j.plain {
+		if c := j.count(&w.f); c >= w.n {
+			close(w.woken)
+		} else {
+			kept = append(kept, w)
+			j.slack = min(j.slack, w.n-c)
+		}
+	}
+	clear(j.plain[len(kept):])
+	j.plain = kept
+}
+
+// wakeAll wakes every wait (the journal was emptied: counts start over);
+// j.mu must be held.
+func (j *journal) wakeAll() {
+	for _, ws := range j.byToken {
+		for _, w := range ws {
+			close(w.woken)
+		}
+	}
+	clear(j.byToken)
+	j.nToken = 0
+	for _, w := range j.plain {
+		close(w.woken)
+	}
+	clear(j.plain)
+	j.plain = j.plain[:0]
+}
+
+// wait blocks until n records match f, then lists them. While it waits it
+// costs nothing but its share of the appends' bookkeeping: it is woken
+// when its count may have reached n, never per append.
 func (j *journal) wait(ctx context.Context, f Filter, n int) ([]Entry, error) {
 	j.waiters.Add(1)
 	defer j.waiters.Add(-1)
+	w := &waiter{f: f, n: n}
 	for {
 		j.mu.Lock()
-		if j.count(&f) >= n {
+		if !j.register(w) {
 			out := j.list(&f)
 			j.mu.Unlock()
 			return out, nil
 		}
-		ch := j.changed
 		j.mu.Unlock()
 		select {
-		case <-ch:
+		case <-w.woken:
 		case <-ctx.Done():
-			return j.notifications(f), fmt.Errorf("mockapns: waiting for %d notifications: %w", n, ctx.Err())
+			j.mu.Lock()
+			j.unregister(w)
+			out := j.list(&f)
+			j.mu.Unlock()
+			return out, fmt.Errorf("mockapns: waiting for %d notifications: %w", n, ctx.Err())
 		}
 	}
 }
@@ -639,8 +778,5 @@ func (j *journal) clear(reset bool, also func()) {
 	if reset {
 		j.seq = 0
 	}
-	if j.waiters.Load() > 0 {
-		close(j.changed)
-		j.changed = make(chan struct{})
-	}
+	j.wakeAll()
 }

@@ -111,6 +111,13 @@ type Config struct {
 	// CA certificate as a client certificate, and one whose extended key
 	// usages leave out client authentication.
 	StrictCerts bool
+	// FeedbackMax bounds the feedback queue: QueueFeedback (and POST
+	// /api/v1/feedback) refuses tuples that would take it beyond; 0 means
+	// DefaultFeedbackMax.
+	FeedbackMax int
+	// Admin configures the admin API that Handler serves (admin_guard.go):
+	// bearer token and the origins and hosts it answers besides loopback.
+	Admin AdminConfig
 }
 
 // Defaults and bounds.

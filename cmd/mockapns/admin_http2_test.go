@@ -15,10 +15,17 @@ import (
 )
 
 // send makes a request to the admin API and returns the status and body.
-func (in *instance) send(method, path, body string) (int, string) {
+// A POST, and a request with a body, say Content-Type: application/json.
+func (in *instance) send(method, path, body string, header ...string) (int, string) {
 	GinkgoHelper()
 	req, err := http.NewRequest(method, "http://"+in.admin+path, strings.NewReader(body))
 	Expect(err).NotTo(HaveOccurred())
+	if body != "" || method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 { // name, value pairs
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()

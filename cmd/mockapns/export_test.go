@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 
 	"github.com/apnskit/apnskit/mockapns"
 )
@@ -22,4 +23,11 @@ func LimitsConfig(args []string) (mockapns.Config, error) {
 	var cfg mockapns.Config
 	o.conns.config(&cfg)
 	return cfg, nil
+}
+
+// AdminWarn runs the start-up warning of the admin API for an address it
+// listens on and a token, logging to w.
+func AdminWarn(listening, token string, w io.Writer) {
+	o := &adminOptions{token: token}
+	o.warn(listening, slog.New(slog.NewTextHandler(w, nil)))
 }

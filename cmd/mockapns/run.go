@@ -46,6 +46,7 @@ type options struct {
 	h2 http2Options // flags_http2.go
 
 	conns limitOptions // flags_limits.go
+	adm   adminOptions // flags_admin.go
 
 	parent parentOptions // parent.go
 
@@ -86,6 +87,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 
 	defineHTTP2Flags(fs, &o.h2)
 	defineLimitFlags(fs, &o.conns)
+	defineAdminFlags(fs, &o.adm)
 	defineParentFlags(fs, &o.parent)
 	defineJournalFileFlags(fs, &o.journalFile)
 	return fs
@@ -128,6 +130,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := o.conns.check(); err != nil {
+		return nil, err
+	}
+	if err := o.adm.check(osGetenv); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -190,16 +195,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Error("closing the journal file failed", "error", err)
 		}
 	}()
+	o.adm.config(&cfg, o.admin)
 	srv, err := mockapns.Start(cfg)
 	if err != nil {
 		return err // names the service and the address
 	}
 	defer srv.Close()
 
-	hs, adminAddr, served, err := serveAdmin(o.admin, srv, log)
+	hs, adminAddr, served, err := serveAdmin(o.admin, &o.adm, srv, log)
 	if err != nil {
 		return err
 	}
+	o.adm.warn(adminAddr, log)
 
 	log.Info("mockapns ready", "gateway", srv.GatewayAddr(), "feedback", srv.FeedbackAddr(),
 		"http2", srv.HTTP2Addr(), "admin", adminAddr, "certs", dir, "seed", srv.Seed(),
@@ -249,14 +256,17 @@ func loadPKI(certsDir string, log *slog.Logger) (string, *certs.PKI, error) {
 
 // serveAdmin listens on addr and serves the admin API there. served
 // receives the error that ends serving.
-func serveAdmin(addr string, srv *mockapns.Server, log *slog.Logger) (hs *http.Server, listening string, served <-chan error, err error) {
+func serveAdmin(addr string, o *adminOptions, srv *mockapns.Server, log *slog.Logger) (hs *http.Server, listening string, served <-chan error, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("admin: %w", err)
 	}
 	hs = &http.Server{
 		Handler:           srv.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: o.headerTimeout(),
+		ReadTimeout:       o.readTimeout,    // a body that stalls
+		WriteTimeout:      o.writeTimeout(), // beyond the longest ?wait
+		IdleTimeout:       o.idleTimeout,    // keep-alive connections left idle
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ch := make(chan error, 1)
