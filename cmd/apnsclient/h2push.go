@@ -248,67 +248,7 @@ var credentialReasons = map[apns.Reason]bool{
 // error, a credential refusal, the scan's own error, or errInterrupted when
 // ctx was cancelled.
 func (p *h2Pusher) run(ctx context.Context, scan func(each func(string) error) error) error {
-	type work struct {
-		index  int
-		tokens []string
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan work)
-	var wg sync.WaitGroup
-	started := false
-	startWorkers := func() {
-		started = true
-		for range max(p.sends, 1) {
-			wg.Go(func() {
-				for w := range next {
-					if err := p.sendBatch(ctx, w.index, w.tokens); err != nil {
-						cancel(err)
-					}
-				}
-			})
-		}
-	}
-	var batch []string
-	flush := func() error {
-		w := work{index: p.addBatch(len(batch)), tokens: batch}
-		batch = make([]string, 0, p.batch)
-		if ctx.Err() != nil {
-			p.settle(w.index, len(w.tokens), nil)
-			return errStopped
-		}
-		if !started { // the first token: alone, before any other
-			if err := p.sendBatch(ctx, w.index, w.tokens); err != nil {
-				cancel(err)
-				return errStopped
-			}
-			startWorkers()
-			return nil
-		}
-		select {
-		case next <- w:
-			return nil
-		case <-ctx.Done():
-			p.settle(w.index, len(w.tokens), nil)
-			return errStopped
-		}
-	}
-	err := scan(func(t string) error {
-		batch = append(batch, t)
-		if started && len(batch) < p.batch {
-			return nil
-		}
-		return flush()
-	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
-	}
-	if err != nil && !errors.Is(err, errStopped) {
-		cancel(err)
-	}
-	close(next)
-	wg.Wait()
-	return stopCause(ctx)
+	return pumpBatches(ctx, scan, p.batch, p.sends, true, p, p.sendBatch)
 }
 
 // addBatch files a batch of n tokens just read and returns its index.

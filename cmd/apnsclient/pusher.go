@@ -90,55 +90,9 @@ var errStopped = errors.New("push stopped")
 // any: a connection error, the scan's own error, or errInterrupted when
 // ctx was cancelled.
 func (p *pusher) runScan(ctx context.Context, scan func(each func(string) error) error) error {
-	type work struct {
-		index  int
-		tokens []string
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan work)
-	var wg sync.WaitGroup
-	for range max(p.parallel, 1) {
-		wg.Go(func() {
-			for w := range next {
-				if err := p.runQueue(ctx, w.index, []job{{tokens: w.tokens}}, true); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-	batch := make([]string, 0, min(p.batch, 1024))
-	flush := func() error {
-		w := work{index: p.addBatch(len(batch)), tokens: batch}
-		batch = make([]string, 0, cap(batch))
-		if ctx.Err() != nil {
-			p.settle(w.index, len(w.tokens), nil)
-			return errStopped
-		}
-		select {
-		case next <- w:
-			return nil
-		case <-ctx.Done():
-			p.settle(w.index, len(w.tokens), nil)
-			return errStopped
-		}
-	}
-	err := scan(func(t string) error {
-		batch = append(batch, t)
-		if len(batch) < p.batch {
-			return nil
-		}
-		return flush()
+	return pumpBatches(ctx, scan, p.batch, p.parallel, false, p, func(ctx context.Context, index int, tokens []string) error {
+		return p.runQueue(ctx, index, []job{{tokens: tokens}}, true)
 	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
-	}
-	if err != nil && !errors.Is(err, errStopped) {
-		cancel(err)
-	}
-	close(next)
-	wg.Wait()
-	return stopCause(ctx)
 }
 
 // addBatch files a batch of n tokens just read and returns its index.
