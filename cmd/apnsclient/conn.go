@@ -43,16 +43,8 @@ func (c *connOptions) endpoint(log io.Writer) (*endpoint, error) {
 			return nil, c.keyHint(err)
 		}
 	}
-	if c.caFile != "" {
-		pem, err := os.ReadFile(c.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("-ca %s: %w", c.caFile, errNoCA)
-		}
-		ep.cfg.RootCAs = pool
+	if ep.cfg.RootCAs, err = c.rootCAs(); err != nil {
+		return nil, err
 	}
 	ep.cfg.ConnectTimeout = c.timeout
 	if c.verbose {
@@ -72,4 +64,20 @@ func (c *connOptions) keyHint(err error) error {
 		return fmt.Errorf("-key: %w (give its passphrase with -passphrase or $APNSCLIENT_PASSPHRASE)", err)
 	}
 	return fmt.Errorf("-key: %w (check -passphrase or $APNSCLIENT_PASSPHRASE)", err)
+}
+
+// rootCAs reads the -ca file; nil (the system roots) without one.
+func (c *connOptions) rootCAs() (*x509.CertPool, error) {
+	if c.caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(c.caFile)
+	if err != nil {
+		return nil, fmt.Errorf("-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-ca %s: %w", c.caFile, errNoCA)
+	}
+	return pool, nil
 }

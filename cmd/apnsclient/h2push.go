@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,17 +57,11 @@ func (o *pushOptions) h2Client(log io.Writer) (*client.HTTP2Client, error) {
 		}
 		cfg.Certificate = cert
 	}
-	if c.caFile != "" {
-		pem, err := os.ReadFile(c.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("-ca %s: %w", c.caFile, errNoCA)
-		}
-		cfg.RootCAs = pool
+	pool, err := c.rootCAs()
+	if err != nil {
+		return nil, err
 	}
+	cfg.RootCAs = pool
 	if c.verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -171,17 +164,7 @@ func (e *env) pushHTTP2(ctx context.Context, o *pushOptions) int {
 	err = p.run(ctx, src.scan)
 	_ = hc.Close()
 	s := p.summary()
-	s.finish(time.Since(start))
-	if bar != nil {
-		bar.Stop()
-	}
-	if werr := s.write(e.stdout); werr != nil && err == nil {
-		err = werr
-	}
-	if err != nil {
-		return e.fail("push", explain(err, o.conn))
-	}
-	return s.exitCode()
+	return e.endPush(s, time.Since(start), bar, err, o)
 }
 
 // h2Sends is how many Sends run at once: enough batches that the client's

@@ -112,17 +112,7 @@ func (e *env) push(ctx context.Context, o *pushOptions) int {
 	err := p.runScan(ctx, src.scan)
 	err = followLate(ctx, p, sess, ep, tmpl, o.maxAttempts, err)
 	s := p.summary()
-	s.finish(time.Since(start))
-	if bar != nil {
-		bar.Stop()
-	}
-	if werr := s.write(e.stdout); werr != nil && err == nil {
-		err = werr
-	}
-	if err != nil {
-		return e.fail("push", explain(err, o.conn))
-	}
-	return s.exitCode()
+	return e.endPush(s, time.Since(start), bar, err, o)
 }
 
 // followLate shuts the session down and takes in the error responses that
@@ -253,4 +243,21 @@ func (e *env) pushInputs(o *pushOptions, build func() (*client.Message, error)) 
 		return nil, nil, e.fail("push", err)
 	}
 	return tmpl, src, 0
+}
+
+// endPush stops the progress line, prints the summary s of a push that ran
+// for elapsed and returns its exit status: stop (or a failed write of the
+// summary) is reported as the push's error.
+func (e *env) endPush(s summary, elapsed time.Duration, bar *progressPrinter, stop error, o *pushOptions) int {
+	s.finish(elapsed)
+	if bar != nil {
+		bar.Stop()
+	}
+	if werr := s.write(e.stdout); werr != nil && stop == nil {
+		stop = werr
+	}
+	if stop != nil {
+		return e.fail("push", explain(stop, o.conn))
+	}
+	return s.exitCode()
 }

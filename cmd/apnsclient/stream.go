@@ -240,15 +240,5 @@ func (e *env) pushStream(ctx context.Context, o *pushOptions) int {
 		s.Failed = append(s.Failed, f.f)
 	}
 	tally.mu.Unlock()
-	s.finish(time.Since(start))
-	if bar != nil {
-		bar.Stop()
-	}
-	if werr := s.write(e.stdout); werr != nil && stop == nil {
-		stop = werr
-	}
-	if stop != nil {
-		return e.fail("push", explain(stop, o.conn))
-	}
-	return s.exitCode()
+	return e.endPush(s, time.Since(start), bar, stop, o)
 }
