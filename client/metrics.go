@@ -28,7 +28,10 @@ import (
 // SendAll, which are made of Sends) and Session.Late, the sums of Result.Sent,
 // Result.Accepted, Result.Failed (by status and reason), the tokens of
 // Result.Retries and Result.Uncertain; for a Stream, its StreamStats
-// (Written, Delivered, Refused by outcome, Unsent, Resent, Uncertain).
+// (Written, Delivered, Refused by outcome, Unsent, Resent, Uncertain),
+// but for one case: when a gateway refuses a binary Stream's certificate
+// after its first writes, StreamStats.Written takes those writes back
+// (nothing was processed) while Sent, which never goes down, keeps them.
 type Metrics interface {
 	// Sent counts n notifications written: for Send as Result.Sent
 	// (each token once per Send, however many requests HTTP/2's own
