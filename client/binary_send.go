@@ -71,14 +71,28 @@ func (s *Session) Send(ctx context.Context, addr string, cert *Certificate, m *M
 	if err != nil {
 		return nil, err
 	}
+	mt := s.cfg.Metrics
+	var t0 time.Time
+	if mt != nil {
+		mt.InFlight(metricsBinary, len(p.tokens))
+		t0 = time.Now()
+	}
 	r, hist := ic.c.run(ctx, b, s.reserveIDs(len(p.tokens)), &s.cfg, ic.hist)
 	if err := r.refusal(); err != nil { // nothing was processed: a connection error
+		if mt != nil {
+			mt.InFlight(metricsBinary, -len(p.tokens))
+		}
 		s.checkin(pl, ic.c, hist)
 		s.keepUnclaimed(pl, unclaimed)
 		return nil, err
 	}
 	for _, u := range unclaimed {
 		r.absorb(u)
+	}
+	if mt != nil {
+		mt.Latency(metricsBinary, time.Since(t0))
+		reportResult(mt, metricsBinary, r)
+		mt.InFlight(metricsBinary, -len(p.tokens))
 	}
 	if h := s.testHookBeforeCheckin; h != nil {
 		h(ic.c)

@@ -147,6 +147,15 @@ func (w *worker) send(ch *chunk) {
 	st.stats.written.Add(int64(attempted))
 	st.stats.resent.Add(int64(resent))
 	st.stats.uncertain.Add(int64(uncertain))
+	if mt := st.sess.cfg.Metrics; mt != nil {
+		mt.Sent(metricsBinary, attempted)
+		if resent > 0 {
+			mt.Retried(metricsBinary, resent)
+		}
+		if uncertain > 0 {
+			mt.Uncertain(metricsBinary, uncertain)
+		}
+	}
 	if stop == writeCancelled || st.ctx.Err() != nil {
 		for i := range attempted {
 			ch.meta[i].uncertain = true
@@ -323,6 +332,9 @@ func (w *worker) deliver(batches []*batch, presumed bool) {
 			m := ch.meta[i]
 			ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain, Presumed: presumed})
 		}
+		if mt := w.st.sess.cfg.Metrics; mt != nil {
+			mt.Latency(metricsBinary, time.Since(ch.written))
+		}
 		w.st.report(ds, ch.bytes)
 		w.n -= len(ch.tokens)
 		w.bytes -= ch.bytes
@@ -382,6 +394,13 @@ func (w *worker) end(cur *batch, obs observed, werr error) {
 		obs.lost = errNoCloseAfterNotify
 	}
 	batches := append([]*batch(nil), w.hist.batches...)
+	if mt := st.sess.cfg.Metrics; mt != nil { // written and now settled
+		for _, b := range batches {
+			if !b.chunk.sentinel {
+				mt.Latency(metricsBinary, time.Since(b.chunk.written))
+			}
+		}
+	}
 	if cur != nil {
 		batches = append(batches, cur)
 	}

@@ -102,6 +102,11 @@ type Config struct {
 	// DialContext, ConnectTimeout and Logger default to the fields above;
 	// its Certificate is ignored.
 	HTTP2 HTTP2Config
+
+	// Metrics, when set, receives the counts of every Send, Rounds,
+	// SendAll and Stream of the session, both protocols (HTTP2.Metrics
+	// defaults to it); nil means none. See [Metrics].
+	Metrics Metrics
 }
 
 // Defaults of Config.

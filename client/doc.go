@@ -72,6 +72,16 @@
 // connection carries more than two million notifications per second (see
 // BenchmarkSend).
 //
+// # Metrics
+//
+// Config.Metrics (HTTP2Config.Metrics for an HTTP2Client of its own) takes
+// a [Metrics]: told by protocol what was sent, accepted, failed by status
+// and reason, handed back to retry, uncertain, given up on, in flight, and
+// round-trip latencies, at the points where outcomes are settled, in
+// batches where they are settled in batches. Its totals are those of the
+// Results and Deliveries. The package imports no metrics library; see
+// ExampleMetrics for Prometheus. nil costs one branch per settlement.
+//
 // # Errors
 //
 // Errors wrap the sentinels of this package (ErrClosed, ErrBadToken,

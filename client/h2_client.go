@@ -64,6 +64,9 @@ type HTTP2Config struct {
 	Clock func() time.Time
 	// Logger receives debug events; nil means discard.
 	Logger *slog.Logger
+	// Metrics, when set, receives the counts of the client's Sends and
+	// Streams (see [Metrics]); nil means none.
+	Metrics Metrics
 }
 
 // HTTP2Retry is the retry policy of an [HTTP2Client], after Apple's

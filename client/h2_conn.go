@@ -46,8 +46,9 @@ type h2Request struct {
 	born   uint32 // the pool's tick when it was submitted
 	done   chan<- *h2Request
 
-	idx, attempts int    // Send's bookkeeping
-	jwt           string // the provider token it carried
+	idx, attempts int       // Send's bookkeeping
+	jwt           string    // the provider token it carried
+	start         time.Time // when the attempt was submitted, with Metrics set (metrics.go)
 
 	// A Stream's bookkeeping.
 	token     string

@@ -151,8 +151,17 @@ func (c *HTTP2Client) Send(ctx context.Context, m *Message) (*Result, error) {
 	s := &h2Send{c: c, p: p, m: m, outs: make([]h2Outcome, len(p.tokens)), reqs: make([]h2Request, len(p.tokens)),
 		done: make(chan *h2Request, len(p.tokens)), retry: make(chan int, len(p.tokens)),
 		state: make([]h2TokenState, len(p.tokens))}
+	mt := c.cfg.Metrics
+	if mt != nil {
+		mt.InFlight(metricsHTTP2, len(p.tokens))
+	}
 	s.run(ctx)
-	return c.result(m, base, s.outs), nil
+	r := c.result(m, base, s.outs)
+	if mt != nil {
+		reportResult(mt, metricsHTTP2, r)
+		mt.InFlight(metricsHTTP2, -len(p.tokens))
+	}
+	return r, nil
 }
 
 // h2Send is one Send in progress. Its requests go to the pool without a
@@ -220,6 +229,9 @@ func (s *h2Send) attempt(i int) {
 	}
 	r.attempts++
 	s.state[i] = h2InFlight
+	if s.c.cfg.Metrics != nil {
+		r.start = time.Now()
+	}
 	if err := s.c.authorize(r); err != nil {
 		s.final(i, h2Outcome{err: &RequestError{Token: s.m.Tokens[i], Err: err}, sent: s.outs[i].sent})
 		return
@@ -257,6 +269,9 @@ func (s *h2Send) answer(r *h2Request) {
 	i, given := r.idx, s.m.Tokens[r.idx]
 	out := s.outs[i]
 	wrote := r.wrote.Load()
+	if mt := s.c.cfg.Metrics; mt != nil && wrote {
+		mt.Latency(metricsHTTP2, time.Since(r.start))
+	}
 	out.sent = out.sent || wrote
 	if r.err != nil {
 		// An earlier attempt's refusal was not the final answer: the

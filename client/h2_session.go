@@ -83,6 +83,9 @@ func (s *Session) http2Client(addr string, cert *Certificate) (*HTTP2Client, err
 	if cfg.Logger == nil {
 		cfg.Logger = s.cfg.Logger
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = s.cfg.Metrics
+	}
 	c, err := NewHTTP2Client(addr, cfg)
 	if err != nil {
 		return nil, err

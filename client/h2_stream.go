@@ -118,6 +118,9 @@ func (h *h2Stream) push(ctx context.Context, token string, tag any) error {
 	h.live[r] = struct{}{}
 	h.mu.Unlock()
 	h.st.stats.pushed.Add(1)
+	if mt := h.c.cfg.Metrics; mt != nil {
+		mt.InFlight(metricsHTTP2, 1)
+	}
 	h.submit(r)
 	return nil
 }
@@ -126,6 +129,10 @@ func (h *h2Stream) push(ctx context.Context, token string, tag any) error {
 func (h *h2Stream) submit(r *h2Request) {
 	r.attempts++
 	h.st.stats.written.Add(1)
+	if mt := h.c.cfg.Metrics; mt != nil {
+		mt.Sent(metricsHTTP2, 1)
+		r.start = time.Now()
+	}
 	if err := h.c.authorize(r); err != nil {
 		h.final(r, Delivery{Kind: Unsent, Err: err, Uncertain: r.uncertain})
 		return
@@ -145,13 +152,19 @@ func (h *h2Stream) final(r *h2Request, d Delivery) {
 	h.mu.Unlock()
 	d.Token, d.Tag, d.Attempts = r.token, r.tag, r.attempts
 	s := &h.st.stats
+	del, uns := 0, 0
 	switch d.Kind {
 	case Delivered:
 		s.delivered.Add(1)
+		del = 1
 	case Refused:
 		s.refused.Add(1)
 	default:
 		s.unsent.Add(1)
+		uns = 1
+	}
+	if mt := h.c.cfg.Metrics; mt != nil {
+		reportDeliveries(mt, metricsHTTP2, []Delivery{d}, del, uns)
 	}
 	if f := h.st.opt.OnOutcome; f != nil {
 		h.st.outMu.Lock()
@@ -193,6 +206,10 @@ func (h *h2Stream) loop() {
 
 // answer handles the end of one attempt.
 func (h *h2Stream) answer(r *h2Request, aborted error) {
+	mt := h.c.cfg.Metrics
+	if mt != nil && r.wrote.Load() {
+		mt.Latency(metricsHTTP2, time.Since(r.start))
+	}
 	if r.err != nil {
 		r.uncertain = r.uncertain || r.wrote.Load()
 		var ga *GoAwayError
@@ -214,6 +231,12 @@ func (h *h2Stream) answer(r *h2Request, aborted error) {
 				h.st.stats.uncertain.Add(1)
 			}
 			h.st.stats.resent.Add(1)
+			if mt != nil {
+				mt.Retried(metricsHTTP2, 1)
+				if u == 1 {
+					mt.Uncertain(metricsHTTP2, 1)
+				}
+			}
 			h.report(r.err)
 			if f := h.st.opt.OnResend; f != nil {
 				h.st.outMu.Lock()
@@ -231,6 +254,9 @@ func (h *h2Stream) answer(r *h2Request, aborted error) {
 		h.final(r, Delivery{Kind: Delivered, Response: resp, Uncertain: r.uncertain})
 	case again && aborted == nil:
 		h.st.stats.resent.Add(1)
+		if mt != nil {
+			mt.Retried(metricsHTTP2, 1)
+		}
 		h.timers[r] = time.AfterFunc(h.c.backoff(r.attempts), func() { h.again <- r })
 	default:
 		h.final(r, Delivery{Kind: Refused, Outcome: f.Outcome, Response: resp, Timestamp: f.Timestamp, Uncertain: r.uncertain})

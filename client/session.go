@@ -350,6 +350,11 @@ func (s *Session) Late() []*Result {
 		out = append(out, pl.unclaimed...)
 		pl.unclaimed = nil
 	}
+	if mt := s.cfg.Metrics; mt != nil {
+		for _, r := range out { // handed out once: counted once
+			reportResult(mt, metricsBinary, r)
+		}
+	}
 	return out
 }
 

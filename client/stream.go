@@ -422,6 +422,9 @@ func (st *Stream) Push(ctx context.Context, token string, tag any) error {
 	}
 	st.mu.Unlock()
 	st.stats.pushed.Add(1)
+	if mt := st.sess.cfg.Metrics; mt != nil {
+		mt.InFlight(metricsBinary, 1)
+	}
 	return nil
 }
 
@@ -633,6 +636,9 @@ func (st *Stream) report(ds []Delivery, bytes int) {
 	st.stats.delivered.Add(del)
 	st.stats.refused.Add(ref)
 	st.stats.unsent.Add(uns)
+	if mt := st.sess.cfg.Metrics; mt != nil {
+		reportDeliveries(mt, metricsBinary, ds, int(del), int(uns))
+	}
 	if f := st.opt.OnOutcome; f != nil {
 		st.outMu.Lock()
 		for i := range ds {

@@ -10,6 +10,8 @@ package mockapns
 //	           ?limit=N               at most N entries (the oldest N that match), N ≥ 1
 //	           ?wait=N&timeout=D      block until at least N entries match (D: Go duration,
 //	                                  default 5s, at most 1m); see "Waiting" below
+//	           ?format=json|jsonl|csv the answer's form: a JSON array (default), or JSON
+//	                                  lines or CSV streamed as an attachment (journal_export.go)
 //	DELETE /api/v1/notifications      empty the journal                        → 204
 //	GET    /api/v1/stats              the counters (Stats)
 //	GET    /api/v1/faults             [{"id":1,"fired":0,"fault":{...}}, ...]
@@ -20,6 +22,7 @@ package mockapns
 //	POST   /api/v1/reset              journal, faults, feedback queue, counters → 204
 //	GET/POST/DELETE /api/v1/keys, /api/v1/devices: see h2_auth_admin.go
 //	GET    /api/v1/openapi.json       this API as an OpenAPI 3 document (OpenAPI)
+//	GET    /metrics                   Prometheus metrics (text format): see metrics.go
 //
 // Every answer with a body is application/json. Every error is
 // {"error":"message naming the problem"} with a 4xx/5xx status: 400 for a
@@ -102,6 +105,9 @@ func (s *Server) Handler() http.Handler {
 		a.mux.Handle(r.pattern, a.adapt(r.h))
 	}
 	for _, r := range a.authRoutes() { // keys and devices: h2_auth_admin.go
+		a.mux.Handle(r.pattern, a.adapt(r.h))
+	}
+	for _, r := range a.metricsRoutes() { // GET /metrics: metrics.go
 		a.mux.Handle(r.pattern, a.adapt(r.h))
 	}
 	return a
@@ -362,6 +368,7 @@ type notificationQuery struct {
 	wait    int
 	hasWait bool
 	timeout time.Duration
+	format  string // "" or formatJSON: the array; formatJSONL, formatCSV: journal_export.go
 }
 
 // queryParam is one query parameter of GET /api/v1/notifications: parse
@@ -422,6 +429,7 @@ var notificationParams = []queryParam{
 		q.timeout = d
 		return nil
 	}},
+	{"format", parseFormat}, // journal_export.go
 }
 
 // parseNotificationQuery reads and checks the query parameters; the error
@@ -467,6 +475,9 @@ func (a *admin) listNotifications(w http.ResponseWriter, r *http.Request) error 
 	nq, err := parseNotificationQuery(r.URL.RawQuery)
 	if err != nil {
 		return err
+	}
+	if nq.format == formatJSONL || nq.format == formatCSV {
+		return a.exportNotifications(w, r, nq)
 	}
 	if nq.wait == 0 {
 		writeJSON(w, http.StatusOK, a.s.Notifications(nq.filter))

@@ -10,6 +10,8 @@ package mockapns
 //     host (localhost, 127.0.0.0/8, ::1, any port), the origin of the admin
 //     API itself (same host and port as Host), or listed in
 //     AdminConfig.AllowOrigins; else 403. "Origin: null" is refused.
+//     GET /metrics is spared these two checks (metrics.go): it serves
+//     read-only counts to a scraper that reaches the server by any name.
 //   - Authorization: with AdminConfig.Token set, every route but GET
 //     /healthz wants "Authorization: Bearer TOKEN"; else 401 with
 //     WWW-Authenticate.
@@ -59,6 +61,11 @@ type AdminConfig struct {
 	// (each further one is answered 429 with Retry-After); 0 means
 	// DefaultAdminMaxWaits.
 	MaxWaits int
+	// ProcessMetrics adds the Go runtime's and the process's metrics
+	// (go_*, process_*) to GET /metrics: right for a program that is the
+	// mock (cmd/mockapns), wrong for a test that runs one in its own
+	// process.
+	ProcessMetrics bool
 }
 
 // validate checks the entries of AllowOrigins and MaxWaits.
@@ -200,6 +207,19 @@ func (e *tooManyWaitsError) Error() string {
 
 // check refuses a request whose Host, Origin or token is not allowed.
 func (g *guard) check(r *http.Request) error {
+	if !metricsExempt(r) { // read-only counts, scraped by any name: metrics.go
+		if err := g.checkHostOrigin(r); err != nil {
+			return err
+		}
+	}
+	if g.tokenHash != nil && r.URL.Path != "/healthz" {
+		return g.checkToken(r)
+	}
+	return nil
+}
+
+// checkHostOrigin refuses a request whose Host or Origin is not allowed.
+func (g *guard) checkHostOrigin(r *http.Request) error {
 	host, ok := splitHost(r.Host)
 	switch {
 	case r.Host == "": // HTTP/1.0 without Host: no browser sends that
@@ -209,12 +229,7 @@ func (g *guard) check(r *http.Request) error {
 		return &forbiddenError{reason: fmt.Sprintf("Host %q is not allowed: use an IP address or localhost, or start the server with -admin-allow-origin %s", r.Host, host.host)}
 	}
 	if origins, present := r.Header["Origin"]; present {
-		if err := g.checkOrigin(origins, host); err != nil {
-			return err
-		}
-	}
-	if g.tokenHash != nil && r.URL.Path != "/healthz" {
-		return g.checkToken(r)
+		return g.checkOrigin(origins, host)
 	}
 	return nil
 }

@@ -127,12 +127,18 @@ func startWaits(srv *mockapns.Server, n int) (stop func()) {
 }
 
 func benchIngest(b *testing.B, mcfg mockapns.Config, waits int) {
+	benchIngestWith(b, mcfg, func(srv *mockapns.Server) func() { return startWaits(srv, waits) })
+}
+
+// benchIngestWith is benchIngest with during started on the server before
+// the measurement and its result called after it.
+func benchIngestWith(b *testing.B, mcfg mockapns.Config, during func(*mockapns.Server) (stop func())) {
 	srv, err := mockapns.Start(mcfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	defer startWaits(srv, waits)()
+	defer during(srv)()
 	cfg := srv.ClientTLSConfig()
 	stream := benchStream(b, benchBatch)
 	// Warm up: fill the journal ring once, so that the measurement shows

@@ -81,6 +81,8 @@ func (s *Server) serveFeedback(t *tracked) {
 	num := s.fbSeq.Add(1)
 	log = log.With("conn", num)
 	s.stats.feedbackConnections.Add(1)
+	s.stats.feedbackOpen.Add(1)
+	defer s.stats.feedbackOpen.Add(-1)
 	s.event(ConnEvent{Kind: ConnOpened, Service: "feedback", Conn: num, Remote: remote})
 	p := planFeedback(s.takeFeedback(), s.faults.onFeedback(), log)
 

@@ -182,6 +182,7 @@ type installed struct {
 	rule  rule
 	seen  int // requests that matched the token since added (for Nth)
 	fired int
+	kind  string // the JSON action name, for the metrics (faultsFired)
 }
 
 func (f *installed) exhausted() bool { return f.rule.when.Times.exhausted(f.fired) }
@@ -197,6 +198,9 @@ type faultSet struct {
 	nextID int
 	rng    *rand.Rand
 	active [apns.HTTP2 + 1]atomic.Int32
+	// firedBy counts firings by action name since start or Reset, even
+	// of faults removed since (metrics.go).
+	firedBy map[string]uint64
 }
 
 // activeFor reports whether any fault can fire on protocol p's
@@ -211,7 +215,7 @@ func (fs *faultSet) add(f Fault) (int, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.nextID++
-	fs.list = append(fs.list, &installed{id: fs.nextID, fault: f, rule: r})
+	fs.list = append(fs.list, &installed{id: fs.nextID, fault: f, rule: r, kind: f.spec().action()})
 	fs.recount()
 	return fs.nextID, nil
 }
@@ -275,6 +279,7 @@ func (fs *faultSet) reset(seed int64) {
 	defer fs.mu.Unlock()
 	fs.list = nil
 	fs.rng = newRand(seed)
+	clear(fs.firedBy)
 	fs.recount()
 }
 
@@ -336,7 +341,7 @@ func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
 		if pr := r.when.Probability; pr > 0 && fs.rng.Float64() >= pr {
 			continue
 		}
-		f.fired++
+		fs.fire(f)
 		changed = changed || f.exhausted()
 		decided = decided || r.decides
 		r.fire(&a)
@@ -370,7 +375,7 @@ func (fs *faultSet) cutAt(p apns.Protocol, before, now int64) (int64, bool) {
 	if first == nil {
 		return 0, false
 	}
-	first.fired++
+	fs.fire(first)
 	if first.exhausted() {
 		fs.recount()
 	}
@@ -408,7 +413,7 @@ func (fs *faultSet) idleFire(idle time.Duration) bool {
 	if first == nil {
 		return false
 	}
-	first.fired++
+	fs.fire(first)
 	if first.exhausted() {
 		fs.recount()
 	}
@@ -431,7 +436,7 @@ func (fs *faultSet) onFeedback() feedbackMode {
 		if f.rule.hook != hookFeedback || f.exhausted() {
 			continue
 		}
-		f.fired++
+		fs.fire(f)
 		f.rule.feedback(&m)
 		return m
 	}

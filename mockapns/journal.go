@@ -370,6 +370,7 @@ type journal struct {
 	ring     []record // len grows to size; then ring[head] is the oldest
 	head     int
 	seq      uint64
+	gen      uint64 // counts clears: an export stops at one (journal_export.go)
 	total    [3]int // records in the ring, by protocol (index apns.Protocol)
 	accepted [3]int // records in the ring with status 0, by protocol
 	slab     []byte
@@ -392,6 +393,8 @@ type journal struct {
 	// file, if set, gets a copy of every entry as it is appended (nil
 	// once closed).
 	file *journalFile
+	// m are the counts only the metrics read (journal_metrics.go).
+	m journalMetrics
 }
 
 func newJournal(size int, stats *counters) *journal {
@@ -445,6 +448,7 @@ func (j *journal) slot(p apns.Protocol, accepted bool) *record {
 		if j.nToken > 0 {
 			j.tracked(r, -1) // r is dropped
 		}
+		j.m.dropped++
 		j.total[r.protocol]--
 		if r.status == 0 {
 			j.accepted[r.protocol]--
@@ -469,7 +473,9 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 	if len(ns) == 0 {
 		return
 	}
+	judged := time.Now()
 	j.mu.Lock()
+	j.m.binary(judged.Sub(at), status, len(ns))
 	var batch []Entry // the copies for the journal file
 	if j.file != nil {
 		batch = make([]Entry, 0, len(ns))
@@ -508,7 +514,9 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 // front end calls it once per request it answers, after the answer is
 // decided; it does not allocate once the ring is full.
 func (j *journal) addH2(q *h2Request) {
+	judged := time.Now()
 	j.mu.Lock()
+	j.m.http2(judged.Sub(q.At), q.HTTPStatus, q.Reason)
 	status := 0
 	if q.HTTPStatus != 200 {
 		status = q.HTTPStatus
@@ -777,6 +785,8 @@ func (j *journal) clear(reset bool, also func()) {
 	j.total, j.accepted = [3]int{}, [3]int{}
 	if reset {
 		j.seq = 0
+		j.m.reset()
 	}
+	j.gen++
 	j.wakeAll()
 }

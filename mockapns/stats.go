@@ -60,6 +60,7 @@ type counters struct {
 	h2Rejected          atomic.Uint64
 	h2GoAways           atomic.Uint64
 	journalFileErrors   atomic.Uint64
+	feedbackOpen        atomic.Int64 // feedback connections open now (metrics only)
 }
 
 func (c *counters) snapshot() Stats {

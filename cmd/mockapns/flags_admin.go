@@ -78,6 +78,7 @@ func (o *adminOptions) check(getenv func(string) string) error {
 func (o *adminOptions) config(cfg *mockapns.Config, addr string) {
 	cfg.FeedbackMax = o.feedbackMax
 	cfg.Admin.Token = o.token
+	cfg.Admin.ProcessMetrics = true // this process is the mock: go_* and process_* in GET /metrics
 	cfg.Admin.AllowOrigins = append([]string(nil), o.allowOrigins...)
 	if host, _, err := net.SplitHostPort(addr); err == nil && host != "" && !isIPHost(host) && !strings.EqualFold(host, "localhost") {
 		cfg.Admin.AllowOrigins = append(cfg.Admin.AllowOrigins, host)
