@@ -14,8 +14,8 @@ import (
 // and judging rules. ProtocolVersion is the version of the external
 // adapter protocol it speaks (conformance/README.md).
 const (
-	KitVersion      = "2.0.0"
-	ProtocolVersion = 2
+	KitVersion      = "2.1.0"
+	ProtocolVersion = 3
 )
 
 // Identified is a Client that can say what it is: the suite puts its name
