@@ -53,8 +53,10 @@ type External struct {
 var _ Client = (*External)(nil)
 
 // StartExternal starts argv (program and arguments) and greets it with a
-// hello request. The process lives until Close. Its stderr is kept (the last
-// few kilobytes) for the errors of a failing adapter.
+// hello request, which settles the protocol version of the exchange (the
+// lower of the adapter's and ProtocolVersion: see Speaks) and so the
+// capabilities it can exercise. The process lives until Close. Its stderr
+// is kept (the last few kilobytes) for the errors of a failing adapter.
 func StartExternal(ctx context.Context, argv []string) (*External, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("%w: empty command", ErrAdapter)
