@@ -213,6 +213,9 @@ type TokenReason struct {
 	// Timestamp is when APNs last knew the token valid (410 only); zero
 	// otherwise.
 	Timestamp time.Time `json:"timestamp,omitzero"`
+	// APNsID is the apns-id header of the refusal, when the client knows
+	// it ("" otherwise).
+	APNsID string `json:"apns_id,omitempty"`
 }
 
 // FeedbackTuple is one record read from the feedback service.

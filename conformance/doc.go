@@ -1,7 +1,8 @@
-// Package conformance checks an APNs binary-protocol client against the
-// Gherkin scenarios of features/: it drives the client and a fresh mock
-// server (package mockapns) for each scenario with godog, then judges the
-// client by the mock's journal and counters and by what the client reported.
+// Package conformance checks an APNs client, of the binary protocol or of
+// the HTTP/2 provider API, against the Gherkin scenarios of features/: it
+// drives the client and a fresh mock server (package mockapns) for each
+// scenario with godog, then judges the client by the mock's journal and
+// counters and by what the client reported.
 //
 // A client under test is seen through the [Client] interface: configure an
 // endpoint and PEM credentials, send a batch following its retries to the

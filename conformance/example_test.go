@@ -56,14 +56,14 @@ Feature: example
 // Serve is the whole of an external adapter written in Go: it answers the
 // line protocol for any Client.
 func ExampleServe() {
-	in := strings.NewReader(`{"id":1,"op":"hello"}
+	in := strings.NewReader(`{"id":1,"op":"hello","protocol":3,"kit":"2.1.0"}
 {"id":2,"op":"outdate","idle_ms":0}
 {"id":3,"op":"close"}
 `)
 	err := conformance.Serve(context.Background(), "apnskit", in, os.Stdout, conformance.NewLocal(conformance.LocalOptions{}))
 	fmt.Println("err:", err)
 	// Output:
-	// {"id":1,"ok":true,"protocol":2,"name":"apnskit","version":"2.0.0","capabilities":["reuse","pools","outdate","shutdown","overrides","feedback","concurrent"]}
+	// {"id":1,"ok":true,"protocol":3,"name":"apnskit","version":"2.1.0","capabilities":["reuse","pools","outdate","shutdown","overrides","feedback","concurrent","http2"]}
 	// {"id":2,"ok":false,"error":"conformance: client not configured"}
 	// {"id":3,"ok":true}
 	// err: <nil>

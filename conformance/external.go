@@ -3,7 +3,6 @@ package conformance
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,8 +26,10 @@ var ErrAdapter = errors.New("conformance: external adapter failed")
 type External struct {
 	name     string
 	version  string
-	protocol int
-	caps     Capabilities
+	protocol int          // the version the adapter speaks
+	speaks   int          // the version both speak: the lower of the two
+	declared Capabilities // as its hello said
+	caps     Capabilities // declared, less what speaks cannot exercise
 	cmd      *exec.Cmd
 
 	wmu    sync.Mutex // one line at a time on stdin
@@ -37,20 +38,25 @@ type External struct {
 
 	mu      sync.Mutex
 	nextID  int64
-	pending map[int64]chan Response
-	gaveUp  map[int64]bool // requests whose caller stopped waiting
-	dead    error          // set once the reader stopped
-	done    chan struct{}  // closed when the reader stopped
-	exited  chan struct{}  // closed when the process was reaped
-	waitErr error
-	stderr  *tailBuffer
+	pending map[int64]chan answer
+	// transport is the API of the configuration in force, which each
+	// send names.
+	transport Transport
+	gaveUp    map[int64]bool // requests whose caller stopped waiting
+	dead      error          // set once the reader stopped
+	done      chan struct{}  // closed when the reader stopped
+	exited    chan struct{}  // closed when the process was reaped
+	waitErr   error
+	stderr    *tailBuffer
 }
 
 var _ Client = (*External)(nil)
 
 // StartExternal starts argv (program and arguments) and greets it with a
-// hello request. The process lives until Close. Its stderr is kept (the last
-// few kilobytes) for the errors of a failing adapter.
+// hello request, which settles the protocol version of the exchange (the
+// lower of the adapter's and ProtocolVersion: see Speaks) and so the
+// capabilities it can exercise. The process lives until Close. Its stderr
+// is kept (the last few kilobytes) for the errors of a failing adapter.
 func StartExternal(ctx context.Context, argv []string) (*External, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("%w: empty command", ErrAdapter)
@@ -65,7 +71,8 @@ func StartExternal(ctx context.Context, argv []string) (*External, error) {
 		return nil, err
 	}
 	e := &External{
-		cmd: cmd, stdin: stdin, pending: map[int64]chan Response{}, gaveUp: map[int64]bool{},
+		speaks: ProtocolVersion,
+		cmd:    cmd, stdin: stdin, pending: map[int64]chan answer{}, gaveUp: map[int64]bool{},
 		done: make(chan struct{}), exited: make(chan struct{}), stderr: &tailBuffer{max: 8 << 10},
 	}
 	cmd.Stderr = e.stderr
@@ -85,10 +92,9 @@ func StartExternal(ctx context.Context, argv []string) (*External, error) {
 		e.kill()
 		return nil, err
 	}
-	e.name, e.version, e.caps, e.protocol = resp.Name, resp.Version, withoutHTTP2(resp.Capabilities), resp.Protocol
-	if e.protocol == 0 {
-		e.protocol = 1
-	}
+	e.name, e.version, e.declared, e.protocol = resp.Name, resp.Version, resp.Capabilities, max(1, resp.Protocol)
+	e.speaks = negotiated(ProtocolVersion, e.protocol)
+	e.caps = capabilitiesAt(e.declared, e.speaks)
 	return e, nil
 }
 
@@ -106,6 +112,29 @@ func (e *External) Identity() (name, version string) { return e.name, e.version 
 // Protocol returns the protocol version the adapter speaks (1 when its
 // hello response did not say).
 func (e *External) Protocol() int { return e.protocol }
+
+// Speaks returns the protocol version of the exchange: the lower of the
+// adapter's and [ProtocolVersion].
+func (e *External) Speaks() int { return e.speaks }
+
+// answer is a response and the line it was read from.
+type answer struct {
+	resp Response
+	line []byte
+}
+
+// missingCapability says why a capability the suite needs is missing,
+// when the version spoken is the reason (see Suite).
+func (e *External) missingCapability(c Capability) string {
+	since := capabilitySince[c]
+	if since <= e.speaks {
+		return ""
+	}
+	if e.declared.Has(c) {
+		return fmt.Sprintf("the adapter declares the capability %q but speaks protocol %d, which cannot carry it (protocol %d can)", c, e.protocol, since)
+	}
+	return fmt.Sprintf("the client does not declare the capability %q, and its adapter speaks protocol %d (the capability needs protocol %d)", c, e.protocol, since)
+}
 
 // read dispatches the adapter's responses until its stdout ends.
 func (e *External) read(stdout io.Reader) {
@@ -138,7 +167,7 @@ func (e *External) read(stdout io.Reader) {
 			fail = fmt.Errorf("%w: a response to request %d, which is not pending: %.200q", ErrAdapter, resp.ID, line)
 			break
 		}
-		ch <- resp
+		ch <- answer{resp: resp, line: line}
 	}
 	_, _ = io.Copy(io.Discard, stdout)
 	e.mu.Lock()
@@ -157,7 +186,7 @@ func (e *External) call(ctx context.Context, req Request) (Response, error) {
 		e.serial.Lock()
 		defer e.serial.Unlock()
 	}
-	ch := make(chan Response, 1)
+	ch := make(chan answer, 1)
 	e.mu.Lock()
 	if e.dead != nil {
 		err := e.dead
@@ -169,8 +198,11 @@ func (e *External) call(ctx context.Context, req Request) (Response, error) {
 	e.pending[req.ID] = ch
 	e.mu.Unlock()
 
-	line, err := json.Marshal(req)
+	line, err := req.Encode(e.speaks)
 	if err != nil {
+		e.mu.Lock()
+		delete(e.pending, req.ID)
+		e.mu.Unlock()
 		return Response{}, err
 	}
 	e.wmu.Lock()
@@ -180,12 +212,16 @@ func (e *External) call(ctx context.Context, req Request) (Response, error) {
 		return Response{}, e.withStderr(fmt.Errorf("%w: writing the %s request: %w", ErrAdapter, req.Op, err))
 	}
 	select {
-	case resp, ok := <-ch:
+	case a, ok := <-ch:
 		if !ok {
 			e.mu.Lock()
 			err := e.dead
 			e.mu.Unlock()
 			return Response{}, e.deadErr(ctx, err)
+		}
+		resp := a.resp
+		if err := checkResponse(req.Op, a.line, e.speaks); err != nil {
+			return Response{}, fmt.Errorf("%w: %w: the %s response: %w", ErrAdapter, ErrProtocol, req.Op, err)
 		}
 		if !resp.OK {
 			if resp.Unsupported {
@@ -236,19 +272,22 @@ func (e *External) Capabilities() Capabilities { return e.caps }
 
 // Configure sends a configure request.
 func (e *External) Configure(ctx context.Context, ep Endpoint) error {
-	_, err := e.call(ctx, Request{Op: OpConfigure, Gateway: ep.Gateway, Feedback: ep.Feedback,
-		CAPEM: string(ep.CAPEM), CertPEM: string(ep.CertPEM), KeyPEM: string(ep.KeyPEM),
-		ErrorWaitMS: ep.ErrorWait.Milliseconds()})
-	return err
+	if _, err := e.call(ctx, Request{Op: OpConfigure, Endpoint: ep}); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.transport = transportOf(ep)
+	e.mu.Unlock()
+	return nil
 }
 
 // Send sends a send request.
 func (e *External) Send(ctx context.Context, b Batch) (Outcome, error) {
-	req := Request{Op: OpSend, Tokens: b.Tokens, Payload: b.Payload, Priority: b.Priority, Command: b.Command,
-		PayloadText: string(b.Payload), PayloadBase64: base64.StdEncoding.EncodeToString(b.Payload),
-		Gateway: b.Gateway, CertPEM: string(b.CertPEM), KeyPEM: string(b.KeyPEM)}
-	if !b.Expiry.IsZero() {
-		req.Expiry = b.Expiry.Unix()
+	req := Request{Op: OpSend, Batch: b}
+	if e.speaks >= 3 {
+		e.mu.Lock()
+		req.Transport = e.transport
+		e.mu.Unlock()
 	}
 	resp, err := e.call(ctx, req)
 	if err != nil {
@@ -269,7 +308,7 @@ func (e *External) Feedback(ctx context.Context) ([]FeedbackTuple, error) {
 
 // Outdate sends an outdate request.
 func (e *External) Outdate(ctx context.Context, idle time.Duration) (int, error) {
-	resp, err := e.call(ctx, Request{Op: OpOutdate, IdleMS: idle.Milliseconds()})
+	resp, err := e.call(ctx, Request{Op: OpOutdate, Idle: idle})
 	return resp.Closed, err
 }
 

@@ -95,7 +95,7 @@ func foldHTTP2(out *Outcome, res *client.Result) {
 		if errors.As(f.Outcome, &r) {
 			reason = string(r)
 		}
-		out.Reasons = append(out.Reasons, TokenReason{Token: f.Token, Reason: reason, HTTPStatus: f.HTTPStatus, Timestamp: f.Timestamp})
+		out.Reasons = append(out.Reasons, TokenReason{Token: f.Token, Reason: reason, HTTPStatus: f.HTTPStatus, Timestamp: f.Timestamp, APNsID: f.APNsID})
 	}
 	for _, e := range res.Errors {
 		out.Errors = append(out.Errors, e.Error())

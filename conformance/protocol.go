@@ -4,64 +4,43 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"sync"
-	"time"
 )
 
 // The line protocol between the suite and an external client adapter (see
 // conformance/README.md): one JSON Request per line on the adapter's stdin,
 // one JSON Response per line on its stdout, matched by ID.
 
-// Operations of the line protocol.
+// Operations of the line protocol. The members of each request are in
+// protocol_members.go.
 const (
-	OpHello     = "hello"     // protocol, kit → protocol, name, version, capabilities
-	OpConfigure = "configure" // gateway, feedback, ca_pem, cert_pem, key_pem, error_wait_ms
-	OpSend      = "send"      // tokens, payload, payload_text, payload_base64, priority, expiry, command, gateway, cert_pem, key_pem → outcome
+	OpHello     = "hello"     // the versions, the client's name and its capabilities
+	OpConfigure = "configure" // the Endpoint
+	OpSend      = "send"      // one Batch → its Outcome
 	OpFeedback  = "feedback"  // → tuples
 	OpOutdate   = "outdate"   // idle_ms → closed
 	OpShutdown  = "shutdown"  //
 	OpClose     = "close"     // last request; the adapter answers, then exits
 )
 
-// Request is one line sent to an external adapter. Only the fields of its
-// Op are set.
-type Request struct {
-	ID int64  `json:"id"`
-	Op string `json:"op"`
+// negotiated is the version two sides speak when one speaks mine and the
+// other theirs (0: version 1, which did not say).
+func negotiated(mine, theirs int) int {
+	return max(1, min(mine, theirs))
+}
 
-	// hello: the protocol version the suite speaks, and the kit's version
-	Protocol int    `json:"protocol,omitempty"`
-	Kit      string `json:"kit,omitempty"`
+// capabilitySince is the protocol version from which a capability can be
+// exercised over the line; the others can from version 1.
+var capabilitySince = map[Capability]int{CapHTTP2: 3}
 
-	// configure; gateway, cert_pem and key_pem are also per-batch
-	// overrides in send
-	Gateway     string `json:"gateway,omitempty"`
-	Feedback    string `json:"feedback,omitempty"`
-	CAPEM       string `json:"ca_pem,omitempty"`
-	CertPEM     string `json:"cert_pem,omitempty"`
-	KeyPEM      string `json:"key_pem,omitempty"`
-	ErrorWaitMS int64  `json:"error_wait_ms,omitempty"`
-
-	// send
-	Tokens  []string        `json:"tokens,omitempty"`
-	Payload json.RawMessage `json:"payload,omitempty"`
-	// PayloadText is the payload's exact bytes as a string, and
-	// PayloadBase64 the same bytes in standard base64: for clients that
-	// take raw bytes, so that they can send them unchanged.
-	PayloadText   string `json:"payload_text,omitempty"`
-	PayloadBase64 string `json:"payload_base64,omitempty"`
-	Priority      int    `json:"priority,omitempty"`
-	Expiry        int64  `json:"expiry,omitempty"` // UNIX seconds; 0: none
-	Command       *int   `json:"command,omitempty"`
-
-	// outdate
-	IdleMS int64 `json:"idle_ms,omitempty"`
+// capabilitiesAt is caps less what protocol version cannot exercise.
+func capabilitiesAt(caps Capabilities, version int) Capabilities {
+	return slices.DeleteFunc(slices.Clone(caps), func(c Capability) bool { return capabilitySince[c] > version })
 }
 
 // Response is one line an external adapter writes back.
@@ -97,6 +76,12 @@ const MaxLine = 64 << 20
 // see conformance/cmd/apnskit-adapter. When c declares CapConcurrent,
 // requests run concurrently (hello and configure wait for the running ones);
 // otherwise one at a time.
+//
+// Serve speaks [ProtocolVersion] and, with a suite that speaks an earlier
+// one (its hello says which), that one: it announces only the capabilities
+// that version can exercise and refuses the members it does not have. A
+// request that breaks the protocol's rules is answered "ok": false with
+// the reason ([ErrProtocol]) and never reaches c.
 func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
@@ -116,6 +101,9 @@ func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client)
 		}
 	}
 	concurrent := c.Capabilities().Has(CapConcurrent)
+	// The version spoken (until a hello says otherwise, Serve's own) and
+	// the transport of the configuration in force, which sends name.
+	version, transport := ProtocolVersion, Transport("")
 	for {
 		line, err := readLine(br)
 		if errors.Is(err, io.EOF) {
@@ -130,12 +118,16 @@ func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client)
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var req Request
-		if err := json.Unmarshal(line, &req); err != nil {
-			reply(Response{Error: fmt.Sprintf("bad request: %v", err)})
+		req, err := DecodeRequest(line, version)
+		if err == nil && req.Op == OpSend && req.Transport != "" && transport != "" && req.Transport != transport {
+			err = fmt.Errorf("%w: send: transport %q, but the client is configured for %q", ErrProtocol, req.Transport, transport)
+		}
+		if err != nil {
+			reply(Response{ID: req.ID, Error: err.Error()})
 			continue
 		}
-		if req.Op == OpClose {
+		switch req.Op {
+		case OpClose:
 			inflight.Wait()
 			resp := Response{ID: req.ID, OK: true}
 			if err := c.Close(ctx); err != nil {
@@ -143,17 +135,23 @@ func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client)
 			}
 			reply(resp)
 			return werr
+		case OpHello:
+			version = negotiated(ProtocolVersion, req.Protocol)
 		}
 		if concurrent && req.Op != OpConfigure && req.Op != OpHello {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				reply(handle(ctx, name, c, req))
+				reply(handle(ctx, name, c, req, version))
 			}()
 			continue
 		}
 		inflight.Wait()
-		reply(handle(ctx, name, c, req))
+		resp := handle(ctx, name, c, req, version)
+		if req.Op == OpConfigure && resp.OK {
+			transport = transportOf(req.Endpoint)
+		}
+		reply(resp)
 	}
 }
 
@@ -179,39 +177,21 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// handle runs one request on c.
-func handle(ctx context.Context, name string, c Client, req Request) Response {
+// handle runs one request on c, at protocol version.
+func handle(ctx context.Context, name string, c Client, req Request, version int) Response {
 	resp := Response{ID: req.ID, OK: true}
 	var err error
 	switch req.Op {
 	case OpHello:
-		// Version 2 of the line protocol carries no HTTP/2 endpoint: a
-		// client's http2 capability is not announced over it.
-		resp.Protocol, resp.Name, resp.Capabilities = ProtocolVersion, name, withoutHTTP2(c.Capabilities())
+		resp.Protocol, resp.Name, resp.Capabilities = ProtocolVersion, name, capabilitiesAt(c.Capabilities(), version)
 		if id, ok := c.(Identified); ok {
 			_, resp.Version = id.Identity()
 		}
 	case OpConfigure:
-		err = c.Configure(ctx, Endpoint{
-			Gateway: req.Gateway, Feedback: req.Feedback,
-			CAPEM: []byte(req.CAPEM), CertPEM: []byte(req.CertPEM), KeyPEM: []byte(req.KeyPEM),
-			ErrorWait: time.Duration(req.ErrorWaitMS) * time.Millisecond,
-		})
+		err = c.Configure(ctx, req.Endpoint)
 	case OpSend:
-		payload := []byte(req.Payload)
-		if req.PayloadBase64 != "" {
-			if payload, err = base64.StdEncoding.DecodeString(req.PayloadBase64); err != nil {
-				err = fmt.Errorf("payload_base64: %w", err)
-				break
-			}
-		}
-		b := Batch{Tokens: req.Tokens, Payload: payload, Priority: req.Priority, Command: req.Command,
-			Gateway: req.Gateway, CertPEM: []byte(req.CertPEM), KeyPEM: []byte(req.KeyPEM)}
-		if req.Expiry != 0 {
-			b.Expiry = time.Unix(req.Expiry, 0).UTC()
-		}
 		var out Outcome
-		out, err = c.Send(ctx, b)
+		out, err = c.Send(ctx, req.Batch)
 		if err == nil {
 			out = out.normalized()
 			resp.Outcome = &out
@@ -219,7 +199,7 @@ func handle(ctx context.Context, name string, c Client, req Request) Response {
 	case OpFeedback:
 		resp.Tuples, err = c.Feedback(ctx)
 	case OpOutdate:
-		resp.Closed, err = c.Outdate(ctx, time.Duration(req.IdleMS)*time.Millisecond)
+		resp.Closed, err = c.Outdate(ctx, req.Idle)
 	case OpShutdown:
 		err = c.Shutdown(ctx)
 	default:
@@ -247,10 +227,4 @@ func (o Outcome) normalized() Outcome {
 		o.Statuses = []int{}
 	}
 	return o
-}
-
-// withoutHTTP2 is caps less CapHTTP2, which the line protocol cannot
-// exercise yet (its configure request has no HTTP/2 address nor auth key).
-func withoutHTTP2(caps Capabilities) Capabilities {
-	return slices.DeleteFunc(slices.Clone(caps), func(c Capability) bool { return c == CapHTTP2 })
 }

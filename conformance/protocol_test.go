@@ -4,14 +4,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/apnskit/apnskit/conformance"
-	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/cucumber/godog"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -24,32 +26,59 @@ const fakeAdapterEnv = "APNSKIT_CONFORMANCE_FAKE_ADAPTER"
 type echoClient struct {
 	caps   conformance.Capabilities
 	ep     conformance.Endpoint
+	calls  int // Configure and Send calls
 	closed bool
 }
 
 func (c *echoClient) Capabilities() conformance.Capabilities { return c.caps }
 
 func (c *echoClient) Configure(_ context.Context, ep conformance.Endpoint) error {
+	c.calls++
 	c.ep = ep
 	return nil
 }
 
-// Send returns the batch as an outcome: its tokens as retried, and its other
-// fields (and the configuration) as errors.
+// echoed is what echoClient.Send reports in Errors[1]: its configuration
+// and the batch, in Go's JSON (PEM texts in base64), less the payload,
+// which is Errors[0], exactly.
+type echoed struct {
+	Endpoint conformance.Endpoint
+	Batch    conformance.Batch
+}
+
+// readEchoed reads what echoClient.Send reported in Errors[1].
+func readEchoed(s string) echoed {
+	GinkgoHelper()
+	var e echoed
+	Expect(json.Unmarshal([]byte(s), &e)).To(Succeed())
+	e.Batch.Payload = nil // Go's JSON of a nil payload reads back as "null"
+	return e
+}
+
+// echoTimestamp is the 410 timestamp echoClient reports over HTTP/2.
+var echoTimestamp = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+
+// Send returns the batch as an outcome: its tokens as retried, its payload
+// and the rest as errors and, when configured for HTTP/2, its first token
+// refused with Unregistered.
 func (c *echoClient) Send(_ context.Context, b conformance.Batch) (conformance.Outcome, error) {
+	c.calls++
 	if len(b.Tokens) == 0 {
 		return conformance.Outcome{}, errors.New("no tokens")
 	}
-	cmd := -1
-	if b.Command != nil {
-		cmd = *b.Command
+	payload := string(b.Payload)
+	b.Payload = nil
+	all, err := json.Marshal(echoed{Endpoint: c.ep, Batch: b})
+	if err != nil {
+		return conformance.Outcome{}, err
 	}
-	return conformance.Outcome{Retried: b.Tokens, Attempts: 1, Errors: []string{
-		string(b.Payload),
-		fmt.Sprintf("priority=%d expiry=%d command=%d", b.Priority, b.Expiry.Unix(), cmd),
-		fmt.Sprintf("gateway=%s cert=%s key=%s", b.Gateway, b.CertPEM, b.KeyPEM),
-		fmt.Sprintf("configured=%s,%s,%s,%s,%s,%v", c.ep.Gateway, c.ep.Feedback, c.ep.CAPEM, c.ep.CertPEM, c.ep.KeyPEM, c.ep.ErrorWait),
-	}}, nil
+	out := conformance.Outcome{Retried: b.Tokens, Attempts: 1, Errors: []string{payload, string(all)}}
+	if c.ep.HTTP2 != "" {
+		out.Failed = []conformance.TokenStatus{{Token: b.Tokens[0], Status: 410}}
+		out.Reasons = []conformance.TokenReason{{Token: b.Tokens[0], Reason: "Unregistered", HTTPStatus: 410,
+			Timestamp: echoTimestamp, APNsID: "4a1c1b9e-7a52-4c3a-9d2e-6f2b8e0c1d3f"}}
+	}
+	return out, nil
 }
 
 func (c *echoClient) Feedback(context.Context) ([]conformance.FeedbackTuple, error) {
@@ -69,14 +98,41 @@ func (c *echoClient) Close(context.Context) error {
 	return nil
 }
 
+// fakeScriptEnv holds the answers of the "scripted" fake adapter, one per
+// line: the first to hello, then one per request; $ID stands for the
+// request's id. Past the script it answers {"id":ID,"ok":true}.
+const fakeScriptEnv = "APNSKIT_CONFORMANCE_FAKE_SCRIPT"
+
 // runFakeAdapter is the adapter side of the test binary.
 func runFakeAdapter(mode string) int {
 	switch mode {
 	case "echo":
-		c := &echoClient{caps: conformance.Capabilities{conformance.CapConcurrent, "custom"}}
+		c := &echoClient{caps: conformance.Capabilities{conformance.CapConcurrent, "custom", conformance.CapHTTP2}}
 		if err := conformance.Serve(context.Background(), "echo", os.Stdin, os.Stdout, c); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
+		}
+		return 0
+	case "scripted":
+		script := strings.Split(os.Getenv(fakeScriptEnv), "\n")
+		sc := bufio.NewScanner(os.Stdin)
+		sc.Buffer(nil, conformance.MaxLine)
+		for n := 0; sc.Scan(); n++ {
+			var req struct {
+				ID int64  `json:"id"`
+				Op string `json:"op"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+				return 1
+			}
+			answer := `{"id":$ID,"ok":true}`
+			if n < len(script) {
+				answer = script[n]
+			}
+			fmt.Println(strings.ReplaceAll(answer, "$ID", fmt.Sprint(req.ID)))
+			if req.Op == conformance.OpClose {
+				return 0
+			}
 		}
 		return 0
 	case "exit-after-hello", "garbage-after-hello", "stranger-after-hello":
@@ -99,6 +155,18 @@ func runFakeAdapter(mode string) int {
 	}
 	fmt.Fprintln(os.Stderr, "unknown fake adapter mode", mode)
 	return 2
+}
+
+// startScripted starts the scripted fake adapter with those answers.
+func startScripted(answers ...string) *conformance.External {
+	GinkgoHelper()
+	GinkgoT().Setenv(fakeScriptEnv, strings.Join(answers, "\n"))
+	return startFake("scripted")
+}
+
+// fakePEM is a PEM block named kind, enough for the protocol's checks.
+func fakePEM(kind string) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: []byte(kind)})
 }
 
 func startFake(mode string) *conformance.External {
@@ -126,27 +194,121 @@ var _ = Describe("The line protocol", func() {
 			}
 			return resps
 		}
-		BeforeEach(func() { c = &echoClient{caps: conformance.Capabilities{conformance.CapPooling}} })
+		BeforeEach(func() { c = &echoClient{caps: conformance.Capabilities{conformance.CapPooling, conformance.CapHTTP2}} })
 
 		It("answers every request, in order, and closes the client at the end of input", func() {
-			resps := serve(`{"id":1,"op":"hello"}` + "\n\n" + `{"id":2,"op":"outdate","idle_ms":7}` + "\n")
+			resps := serve(`{"id":1,"op":"hello","protocol":3}` + "\n\n" + `{"id":2,"op":"outdate","idle_ms":7}` + "\n")
 			Expect(resps).To(HaveLen(2))
 			Expect(resps[0]).To(Equal(conformance.Response{ID: 1, OK: true, Protocol: conformance.ProtocolVersion, Name: "echo",
-				Capabilities: conformance.Capabilities{conformance.CapPooling}}))
+				Capabilities: []conformance.Capability{conformance.CapPooling, conformance.CapHTTP2}}))
 			Expect(resps[1]).To(Equal(conformance.Response{ID: 2, OK: true, Closed: 7}))
 			Expect(c.closed).To(BeTrue())
 		})
 
-		It("answers a line that is not JSON with an error and goes on", func() {
-			resps := serve("{oops\n" + `{"id":5,"op":"close"}` + "\n" + `{"id":6,"op":"hello"}` + "\n")
-			Expect(resps).To(HaveLen(2))
-			Expect(resps[0].OK).To(BeFalse())
-			Expect(resps[0].Error).To(ContainSubstring("bad request"))
-			Expect(resps[1]).To(Equal(conformance.Response{ID: 5, OK: true}), "nothing is read after close")
+		DescribeTable("with a suite of an earlier version, speaks that one: it hides http2 and refuses the members of version 3",
+			func(hello string) {
+				resps := serve(hello + "\n" +
+					`{"id":2,"op":"send","tokens":["aa"],"payload":{},"topic":"com.example"}` + "\n" +
+					`{"id":3,"op":"send","tokens":["aa"],"payload":{},"expiry":0}` + "\n")
+				Expect(resps).To(HaveLen(3))
+				Expect(resps[0].Protocol).To(Equal(conformance.ProtocolVersion), "the adapter says what it speaks")
+				Expect(resps[0].Capabilities).To(Equal([]conformance.Capability{conformance.CapPooling}))
+				Expect(resps[1].OK).To(BeFalse())
+				Expect(resps[1].Error).To(ContainSubstring(`member "topic" is protocol 3's, and this exchange speaks`))
+				Expect(resps[2].OK).To(BeTrue())
+				e := readEchoed(resps[2].Outcome.Errors[1])
+				Expect(e.Batch.Expiry.IsZero()).To(BeTrue(), "before version 3, expiry 0 means none")
+				Expect(c.calls).To(Equal(1), "the refused request never reached the client")
+			},
+			Entry("version 2", `{"id":1,"op":"hello","protocol":2,"kit":"2.0.0"}`),
+			Entry("version 1 (no protocol in hello)", `{"id":1,"op":"hello"}`),
+		)
+
+		It("ignores, in hello only, the members a later version may add", func() {
+			resps := serve(`{"id":1,"op":"hello","protocol":4,"kit":"9.0.0","compression":"zstd"}` + "\n")
+			Expect(resps[0].OK).To(BeTrue())
+			Expect(resps[0].Protocol).To(Equal(conformance.ProtocolVersion))
+			Expect(resps[0].Capabilities).To(ContainElement(conformance.CapHTTP2))
 		})
 
-		It("marks unknown and unsupported operations", func() {
-			resps := serve(`{"id":1,"op":"dance"}` + "\n" + `{"id":2,"op":"shutdown"}` + "\n")
+		It("takes an HTTP/2 configuration and batch and answers the refusals' reasons", func() {
+			ca, cert, key := string(fakePEM("CERTIFICATE")), string(fakePEM("CERTIFICATE")), string(fakePEM("PRIVATE KEY"))
+			configure, err := json.Marshal(map[string]any{"id": 2, "op": "configure", "gateway": "127.0.0.1:1", "feedback": "127.0.0.1:2",
+				"ca_pem": ca, "cert_pem": cert, "key_pem": key, "error_wait_ms": 100,
+				"transport": "http2", "http2_url": "https://127.0.0.1:3", "auth": "token",
+				"auth_key_pem": key, "key_id": "KEYID12345", "team_id": "TEAMID1234"})
+			Expect(err).NotTo(HaveOccurred())
+			resps := serve(`{"id":1,"op":"hello","protocol":3}` + "\n" + string(configure) + "\n" +
+				`{"id":3,"op":"send","transport":"http2","tokens":["aa"],"payload":{"aps":{}},"priority":5,"expiry":0,"topic":"com.example","push_type":"alert","collapse_id":"c-1"}` + "\n" +
+				`{"id":4,"op":"send","transport":"binary","tokens":["aa"],"payload":{"aps":{}}}` + "\n")
+			Expect(resps).To(HaveLen(4))
+			Expect(resps[1]).To(Equal(conformance.Response{ID: 2, OK: true}))
+			Expect(c.ep).To(BeComparableTo(conformance.Endpoint{Gateway: "127.0.0.1:1", Feedback: "127.0.0.1:2",
+				CAPEM: []byte(ca), CertPEM: []byte(cert), KeyPEM: []byte(key), ErrorWait: 100 * time.Millisecond,
+				HTTP2: "127.0.0.1:3", AuthKeyPEM: []byte(key), KeyID: "KEYID12345", TeamID: "TEAMID1234"}))
+			Expect(resps[2].OK).To(BeTrue(), resps[2].Error)
+			e := readEchoed(resps[2].Outcome.Errors[1])
+			Expect(e.Batch).To(BeComparableTo(conformance.Batch{Tokens: []string{"aa"}, Priority: 5, Expiry: time.Unix(0, 0).UTC(),
+				Topic: "com.example", PushType: "alert", CollapseID: "c-1"}), "expiry 0 is APNs' now-or-never from version 3")
+			Expect(resps[2].Outcome.Reasons).To(Equal([]conformance.TokenReason{{Token: "aa", Reason: "Unregistered", HTTPStatus: 410,
+				Timestamp: echoTimestamp, APNsID: "4a1c1b9e-7a52-4c3a-9d2e-6f2b8e0c1d3f"}}))
+			Expect(resps[3].OK).To(BeFalse())
+			Expect(resps[3].Error).To(ContainSubstring(`transport "binary", but the client is configured for "http2"`))
+		})
+
+		DescribeTable("refuses a request that breaks the rules, answering its id, and the client never sees it",
+			func(line, want string) {
+				resps := serve(`{"id":1,"op":"hello","protocol":3}` + "\n" + line + "\n")
+				Expect(resps).To(HaveLen(2))
+				Expect(resps[1].ID).To(Equal(int64(7)))
+				Expect(resps[1].OK).To(BeFalse())
+				Expect(resps[1].Unsupported).To(BeFalse())
+				Expect(resps[1].Error).To(HavePrefix(conformance.ErrProtocol.Error()))
+				Expect(resps[1].Error).To(ContainSubstring(want))
+				Expect(c.calls).To(BeZero())
+			},
+			Entry("an unknown member", `{"id":7,"op":"send","tokens":["aa"],"topik":"x"}`, `unknown member "topik" (a send request has id, op, tokens,`),
+			Entry("a member of another op", `{"id":7,"op":"feedback","idle_ms":3}`, `unknown member "idle_ms" (a feedback request has no other member than id and op)`),
+			Entry("a member given twice", `{"id":7,"op":"send","tokens":["aa"],"tokens":["bb"]}`, `member "tokens" given twice`),
+			Entry("null", `{"id":7,"op":"send","priority":null}`, `member "priority": null`),
+			Entry("a string for a number", `{"id":7,"op":"send","priority":"10"}`, `member "priority": "10" where int is expected`),
+			Entry("a fraction", `{"id":7,"op":"outdate","idle_ms":1.5}`, `member "idle_ms"`),
+			Entry("a priority out of range", `{"id":7,"op":"send","priority":300}`, `member "priority": 300: out of range (0 to 255)`),
+			Entry("a command out of range", `{"id":7,"op":"send","command":-1}`, `member "command": -1: not a command`),
+			Entry("an expiry before 1970", `{"id":7,"op":"send","expiry":-5}`, `member "expiry": -5: not a UNIX time`),
+			Entry("a token that is not hex", `{"id":7,"op":"send","tokens":["aa","xyz"]}`, `member "tokens": token 2:`),
+			Entry("bad base64", `{"id":7,"op":"send","payload_base64":"!!"}`, `member "payload_base64": not standard base64`),
+			Entry("a payload and its bytes that disagree", `{"id":7,"op":"send","payload":{"a":1},"payload_text":"{\"a\":2}"}`, `payload is not the JSON of the exact bytes`),
+			Entry("a payload text and base64 that disagree", `{"id":7,"op":"send","payload_text":"{}","payload_base64":"e30K"}`, `payload_text and payload_base64 are not the same bytes`),
+			Entry("a header with a line break", `{"id":7,"op":"send","topic":"a\r\nb: c"}`, `member "topic": "a\r\nb: c": a control character`),
+			Entry("an unknown transport", `{"id":7,"op":"send","transport":"http3"}`, `member "transport": "http3": not one of ["binary" "http2"]`),
+			Entry("an address without a port", `{"id":7,"op":"configure","gateway":"localhost"}`, `member "gateway": "localhost": not HOST:PORT`),
+			Entry("a PEM member without PEM", `{"id":7,"op":"configure","ca_pem":"hello"}`, `member "ca_pem": no PEM block in it`),
+			Entry("an error wait of years", `{"id":7,"op":"configure","error_wait_ms":99999999999}`, `member "error_wait_ms": 99999999999: out of range`),
+			Entry("HTTP/2 members without transport http2", `{"id":7,"op":"configure","http2_addr":"127.0.0.1:3"}`, `member "http2_addr" needs transport "http2"`),
+			Entry("transport http2 without an address", `{"id":7,"op":"configure","transport":"http2","auth":"token"}`, `transport http2 needs http2_addr (or http2_url)`),
+			Entry("transport http2 without auth", `{"id":7,"op":"configure","transport":"http2","http2_addr":"127.0.0.1:3"}`, `transport http2 needs auth`),
+			Entry("auth token without its key", `{"id":7,"op":"configure","transport":"http2","http2_addr":"127.0.0.1:3","auth":"token","key_id":"K","team_id":"T"}`, `auth token needs auth_key_pem, key_id and team_id`),
+			Entry("auth certificate without a certificate", `{"id":7,"op":"configure","transport":"http2","http2_addr":"127.0.0.1:3","auth":"certificate"}`, `auth certificate needs cert_pem`),
+			Entry("a key id with auth certificate", `{"id":7,"op":"configure","transport":"http2","http2_addr":"127.0.0.1:3","auth":"certificate","cert_pem":"-----BEGIN C-----\nAAAA\n-----END C-----\n","key_id":"K"}`, `member "key_id" needs auth "token"`),
+			Entry("an http2_url that is not https", `{"id":7,"op":"configure","http2_url":"http://127.0.0.1:3"}`, `member "http2_url": "http://127.0.0.1:3": not https://HOST:PORT`),
+			Entry("an http2_url and an http2_addr that disagree", `{"id":7,"op":"configure","transport":"http2","http2_addr":"127.0.0.1:3","http2_url":"https://127.0.0.1:4","auth":"token"}`, `http2_url names 127.0.0.1:4 and http2_addr 127.0.0.1:3`),
+			Entry("something after the object", `{"id":7,"op":"shutdown"} {}`, `something after the JSON object`),
+		)
+
+		It("answers a line that is not a JSON object with an error and goes on", func() {
+			resps := serve("{oops\n" + `[1,2]` + "\n" + `{"op":"hello"}` + "\n" + `{"id":5,"op":"close"}` + "\n" + `{"id":6,"op":"hello"}` + "\n")
+			Expect(resps).To(HaveLen(4))
+			for i, want := range []string{"not JSON", "not a JSON object", `no member "id"`} {
+				Expect(resps[i].ID).To(BeZero())
+				Expect(resps[i].OK).To(BeFalse())
+				Expect(resps[i].Error).To(ContainSubstring(want))
+			}
+			Expect(resps[3]).To(Equal(conformance.Response{ID: 5, OK: true}), "nothing is read after close")
+		})
+
+		It("marks unknown and unsupported operations, whatever their members", func() {
+			resps := serve(`{"id":1,"op":"dance","tempo":"fast"}` + "\n" + `{"id":2,"op":"shutdown"}` + "\n")
 			Expect(resps).To(HaveLen(2))
 			for _, r := range resps {
 				Expect(r.OK).To(BeFalse())
@@ -159,7 +321,7 @@ var _ = Describe("The line protocol", func() {
 			for i := range tokens {
 				tokens[i] = fmt.Sprintf("%064x", i)
 			}
-			req, err := json.Marshal(conformance.Request{ID: 1, Op: conformance.OpSend, Tokens: tokens, Payload: json.RawMessage(`{}`)})
+			req, err := json.Marshal(conformance.Request{ID: 1, Op: conformance.OpSend, Batch: conformance.Batch{Tokens: tokens, Payload: json.RawMessage(`{}`)}})
 			Expect(err).NotTo(HaveOccurred())
 			resps := serve(string(req)) // and no final newline
 			Expect(resps).To(HaveLen(1))
@@ -167,23 +329,125 @@ var _ = Describe("The line protocol", func() {
 		})
 	})
 
+	Describe("Request", func() {
+		It("carries every field of Endpoint and Batch across the line (add a member to protocol_members.go for a new one)", func() {
+			var r conformance.Request
+			fillFields(reflect.ValueOf(&r.Endpoint).Elem())
+			fillFields(reflect.ValueOf(&r.Batch).Elem())
+			for _, op := range []string{conformance.OpConfigure, conformance.OpSend} {
+				r.ID, r.Op = 9, op
+				line, err := r.Encode(conformance.ProtocolVersion)
+				Expect(err).NotTo(HaveOccurred())
+				back, err := conformance.DecodeRequest(line, conformance.ProtocolVersion)
+				Expect(err).NotTo(HaveOccurred(), "%s", line)
+				if op == conformance.OpConfigure {
+					Expect(back.Endpoint).To(BeComparableTo(r.Endpoint), "%s", line)
+				} else {
+					Expect(back.Batch).To(BeComparableTo(r.Batch), "%s", line)
+				}
+			}
+		})
+
+		It("carries every field of Outcome back (a JSON member each)", func() {
+			var o conformance.Outcome
+			fillFields(reflect.ValueOf(&o).Elem())
+			line, err := json.Marshal(o)
+			Expect(err).NotTo(HaveOccurred())
+			var back conformance.Outcome
+			Expect(json.Unmarshal(line, &back)).To(Succeed())
+			Expect(back).To(BeComparableTo(o))
+		})
+
+		It("round-trips through json.Marshal and json.Unmarshal at the current version", func() {
+			cmd := 2
+			r := conformance.Request{ID: 4, Op: conformance.OpSend, Transport: conformance.TransportBinary,
+				Batch: conformance.Batch{Tokens: []string{"aa"}, Payload: json.RawMessage(`{"x": 1}`), Command: &cmd}}
+			line, err := json.Marshal(r)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(line)).To(Equal(`{"id":4,"op":"send","tokens":["aa"],"payload":{"x":1},"payload_text":"{\"x\": 1}","payload_base64":"eyJ4IjogMX0=","command":2,"transport":"binary"}`))
+			var back conformance.Request
+			Expect(json.Unmarshal(line, &back)).To(Succeed())
+			Expect(back).To(BeComparableTo(r))
+		})
+
+		It("refuses to write, below version 3, what only version 3 carries, and leaves out what it derives", func() {
+			ep := conformance.Endpoint{Gateway: "127.0.0.1:1", HTTP2: "127.0.0.1:2", CAPEM: fakePEM("CERTIFICATE")}
+			_, err := conformance.Request{ID: 1, Op: conformance.OpConfigure, Endpoint: ep}.Encode(2)
+			Expect(err).To(MatchError(conformance.ErrUnsupported))
+			Expect(err).To(MatchError(ContainSubstring("http2_addr needs protocol 3, and this exchange speaks 2")))
+			_, err = conformance.Request{ID: 1, Op: conformance.OpSend, Batch: conformance.Batch{Topic: "t"}}.Encode(2)
+			Expect(err).To(MatchError(conformance.ErrUnsupported))
+
+			ep.HTTP2 = ""
+			line, err := conformance.Request{ID: 1, Op: conformance.OpConfigure, Endpoint: ep}.Encode(2)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(line)).NotTo(ContainSubstring("transport"))
+			line, err = conformance.Request{ID: 1, Op: conformance.OpConfigure, Endpoint: ep}.Encode(3)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(line)).To(HaveSuffix(`"transport":"binary"}`))
+			line, err = conformance.Request{ID: 1, Op: conformance.OpSend, Batch: conformance.Batch{Payload: json.RawMessage(`{}`)}}.Encode(1)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(line)).To(Equal(`{"id":1,"op":"send","payload":{}}`))
+		})
+
+		It("keeps the README's transcripts true: every request decodes, every response passes the kit's checks", func() {
+			readme, err := os.ReadFile("README.md")
+			Expect(err).NotTo(HaveOccurred())
+			var ops []string
+			requests, responses := 0, 0
+			for _, line := range strings.Split(string(readme), "\n") {
+				switch {
+				case strings.HasPrefix(line, "> {"):
+					r, err := conformance.DecodeRequest([]byte(line[2:]), conformance.ProtocolVersion)
+					Expect(err).NotTo(HaveOccurred(), "README line %s", line)
+					ops = append(ops, r.Op)
+					requests++
+				case strings.HasPrefix(line, "< {"):
+					Expect(ops).NotTo(BeEmpty(), "a response before its request: %s", line)
+					Expect(conformance.CheckResponse(ops[0], []byte(line[2:]), conformance.ProtocolVersion)).To(Succeed(), "README line %s", line)
+					ops = ops[1:]
+					responses++
+				}
+			}
+			Expect(requests).To(BeNumerically(">=", 10))
+			Expect(responses).To(Equal(requests))
+		})
+	})
+
 	Describe("an External client", func() {
-		It("carries every field of every operation through the adapter", func(ctx SpecContext) {
+		It("carries every field of every operation through the adapter, HTTP/2 included", func(ctx SpecContext) {
 			e := startFake("echo")
 			Expect(e.Name()).To(Equal("echo"))
-			Expect(e.Capabilities()).To(Equal(conformance.Capabilities{conformance.CapConcurrent, "custom"}))
-			Expect(e.Configure(ctx, conformance.Endpoint{Gateway: "g:1", Feedback: "f:2", CAPEM: []byte("ca"),
-				CertPEM: []byte("cert"), KeyPEM: []byte("key"), ErrorWait: 250 * time.Millisecond})).To(Succeed())
+			Expect(e.Protocol()).To(Equal(conformance.ProtocolVersion))
+			Expect(e.Speaks()).To(Equal(conformance.ProtocolVersion))
+			Expect(e.Capabilities()).To(Equal(conformance.Capabilities{conformance.CapConcurrent, "custom", conformance.CapHTTP2}))
+			ep := conformance.Endpoint{Gateway: "127.0.0.1:1", Feedback: "127.0.0.1:2", CAPEM: fakePEM("CA"),
+				CertPEM: fakePEM("CERTIFICATE"), KeyPEM: fakePEM("KEY"), ErrorWait: 250 * time.Millisecond}
+			Expect(e.Configure(ctx, ep)).To(Succeed())
 			cmd := 1
-			out, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa", "bb"}, Payload: json.RawMessage(`{"aps":{}}`),
-				Priority: 5, Expiry: time.Unix(1893553445, 0), Command: &cmd, Gateway: "h:3", CertPEM: []byte("c2"), KeyPEM: []byte("k2")})
+			b := conformance.Batch{Tokens: []string{"aa", "bb"}, Payload: json.RawMessage(`{"aps":{}}`),
+				Priority: 5, Expiry: time.Unix(1893553445, 0).UTC(), Command: &cmd, Gateway: "127.0.0.1:3", CertPEM: fakePEM("C2"), KeyPEM: fakePEM("K2")}
+			out, err := e.Send(ctx, b)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(out).To(BeComparableTo(conformance.Outcome{Retried: []string{"aa", "bb"}, Attempts: 1, Errors: []string{
-				`{"aps":{}}`,
-				"priority=5 expiry=1893553445 command=1",
-				"gateway=h:3 cert=c2 key=k2",
-				"configured=g:1,f:2,ca,cert,key,250ms",
-			}}, cmpopts.EquateEmpty()))
+			Expect(out.Retried).To(Equal([]string{"aa", "bb"}))
+			Expect(out.Errors).To(HaveLen(2))
+			Expect(out.Errors[0]).To(Equal(`{"aps":{}}`))
+			b.Payload = nil
+			Expect(readEchoed(out.Errors[1])).To(BeComparableTo(echoed{Endpoint: ep, Batch: b}))
+
+			ep.HTTP2, ep.AuthKeyPEM, ep.KeyID, ep.TeamID = "127.0.0.1:4", fakePEM("PRIVATE KEY"), "KEYID12345", "TEAMID1234"
+			Expect(e.Configure(ctx, ep)).To(Succeed())
+			b = conformance.Batch{Tokens: []string{"cc"}, Payload: json.RawMessage(`{}`), Priority: 1, Expiry: time.Unix(0, 0).UTC(),
+				Topic: "com.example.app", PushType: "background", CollapseID: "score"}
+			out, err = e.Send(ctx, b)
+			Expect(err).NotTo(HaveOccurred())
+			b.Payload = nil
+			Expect(readEchoed(out.Errors[1])).To(BeComparableTo(echoed{Endpoint: ep, Batch: b}))
+			Expect(out.Failed).To(Equal([]conformance.TokenStatus{{Token: "cc", Status: 410}}))
+			Expect(out.Reasons).To(HaveLen(1))
+			Expect(out.Reasons[0].Timestamp.Equal(echoTimestamp)).To(BeTrue())
+			Expect(out.Reasons[0].APNsID).To(Equal("4a1c1b9e-7a52-4c3a-9d2e-6f2b8e0c1d3f"))
+
 			_, err = e.Send(ctx, conformance.Batch{})
 			Expect(err).To(MatchError(ContainSubstring("no tokens")))
 			tuples, err := e.Feedback(ctx)
@@ -197,9 +461,8 @@ var _ = Describe("The line protocol", func() {
 			Expect(e.Close(ctx)).To(Succeed())
 		}, SpecTimeout(30*time.Second))
 
-		It("gives the payload's exact bytes and learns the protocol version and the client's identity", func(ctx SpecContext) {
+		It("gives the payload's exact bytes and learns the client's identity", func(ctx SpecContext) {
 			e := startFake("echo")
-			Expect(e.Protocol()).To(Equal(conformance.ProtocolVersion))
 			name, _ := e.Identity()
 			Expect(name).To(Equal("echo"))
 			exact := `{ "aps" : {"alert": "two  spaces"} }`
@@ -209,6 +472,71 @@ var _ = Describe("The line protocol", func() {
 			Expect(out.Errors[0]).To(Equal(exact)) // the JSON object alone would be re-encoded
 			Expect(e.Close(ctx)).To(Succeed())
 		}, SpecTimeout(30*time.Second))
+
+		It("speaks version 2 with a version-2 adapter: no member of version 3, http2 withheld with the reason", func(ctx SpecContext) {
+			e := startScripted(`{"id":$ID,"ok":true,"protocol":2,"name":"old","capabilities":["reuse","http2"]}`,
+				`{"id":$ID,"ok":true}`,
+				`{"id":$ID,"ok":true,"outcome":{"failed":[],"debug":"members of its own are ignored at version 2"}}`)
+			Expect(e.Protocol()).To(Equal(2))
+			Expect(e.Speaks()).To(Equal(2))
+			Expect(e.Capabilities()).To(Equal(conformance.Capabilities{conformance.CapReuse}))
+			Expect(e.Configure(ctx, conformance.Endpoint{Gateway: "127.0.0.1:1", CAPEM: fakePEM("CA")})).To(Succeed())
+			_, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}, Topic: "com.example"})
+			Expect(err).To(MatchError(conformance.ErrUnsupported), "the topic cannot be carried, and is not dropped")
+			_, err = e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.Configure(ctx, conformance.Endpoint{HTTP2: "127.0.0.1:2", CAPEM: fakePEM("CA")})).To(MatchError(conformance.ErrUnsupported))
+			Expect(e.Close(ctx)).To(Succeed())
+		}, SpecTimeout(30*time.Second))
+
+		It("skips the @http2 scenarios of an adapter of an earlier version, saying why", func() {
+			GinkgoT().Setenv(fakeScriptEnv, `{"id":$ID,"ok":true,"protocol":2,"name":"old","capabilities":["http2"]}`)
+			GinkgoT().Setenv(fakeAdapterEnv, "scripted")
+			exe, err := os.Executable()
+			Expect(err).NotTo(HaveOccurred())
+			s := &conformance.Suite{NewClient: func(ctx context.Context) (conformance.Client, error) {
+				return conformance.StartExternal(ctx, []string{exe})
+			}}
+			godog.TestSuite{ScenarioInitializer: s.InitializeScenario, Options: &godog.Options{
+				FeatureContents: []godog.Feature{{Name: "h2.feature", Contents: []byte(`
+Feature: f
+  @http2
+  Scenario: over HTTP/2
+    Given a mock APNs server
+    And a client configured for HTTP/2 with a provider token
+`)}},
+				Format: "progress", Output: GinkgoWriter, NoColors: true, Strict: true,
+			}}.Run()
+			Expect(s.Results()).To(HaveLen(1))
+			Expect(s.Results()[0].Result).To(Equal(conformance.Skipped))
+			Expect(s.Results()[0].Reason).To(Equal(`@http2: the adapter declares the capability "http2" but speaks protocol 2, which cannot carry it (protocol 3 can)`))
+		})
+
+		It("takes an adapter of version 1 (no protocol in hello) for one", func(ctx SpecContext) {
+			e := startScripted(`{"id":$ID,"ok":true,"name":"older","capabilities":["pooling","http2"]}`)
+			Expect(e.Protocol()).To(Equal(1))
+			Expect(e.Capabilities().Has(conformance.CapOutdate)).To(BeTrue(), "pooling still bundles")
+			Expect(e.Capabilities().Has(conformance.CapHTTP2)).To(BeFalse())
+			Expect(e.Close(ctx)).To(Succeed())
+		}, SpecTimeout(30*time.Second))
+
+		DescribeTable("holds the responses of a version-3 adapter to the protocol",
+			func(ctx SpecContext, answer, want string) {
+				e := startScripted(`{"id":$ID,"ok":true,"protocol":3,"name":"strict","capabilities":["http2"]}`, answer)
+				_, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}})
+				Expect(err).To(MatchError(conformance.ErrAdapter))
+				Expect(err).To(MatchError(conformance.ErrProtocol))
+				Expect(err).To(MatchError(ContainSubstring(want)))
+				Expect(e.Close(ctx)).To(Succeed(), "one bad response does not end the adapter")
+			},
+			Entry("a member of another response", `{"id":$ID,"ok":true,"outcome":{},"closed":1}`, `member "closed" is not in a send response`, SpecTimeout(30*time.Second)),
+			Entry("an unknown member in the outcome", `{"id":$ID,"ok":true,"outcome":{"failed":[],"debug":1}}`, `unknown field "debug"`, SpecTimeout(30*time.Second)),
+			Entry("an unknown member in a reason", `{"id":$ID,"ok":true,"outcome":{"reasons":[{"token":"aa","reason":"BadTopic","http_status":400,"why":"?"}]}}`, `unknown field "why"`, SpecTimeout(30*time.Second)),
+			Entry("an HTTP status out of range", `{"id":$ID,"ok":true,"outcome":{"reasons":[{"token":"aa","reason":"BadTopic","http_status":4000}]}}`, `reasons[0]: http_status 4000, not an HTTP status`, SpecTimeout(30*time.Second)),
+			Entry("a reason without its reason", `{"id":$ID,"ok":true,"outcome":{"reasons":[{"token":"aa","http_status":400}]}}`, `reasons[0]: no reason`, SpecTimeout(30*time.Second)),
+			Entry("a failed token without a token", `{"id":$ID,"ok":true,"outcome":{"failed":[{"status":8}]}}`, `failed[0]: no token`, SpecTimeout(30*time.Second)),
+			Entry("a member given twice", `{"id":$ID,"ok":true,"ok":false,"outcome":{}}`, `member "ok" given twice`, SpecTimeout(30*time.Second)),
+		)
 
 		DescribeTable("reports an adapter that misbehaves, with its stderr",
 			func(ctx SpecContext, mode string) {
@@ -238,3 +566,42 @@ var _ = Describe("The line protocol", func() {
 		})
 	})
 })
+
+// fillFields sets every field of the struct v to a value that is not zero
+// and that the protocol accepts, by its type. A field of a type it does not
+// know fails the spec: teach it the type (and the protocol the field).
+func fillFields(v reflect.Value) {
+	GinkgoHelper()
+	t := v.Type()
+	for i := range t.NumField() {
+		f, name := v.Field(i), t.Field(i).Name
+		switch x := f.Addr().Interface().(type) {
+		case *string:
+			*x = fmt.Sprintf("127.0.0.1:%d", 1000+i) // an address and header text alike
+		case *json.RawMessage:
+			*x = json.RawMessage(fmt.Sprintf(`{"field":%q}`, name))
+		case *[]byte:
+			*x = fakePEM(strings.ToUpper(name))
+		case *int:
+			*x = 5
+		case **int:
+			*x = new(int)
+			**x = 1
+		case *time.Duration:
+			*x = 250 * time.Millisecond
+		case *time.Time:
+			*x = time.Unix(1893553445, 0).UTC()
+		case *[]string:
+			*x = []string{fmt.Sprintf("%064x", i), fmt.Sprintf("%064x", i+1)}
+		case *[]int:
+			*x = []int{1, 10}
+		case *[]conformance.TokenStatus:
+			*x = []conformance.TokenStatus{{Token: "aa", Status: 8}}
+		case *[]conformance.TokenReason:
+			*x = []conformance.TokenReason{{Token: "aa", Reason: "Unregistered", HTTPStatus: 410, Timestamp: time.Unix(1893553445, 0).UTC(), APNsID: "x"}}
+		default:
+			Fail(fmt.Sprintf("no value for %s.%s of type %s: add one to fillFields, and carry the field over the line", t.Name(), name, f.Type()))
+		}
+		Expect(f.IsZero()).To(BeFalse(), "%s.%s", t.Name(), name)
+	}
+}

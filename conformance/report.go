@@ -8,14 +8,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // KitVersion is the version of the conformance kit: its scenarios, steps
 // and judging rules. ProtocolVersion is the version of the external
 // adapter protocol it speaks (conformance/README.md).
 const (
-	KitVersion      = "2.0.0"
-	ProtocolVersion = 2
+	KitVersion      = "2.1.0"
+	ProtocolVersion = 3
 )
 
 // Identified is a Client that can say what it is: the suite puts its name
@@ -163,6 +164,17 @@ func (w *world) outcomeSummary() string {
 		}
 		for _, st := range statuses {
 			p = append(p, fmt.Sprintf("failed %s (status %d)", w.describeAll(byStatus[st]), st))
+		}
+		if len(o.Reasons) > 0 {
+			var rs []string
+			for _, r := range o.Reasons {
+				what := fmt.Sprintf("%s %s (%d", w.describeAll([]string{r.Token}), r.Reason, r.HTTPStatus)
+				if !r.Timestamp.IsZero() {
+					what += ", since " + r.Timestamp.UTC().Format(time.RFC3339)
+				}
+				rs = append(rs, what+")")
+			}
+			p = append(p, "reasons "+strings.Join(rs, ", "))
 		}
 		if len(o.Statuses) > 0 {
 			p = append(p, fmt.Sprintf("statuses %v", o.Statuses))

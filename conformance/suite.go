@@ -260,6 +260,11 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 		for _, t := range w.tags {
 			if need, ok := capabilityTags[t]; ok && !w.caps.Has(need) {
 				w.skipReason = fmt.Sprintf("%s: the client does not declare the capability %q", t, need)
+				if ex, ok := c.(interface{ missingCapability(Capability) string }); ok {
+					if why := ex.missingCapability(need); why != "" {
+						w.skipReason = t + ": " + why
+					}
+				}
 				s.setNote(p.Id, ScenarioResult{Result: Skipped, Reason: w.skipReason}.note())
 				return ctx, fmt.Errorf("%s: %w", w.skipReason, godog.ErrSkip)
 			}
