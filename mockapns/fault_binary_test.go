@@ -51,6 +51,20 @@ var _ = Describe("Faults", func() {
 		Entry("unknown", wire.StatusUnknown),
 	)
 
+	It("Reject with status 10 names the last accepted notification, as Shutdown does", func() {
+		// Found by the chaos soak: naming the refused notification told
+		// the client it had been accepted, and it was lost.
+		addFault(srv, mockapns.Reject{Status: wire.StatusShutdown, When: mockapns.Trigger{Token: tokenOf(token(9))}})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(9), payload), framed(3, token(1), payload)))
+		expectClosedWith(conn, response(wire.StatusShutdown, 1))
+		es := srv.Notifications(mockapns.Filter{})
+		Expect(ids(es)).To(Equal([]uint32{1, 2}))
+		Expect(es[0].Status).To(Equal(0))
+		Expect(es[1].Status).To(Equal(int(wire.StatusShutdown)))
+		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(1))
+	})
+
 	It("Reject on command 0 closes without a response", func() {
 		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken})
 		conn := dial(srv, srv.GatewayAddr())
