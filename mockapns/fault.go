@@ -191,12 +191,45 @@ func (f *installed) exhausted() bool { return f.rule.when.Times.exhausted(f.fire
 // a fault does is its type's (see the registry). active counts, per
 // protocol, the faults that can still fire on notifications, requests or
 // cuts, so that the hot paths skip the lock entirely when there are none.
+//
+// The request faults are also indexed: those without a token in anyToken,
+// the others by token in byToken, each in the order added, so that
+// matching a notification costs the faults without a token plus those of
+// its own token, however many tokens have faults (a soak installs one per
+// token it refuses).
 type faultSet struct {
-	mu     sync.Mutex
-	list   []*installed
-	nextID int
-	rng    *rand.Rand
-	active [apns.HTTP2 + 1]atomic.Int32
+	mu       sync.Mutex
+	list     []*installed
+	anyToken []*installed
+	byToken  map[string][]*installed
+	nextID   int
+	rng      *rand.Rand
+	active   [apns.HTTP2 + 1]atomic.Int32
+}
+
+// index adds f to the request-fault index; fs.mu must be held.
+func (fs *faultSet) index(f *installed) {
+	if f.rule.hook != hookRequest {
+		return
+	}
+	if f.rule.when.Token.IsZero() {
+		fs.anyToken = append(fs.anyToken, f)
+		return
+	}
+	if fs.byToken == nil {
+		fs.byToken = make(map[string][]*installed)
+	}
+	key := string(f.rule.when.Token.Bytes())
+	fs.byToken[key] = append(fs.byToken[key], f)
+}
+
+// reindex rebuilds the request-fault index from the list; fs.mu must be
+// held.
+func (fs *faultSet) reindex() {
+	fs.anyToken, fs.byToken = nil, nil
+	for _, f := range fs.list {
+		fs.index(f)
+	}
 }
 
 // activeFor reports whether any fault can fire on protocol p's
@@ -211,9 +244,24 @@ func (fs *faultSet) add(f Fault) (int, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.nextID++
-	fs.list = append(fs.list, &installed{id: fs.nextID, fault: f, rule: r})
-	fs.recount()
+	in := &installed{id: fs.nextID, fault: f, rule: r}
+	fs.list = append(fs.list, in)
+	fs.index(in)
+	fs.recountFor(in)
 	return fs.nextID, nil
+}
+
+// recountFor counts a fault just added in the active counters; fs.mu
+// must be held.
+func (fs *faultSet) recountFor(f *installed) {
+	if f.rule.hook == hookFeedback || f.exhausted() {
+		return
+	}
+	for _, p := range []apns.Protocol{apns.Binary, apns.HTTP2} {
+		if f.rule.protocols.has(p) {
+			fs.active[p].Add(1)
+		}
+	}
 }
 
 // recount refreshes the active counters; fs.mu must be held.
@@ -252,6 +300,7 @@ func (fs *faultSet) remove(id int) bool {
 		return false
 	}
 	fs.list = slices.Delete(fs.list, i, i+1)
+	fs.reindex()
 	fs.recount()
 	return true
 }
@@ -260,6 +309,7 @@ func (fs *faultSet) clear() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.list = nil
+	fs.reindex()
 	fs.recount()
 }
 
@@ -274,6 +324,7 @@ func (fs *faultSet) reset(seed int64) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.list = nil
+	fs.reindex()
 	fs.rng = newRand(seed)
 	fs.recount()
 }
@@ -318,9 +369,18 @@ func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	decided, changed := false, false
-	for _, f := range fs.list {
+	// The faults without a token and those of this token, merged in the
+	// order they were added.
+	shared, own := fs.anyToken, fs.byToken[string(token)]
+	for len(shared) > 0 || len(own) > 0 {
+		var f *installed
+		if len(own) == 0 || (len(shared) > 0 && shared[0].id < own[0].id) {
+			f, shared = shared[0], shared[1:]
+		} else {
+			f, own = own[0], own[1:]
+		}
 		r := &f.rule
-		if r.hook != hookRequest || !r.protocols.has(p) || f.exhausted() {
+		if !r.protocols.has(p) || f.exhausted() {
 			continue
 		}
 		if !r.when.Token.IsZero() && !r.when.Token.Equal(token) {
