@@ -40,7 +40,12 @@ import (
 // count-based faults as installed (every Nth notification, cuts after a
 // byte count), and so the final outcome of every token, of which the
 // soak prints a digest: the same seed prints the same schedule and
-// outcome digests. What it cannot reproduce is timing: which connection
+// outcome digests. One exception, on HTTP/2 only: when a connection goes
+// down (another request's fault) after the mock refused a token but
+// before the client read the answer, the client, with no answer, sends
+// the token again and that copy is delivered; the summary counts these,
+// and the outcome digest differs by them. What it cannot reproduce is
+// timing: which connection
 // carries which token, which notification the count-based faults hit,
 // how many copies a silent disconnect leaves uncertain (and so the
 // uncertain set, the duplicates, the resends, the connections and the
@@ -223,6 +228,7 @@ func checkRun(t *testing.T, name string, seed int64, r *chaosRun) {
 	}
 	var (
 		lost, badAccepted, unowned, wrong, missing, twice int
+		answersLost                                       int
 		dupes, dupeCopies, uncertain                      int
 		failedBy                                          = map[string]int{}
 		delivered, presumed                               int
@@ -290,9 +296,20 @@ func checkRun(t *testing.T, name string, seed int64, r *chaosRun) {
 			lost++
 			note("token %d unsent: %v (uncertain %v)", i, d.Err, d.Uncertain)
 		}
-		if d.Kind != w.kind || (w.kind == client.Refused && (statusOf(d) != w.status || reasonOfDelivery(d) != w.reason)) {
+		answerLost := w.kind == client.Refused && d.Kind == client.Delivered && d.Uncertain &&
+			((w.reason != "" && slices.Contains(reasonOf[tok], w.reason)) || (w.status != 0 && slices.Contains(refusedWith[tok], w.status)))
+		switch {
+		case answerLost:
+			// The mock refused the token's first copy as planned, but
+			// the connection went down before the client read the
+			// answer (an HTTP/2 connection carries other requests'
+			// faults): with no answer, the client sent it again and that
+			// copy was accepted. Timing, not a fault of either side.
+			answersLost++
+		case d.Kind != w.kind || (w.kind == client.Refused && (statusOf(d) != w.status || reasonOfDelivery(d) != w.reason)):
 			wrong++
-			note("token %d: %v %v, the schedule says %v %d %s", i, d.Kind, d.Outcome, w.kind, w.status, w.reason)
+			note("token %d: %v %v (attempts %d, uncertain %v; mock accepted %d, refused %v %v), the schedule says %v %d %s",
+				i, d.Kind, d.Outcome, d.Attempts, d.Uncertain, c, refusedWith[tok], reasonOf[tok], w.kind, w.status, w.reason)
 		}
 	}
 	fired := map[string]int{}
@@ -308,13 +325,14 @@ func checkRun(t *testing.T, name string, seed int64, r *chaosRun) {
   faults planned per token %v
   faults fired %v
   connections closed %v
+  refusals whose answer a lost connection swallowed (then delivered, uncertain): %d
   checks: lost %d, refused-but-accepted %d, unowned duplicates %d, wrong outcome %d, no outcome %d, several outcomes %d`,
 		name, seed, n, *chaosConns, r.elapsed.Round(time.Millisecond), float64(n)/r.elapsed.Seconds(),
 		p.digest, hex.EncodeToString(h.Sum(nil))[:16],
 		delivered, presumed, sortedMap(failedBy), uncertain, r.streamSt.Resent, r.streamSt.Uncertain, r.streamSt.Connections,
 		entries, st.Accepted, st.Rejected, st.Discarded, dupes, dupeCopies, st.ConnectionsTotal+st.HTTP2.ConnectionsTotal,
 		sortedMap(p.kinds), sortedMap(fired), sortedMap(r.closes),
-		lost, badAccepted, unowned, wrong, missing, twice)
+		answersLost, lost, badAccepted, unowned, wrong, missing, twice)
 	if lost+badAccepted+unowned+wrong+missing+twice > 0 {
 		t.Errorf("the soak failed:\n  %s", strings.Join(examples, "\n  "))
 	}
