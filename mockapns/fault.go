@@ -365,7 +365,10 @@ func (fs *faultSet) onRequest(token []byte) faultAction {
 // decides the outcome fires, and the later deciding ones do not fire on
 // this request.
 func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
-	var a faultAction
+	// The action is allocated only when a fault fires: handing it to a
+	// fire function makes it escape, which would cost every notification
+	// an allocation while any fault is installed.
+	var a *faultAction
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	decided, changed := false, false
@@ -399,12 +402,18 @@ func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
 		f.fired++
 		changed = changed || f.exhausted()
 		decided = decided || r.decides
-		r.fire(&a)
+		if a == nil {
+			a = new(faultAction)
+		}
+		r.fire(a)
 	}
 	if changed {
 		fs.recount()
 	}
-	return a
+	if a == nil {
+		return faultAction{}
+	}
+	return *a
 }
 
 // cutAt returns the byte position at which a connection of protocol p
