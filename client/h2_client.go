@@ -80,7 +80,9 @@ type HTTP2Config struct {
 // the expired one is at least MinTokenRefresh old.
 type HTTP2Retry struct {
 	// MaxAttempts is how many requests a token gets at most, the first
-	// included; 0 means DefaultHTTP2Attempts, 1 never retries.
+	// included; 0 means DefaultHTTP2Attempts, 1 never retries. A
+	// Stream's requests that got no response (resent by the stream,
+	// bounded by StreamOptions.MaxAttempts) do not count.
 	MaxAttempts int
 	// BaseDelay is the first pause; 0 means DefaultRetryBaseDelay.
 	BaseDelay time.Duration

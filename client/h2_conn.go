@@ -54,6 +54,7 @@ type h2Request struct {
 	token     string
 	tag       any
 	lost      int  // attempts in a row that got no response
+	unheard   int  // attempts that got no response, in all: not counted against HTTP2Retry.MaxAttempts
 	uncertain bool // an attempt without response had been written
 
 	status   int

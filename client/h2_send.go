@@ -318,7 +318,10 @@ func (c *HTTP2Client) judge(r *h2Request, given string) (*Response, *Failure, bo
 	if f.Outcome == apns.ReasonExpiredProviderToken && c.cfg.Signer != nil {
 		c.cfg.Signer.renew(r.jwt)
 	}
-	return resp, f, o.Disposition() == apns.Retry && r.attempts < c.cfg.Retry.MaxAttempts
+	// The attempts that got no response (a Stream resends them itself,
+	// bounded by StreamOptions.MaxAttempts) do not use up the retries of
+	// a refusal: those count the requests the server answered.
+	return resp, f, o.Disposition() == apns.Retry && r.attempts-r.unheard < c.cfg.Retry.MaxAttempts
 }
 
 // abandon ends every open token when ctx ended: requests in flight are

@@ -44,8 +44,9 @@ type h2Stream struct {
 // SentinelWait, CheckpointEvery, CheckpointInterval) have no effect.
 //
 // The stream retries by the client's policy: a refusal whose
-// disposition is Retry (429, 5xx, ...) is sent again after a back-off, at
-// most HTTP2Retry.MaxAttempts times, and then reported Refused; a request
+// disposition is Retry (429, 5xx, ...) is sent again after a back-off
+// until HTTP2Retry.MaxAttempts requests were answered, and then reported
+// Refused (the attempts that got no response do not count); a request
 // that got no response (a connection lost, ErrRequestTimeout) is sent
 // again at once, Uncertain if it had been written, until
 // StreamOptions.MaxAttempts such attempts in a row, and then reported
@@ -221,6 +222,7 @@ func (h *h2Stream) answer(r *h2Request, aborted error) {
 			h.final(r, Delivery{Kind: Unsent, Err: r.err, Uncertain: r.uncertain})
 		default:
 			r.lost++
+			r.unheard++
 			if r.lost >= h.st.opt.MaxAttempts {
 				h.final(r, Delivery{Kind: Unsent, Err: r.err, Uncertain: r.uncertain})
 				return

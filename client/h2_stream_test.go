@@ -126,6 +126,30 @@ var _ = Describe("HTTP2Client.Stream", func() {
 		Expect(ref).To(Equal(map[string]int{toks[0]: 1, toks[1]: 1, toks[2]: 1}))
 	})
 
+	It("retries a refusal to retry as often as for any token, whatever connection losses came first", func(ctx SpecContext) {
+		// Found by the chaos soak: two requests lost with their
+		// connections used up the retries of the 503 that followed, and
+		// the token was reported refused without one retry.
+		e := newH2Env(client.HTTP2Config{Retry: fastRetry}, mockapns.Config{})
+		toks := tokens(1, 1)
+		_, err := e.srv.AddFault(mockapns.Disconnect{When: mockapns.Trigger{Token: apns.MustParseToken(toks[0]), Times: mockapns.Times(2)}})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = e.srv.AddFault(mockapns.Reject{Reason: apns.ReasonServiceUnavailable,
+			When: mockapns.Trigger{Token: apns.MustParseToken(toks[0]), Times: mockapns.Times(2)}})
+		Expect(err).NotTo(HaveOccurred())
+		var o h2Outcomes
+		st := e.stream(&o, client.StreamOptions{})
+		pushAll(ctx, st, toks)
+		Expect(st.Close(ctx)).To(Succeed())
+		d := o.one(toks[0])
+		Expect(d.Kind).To(Equal(client.Delivered), "%v %v", d.Outcome, d.Err)
+		Expect(d.Attempts).To(Equal(5), "two lost, two refused with 503, one delivered")
+		Expect(d.Uncertain).To(BeTrue())
+		acc, ref := e.h2Counts()
+		Expect(acc).To(Equal(ones(toks)))
+		Expect(ref).To(Equal(map[string]int{toks[0]: 2}))
+	})
+
 	It("loses and duplicates nothing across GOAWAYs", func(ctx SpecContext) {
 		e := newH2Env(client.HTTP2Config{Retry: fastRetry}, mockapns.Config{})
 		_, err := e.srv.AddFault(mockapns.GoAway{Reason: apns.ReasonShutdown, When: mockapns.Trigger{Nth: 40, Times: mockapns.Times(3)}})

@@ -81,11 +81,7 @@ const (
 // tests. Each call returns a new, independent handler over the same server
 // state.
 func (s *Server) Handler() http.Handler {
-	maxWaits := s.cfg.Admin.MaxWaits
-	if maxWaits <= 0 {
-		maxWaits = DefaultAdminMaxWaits
-	}
-	a := &admin{s: s, mux: http.NewServeMux(), guard: newGuard(s.cfg.Admin), waits: make(chan struct{}, maxWaits)}
+	a := &admin{s: s, mux: http.NewServeMux(), guard: newGuard(s.cfg.Admin), waits: s.adminWaitSlots()}
 	for _, r := range []struct {
 		pattern string
 		h       func(http.ResponseWriter, *http.Request) error
@@ -118,7 +114,7 @@ type admin struct {
 	s     *Server
 	mux   *http.ServeMux
 	guard guard         // admin_guard.go
-	waits chan struct{} // one token per ?wait request being served
+	waits chan struct{} // one token per ?wait request being served, the server's (shared by its handlers)
 }
 
 // adapt turns a handler that returns an error into an http.Handler: the

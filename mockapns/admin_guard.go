@@ -40,8 +40,8 @@ import (
 )
 
 // DefaultAdminMaxWaits is the number of GET /api/v1/notifications?wait=N
-// requests one admin handler serves at once when AdminConfig.MaxWaits is
-// 0; one more is answered 429.
+// requests a server's admin API serves at once when AdminConfig.MaxWaits
+// is 0; one more is answered 429.
 const DefaultAdminMaxWaits = 64
 
 // AdminConfig configures the admin API that [Server.Handler] serves.
@@ -57,9 +57,9 @@ type AdminConfig struct {
 	// when it has one, match an entry when the host names are equal
 	// (case-insensitive) and, if the entry has a port, the ports too.
 	AllowOrigins []string
-	// MaxWaits bounds the ?wait=N requests one handler serves at once
-	// (each further one is answered 429 with Retry-After); 0 means
-	// DefaultAdminMaxWaits.
+	// MaxWaits bounds the ?wait=N requests the server serves at once,
+	// across every handler [Server.Handler] returned (each further one
+	// is answered 429 with Retry-After); 0 means DefaultAdminMaxWaits.
 	MaxWaits int
 	// ProcessMetrics adds the Go runtime's and the process's metrics
 	// (go_*, process_*) to GET /metrics: right for a program that is the
@@ -196,6 +196,19 @@ func (e *mediaTypeError) Error() string {
 		return fmt.Sprintf("%s wants Content-Type: application/json, got none", e.method)
 	}
 	return fmt.Sprintf("%s wants Content-Type: application/json, got %q", e.method, e.got)
+}
+
+// adminWaitSlots returns the server's ?wait slots, made on first use:
+// every handler of the server takes from the same AdminConfig.MaxWaits.
+func (s *Server) adminWaitSlots() chan struct{} {
+	s.waitSlotsOnce.Do(func() {
+		n := s.cfg.Admin.MaxWaits
+		if n <= 0 {
+			n = DefaultAdminMaxWaits
+		}
+		s.waitSlots = make(chan struct{}, n)
+	})
+	return s.waitSlots
 }
 
 // tooManyWaitsError is a ?wait=N beyond AdminConfig.MaxWaits (429).

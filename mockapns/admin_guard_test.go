@@ -211,6 +211,25 @@ var _ = Describe("Admin API guard", func() {
 				return call(ts, "GET", "/api/v1/notifications?wait=1&timeout=1m", "").status
 			}, ioTimeout).Should(Equal(http.StatusOK))
 		})
+
+		It("counts the waits of every handler of the server against one limit", func() {
+			serve(mockapns.Config{Admin: mockapns.AdminConfig{MaxWaits: 2}})
+			other := httptest.NewServer(srv.Handler())
+			DeferCleanup(other.Close)
+			first := getAsync(ts, "/api/v1/notifications?wait=1&timeout=1m")
+			second := getAsync(other, "/api/v1/notifications?wait=1&timeout=1m")
+			Eventually(srv.WaitersForTest, ioTimeout).Should(Equal(2))
+			// Each handler serves one wait: a third is refused on either.
+			expectAPIError(call(other, "GET", "/api/v1/notifications?wait=1&timeout=1m", ""), http.StatusTooManyRequests, "2")
+			expectAPIError(call(ts, "GET", "/api/v1/notifications?wait=1&timeout=1m", ""), http.StatusTooManyRequests, "2")
+
+			send(dial(srv, srv.GatewayAddr()), framed(1, token(1), payload))
+			for _, w := range []<-chan asyncAnswer{first, second} {
+				var r asyncAnswer
+				Eventually(w, ioTimeout).Should(Receive(&r))
+				Expect(r.status).To(Equal(http.StatusOK), "body: %s", r.body)
+			}
+		})
 	})
 
 	Describe("the feedback queue's bound", func() {

@@ -103,6 +103,45 @@ func BenchmarkGatewayIngestWaits(b *testing.B) {
 	}
 }
 
+// BenchmarkGatewayIngestDeadlines is BenchmarkGatewayIngest with the
+// per-read deadline of Config.IdleTimeout and FrameTimeout off (both
+// negative: no deadline is ever set) and on (the defaults: the deadline
+// is moved at every read): the cost of the deadline, in the same run.
+func BenchmarkGatewayIngestDeadlines(b *testing.B) {
+	for _, c := range []struct {
+		name        string
+		idle, frame time.Duration
+	}{
+		{"off", -1, -1},
+		{"idle+frame", 0, 0},
+		{"idle", 0, -1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			benchIngest(b, mockapns.Config{IdleTimeout: c.idle, FrameTimeout: c.frame}, 0)
+		})
+	}
+}
+
+// BenchmarkGatewayIngestTokenFaults is BenchmarkGatewayIngest with that
+// many faults installed, each for a token that is never sent (as a soak
+// that refuses chosen tokens installs), so that every notification is
+// matched against the fault set: faults=0 is the baseline of the same
+// run.
+func BenchmarkGatewayIngestTokenFaults(b *testing.B) {
+	for _, n := range []int{0, 2000} {
+		b.Run(fmt.Sprintf("faults=%d", n), func(b *testing.B) {
+			var faults []mockapns.Fault
+			for i := range n {
+				tok := bytes.Repeat([]byte{0xfe}, 32)
+				tok[0], tok[1] = byte(i>>8), byte(i)
+				faults = append(faults, mockapns.Reject{Status: wire.StatusInvalidToken,
+					When: mockapns.Trigger{Token: apns.MustParseToken(fmt.Sprintf("%x", tok))}})
+			}
+			benchIngest(b, mockapns.Config{Faults: faults}, 0)
+		})
+	}
+}
+
 // startWaits starts n WaitNotifications calls that never complete; stop
 // ends them and waits for them.
 func startWaits(srv *mockapns.Server, n int) (stop func()) {

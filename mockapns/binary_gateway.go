@@ -351,6 +351,12 @@ func (g *gwConn) applyFaults(n *wire.Notification) (v verdict, done bool) {
 	}
 	switch a.kind {
 	case actReject:
+		if a.status == wire.StatusShutdown {
+			// Status 10's identifier names the last notification
+			// accepted, never the one refused: answering it with n's
+			// would tell the client n went through.
+			return g.shutdown(n), true
+		}
 		return g.refuse(n, a.status, nil), true
 	case actShutdown:
 		return g.shutdown(n), true

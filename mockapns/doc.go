@@ -124,6 +124,23 @@
 // once per read from the connection, so notifications that arrived in the
 // same read share it.
 //
+// # Admin API
+//
+// [Server.Handler] serves the admin API (journal, counters, faults,
+// feedback queue, keys and devices, reset; its OpenAPI document at GET
+// /api/v1/openapi.json) so that a web page the operator visits cannot
+// drive it. A request's Host must be an IP address, localhost or a host
+// of [AdminConfig].AllowOrigins, and its Origin, when it has one, loopback,
+// the admin API's own or listed: else 403, naming which. A POST (or a
+// DELETE with a body) wants Content-Type: application/json, else 415: a
+// cross-origin form or text/plain POST is refused before it changes
+// anything. With AdminConfig.Token every route but GET /healthz wants
+// "Authorization: Bearer TOKEN", else 401. GET /api/v1/notifications?wait=N
+// waits at most a minute, and at most AdminConfig.MaxWaits (default
+// [DefaultAdminMaxWaits]) such requests wait at once per server, across
+// all its handlers: one more is answered 429 with Retry-After. A refused
+// request changes nothing.
+//
 // # Files
 //
 // The protocol-neutral core is in server.go (listeners, connections,

@@ -192,15 +192,48 @@ func (f *installed) exhausted() bool { return f.rule.when.Times.exhausted(f.fire
 // a fault does is its type's (see the registry). active counts, per
 // protocol, the faults that can still fire on notifications, requests or
 // cuts, so that the hot paths skip the lock entirely when there are none.
+//
+// The request faults are also indexed: those without a token in anyToken,
+// the others by token in byToken, each in the order added, so that
+// matching a notification costs the faults without a token plus those of
+// its own token, however many tokens have faults (a soak installs one per
+// token it refuses).
 type faultSet struct {
-	mu     sync.Mutex
-	list   []*installed
-	nextID int
-	rng    *rand.Rand
-	active [apns.HTTP2 + 1]atomic.Int32
+	mu       sync.Mutex
+	list     []*installed
+	anyToken []*installed
+	byToken  map[string][]*installed
+	nextID   int
+	rng      *rand.Rand
+	active   [apns.HTTP2 + 1]atomic.Int32
 	// firedBy counts firings by action name since start or Reset, even
 	// of faults removed since (metrics.go).
 	firedBy map[string]uint64
+}
+
+// index adds f to the request-fault index; fs.mu must be held.
+func (fs *faultSet) index(f *installed) {
+	if f.rule.hook != hookRequest {
+		return
+	}
+	if f.rule.when.Token.IsZero() {
+		fs.anyToken = append(fs.anyToken, f)
+		return
+	}
+	if fs.byToken == nil {
+		fs.byToken = make(map[string][]*installed)
+	}
+	key := string(f.rule.when.Token.Bytes())
+	fs.byToken[key] = append(fs.byToken[key], f)
+}
+
+// reindex rebuilds the request-fault index from the list; fs.mu must be
+// held.
+func (fs *faultSet) reindex() {
+	fs.anyToken, fs.byToken = nil, nil
+	for _, f := range fs.list {
+		fs.index(f)
+	}
 }
 
 // activeFor reports whether any fault can fire on protocol p's
@@ -215,9 +248,24 @@ func (fs *faultSet) add(f Fault) (int, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.nextID++
-	fs.list = append(fs.list, &installed{id: fs.nextID, fault: f, rule: r, kind: f.spec().action()})
-	fs.recount()
+	in := &installed{id: fs.nextID, fault: f, rule: r, kind: f.spec().action()}
+	fs.list = append(fs.list, in)
+	fs.index(in)
+	fs.recountFor(in)
 	return fs.nextID, nil
+}
+
+// recountFor counts a fault just added in the active counters; fs.mu
+// must be held.
+func (fs *faultSet) recountFor(f *installed) {
+	if f.rule.hook == hookFeedback || f.exhausted() {
+		return
+	}
+	for _, p := range []apns.Protocol{apns.Binary, apns.HTTP2} {
+		if f.rule.protocols.has(p) {
+			fs.active[p].Add(1)
+		}
+	}
 }
 
 // recount refreshes the active counters; fs.mu must be held.
@@ -256,6 +304,7 @@ func (fs *faultSet) remove(id int) bool {
 		return false
 	}
 	fs.list = slices.Delete(fs.list, i, i+1)
+	fs.reindex()
 	fs.recount()
 	return true
 }
@@ -264,6 +313,7 @@ func (fs *faultSet) clear() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.list = nil
+	fs.reindex()
 	fs.recount()
 }
 
@@ -278,6 +328,7 @@ func (fs *faultSet) reset(seed int64) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.list = nil
+	fs.reindex()
 	fs.rng = newRand(seed)
 	clear(fs.firedBy)
 	fs.recount()
@@ -319,13 +370,25 @@ func (fs *faultSet) onRequest(token []byte) faultAction {
 // decides the outcome fires, and the later deciding ones do not fire on
 // this request.
 func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
-	var a faultAction
+	// The action is allocated only when a fault fires: handing it to a
+	// fire function makes it escape, which would cost every notification
+	// an allocation while any fault is installed.
+	var a *faultAction
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	decided, changed := false, false
-	for _, f := range fs.list {
+	// The faults without a token and those of this token, merged in the
+	// order they were added.
+	shared, own := fs.anyToken, fs.byToken[string(token)]
+	for len(shared) > 0 || len(own) > 0 {
+		var f *installed
+		if len(own) == 0 || (len(shared) > 0 && shared[0].id < own[0].id) {
+			f, shared = shared[0], shared[1:]
+		} else {
+			f, own = own[0], own[1:]
+		}
 		r := &f.rule
-		if r.hook != hookRequest || !r.protocols.has(p) || f.exhausted() {
+		if !r.protocols.has(p) || f.exhausted() {
 			continue
 		}
 		if !r.when.Token.IsZero() && !r.when.Token.Equal(token) {
@@ -344,12 +407,18 @@ func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
 		fs.fire(f)
 		changed = changed || f.exhausted()
 		decided = decided || r.decides
-		r.fire(&a)
+		if a == nil {
+			a = new(faultAction)
+		}
+		r.fire(a)
 	}
 	if changed {
 		fs.recount()
 	}
-	return a
+	if a == nil {
+		return faultAction{}
+	}
+	return *a
 }
 
 // cutAt returns the byte position at which a connection of protocol p

@@ -51,6 +51,20 @@ var _ = Describe("Faults", func() {
 		Entry("unknown", wire.StatusUnknown),
 	)
 
+	It("Reject with status 10 names the last accepted notification, as Shutdown does", func() {
+		// Found by the chaos soak: naming the refused notification told
+		// the client it had been accepted, and it was lost.
+		addFault(srv, mockapns.Reject{Status: wire.StatusShutdown, When: mockapns.Trigger{Token: tokenOf(token(9))}})
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(9), payload), framed(3, token(1), payload)))
+		expectClosedWith(conn, response(wire.StatusShutdown, 1))
+		es := srv.Notifications(mockapns.Filter{})
+		Expect(ids(es)).To(Equal([]uint32{1, 2}))
+		Expect(es[0].Status).To(Equal(0))
+		Expect(es[1].Status).To(Equal(int(wire.StatusShutdown)))
+		Eventually(func() uint64 { return srv.Stats().Discarded }).Should(BeEquivalentTo(1))
+	})
+
 	It("Reject on command 0 closes without a response", func() {
 		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken})
 		conn := dial(srv, srv.GatewayAddr())
@@ -163,6 +177,36 @@ var _ = Describe("Faults", func() {
 		Expect(infos).To(HaveLen(2))
 		Expect(infos[0].Fired).To(Equal(2))
 		Expect(infos[1].Fired).To(Equal(2))
+	})
+
+	It("among faults for many tokens, fires those of the notification's token and those without a token, in the order added", func() {
+		for i := range 1000 {
+			other := token(0xee)
+			other[0], other[1] = byte(i>>8), byte(i)
+			addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(other)}})
+		}
+		// Then, in this order, a token-less reject of every 3rd
+		// notification and token 9's own.
+		addFault(srv, mockapns.Reject{Status: wire.StatusProcessingError, When: mockapns.Trigger{Nth: 3}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusMissingToken, When: mockapns.Trigger{Token: tokenOf(token(9))}})
+		conn := dial(srv, srv.GatewayAddr())
+		// Token 9 is the 2nd notification: its own reject fires (the
+		// nth-3 reject only counts it); the faults of the other tokens
+		// are not consulted.
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(9), payload), framed(3, token(9), payload)))
+		expectClosedWith(conn, response(wire.StatusMissingToken, 2))
+		fired := map[int]int{}
+		for _, f := range srv.Faults() {
+			fired[f.ID] = f.Fired
+		}
+		Expect(fired[1001]).To(Equal(0))
+		Expect(fired[1002]).To(Equal(1))
+		// The nth-3 reject saw two notifications: the next one fires it
+		// even though it goes to token 9, whose own fault is spent.
+		conn = dial(srv, srv.GatewayAddr())
+		send(conn, framed(4, token(9), payload))
+		expectClosedWith(conn, response(wire.StatusProcessingError, 4))
+		Expect(srv.Faults()[1000].Fired).To(Equal(1))
 	})
 
 	It("counts each fault's nth on its own, and stalls before an outcome on the same notification", func() {

@@ -19,6 +19,11 @@ import (
 // "BadDeviceToken") with an optional "http_status" (400 to 599), and the
 // members of the trigger ("token", "nth", "probability", "times",
 // "protocol").
+//
+// A binary reject with status 10 (shutdown) acts as [Shutdown]: the
+// identifier of a status 10 names the last notification accepted, so the
+// answer names that one, not the refused notification (which is
+// journalled with status 10).
 type Reject struct {
 	Status     wire.Status
 	Reason     apns.Reason

@@ -477,8 +477,14 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 	j.mu.Lock()
 	j.m.binary(judged.Sub(at), status, len(ns))
 	var batch []Entry // the copies for the journal file
+	var slab []byte   // their bytes
 	if j.file != nil {
 		batch = make([]Entry, 0, len(ns))
+		size := 0
+		for i := range ns {
+			size += len(ns[i].Token) + len(ns[i].Payload)
+		}
+		slab = make([]byte, 0, size)
 	}
 	if status == wire.StatusNoError {
 		j.stats.binAccepted.Add(uint64(len(ns)))
@@ -496,7 +502,7 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 			r.priority = apns.NewPriority(n.Priority)
 		}
 		if batch != nil {
-			batch = append(batch, r.entry())
+			batch = append(batch, r.fileEntry(&slab))
 		}
 		if j.nToken > 0 {
 			j.tracked(r, +1)

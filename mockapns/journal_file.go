@@ -37,6 +37,13 @@ type journalFile struct {
 	errs   *atomic.Uint64
 	failed bool // a write failed already (logged once)
 	once   sync.Once
+	// The writer's caches: the notifications of a stream usually share
+	// their payload, and those of one read their time, so the encoding
+	// of the previous entry's payload and time is kept and reused when
+	// the next entry's are the same.
+	lastPayload, lastPayloadJSON []byte
+	lastAt                       time.Time
+	lastAtText                   []byte
 }
 
 func newJournalFile(w io.Writer, log *slog.Logger, errs *atomic.Uint64) *journalFile {
@@ -54,7 +61,7 @@ func (f *journalFile) run() {
 		for i := range batch {
 			e := &batch[i]
 			if e.Protocol == apns.Binary {
-				line = appendBinaryEntry(line[:0], e)
+				line = f.appendBinary(line[:0], e)
 			} else {
 				b, err := json.Marshal(e)
 				if err != nil { // Entry always encodes; be safe
@@ -116,10 +123,59 @@ func (f *journalFile) close(stats func() Stats) {
 	})
 }
 
-// appendBinaryEntry appends the JSON of a binary entry, the members of
-// Entry.MarshalJSON in its order, without its reflection and allocations:
-// the writer goroutine encodes every entry the gateway ingests.
-func appendBinaryEntry(b []byte, e *Entry) []byte {
+// fileEntry builds the Entry of r for the journal file, its bytes copied
+// into *slab (sized by the caller for the whole batch, so that a batch
+// costs one allocation, not two per entry).
+func (r *record) fileEntry(slab *[]byte) Entry {
+	e := Entry{Seq: r.seq, Conn: r.conn, Protocol: r.protocol, Command: r.command, ID: r.id,
+		Expiry: r.expiry, Priority: r.priority, ReceivedAt: r.at, Status: r.status}
+	e.Token, *slab = carve(*slab, r.token)
+	e.Payload, *slab = carve(*slab, r.payload)
+	return e
+}
+
+// carve copies b to the end of slab and returns the copy (capacity
+// clipped) and the slab; slab has room.
+func carve(slab, b []byte) ([]byte, []byte) {
+	n := len(slab)
+	slab = append(slab, b...)
+	return slab[n:len(slab):len(slab)], slab
+}
+
+// appendBinary appends the JSON of a binary entry, the members of
+// Entry.MarshalJSON in its order, without its reflection and allocations
+// (the writer goroutine encodes every entry the gateway ingests), reusing
+// the encoding of the previous entry's payload and time when they are the
+// same.
+func (f *journalFile) appendBinary(b []byte, e *Entry) []byte {
+	if f.lastPayloadJSON == nil || !bytes.Equal(e.Payload, f.lastPayload) {
+		f.lastPayload = append(f.lastPayload[:0], e.Payload...)
+		f.lastPayloadJSON = appendPayload(f.lastPayloadJSON[:0], e.Payload)
+	}
+	if f.lastAtText == nil || !e.ReceivedAt.Equal(f.lastAt) || e.ReceivedAt.Location() != f.lastAt.Location() {
+		f.lastAt = e.ReceivedAt
+		f.lastAtText = e.ReceivedAt.AppendFormat(f.lastAtText[:0], time.RFC3339Nano)
+	}
+	return appendBinaryWith(b, e, f.lastPayloadJSON, f.lastAtText)
+}
+
+// appendPayload appends the JSON of a payload as Entry.MarshalJSON writes
+// it: embedded, compacted, when it is a JSON value, else a string.
+func appendPayload(b, payload []byte) []byte {
+	if len(payload) > 0 {
+		// Compact validates as it goes and appends nothing on error.
+		buf := bytes.NewBuffer(b)
+		if json.Compact(buf, payload) == nil {
+			return buf.Bytes()
+		}
+	}
+	s, _ := json.Marshal(string(payload)) // a string always encodes
+	return append(b, s...)
+}
+
+// appendBinaryWith appends the JSON of binary entry e, given the JSON of
+// its payload and the text of its time.
+func appendBinaryWith(b []byte, e *Entry, payloadJSON, atText []byte) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendUint(b, e.Seq, 10)
 	b = append(b, `,"conn":`...)
@@ -131,22 +187,14 @@ func appendBinaryEntry(b []byte, e *Entry) []byte {
 	b = append(b, `,"token":"`...)
 	b = hex.AppendEncode(b, e.Token)
 	b = append(b, `","payload":`...)
-	if len(e.Payload) > 0 && json.Valid(e.Payload) {
-		buf := bytes.NewBuffer(b)
-		if json.Compact(buf, e.Payload) == nil {
-			b = buf.Bytes()
-		}
-	} else {
-		s, _ := json.Marshal(string(e.Payload)) // a string always encodes
-		b = append(b, s...)
-	}
+	b = append(b, payloadJSON...)
 	b = append(b, `,"expiry":`...)
 	b = strconv.AppendUint(b, uint64(e.Expiry), 10)
 	prio, _ := e.Priority.Value()
 	b = append(b, `,"priority":`...)
 	b = strconv.AppendUint(b, uint64(prio), 10)
 	b = append(b, `,"received_at":"`...)
-	b = e.ReceivedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, atText...)
 	b = append(b, `","status":`...)
 	b = strconv.AppendInt(b, int64(e.Status), 10)
 	return append(b, '}')

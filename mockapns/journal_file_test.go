@@ -91,11 +91,19 @@ var _ = Describe("Journal file", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(srv.Close)
 		conn := dial(srv, srv.GatewayAddr())
-		send(conn, concat(framed(1, token(1), `not json "quoted"`), framed(2, token(2), `{ "aps" : { "alert" : "a" } }`), framed(3, token(3), "")))
-		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(3))
+		// Repeats and changes of payload and of read, for the writer's
+		// caches of the previous payload and time.
+		send(conn, concat(framed(1, token(1), `not json "quoted"`), framed(2, token(2), `{ "aps" : { "alert" : "a" } }`), framed(3, token(3), ""),
+			framed(4, token(4), `{ "aps" : { "alert" : "a" } }`), framed(5, token(5), `{ "aps" : { "alert" : "a" } }`), framed(6, token(6), `not json "quoted"`),
+			framed(7, token(7), `{"aps":{"alert":"a"}}`), framed(8, token(8), `{"aps":{"alert":"a"`)))
+		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(8))
+		send(conn, concat(framed(9, token(9), `{"aps":{"alert":"a"`), framed(10, token(1), `[1, 2]`)))
+		Eventually(func() uint64 { return srv.Stats().Accepted }).Should(BeEquivalentTo(10))
 		srv.Close()
 		lines := file.lines()
-		Expect(lines).To(HaveLen(4))
+		Expect(lines).To(HaveLen(11))
+		es := srv.Notifications(mockapns.Filter{})
+		Expect(es[8].ReceivedAt).NotTo(Equal(es[7].ReceivedAt), "a second read")
 		for i, e := range srv.Notifications(mockapns.Filter{}) {
 			want, err := json.Marshal(e)
 			Expect(err).NotTo(HaveOccurred())

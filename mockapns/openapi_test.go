@@ -115,6 +115,54 @@ var _ = Describe("The admin API's OpenAPI document", func() {
 		}
 	})
 
+	It("lists on each operation the guard's refusals the handler answers it with (401, 403, 415, 429)", func() {
+		tokenSrv := mockapns.NewServer(mockapns.Config{Admin: mockapns.AdminConfig{Token: "s3cret"}})
+		DeferCleanup(tokenSrv.Close)
+		withToken := httptest.NewServer(tokenSrv.Handler())
+		DeferCleanup(withToken.Close)
+		do := func(base, route, contentType string, header map[string]string) int {
+			method, path, _ := strings.Cut(route, " ")
+			path = regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(path, "00")
+			req, err := http.NewRequest(method, base+path, strings.NewReader("{}"))
+			Expect(err).NotTo(HaveOccurred())
+			req.Header.Set("Content-Type", contentType)
+			for k, v := range header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Body.Close()).To(Succeed())
+			return resp.StatusCode
+		}
+		var waits []string
+		for _, route := range documentedRoutes(doc) {
+			method, path, _ := strings.Cut(route, " ")
+			var op struct {
+				Responses map[string]json.RawMessage `json:"responses"`
+			}
+			Expect(json.Unmarshal(doc.Paths[path][strings.ToLower(method)], &op)).To(Succeed())
+			listed := func(code int) bool { _, ok := op.Responses[strconv.Itoa(code)]; return ok }
+
+			// /metrics alone skips the Host and Origin checks, so that a
+			// scraper may reach the server by any name.
+			got := do(api.URL, route, "application/json", map[string]string{"Origin": "http://evil.example"})
+			Expect(got == http.StatusForbidden).To(Equal(route != "GET /metrics"), "%s with a foreign Origin: %d", route, got)
+			Expect(listed(http.StatusForbidden)).To(Equal(got == http.StatusForbidden), "%s lists 403 if and only if it answers it", route)
+
+			got = do(withToken.URL, route, "application/json", nil)
+			Expect(got == http.StatusUnauthorized).To(Equal(route != "GET /healthz"), "%s without the token: %d", route, got)
+			Expect(listed(http.StatusUnauthorized)).To(Equal(got == http.StatusUnauthorized), "%s lists 401 if and only if it answers it", route)
+
+			got = do(api.URL, route, "text/plain", nil)
+			Expect(listed(http.StatusUnsupportedMediaType)).To(Equal(got == http.StatusUnsupportedMediaType), "%s with a text/plain body: %d", route, got)
+
+			if listed(http.StatusTooManyRequests) {
+				waits = append(waits, route)
+			}
+		}
+		Expect(waits).To(Equal([]string{"GET /api/v1/notifications"}), "429 is the ?wait limit's")
+	})
+
 	It("lists every fault action the fault JSON takes", func() {
 		var full struct {
 			Components struct {

@@ -174,6 +174,11 @@ type Server struct {
 
 	gwSeq, fbSeq atomic.Uint64 // connection numbers
 
+	// waitSlots holds one token per admin ?wait request being served,
+	// shared by every Handler of the server (admin_guard.go).
+	waitSlots     chan struct{}
+	waitSlotsOnce sync.Once
+
 	journal *journal
 	stats   counters
 	faults  faultSet
