@@ -470,6 +470,7 @@ func (c *h2Conn) frame(f http2.Frame) error {
 		return c.settingsFrame(f)
 	case *http2.PingFrame:
 		if !f.IsAck() {
+			c.s.stats.h2Pings.Add(1)
 			c.send(h2Out{kind: outPingAck, ping: f.Data})
 		}
 	case *http2.WindowUpdateFrame:
@@ -590,10 +591,11 @@ func (c *h2Conn) headers(fh http2.FrameHeader, frag []byte) error {
 			// Above the GOAWAY's last stream: ignored, never processed.
 		case uint32(c.active.Load()) >= c.limit():
 			c.log.Debug("mockapns http2 stream refused", "stream", id, "limit", c.limit())
+			c.s.stats.h2StreamsRefused.Add(1)
 			c.send(h2Out{kind: outRST, stream: id, code: http2.ErrCodeRefusedStream})
 		default:
 			st := c.alloc(id)
-			c.active.Add(1)
+			peak(&c.s.stats.h2StreamsPeak, uint64(c.active.Add(1)))
 			c.streams[id] = st
 			c.hdrStream, c.hdr, c.arena = st, &st.req, &st.arena
 		}
