@@ -57,5 +57,5 @@ Feature: HTTP/2 provider API: the connection's life
     And the client has nothing to send for 1200ms
     And the client sends 3 notifications
     Then the HTTP/2 API accepted tokens 1 to 6 exactly once
-    And the HTTP/2 API received at least 3 PINGs
     And the HTTP/2 API had 1 connection
+    And the HTTP/2 API received at least 3 PINGs
