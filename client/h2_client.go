@@ -174,7 +174,12 @@ func (cfg HTTP2Config) withDefaults() (HTTP2Config, error) {
 // REFUSED_STREAM were not processed: they are re-sent on another
 // connection, never lost and never delivered twice. A GOAWAY whose reason
 // is not one to retry (BadCertificateEnvironment, ...) ends them with a
-// [*GoAwayError] instead.
+// [*GoAwayError] instead. After a GOAWAY that refuses the client
+// certificate (BadCertificate, BadCertificateEnvironment: it matches
+// ErrCertificateRefused) the client opens no other connection: every
+// request, those in transit and those of later Sends, ends at once with
+// the same *GoAwayError, since a client keeps its certificate for good
+// (make a new client with the right one).
 //
 // An HTTP2Client is safe for concurrent use; Close it when done.
 type HTTP2Client struct {

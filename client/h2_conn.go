@@ -589,7 +589,11 @@ func (cc *h2Conn) goAwayLocked(f *http2.GoAwayFrame) {
 	reason := goAwayReason(f.DebugData())
 	var refusal error
 	if f.ErrCode != http2.ErrCodeNo && reason == "" || reason != "" && reason.Disposition() != apns.Retry {
-		refusal = &GoAwayError{Code: f.ErrCode, Reason: reason}
+		ge := &GoAwayError{Code: f.ErrCode, Reason: reason}
+		if errors.Is(ge, ErrCertificateRefused) {
+			cc.pool.certRefused.Store(ge) // no other connection can do better
+		}
+		refusal = ge
 	}
 	if f.LastStreamID == 0 {
 		cc.pool.refused.Add(1)

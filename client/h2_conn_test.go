@@ -127,6 +127,30 @@ var _ = Describe("HTTP2Client's connections", func() {
 		Expect(srv.Notifications(mockapns.Filter{Protocol: apns.HTTP2})).To(BeEmpty())
 	})
 
+	It("opens no other connection once a GOAWAY refused its certificate: later requests end with the same error", func(ctx SpecContext) {
+		srv := mockapns.NewServer(mockapns.Config{Environment: certs.Production})
+		DeferCleanup(srv.Close)
+		cert, err := client.NewCertificate(srv.PKI().Client.TLS) // a sandbox certificate
+		Expect(err).NotTo(HaveOccurred())
+		c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Certificate: cert, RootCAs: srv.RootCAs()})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(c.Close)
+		for i := range 5 {
+			toks := tokens(20*i+1, 20)
+			r, err := c.Send(ctx, &client.Message{Tokens: toks, Alert: "x", Topic: h2Topic})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.Errors).To(HaveLen(len(toks)))
+			for _, err := range r.Errors {
+				Expect(err).To(MatchError(apns.ReasonBadCertificateEnvironment))
+				Expect(err).To(MatchError(client.ErrCertificateRefused))
+			}
+			Expect(r.Sent).To(BeZero())
+			Expect(r.Retry().Tokens).To(Equal(toks))
+		}
+		Expect(srv.Stats().HTTP2.ConnectionsTotal).To(Equal(uint64(1)), "one connection, refused; none after it")
+		Expect(srv.Stats().HTTP2.GoAways).To(Equal(uint64(1)))
+	})
+
 	It("keeps an idle connection with PINGs", func(ctx SpecContext) {
 		e := newH2Env(client.HTTP2Config{}, mockapns.Config{})
 		f := newFreezer(e.srv.HTTP2Addr())

@@ -37,6 +37,11 @@ type h2Pool struct {
 	// processed nothing, since the last answer: dials wait more the more
 	// there were.
 	refused atomic.Int32
+	// certRefused is the GOAWAY that refused the client certificate
+	// (BadCertificate, BadCertificateEnvironment), once one did: the
+	// certificate is the client's for good, so every request ends with it
+	// from then on, without a new connection.
+	certRefused atomic.Pointer[GoAwayError]
 }
 
 func newH2Pool(c *HTTP2Client, authority string, size int) *h2Pool {
@@ -105,6 +110,10 @@ func (p *h2Pool) tickLoop() {
 // submit hands r to a connection.
 func (p *h2Pool) submit(r *h2Request) {
 	for !r.canceled.Load() {
+		if ge := p.certRefused.Load(); ge != nil {
+			r.finish(ge)
+			return
+		}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()

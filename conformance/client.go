@@ -98,7 +98,27 @@ const (
 	// the Endpoint names an HTTP/2 address (Endpoint.HTTP2), and reports
 	// each refusal's reason (Outcome.Reasons).
 	CapHTTP2 Capability = "http2"
+	// CapClock : the client takes the time of its provider tokens from
+	// the kit's clock (Endpoint.Clock), which the scenarios advance by
+	// minutes without waiting them ("Given 35 minutes pass"); the mock
+	// runs on the same clock. In-process Go clients only ([InProcess]):
+	// the line protocol cannot carry a clock.
+	CapClock Capability = "clock"
+	// CapKeepAlive : the client sends an HTTP/2 PING on a connection that
+	// has been quiet for Endpoint.KeepAlive (keepalive_ms on the line),
+	// which keeps it from the server's idle timeout.
+	CapKeepAlive Capability = "keepalive"
 )
+
+// InProcess is implemented by a Client that runs in the kit's process and
+// takes what the line protocol cannot carry: a clock (Endpoint.Clock).
+// The capabilities it lists ([CapClock]) count with those of Capabilities for
+// the scenarios, but an adapter that serves the client over the line
+// protocol ([Serve]) does not announce them, and an [External] client
+// never has them.
+type InProcess interface {
+	InProcessCapabilities() Capabilities
+}
 
 // Capabilities is the set of capabilities a client declares.
 type Capabilities []Capability
@@ -141,6 +161,16 @@ type Endpoint struct {
 	// than with CertPEM.
 	AuthKeyPEM    []byte
 	KeyID, TeamID string
+
+	// Clock, when not nil, is the kit's clock: a client with [CapClock]
+	// dates its provider tokens (and decides when to replace them) by it.
+	// The mock server runs on the same clock, give or take the skew a
+	// scenario sets, so that an hour passes for both in no time.
+	Clock func() time.Time `json:"-"`
+	// KeepAlive, when not 0, is how long an HTTP/2 connection may stay
+	// quiet (nothing received) before a client with [CapKeepAlive] sends
+	// it a PING.
+	KeepAlive time.Duration
 }
 
 // Batch is one message sent to several device tokens.
@@ -205,7 +235,10 @@ type Outcome struct {
 	Reasons []TokenReason `json:"reasons,omitempty"`
 }
 
-// TokenReason is a token the HTTP/2 provider API refused.
+// TokenReason is a token the HTTP/2 provider API refused: with a
+// response (HTTPStatus is its status), or, HTTPStatus 0, with the GOAWAY
+// that ended its connection unprocessed for a reason that retrying does
+// not cure (BadCertificateEnvironment, ...).
 type TokenReason struct {
 	Token      string `json:"token"`
 	Reason     string `json:"reason"`

@@ -33,6 +33,10 @@
 //
 // Nothing in a scenario waits a fixed time to synchronise: steps wait for the
 // mock's journal or counters to reach a state, bounded by a timeout. The
-// only clock that matters is the client's own error-wait window
-// ([Endpoint.ErrorWait], [DefaultErrorWait]), which the scenarios set short.
+// real-time clocks that matter are the client's own error-wait window
+// ([Endpoint.ErrorWait], [DefaultErrorWait]), which the scenarios set short,
+// and, in the one scenario about an idle timeout, a pause longer than it.
+// Hours pass on the kit's clock instead ([Endpoint.Clock], [CapClock]):
+// the mock and a client that takes the clock agree on it, and a step moves
+// it on by minutes at once.
 package conformance

@@ -69,7 +69,7 @@ func NewMutant(name string) Client {
 	case MutantNoPooling:
 		return &noPooling{Local: NewLocal(LocalOptions{})}
 	}
-	return nil
+	return newH2Mutant(name)
 }
 
 func retriesBadToken(res *client.Result) []string {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -62,6 +63,14 @@ type Local struct {
 	// h2Attempts, when not 0 (tests only), replaces the HTTP/2 client's
 	// MaxAttempts.
 	h2Attempts int
+	// h2Clock, when set (tests only), makes the provider-token signer's
+	// clock from the endpoint's.
+	h2Clock func(func() time.Time) func() time.Time
+	// h2Dial, when set (tests only), stands between the HTTP/2 client and
+	// the endpoint: it returns the endpoint to configure the client with
+	// and what to close with it.
+	h2Dial func(Endpoint) (Endpoint, io.Closer, error)
+	h2Stop io.Closer
 }
 
 var _ Client = (*Local)(nil)
@@ -80,10 +89,14 @@ func NewLocal(opts LocalOptions) *Local {
 // and is safe for concurrent Sends; it writes command 2 only.
 func (l *Local) Capabilities() Capabilities {
 	if l.opts.ConfirmByClose {
-		return Capabilities{CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2}
+		return Capabilities{CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2, CapKeepAlive}
 	}
-	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2}
+	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2, CapKeepAlive}
 }
+
+// InProcessCapabilities: over HTTP/2 our client dates its provider tokens
+// by Endpoint.Clock.
+func (l *Local) InProcessCapabilities() Capabilities { return Capabilities{CapClock} }
 
 // Identity: apnskit's client, at the kit's version (they ship together).
 func (l *Local) Identity() (name, version string) { return "apnskit", KitVersion }
@@ -91,6 +104,19 @@ func (l *Local) Identity() (name, version string) { return "apnskit", KitVersion
 // Configure makes a new session for ep; the previous one, if any, is shut
 // down.
 func (l *Local) Configure(ctx context.Context, ep Endpoint) error {
+	var stop io.Closer
+	if ep.HTTP2 != "" && l.h2Dial != nil {
+		var err error
+		if ep, stop, err = l.h2Dial(ep); err != nil {
+			return err
+		}
+	}
+	configured := false
+	defer func() {
+		if !configured && stop != nil {
+			stop.Close()
+		}
+	}()
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ep.CAPEM) {
 		return errors.New("conformance: no certificate in the CA PEM")
@@ -123,11 +149,15 @@ func (l *Local) Configure(ctx context.Context, ep Endpoint) error {
 		return err
 	}
 	l.mu.Lock()
-	old, oldH2 := l.sess, l.h2
-	l.sess, l.ep, l.cert, l.h2 = sess, ep, cert, h2
+	old, oldH2, oldStop := l.sess, l.h2, l.h2Stop
+	l.sess, l.ep, l.cert, l.h2, l.h2Stop = sess, ep, cert, h2, stop
 	l.mu.Unlock()
+	configured = true
 	if oldH2 != nil {
 		oldH2.Close()
+	}
+	if oldStop != nil {
+		oldStop.Close()
 	}
 	if old != nil {
 		return old.Shutdown(ctx)
@@ -355,11 +385,14 @@ var ErrLateAtClose = errors.New("conformance: error responses learnt only at clo
 // report.
 func (l *Local) Close(ctx context.Context) error {
 	l.mu.Lock()
-	sess, h2 := l.sess, l.h2
-	l.h2 = nil
+	sess, h2, stop := l.sess, l.h2, l.h2Stop
+	l.h2, l.h2Stop = nil, nil
 	l.mu.Unlock()
 	if h2 != nil {
 		h2.Close()
+	}
+	if stop != nil {
+		stop.Close()
 	}
 	if sess == nil {
 		return nil

@@ -19,15 +19,25 @@ const (
 )
 
 // newHTTP2 makes the HTTP/2 client of ep: provider tokens when ep has an
-// auth key, else the client certificate.
+// auth key, else the client certificate; its tokens are dated by
+// ep.Clock and its quiet connections pinged after ep.KeepAlive.
 func (l *Local) newHTTP2(ep Endpoint, pool *x509.CertPool, cert *client.Certificate) (*client.HTTP2Client, error) {
 	cfg := client.HTTP2Config{
-		RootCAs: pool,
-		Logger:  l.opts.Logger,
-		Retry:   client.HTTP2Retry{MaxAttempts: l.h2Attempts, BaseDelay: localHTTP2BaseDelay, MaxDelay: localHTTP2MaxDelay},
+		RootCAs:     pool,
+		Logger:      l.opts.Logger,
+		Retry:       client.HTTP2Retry{MaxAttempts: l.h2Attempts, BaseDelay: localHTTP2BaseDelay, MaxDelay: localHTTP2MaxDelay},
+		Clock:       ep.Clock,
+		IdleTimeout: ep.KeepAlive,
 	}
 	if len(ep.AuthKeyPEM) > 0 {
-		signer, err := client.NewTokenSigner(ep.AuthKeyPEM, ep.KeyID, ep.TeamID, client.TokenOptions{})
+		clock := ep.Clock
+		if l.h2Clock != nil {
+			if clock == nil {
+				clock = time.Now
+			}
+			clock = l.h2Clock(clock)
+		}
+		signer, err := client.NewTokenSigner(ep.AuthKeyPEM, ep.KeyID, ep.TeamID, client.TokenOptions{Clock: clock})
 		if err != nil {
 			return nil, fmt.Errorf("conformance: the auth key: %w", err)
 		}
@@ -97,12 +107,35 @@ func foldHTTP2(out *Outcome, res *client.Result) {
 		}
 		out.Reasons = append(out.Reasons, TokenReason{Token: f.Token, Reason: reason, HTTPStatus: f.HTTPStatus, Timestamp: f.Timestamp, APNsID: f.APNsID})
 	}
+	refused := map[string]bool{} // refused by the connection, for good
 	for _, e := range res.Errors {
 		out.Errors = append(out.Errors, e.Error())
+		if tok, reason, ok := connectionRefusal(e); ok {
+			refused[tok] = true
+			out.Failed = append(out.Failed, TokenStatus{Token: tok})
+			out.Reasons = append(out.Reasons, TokenReason{Token: tok, Reason: string(reason)})
+		}
 	}
 	out.Uncertain = append(out.Uncertain, res.Uncertain...)
 	if rm := res.Retry(); rm != nil {
-		out.Unsent = append(out.Unsent, rm.Tokens...)
+		for _, t := range rm.Tokens {
+			if !refused[t] {
+				out.Unsent = append(out.Unsent, t)
+			}
+		}
 	}
 	out.Attempts = max(out.Attempts, 1)
+}
+
+// connectionRefusal reports the token of a request that a GOAWAY turned
+// away for good (a reason not to retry, such as
+// BadCertificateEnvironment), with the reason: it was never processed and
+// sending it again on that connection's credentials cannot succeed.
+func connectionRefusal(err error) (string, apns.Reason, bool) {
+	var re *client.RequestError
+	var ga *client.GoAwayError
+	if !errors.As(err, &re) || !errors.As(err, &ga) || ga.Reason == "" || ga.Reason.Disposition() == apns.Retry {
+		return "", "", false
+	}
+	return re.Token, ga.Reason, true
 }

@@ -36,7 +36,7 @@ func negotiated(mine, theirs int) int {
 
 // capabilitySince is the protocol version from which a capability can be
 // exercised over the line; the others can from version 1.
-var capabilitySince = map[Capability]int{CapHTTP2: 3}
+var capabilitySince = map[Capability]int{CapHTTP2: 3, CapKeepAlive: 3}
 
 // capabilitiesAt is caps less what protocol version cannot exercise.
 func capabilitiesAt(caps Capabilities, version int) Capabilities {

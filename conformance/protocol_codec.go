@@ -341,8 +341,9 @@ func (o *Outcome) check() error {
 			return fmt.Errorf("reasons[%d]: no token", i)
 		case r.Reason == "":
 			return fmt.Errorf("reasons[%d]: no reason", i)
-		case r.HTTPStatus < 100 || r.HTTPStatus > 599:
-			return fmt.Errorf("reasons[%d]: http_status %d, not an HTTP status", i, r.HTTPStatus)
+		case r.HTTPStatus != 0 && (r.HTTPStatus < 100 || r.HTTPStatus > 599):
+			// 0: no response, the GOAWAY that ended the connection refused it
+			return fmt.Errorf("reasons[%d]: http_status %d, neither an HTTP status nor 0 (a GOAWAY's refusal)", i, r.HTTPStatus)
 		}
 	}
 	if o.Attempts < 0 {

@@ -59,6 +59,7 @@ var opSpecs = map[string]opSpec{
 		pemText("auth_key_pem", 3, func(r *Request) *[]byte { return &r.Endpoint.AuthKeyPEM }),
 		text("key_id", 3, func(r *Request) *string { return &r.Endpoint.KeyID }, checkHeaderText),
 		text("team_id", 3, func(r *Request) *string { return &r.Endpoint.TeamID }, checkHeaderText),
+		millis("keepalive_ms", 3, func(r *Request) *time.Duration { return &r.Endpoint.KeepAlive }),
 	}},
 	OpSend: {check: checkSend, members: []member{
 		{name: "tokens", since: 1,

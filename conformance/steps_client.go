@@ -68,6 +68,8 @@ func (w *world) endpoint() (Endpoint, error) {
 		CertPEM:   p.Client.CertPEM,
 		KeyPEM:    p.Client.KeyPEM,
 		ErrorWait: w.suite.errorWait(),
+		Clock:     w.clock.client,
+		KeepAlive: w.keepAlive,
 	}, nil
 }
 

@@ -111,7 +111,7 @@ func (w *world) aMockServer() error {
 	if len(w.servers) > 0 {
 		return fmt.Errorf("a mock APNs server is already running")
 	}
-	s, err := mockapns.Start(mockapns.Config{})
+	s, err := mockapns.Start(mockapns.Config{Clock: w.clock.server})
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (w *world) aSecondMockServer() error {
 	if len(w.servers) > 1 {
 		return fmt.Errorf("a second mock APNs server is already running")
 	}
-	s, err := mockapns.Start(mockapns.Config{PKI: first.PKI()})
+	s, err := mockapns.Start(mockapns.Config{PKI: first.PKI(), Clock: w.clock.server})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ func (w *world) registerHTTP2Steps(sc stepRegistrar) {
 	sc.Step(`^the HTTP/2 API accepted tokens? `+reList+` exactly once$`, w.h2AcceptedExactlyOnce)
 	sc.Step(`^the HTTP/2 API authenticated every notification with a (certificate|token)$`, w.h2AuthenticatedWith)
 	sc.Step(`^the HTTP/2 API received every notification with topic (\S+), push type (\S+) and collapse id (\S+)$`, w.h2ReceivedHeaders)
+	w.registerHTTP2LifeSteps(sc)
 }
 
 func (w *world) configuredHTTP2(ctx context.Context, token bool) error {

@@ -229,7 +229,7 @@ var capabilityTags = map[string]Capability{}
 
 func init() {
 	for _, c := range []Capability{CapCommand0, CapCommand1, CapReuse, CapPools, CapOutdate, CapShutdown,
-		CapOverrides, CapPooling, CapFeedback, CapConcurrent, CapHTTP2} {
+		CapOverrides, CapPooling, CapFeedback, CapConcurrent, CapHTTP2, CapClock, CapKeepAlive} {
 		capabilityTags["@"+string(c)] = c
 	}
 }
@@ -249,6 +249,9 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 			return ctx, fmt.Errorf("starting the client under test: %w", err)
 		}
 		w.client, w.caps = c, c.Capabilities()
+		if ip, ok := c.(InProcess); ok {
+			w.caps = append(slices.Clone(w.caps), ip.InProcessCapabilities()...)
+		}
 		if id, ok := c.(Identified); ok {
 			name, version := id.Identity()
 			s.mu.Lock()

@@ -222,3 +222,47 @@ var _ = Describe("The report", func() {
 		Expect(r.Features[0].Scenarios).To(HaveLen(4))
 	})
 })
+
+// plainClient hides every method but those of Client: no InProcess.
+type plainClient struct{ conformance.Client }
+
+var _ = Describe("In-process capabilities", func() {
+	const clocked = `
+Feature: f
+  @clock
+  Scenario: clocked
+    Given a mock APNs server
+    And 35 minutes pass
+`
+	run := func(c func() conformance.Client) *conformance.Suite {
+		s := &conformance.Suite{NewClient: func(context.Context) (conformance.Client, error) { return c(), nil }}
+		godog.TestSuite{ScenarioInitializer: s.InitializeScenario, Options: &godog.Options{
+			FeatureContents: []godog.Feature{{Name: "clocked.feature", Contents: []byte(clocked)}},
+			Format:          "progress", Output: GinkgoWriter, NoColors: true, Strict: true,
+		}}.Run()
+		return s
+	}
+
+	It("count for the scenarios of a client that lists them", func() {
+		s := run(func() conformance.Client { return conformance.NewLocal(conformance.LocalOptions{}) })
+		Expect(s.Results()).To(HaveLen(1))
+		Expect(s.Results()[0].Result).To(Equal(conformance.Passed))
+	})
+
+	It("are missing, with the reason, for a client that does not", func() {
+		s := run(func() conformance.Client { return plainClient{conformance.NewLocal(conformance.LocalOptions{})} })
+		Expect(s.SkippedNames()).To(Equal([]string{"clocked"}))
+		Expect(s.Results()[0].Reason).To(Equal(`@clock: the client does not declare the capability "clock"`))
+	})
+
+	It("are not announced by an adapter serving the client over the line protocol", func(ctx SpecContext) {
+		var out strings.Builder
+		in := strings.NewReader(`{"id":1,"op":"hello","protocol":2}` + "\n")
+		Expect(conformance.Serve(ctx, "apnskit", in, &out, conformance.NewLocal(conformance.LocalOptions{}))).To(Succeed())
+		var hello struct{ Capabilities []string }
+		Expect(json.Unmarshal([]byte(strings.SplitN(out.String(), "\n", 2)[0]), &hello)).To(Succeed())
+		Expect(hello.Capabilities).To(ContainElement("reuse"))
+		Expect(hello.Capabilities).NotTo(ContainElement("clock"))
+		Expect(hello.Capabilities).NotTo(ContainElement("keepalive"))
+	})
+})

@@ -45,6 +45,7 @@ type world struct {
 	warning    error // why a SHOULD scenario was not met, when not strict
 	closed     bool  // the client was closed (to settle the gateway)
 
+	clock   kitClock           // the time of the mock and of a client with CapClock
 	servers []*mockapns.Server // [0] the gateway of the scenario, [1] the second one
 	ep      Endpoint
 	second  *certs.Pair // the second client certificate, once made
@@ -57,6 +58,7 @@ type world struct {
 
 	// the HTTP/2 headers of the notifications
 	topic, pushType, collapseID string
+	keepAlive                   time.Duration // Endpoint.KeepAlive
 
 	payloadFault *payloadFault // the payload judged bad from a token on, if any
 

@@ -36,3 +36,26 @@ Feature: HTTP/2 provider API: the connection's life
     When the client sends 20 notifications
     Then the HTTP/2 API accepted tokens 1 to 20 exactly once
     And the client reports no failed token
+    And the HTTP/2 API refused no stream beyond its stream limit
+
+  @must
+  Scenario: the single stream before the first token, then the raised limit: nothing lost, the limit used
+    Why: Apple allows one stream on a token connection until a request with a valid token is answered, then raises MAX_CONCURRENT_STREAMS; a client that opens more at first has its streams refused, one that never uses the raised limit sends a stream at a time forever.
+    Given the HTTP/2 API answers every notification after 20ms
+    When the client sends 20 notifications
+    Then the HTTP/2 API accepted tokens 1 to 20 exactly once
+    And the client reports no failed token
+    And the HTTP/2 API refused no stream beyond its stream limit
+    And the HTTP/2 API had more than one stream open at once
+
+  @must @keepalive
+  Scenario: a quiet connection kept alive by PING
+    Why: Apple keeps connections for hours and checks them with PING; a client that pings a quiet connection keeps it through an idle timeout, where one that does not pays a new connection and a new token's single-stream phase.
+    Given the HTTP/2 API closes connections idle for 500ms
+    And the client sends a PING on a connection quiet for 100ms
+    When the client sends 3 notifications
+    And the client has nothing to send for 1200ms
+    And the client sends 3 notifications
+    Then the HTTP/2 API accepted tokens 1 to 6 exactly once
+    And the HTTP/2 API had 1 connection
+    And the HTTP/2 API received at least 3 PINGs

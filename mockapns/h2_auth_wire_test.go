@@ -47,6 +47,26 @@ var _ = Describe("HTTP/2 authentication on the wire", func() {
 		Expect(es[0].Auth).To(Equal(mockapns.AuthProviderToken))
 	})
 
+	It("holds to the single stream until the client acknowledged the raise", func() {
+		_, err := srv.AddFault(mockapns.Delay{Duration: time.Hour, When: mockapns.Trigger{Nth: 1, Protocol: apns.HTTP2}})
+		Expect(err).NotTo(HaveOccurred())
+		r := dialH2(srv, srv.HTTP2TLSConfig())
+		Expect(r.settings).To(Equal([]uint32{1}))
+		auth := jwt(clock.Now())
+		// Stream 1 is judged (its token valid: the limit is raised) and
+		// held; stream 3 was written before the raise could be read.
+		r.push(1, payload, request(h2Token, "authorization", auth)...)
+		r.push(3, payload, request(h2Token, "authorization", auth)...)
+		Expect(r.wait(3)[0].rst).To(Equal(http2.ErrCodeRefusedStream))
+		Expect(r.readUntil(func() bool { return len(r.settings) == 2 })).To(Succeed()) // and acknowledged
+		Expect(r.settings[1]).To(Equal(uint32(mockapns.DefaultHTTP2MaxStreams)))
+		Expect(r.fr.WritePing(false, [8]byte{1})).To(Succeed())
+		Expect(r.readUntil(func() bool { return len(r.pings) == 1 })).To(Succeed())
+		r.push(5, payload, request(h2Token, "authorization", auth)...)
+		Expect(r.wait(5)[0].status).To(Equal("200")) // stream 1 still open: the raised limit is in force
+		Expect(srv.Stats().HTTP2.StreamsRefused).To(Equal(uint64(1)))
+	})
+
 	It("refuses an expired JWT with ExpiredProviderToken", func() {
 		r := dialH2(srv, srv.HTTP2TLSConfig())
 		r.push(1, payload, request(h2Token, "authorization", jwt(clock.Now().Add(-2*time.Hour)))...)

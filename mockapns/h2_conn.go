@@ -232,16 +232,15 @@ func (c *h2Conn) maxStreams() uint32 {
 	return DefaultHTTP2MaxStreams
 }
 
-// limit is the stream limit in force: the acknowledged one, or a larger
-// one sent but not yet acknowledged (a client may go on with the old limit
-// until it has seen the new one).
-func (c *h2Conn) limit() uint32 {
-	l := c.acked
-	for _, v := range c.limits {
-		l = max(l, v)
-	}
-	return l
-}
+// limit is the stream limit in force: the last one the client
+// acknowledged. A client may go on with the old limit until it has seen a
+// new one, lower or higher; and a stream beyond the old limit that
+// arrives before the acknowledgement of a raise was opened before the
+// client could know of the raise (a client acknowledges a SETTINGS frame
+// as soon as it has read it, before it acts on it), so it is refused: a
+// client that ignores the single stream of a token connection cannot get
+// away with it because its first request happened to be judged first.
+func (c *h2Conn) limit() uint32 { return c.acked }
 
 // announce sends a SETTINGS frame with a new MAX_CONCURRENT_STREAMS.
 func (c *h2Conn) announce(n uint32) {
@@ -470,6 +469,7 @@ func (c *h2Conn) frame(f http2.Frame) error {
 		return c.settingsFrame(f)
 	case *http2.PingFrame:
 		if !f.IsAck() {
+			c.s.stats.h2Pings.Add(1)
 			c.send(h2Out{kind: outPingAck, ping: f.Data})
 		}
 	case *http2.WindowUpdateFrame:
@@ -590,10 +590,11 @@ func (c *h2Conn) headers(fh http2.FrameHeader, frag []byte) error {
 			// Above the GOAWAY's last stream: ignored, never processed.
 		case uint32(c.active.Load()) >= c.limit():
 			c.log.Debug("mockapns http2 stream refused", "stream", id, "limit", c.limit())
+			c.s.stats.h2StreamsRefused.Add(1)
 			c.send(h2Out{kind: outRST, stream: id, code: http2.ErrCodeRefusedStream})
 		default:
 			st := c.alloc(id)
-			c.active.Add(1)
+			peak(&c.s.stats.h2StreamsPeak, uint64(c.active.Add(1)))
 			c.streams[id] = st
 			c.hdrStream, c.hdr, c.arena = st, &st.req, &st.arena
 		}

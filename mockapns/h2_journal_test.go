@@ -94,7 +94,7 @@ var _ = Describe("HTTP/2 journal and stats", func() {
 		status, _, _ = h2Post(c, srv, h2Token, "", "apns-topic", h2Topic)
 		Expect(status).To(Equal(400))
 		st := srv.Stats()
-		Expect(st.HTTP2).To(Equal(mockapns.HTTP2Stats{ConnectionsTotal: 1, ConnectionsOpen: 1, Requests: 2, Accepted: 1, Rejected: 1}))
+		Expect(st.HTTP2).To(Equal(mockapns.HTTP2Stats{ConnectionsTotal: 1, ConnectionsOpen: 1, Requests: 2, Accepted: 1, Rejected: 1, StreamsPeak: 1}))
 		Expect(st.Accepted).To(Equal(uint64(1)))
 		Expect(st.Rejected).To(Equal(uint64(1)))
 		Expect(st.ConnectionsTotal).To(BeZero()) // gateway connections only

@@ -162,8 +162,9 @@ var _ = Describe("Journal across protocols", func() {
 		Expect(raw).To(HaveKeyWithValue("binary", HaveKeyWithValue("accepted", BeEquivalentTo(1))))
 		h2, ok := raw["http2"].(map[string]any)
 		Expect(ok).To(BeTrue())
-		Expect(h2).To(HaveLen(6))
-		for _, k := range []string{"connections_total", "connections_open", "requests", "accepted", "rejected", "goaways"} {
+		Expect(h2).To(HaveLen(9))
+		for _, k := range []string{"connections_total", "connections_open", "requests", "accepted", "rejected", "goaways",
+			"streams_refused", "streams_peak", "pings"} {
 			Expect(h2).To(HaveKey(k))
 		}
 		Expect(h2).To(HaveKeyWithValue("requests", BeEquivalentTo(1)))

@@ -107,8 +107,13 @@ var (
 		"protocol", "outcome", "status", "reason")
 	mDiscarded = desc("binary_frames_discarded_total",
 		"Whole binary frames read after a bad one or cut by a fault, never judged.")
-	mGoAways = desc("http2_goaways_total", "HTTP/2 GOAWAY frames sent.")
-	mOpen    = desc("connections_open",
+	mGoAways        = desc("http2_goaways_total", "HTTP/2 GOAWAY frames sent.")
+	mStreamsRefused = desc("http2_streams_refused_total",
+		"HTTP/2 streams beyond MAX_CONCURRENT_STREAMS reset with REFUSED_STREAM (rst_stream faults not counted).")
+	mStreamsPeak = desc("http2_streams_peak",
+		"The most HTTP/2 streams one connection had open at once since start or reset.")
+	mPings = desc("http2_pings_total", "HTTP/2 PING frames received (acknowledgements not counted).")
+	mOpen  = desc("connections_open",
 		"Connections open now whose TLS handshake succeeded, by service (gateway, feedback, http2).", "service")
 	mConns = desc("connections_total",
 		"Connections whose TLS handshake succeeded, by service (gateway, feedback, http2).", "service")
@@ -130,7 +135,7 @@ var (
 		"protocol")
 )
 
-var allDescs = []*prometheus.Desc{mNotifications, mDiscarded, mGoAways, mOpen, mConns, mHandshakes, mRefused,
+var allDescs = []*prometheus.Desc{mNotifications, mDiscarded, mGoAways, mStreamsRefused, mStreamsPeak, mPings, mOpen, mConns, mHandshakes, mRefused,
 	mFaultsFired, mFaults, mFeedbackQueue, mFeedbackMax, mFeedbackSent, mJournal, mJournalCap, mDropped, mFileErrors, mLatency}
 
 // Describe sends the description of every metric.
@@ -175,6 +180,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(mDiscarded, st.Discarded)
 	counter(mGoAways, st.HTTP2.GoAways)
+	counter(mStreamsRefused, st.HTTP2.StreamsRefused)
+	gauge(mStreamsPeak, int64(st.HTTP2.StreamsPeak))
+	counter(mPings, st.HTTP2.Pings)
 	gauge(mOpen, st.ConnectionsOpen, "gateway")
 	gauge(mOpen, s.stats.feedbackOpen.Load(), "feedback")
 	gauge(mOpen, st.HTTP2.ConnectionsOpen, "http2")

@@ -106,6 +106,9 @@ func statsOf(f map[string]*dto.MetricFamily) mockapns.Stats {
 			Accepted:         value(f, n, "protocol", "http2", "outcome", "accepted"),
 			Rejected:         value(f, n, "protocol", "http2", "outcome", "rejected"),
 			GoAways:          value(f, "mockapns_http2_goaways_total"),
+			StreamsRefused:   value(f, "mockapns_http2_streams_refused_total"),
+			StreamsPeak:      value(f, "mockapns_http2_streams_peak"),
+			Pings:            value(f, "mockapns_http2_pings_total"),
 		},
 		JournalFileErrors: value(f, "mockapns_journal_file_errors_total"),
 	}

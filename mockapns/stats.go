@@ -34,6 +34,20 @@ type HTTP2Stats struct {
 	Accepted         uint64 `json:"accepted"`          // requests answered 200
 	Rejected         uint64 `json:"rejected"`          // requests answered with an error status
 	GoAways          uint64 `json:"goaways"`           // GOAWAY frames sent
+	// StreamsRefused counts the streams reset with REFUSED_STREAM because
+	// the client opened them beyond the MAX_CONCURRENT_STREAMS in force
+	// (the single stream of a token connection before its first valid
+	// provider token, or a max_streams fault's limit); rst_stream faults
+	// are not counted.
+	StreamsRefused uint64 `json:"streams_refused"`
+	// StreamsPeak is the most streams one connection had open at once:
+	// requests read, whole or in part, and not yet answered (answers held
+	// by a delay fault included).
+	StreamsPeak uint64 `json:"streams_peak"`
+	// Pings counts the PING frames received (acknowledgements of the
+	// server's own PINGs excluded). A PING counts as activity for the idle
+	// timeout, as any frame read does.
+	Pings uint64 `json:"pings"`
 }
 
 // counters are the live form of Stats. The journal adds to the accepted
@@ -41,8 +55,10 @@ type HTTP2Stats struct {
 // journal.addH2); the front ends add to the others directly. The HTTP/2
 // front end counts its connections in h2ConnectionsTotal and
 // h2ConnectionsOpen (taking the gauge back when a connection closes), its
-// failed handshakes in handshakesFailed and each GOAWAY it sends in
-// h2GoAways.
+// failed handshakes in handshakesFailed, each GOAWAY it sends in
+// h2GoAways, the streams it refuses over the limit in h2StreamsRefused,
+// the PINGs it reads in h2Pings, and raises h2StreamsPeak (peak) when a
+// connection opens more streams than any before it.
 type counters struct {
 	connectionsTotal    atomic.Uint64
 	connectionsOpen     atomic.Int64
@@ -59,6 +75,9 @@ type counters struct {
 	h2Accepted          atomic.Uint64
 	h2Rejected          atomic.Uint64
 	h2GoAways           atomic.Uint64
+	h2StreamsRefused    atomic.Uint64
+	h2StreamsPeak       atomic.Uint64
+	h2Pings             atomic.Uint64
 	journalFileErrors   atomic.Uint64
 	feedbackOpen        atomic.Int64 // feedback connections open now (metrics only)
 }
@@ -81,6 +100,9 @@ func (c *counters) snapshot() Stats {
 			Accepted:         c.h2Accepted.Load(),
 			Rejected:         c.h2Rejected.Load(),
 			GoAways:          c.h2GoAways.Load(),
+			StreamsRefused:   c.h2StreamsRefused.Load(),
+			StreamsPeak:      c.h2StreamsPeak.Load(),
+			Pings:            c.h2Pings.Load(),
 		},
 	}
 	st.Accepted = st.Binary.Accepted + st.HTTP2.Accepted
@@ -95,7 +117,18 @@ func (c *counters) reset() {
 		&c.connectionsTotal, &c.handshakesFailed, &c.connectionsRefused, &c.binAccepted, &c.binRejected, &c.discarded,
 		&c.feedbackServed, &c.feedbackConnections,
 		&c.h2ConnectionsTotal, &c.h2Requests, &c.h2Accepted, &c.h2Rejected, &c.h2GoAways,
+		&c.h2StreamsRefused, &c.h2StreamsPeak, &c.h2Pings,
 	} {
 		u.Store(0)
+	}
+}
+
+// peak raises m to n if n is larger.
+func peak(m *atomic.Uint64, n uint64) {
+	for {
+		old := m.Load()
+		if n <= old || m.CompareAndSwap(old, n) {
+			return
+		}
 	}
 }
