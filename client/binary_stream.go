@@ -61,7 +61,7 @@ func (w *worker) oldest() *batch {
 
 // cause is why the stream stopped, for what is left.
 func (w *worker) cause() error {
-	if err := context.Cause(w.st.ctx); err != nil {
+	if err := w.st.stopped(); err != nil {
 		return err
 	}
 	return errStreamAborted
@@ -206,7 +206,7 @@ func (w *worker) full() bool {
 }
 
 func (w *worker) causeOr(err error) error {
-	if c := context.Cause(w.st.ctx); c != nil {
+	if c := w.st.stopped(); c != nil {
 		return c
 	}
 	return err
