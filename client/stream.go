@@ -72,7 +72,13 @@ type StreamOptions struct {
 	Connections int
 	// Window bounds the notifications written on one connection and not
 	// yet confirmed; when it is full the connection confirms them (see
-	// Confirm) before taking more. 0 means DefaultStreamWindow.
+	// Confirm) before taking more. 0 means DefaultStreamWindow. After a
+	// stretch of a connection that ended with a refusal (everything the
+	// connection wrote after the refused notification is discarded by the
+	// gateway and written again) the connection confirms at half its last
+	// window, down to 1,024 notifications, and doubles back up to Window
+	// after each clean stretch: with a few bad tokens, less is written
+	// twice.
 	Window int
 	// WindowBytes bounds the same by encoded bytes; 0 means
 	// DefaultStreamWindowBytes.
