@@ -49,19 +49,32 @@ func AppendParsedToken(dst []byte, s string) ([]byte, error) {
 	}
 	out := dst
 	for i := 0; i < len(s); i += 2 {
-		hi, ok1 := fromHex(s[i])
-		lo, ok2 := fromHex(s[i+1])
-		if !ok1 || !ok2 {
-			at := i
-			if ok1 {
-				at = i + 1
-			}
-			return dst, fmt.Errorf("%w: %q at offset %d is not a hex digit", ErrBadToken, s[at], at)
+		hi, lo := hexValue[s[i]], hexValue[s[i+1]]
+		if hi|lo <= 0x0f {
+			out = append(out, hi<<4|lo)
+			continue
 		}
-		out = append(out, hi<<4|lo)
+		at := i
+		if _, ok := fromHex(s[i]); ok {
+			at = i + 1
+		}
+		return dst, fmt.Errorf("%w: %q at offset %d is not a hex digit", ErrBadToken, s[at], at)
 	}
 	return out, nil
 }
+
+// hexValue maps a hex digit of either case to its value and every other
+// byte to 0xff: one look-up per digit on the parsing path.
+var hexValue = func() (t [256]byte) {
+	for c := range t {
+		v, ok := fromHex(byte(c))
+		if !ok {
+			v = 0xff
+		}
+		t[c] = v
+	}
+	return t
+}()
 
 // MustParseToken is [ParseToken] for tokens known to be valid, such as
 // constants in tests; it panics on an error.

@@ -25,10 +25,17 @@ type worker struct {
 	hist  history
 	n     int // notifications in the window
 	bytes int // their encoded size
+	// limit is the window this worker confirms at, at most
+	// StreamOptions.Window: halved (down to one chunk) after a stretch
+	// that ended with a refusal, since everything written after the
+	// refused notification is discarded by the gateway and written
+	// again; doubled back after a clean one.
+	limit int
 }
 
 func (w *worker) run() {
 	defer w.release()
+	w.limit = w.st.opt.Window
 	for {
 		var oldest time.Time
 		if b := w.oldest(); b != nil {
@@ -61,7 +68,7 @@ func (w *worker) oldest() *batch {
 
 // cause is why the stream stopped, for what is left.
 func (w *worker) cause() error {
-	if err := context.Cause(w.st.ctx); err != nil {
+	if err := w.st.stopped(); err != nil {
 		return err
 	}
 	return errStreamAborted
@@ -211,11 +218,25 @@ func (w *worker) age() {
 // full reports whether the window must be confirmed before more is written.
 func (w *worker) full() bool {
 	o := &w.st.opt
-	return w.n >= o.Window || w.bytes >= o.WindowBytes || (o.CheckpointEvery > 0 && w.n >= o.CheckpointEvery)
+	return w.n >= w.limit || w.bytes >= o.WindowBytes || (o.CheckpointEvery > 0 && w.n >= o.CheckpointEvery)
+}
+
+// adapt sets the window after a stretch of the connection ended: halved
+// when the gateway discarded notifications (a refusal), doubled back
+// towards StreamOptions.Window when it did not.
+func (w *worker) adapt(discarded bool) {
+	if w.limit == 0 {
+		w.limit = w.st.opt.Window
+	}
+	if discarded {
+		w.limit = max(w.limit/2, min(chunkItems, w.st.opt.Window))
+		return
+	}
+	w.limit = min(w.limit*2, w.st.opt.Window)
 }
 
 func (w *worker) causeOr(err error) error {
-	if c := context.Cause(w.st.ctx); c != nil {
+	if c := w.st.stopped(); c != nil {
 		return c
 	}
 	return err
@@ -552,6 +573,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 	if message != nil {
 		st.setMessageRefusal(message)
 	}
+	w.adapt(len(again) > 0)
 	flush()
 	if f := st.opt.OnResend; f != nil && len(again) > 0 {
 		n, u := 0, 0

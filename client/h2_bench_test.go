@@ -21,7 +21,8 @@ const h2BenchStreams = 1000
 // BenchmarkH2Send pushes h2BenchStreams notifications per iteration into
 // the in-process mock: "apnskit-1conn" and "apnskit-4conn" with
 // HTTP2Client.Send on one and up to four connections, "apnskit-stream-1conn"
-// with HTTP2Client.Stream pushing them one by one, "x-net-stock" with golang.org/x/net/http2's stock
+// and "apnskit-stream-4conn" with HTTP2Client.Stream pushing them one by
+// one on one and up to four, "x-net-stock" with golang.org/x/net/http2's stock
 // Transport (default settings) doing the same requests from as many
 // goroutines. The "conns" metric counts the connections each opened during
 // the timed loop.
@@ -67,45 +68,9 @@ func BenchmarkH2Send(b *testing.B) {
 		})
 	}
 
-	b.Run("apnskit-stream-1conn", func(b *testing.B) {
-		signer, err := client.NewTokenSigner(p8, key.KeyID, key.TeamID, client.TokenOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Signer: signer, RootCAs: srv.RootCAs(),
-			MaxInFlight: h2BenchStreams})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		var delivered int
-		st, err := c.Stream(&client.Message{Payload: payload, Topic: h2Topic, PushType: "alert"},
-			client.StreamOptions{OnOutcome: func(d client.Delivery) {
-				if d.Kind == client.Delivered {
-					delivered++
-				}
-			}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx := context.Background()
-		b.ReportAllocs()
-		start := time.Now()
-		for b.Loop() {
-			for _, t := range toks {
-				if err := st.Push(ctx, t, nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		if err := st.Close(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if delivered != b.N*h2BenchStreams {
-			b.Fatalf("delivered %d of %d", delivered, b.N*h2BenchStreams)
-		}
-		b.ReportMetric(float64(b.N*h2BenchStreams)/time.Since(start).Seconds(), "notifs/s")
-	})
+	for _, n := range []int{1, 4} {
+		b.Run(fmt.Sprintf("apnskit-stream-%dconn", n), func(b *testing.B) { benchH2Stream(b, srv, p8, toks, payload, n) })
+	}
 
 	b.Run("x-net-stock", func(b *testing.B) {
 		jwt, err := key.Token(time.Now())
@@ -158,4 +123,49 @@ func BenchmarkH2Send(b *testing.B) {
 		b.ReportMetric(float64(b.N*h2BenchStreams)/time.Since(start).Seconds(), "notifs/s")
 		b.ReportMetric(float64(srv.Stats().HTTP2.ConnectionsTotal-conns), "conns")
 	})
+}
+
+// benchH2Stream is BenchmarkH2Send's stream case: HTTP2Client.Stream on up
+// to conns connections, the tokens pushed one by one and flushed by Close.
+func benchH2Stream(b *testing.B, srv *mockapns.Server, p8 []byte, toks []string, payload []byte, conns int) {
+	key := srv.PKI().AuthKey
+	signer, err := client.NewTokenSigner(p8, key.KeyID, key.TeamID, client.TokenOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Signer: signer, RootCAs: srv.RootCAs(),
+		MaxInFlight: h2BenchStreams, Connections: conns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var delivered int
+	st, err := c.Stream(&client.Message{Payload: payload, Topic: h2Topic, PushType: "alert"},
+		client.StreamOptions{OnOutcome: func(d client.Delivery) {
+			if d.Kind == client.Delivered {
+				delivered++
+			}
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	opened := srv.Stats().HTTP2.ConnectionsTotal
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		for _, t := range toks {
+			if err := st.Push(ctx, t, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := st.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if delivered != b.N*h2BenchStreams {
+		b.Fatalf("delivered %d of %d", delivered, b.N*h2BenchStreams)
+	}
+	b.ReportMetric(float64(b.N*h2BenchStreams)/time.Since(start).Seconds(), "notifs/s")
+	b.ReportMetric(float64(srv.Stats().HTTP2.ConnectionsTotal-opened), "conns")
 }

@@ -72,7 +72,13 @@ type StreamOptions struct {
 	Connections int
 	// Window bounds the notifications written on one connection and not
 	// yet confirmed; when it is full the connection confirms them (see
-	// Confirm) before taking more. 0 means DefaultStreamWindow.
+	// Confirm) before taking more. 0 means DefaultStreamWindow. After a
+	// stretch of a connection that ended with a refusal (everything the
+	// connection wrote after the refused notification is discarded by the
+	// gateway and written again) the connection confirms at half its last
+	// window, down to 1,024 notifications, and doubles back up to Window
+	// after each clean stretch: with a few bad tokens, less is written
+	// twice.
 	Window int
 	// WindowBytes bounds the same by encoded bytes; 0 means
 	// DefaultStreamWindowBytes.
@@ -494,7 +500,7 @@ func (st *Stream) Close(ctx context.Context) error {
 		st.cancel(err)
 	}
 	st.wg.Wait()
-	cause := context.Cause(st.ctx)
+	cause := st.stopped()
 	if cause == nil {
 		cause = ErrStreamClosed
 	}
@@ -527,7 +533,12 @@ func (st *Stream) Stats() StreamStats {
 }
 
 // fail stops the stream with err (the first error wins): pushes are
-// refused, workers stop, and what is left is reported Unsent.
+// refused and nothing more is written, but each worker still settles the
+// window it wrote, so that what the gateway processed is reported by what
+// it answered; what is left is reported Unsent with err. Unlike an abort
+// (Close's ctx ended), other connections are not closed hard: one
+// connection's failure must not turn another's accepted notifications
+// into unsent ones.
 func (st *Stream) fail(err error) {
 	st.mu.Lock()
 	if st.err == nil {
@@ -535,7 +546,18 @@ func (st *Stream) fail(err error) {
 	}
 	st.kickLocked()
 	st.mu.Unlock()
-	st.cancel(err)
+}
+
+// stopped is why the stream stopped (it failed, or was aborted), nil
+// while it runs.
+func (st *Stream) stopped() error {
+	st.mu.Lock()
+	err := st.err
+	st.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return context.Cause(st.ctx)
 }
 
 // next is a worker's next task: a chunk to write, or (nil, true) to
@@ -548,6 +570,10 @@ func (st *Stream) next(hasWindow bool, oldest time.Time) (*chunk, bool) {
 		if st.ctx.Err() != nil {
 			st.mu.Unlock()
 			return nil, false
+		}
+		if st.err != nil { // failed: settle the window, write nothing more
+			st.mu.Unlock()
+			return nil, hasWindow
 		}
 		if len(st.queue) > 0 {
 			ch := st.queue[0]
@@ -604,10 +630,14 @@ func (st *Stream) requeue(chs []*chunk) {
 		return
 	}
 	st.mu.Lock()
-	if st.ctx.Err() != nil {
+	if st.err != nil || st.ctx.Err() != nil {
+		err := st.err
+		if err == nil {
+			err = context.Cause(st.ctx)
+		}
 		st.mu.Unlock()
 		for _, ch := range chs {
-			st.giveUp(ch, 0, len(ch.tokens), context.Cause(st.ctx))
+			st.giveUp(ch, 0, len(ch.tokens), err)
 		}
 		return
 	}

@@ -87,7 +87,7 @@ func fileSource(name string) (*tokenSource, error) {
 		defer f.Close()
 		return scanTokens(f, name, each)
 	}
-	n, err := open(func(string) error { return nil })
+	n, err := open(nil)
 	if err != nil {
 		return nil, err
 	}
