@@ -20,6 +20,7 @@ package mockapns
 //	POST   /api/v1/reset              journal, faults, feedback queue, counters → 204
 //	GET/POST/DELETE /api/v1/keys, /api/v1/devices: see h2_auth_admin.go
 //	GET    /api/v1/openapi.json       this API as an OpenAPI 3 document (OpenAPI)
+//	GET    /, /ui/{file}, /api/v1/events, /api/v1/fault-kinds: the web page, see ui.go
 //
 // Every answer with a body is application/json. Every error is
 // {"error":"message naming the problem"} with a 4xx/5xx status: 400 for a
@@ -82,7 +83,12 @@ func (s *Server) Handler() http.Handler {
 	if maxWaits <= 0 {
 		maxWaits = DefaultAdminMaxWaits
 	}
-	a := &admin{s: s, mux: http.NewServeMux(), guard: newGuard(s.cfg.Admin), waits: make(chan struct{}, maxWaits)}
+	maxStreams := s.cfg.Admin.MaxStreams
+	if maxStreams <= 0 {
+		maxStreams = DefaultAdminMaxStreams
+	}
+	a := &admin{s: s, mux: http.NewServeMux(), guard: newGuard(s.cfg.Admin), waits: make(chan struct{}, maxWaits),
+		streams: make(chan struct{}, maxStreams)}
 	for _, r := range []struct {
 		pattern string
 		h       func(http.ResponseWriter, *http.Request) error
@@ -104,15 +110,19 @@ func (s *Server) Handler() http.Handler {
 	for _, r := range a.authRoutes() { // keys and devices: h2_auth_admin.go
 		a.mux.Handle(r.pattern, a.adapt(r.h))
 	}
+	for _, r := range a.uiRoutes() { // the web page and its event stream: ui.go
+		a.mux.Handle(r.pattern, a.adapt(r.h))
+	}
 	return a
 }
 
 // admin serves the admin API of one Server.
 type admin struct {
-	s     *Server
-	mux   *http.ServeMux
-	guard guard         // admin_guard.go
-	waits chan struct{} // one token per ?wait request being served
+	s       *Server
+	mux     *http.ServeMux
+	guard   guard         // admin_guard.go
+	waits   chan struct{} // one token per ?wait request being served
+	streams chan struct{} // one token per event stream open (ui_events.go)
 }
 
 // adapt turns a handler that returns an error into an http.Handler: the
@@ -237,6 +247,7 @@ func errorStatus(err error) int {
 		noToken  *unauthorizedError
 		media    *mediaTypeError
 		tooMany  *tooManyWaitsError
+		streams  *tooManyStreamsError
 	)
 	switch {
 	case errors.As(err, &denied):
@@ -245,7 +256,7 @@ func errorStatus(err error) int {
 		return http.StatusUnauthorized
 	case errors.As(err, &media):
 		return http.StatusUnsupportedMediaType
-	case errors.As(err, &tooMany):
+	case errors.As(err, &tooMany), errors.As(err, &streams):
 		return http.StatusTooManyRequests
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
@@ -280,6 +291,7 @@ func (a *admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		noToken *unauthorizedError
 		media   *mediaTypeError
 		tooMany *tooManyWaitsError
+		streams *tooManyStreamsError
 	)
 	switch {
 	case errors.As(err, &noToken):
@@ -290,7 +302,7 @@ func (a *admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", challenge)
 	case errors.As(err, &media):
 		w.Header().Set("Accept-Post", "application/json")
-	case errors.As(err, &tooMany):
+	case errors.As(err, &tooMany), errors.As(err, &streams):
 		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &tooBig):
 		body = errorBody{Error: fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)}

@@ -11,8 +11,9 @@ package mockapns
 //     API itself (same host and port as Host), or listed in
 //     AdminConfig.AllowOrigins; else 403. "Origin: null" is refused.
 //   - Authorization: with AdminConfig.Token set, every route but GET
-//     /healthz wants "Authorization: Bearer TOKEN"; else 401 with
-//     WWW-Authenticate.
+//     /healthz and the web page's static files (GET / and /ui/{file},
+//     which hold no data: ui.go) wants "Authorization: Bearer TOKEN";
+//     else 401 with WWW-Authenticate.
 //   - Content-Type: POST, PUT and PATCH, and a DELETE that has a body,
 //     want "Content-Type: application/json" (parameters such as charset
 //     allowed); else 415. A DELETE without a body needs none: a web page
@@ -59,12 +60,19 @@ type AdminConfig struct {
 	// (each further one is answered 429 with Retry-After); 0 means
 	// DefaultAdminMaxWaits.
 	MaxWaits int
+	// MaxStreams bounds the event streams (GET /api/v1/events, which
+	// the web page reads) one handler serves at once (each further one
+	// is answered 429 with Retry-After); 0 means DefaultAdminMaxStreams.
+	MaxStreams int
 }
 
 // validate checks the entries of AllowOrigins and MaxWaits.
 func (c AdminConfig) validate() error {
 	if c.MaxWaits < 0 {
 		return fmt.Errorf("Admin.MaxWaits %d is negative (0 means %d)", c.MaxWaits, DefaultAdminMaxWaits)
+	}
+	if c.MaxStreams < 0 {
+		return fmt.Errorf("Admin.MaxStreams %d is negative (0 means %d)", c.MaxStreams, DefaultAdminMaxStreams)
 	}
 	for i, o := range c.AllowOrigins {
 		if _, err := parseAllowed(o); err != nil {
@@ -213,7 +221,7 @@ func (g *guard) check(r *http.Request) error {
 			return err
 		}
 	}
-	if g.tokenHash != nil && r.URL.Path != "/healthz" {
+	if g.tokenHash != nil && r.URL.Path != "/healthz" && !pageRequest(r) {
 		return g.checkToken(r)
 	}
 	return nil

@@ -386,6 +386,9 @@ type journal struct {
 	plain   []*waiter
 	slack   int
 	waiters atomic.Int32 // waits in progress, registered or not
+	// gen counts the clears (ClearNotifications, Reset): a reader that
+	// saw an older generation must start over (the event stream).
+	gen uint64
 	// afterAdd, if set (tests only), runs at the end of each append,
 	// after the lock is released.
 	afterAdd func()
@@ -632,6 +635,7 @@ func (j *journal) notifications(f Filter) []Entry {
 type waiter struct {
 	f     Filter
 	n     int
+	seq   bool          // counts the sequence number, not matches: woken once a record with seq n is appended (f is zero)
 	count int           // token waits: records in the ring that match f
 	key   string        // token waits: the key of byToken
 	woken chan struct{} // closed when the wait may be satisfied
@@ -640,7 +644,7 @@ type waiter struct {
 // register adds w to the waits, counting what matches f now; j.mu must be
 // held. It reports false, registering nothing, when n already match.
 func (j *journal) register(w *waiter) bool {
-	c := j.count(&w.f)
+	c := j.progress(w)
 	if c >= w.n {
 		return false
 	}
@@ -708,7 +712,7 @@ func (j *journal) checkPlain() {
 	kept := j.plain[:0]
 	j.slack = math.MaxInt
 	for _, w := range j.plain {
-		if c := j.count(&w.f); c >= w.n {
+		if c := j.progress(w); c >= w.n {
 			close(w.woken)
 		} else {
 			kept = append(kept, w)
@@ -717,6 +721,16 @@ func (j *journal) checkPlain() {
 	}
 	clear(j.plain[len(kept):])
 	j.plain = kept
+}
+
+// progress is what w counts towards its n: the records matching its
+// filter, or the sequence number (which, like a count, grows by one per
+// record appended); j.mu must be held.
+func (j *journal) progress(w *waiter) int {
+	if w.seq {
+		return int(j.seq)
+	}
+	return j.count(&w.f)
 }
 
 // wakeAll wakes every wait (the journal was emptied: counts start over);
@@ -778,5 +792,6 @@ func (j *journal) clear(reset bool, also func()) {
 	if reset {
 		j.seq = 0
 	}
+	j.gen++
 	j.wakeAll()
 }
