@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	. "github.com/onsi/ginkgo/v2"
@@ -143,6 +144,13 @@ var _ = Describe("The web page in a browser", Ordered, ContinueOnFailure, func()
 					msg += " " + d.Exception.Description
 				}
 				p.errs.add(fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, msg))
+			case *cdplog.EventEntryAdded:
+				// The browser's own errors, such as a Content-Security-Policy
+				// violation; failed requests (a 401 before the token is
+				// given) are the network's, and expected.
+				if e := ev.Entry; e.Level == cdplog.EntryLevelError && e.Source != cdplog.EntrySourceNetwork {
+					p.errs.add("browser " + string(e.Source) + " error: " + e.Text)
+				}
 			case *runtime.EventConsoleAPICalled:
 				if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
 					var parts []string

@@ -289,8 +289,8 @@ func (a *admin) events(w http.ResponseWriter, r *http.Request) error {
 		defer stop()
 	}
 	es := &eventStream{w: w, rc: http.NewResponseController(w)}
-	// A server's ReadTimeout would end the stream: its background read
-	// of the connection fails at the deadline and cancels the request.
+	// The stream outlives any read deadline of the server (ReadTimeout):
+	// clear it, as each write sets its own write deadline.
 	_ = es.rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
