@@ -262,7 +262,7 @@ var _ = Describe("The web page in a browser", Ordered, ContinueOnFailure, func()
 		Expect(value(p.tab, chromedp.Evaluate[int](`document.querySelectorAll("#rows tr").length`))).To(Equal(1))
 	})
 
-	It("marks a background push as silent", func() {
+	It("marks a background push as silent, shows localization keys as keys, and links the exports with the filters", func() {
 		p := open(mockapns.Config{})
 		load(p)
 		c := p.srv.HTTP2Client()
@@ -273,6 +273,20 @@ var _ = Describe("The web page in a browser", Ordered, ContinueOnFailure, func()
 		Expect(status).To(Equal(http.StatusOK))
 		run(p, chromedp.Click(rowSel(token(0x33))), chromedp.WaitVisible(chromedp.CSS(`#detail [data-kind="silent"]`)))
 		Expect(value(p.tab, chromedp.Text(chromedp.CSS(`#detail [data-kind="silent"]`)))).To(ContainSubstring("Silent push (background)"))
+
+		// An alert of localization keys shows the keys and their arguments.
+		conn := dial(p.srv, p.srv.GatewayAddr())
+		send(conn, framed(3, token(0x34), `{"aps":{"alert":{"title-loc-key":"GREETING","loc-key":"INVITE_FORMAT","loc-args":["Jenna"]}}}`))
+		run(p, chromedp.Click(rowSel(token(0x34))), chromedp.WaitVisible(chromedp.CSS(`#detail .banner`)))
+		Expect(value(p.tab, chromedp.Text(chromedp.CSS(`#detail .banner-title`)))).To(Equal("⟨GREETING⟩"))
+		Expect(value(p.tab, chromedp.Text(chromedp.CSS(`#detail .banner-body`)))).To(Equal(`⟨INVITE_FORMAT⟩ ["Jenna"]`))
+		// The exports follow the filters the list knows.
+		run(p,
+			chromedp.SetValue(chromedp.CSS(`#f-status`), "rejected"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("f-status").dispatchEvent(new Event("change"))`),
+		)
+		href := value(p.tab, chromedp.Evaluate[string](`document.getElementById("export-csv").getAttribute("href")`))
+		Expect(href).To(Equal("/api/v1/notifications?format=csv&status=rejected"))
 	})
 
 	It("adds a reject fault from the form, and shows the push it fails", func() {

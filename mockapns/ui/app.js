@@ -819,6 +819,8 @@
 
   function updateExports() {
     const f = filters();
+    // The list (and its export) filters by accepted or rejected only.
+    if (f.status !== "accepted" && f.status !== "rejected") f.status = f.status ? "rejected" : "";
     $("export-jsonl").href = "/api/v1/notifications?" + query(f, { format: "jsonl" });
     $("export-csv").href = "/api/v1/notifications?" + query(f, { format: "csv" });
   }
