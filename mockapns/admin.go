@@ -72,7 +72,8 @@ const (
 
 // Handler returns the admin API of the server: health, journal, counters,
 // faults, feedback queue, provider-token keys, device state and reset, as
-// JSON. Every route, parameter and JSON shape is in the OpenAPI 3 document
+// JSON; and, at GET /, a web page over them, fed by an event stream (GET
+// /api/v1/events; see ui.go). Every route, parameter and JSON shape is in the OpenAPI 3 document
 // that [OpenAPI] returns and the handler serves at GET
 // /api/v1/openapi.json, and in cmd/mockapns/README.md in this repository.
 // Serve it with an http.Server of your own, or httptest.NewServer in
