@@ -23,6 +23,7 @@ package mockapns
 //	GET/POST/DELETE /api/v1/keys, /api/v1/devices: see h2_auth_admin.go
 //	GET    /api/v1/openapi.json       this API as an OpenAPI 3 document (OpenAPI)
 //	GET    /metrics                   Prometheus metrics (text format): see metrics.go
+//	GET    /, /ui/{file}, /api/v1/events, /api/v1/fault-kinds: the web page, see ui.go
 //
 // Every answer with a body is application/json. Every error is
 // {"error":"message naming the problem"} with a 4xx/5xx status: 400 for a
@@ -74,14 +75,16 @@ const (
 
 // Handler returns the admin API of the server: health, journal, counters,
 // faults, feedback queue, provider-token keys, device state and reset, as
-// JSON. Every route, parameter and JSON shape is in the OpenAPI 3 document
+// JSON; and, at GET /, a web page over them, fed by an event stream (GET
+// /api/v1/events; see ui.go). Every route, parameter and JSON shape is in the OpenAPI 3 document
 // that [OpenAPI] returns and the handler serves at GET
 // /api/v1/openapi.json, and in cmd/mockapns/README.md in this repository.
 // Serve it with an http.Server of your own, or httptest.NewServer in
 // tests. Each call returns a new, independent handler over the same server
 // state.
 func (s *Server) Handler() http.Handler {
-	a := &admin{s: s, mux: http.NewServeMux(), guard: newGuard(s.cfg.Admin), waits: s.adminWaitSlots()}
+	a := &admin{s: s, mux: http.NewServeMux(), guard: newGuard(s.cfg.Admin), waits: s.adminWaitSlots(),
+		streams: s.adminStreamSlots()}
 	for _, r := range []struct {
 		pattern string
 		h       func(http.ResponseWriter, *http.Request) error
@@ -106,15 +109,19 @@ func (s *Server) Handler() http.Handler {
 	for _, r := range a.metricsRoutes() { // GET /metrics: metrics.go
 		a.mux.Handle(r.pattern, a.adapt(r.h))
 	}
+	for _, r := range a.uiRoutes() { // the web page and its event stream: ui.go
+		a.mux.Handle(r.pattern, a.adapt(r.h))
+	}
 	return a
 }
 
 // admin serves the admin API of one Server.
 type admin struct {
-	s     *Server
-	mux   *http.ServeMux
-	guard guard         // admin_guard.go
-	waits chan struct{} // one token per ?wait request being served, the server's (shared by its handlers)
+	s       *Server
+	mux     *http.ServeMux
+	guard   guard         // admin_guard.go
+	waits   chan struct{} // one token per ?wait request being served, the server's (shared by its handlers)
+	streams chan struct{} // one token per event stream open, the server's (ui_events.go)
 }
 
 // adapt turns a handler that returns an error into an http.Handler: the
@@ -239,6 +246,7 @@ func errorStatus(err error) int {
 		noToken  *unauthorizedError
 		media    *mediaTypeError
 		tooMany  *tooManyWaitsError
+		streams  *tooManyStreamsError
 	)
 	switch {
 	case errors.As(err, &denied):
@@ -247,7 +255,7 @@ func errorStatus(err error) int {
 		return http.StatusUnauthorized
 	case errors.As(err, &media):
 		return http.StatusUnsupportedMediaType
-	case errors.As(err, &tooMany):
+	case errors.As(err, &tooMany), errors.As(err, &streams):
 		return http.StatusTooManyRequests
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
@@ -282,6 +290,7 @@ func (a *admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		noToken *unauthorizedError
 		media   *mediaTypeError
 		tooMany *tooManyWaitsError
+		streams *tooManyStreamsError
 	)
 	switch {
 	case errors.As(err, &noToken):
@@ -292,7 +301,7 @@ func (a *admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", challenge)
 	case errors.As(err, &media):
 		w.Header().Set("Accept-Post", "application/json")
-	case errors.As(err, &tooMany):
+	case errors.As(err, &tooMany), errors.As(err, &streams):
 		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &tooBig):
 		body = errorBody{Error: fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)}

@@ -13,8 +13,9 @@ package mockapns
 //     GET /metrics is spared these two checks (metrics.go): it serves
 //     read-only counts to a scraper that reaches the server by any name.
 //   - Authorization: with AdminConfig.Token set, every route but GET
-//     /healthz wants "Authorization: Bearer TOKEN"; else 401 with
-//     WWW-Authenticate.
+//     /healthz and the web page's static files (GET / and /ui/{file},
+//     which hold no data: ui.go) wants "Authorization: Bearer TOKEN";
+//     else 401 with WWW-Authenticate.
 //   - Content-Type: POST, PUT and PATCH, and a DELETE that has a body,
 //     want "Content-Type: application/json" (parameters such as charset
 //     allowed); else 415. A DELETE without a body needs none: a web page
@@ -66,12 +67,20 @@ type AdminConfig struct {
 	// mock (cmd/mockapns), wrong for a test that runs one in its own
 	// process.
 	ProcessMetrics bool
+	// MaxStreams bounds the event streams (GET /api/v1/events, which
+	// the web page reads) the server serves at once, across every
+	// handler (each further one
+	// is answered 429 with Retry-After); 0 means DefaultAdminMaxStreams.
+	MaxStreams int
 }
 
 // validate checks the entries of AllowOrigins and MaxWaits.
 func (c AdminConfig) validate() error {
 	if c.MaxWaits < 0 {
 		return fmt.Errorf("Admin.MaxWaits %d is negative (0 means %d)", c.MaxWaits, DefaultAdminMaxWaits)
+	}
+	if c.MaxStreams < 0 {
+		return fmt.Errorf("Admin.MaxStreams %d is negative (0 means %d)", c.MaxStreams, DefaultAdminMaxStreams)
 	}
 	for i, o := range c.AllowOrigins {
 		if _, err := parseAllowed(o); err != nil {
@@ -211,6 +220,20 @@ func (s *Server) adminWaitSlots() chan struct{} {
 	return s.waitSlots
 }
 
+// adminStreamSlots returns the server's event-stream slots
+// (AdminConfig.MaxStreams), made on first use and shared by every
+// handler, as the ?wait slots are.
+func (s *Server) adminStreamSlots() chan struct{} {
+	s.streamSlotsOnce.Do(func() {
+		n := s.cfg.Admin.MaxStreams
+		if n <= 0 {
+			n = DefaultAdminMaxStreams
+		}
+		s.streamSlots = make(chan struct{}, n)
+	})
+	return s.streamSlots
+}
+
 // tooManyWaitsError is a ?wait=N beyond AdminConfig.MaxWaits (429).
 type tooManyWaitsError struct{ limit int }
 
@@ -225,7 +248,7 @@ func (g *guard) check(r *http.Request) error {
 			return err
 		}
 	}
-	if g.tokenHash != nil && r.URL.Path != "/healthz" {
+	if g.tokenHash != nil && r.URL.Path != "/healthz" && !pageRequest(r) { // the page's static files: ui.go
 		return g.checkToken(r)
 	}
 	return nil

@@ -1,18 +1,23 @@
 package mockapns_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,15 +174,16 @@ func benchIngest(b *testing.B, mcfg mockapns.Config, waits int) {
 	benchIngestWith(b, mcfg, func(srv *mockapns.Server) func() { return startWaits(srv, waits) })
 }
 
-// benchIngestWith is benchIngest with during started on the server before
-// the measurement and its result called after it.
-func benchIngestWith(b *testing.B, mcfg mockapns.Config, during func(*mockapns.Server) (stop func())) {
+// benchIngestWith is benchIngest with attach run on the server before the
+// warm-up; what it returns runs after the measurement, before the server
+// closes.
+func benchIngestWith(b *testing.B, mcfg mockapns.Config, attach func(*mockapns.Server) (detach func())) {
 	srv, err := mockapns.Start(mcfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	defer during(srv)()
+	defer attach(srv)()
 	cfg := srv.ClientTLSConfig()
 	stream := benchStream(b, benchBatch)
 	// Warm up: fill the journal ring once, so that the measurement shows
@@ -280,5 +286,132 @@ func benchJournalAddH2(b *testing.B, waits int) {
 	b.ReportAllocs()
 	for b.Loop() {
 		srv.JournalH2(q)
+	}
+}
+
+// BenchmarkGatewayIngestEvents is BenchmarkGatewayIngest with streams
+// readers of the admin API's event stream (GET /api/v1/events, what the
+// web page reads) attached over loopback HTTP, each decoding every update
+// as the page does. streams=0 is the baseline of the same run. After the
+// measurement each reader must catch up with the journal's last entry
+// (it kept up); updates/s is what one reader received while the
+// notifications arrived.
+func BenchmarkGatewayIngestEvents(b *testing.B) {
+	for _, streams := range []int{0, 1} {
+		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
+			benchIngestWith(b, mockapns.Config{}, func(srv *mockapns.Server) func() {
+				return startStreams(b, srv, streams)
+			})
+		})
+	}
+}
+
+// eventReader reads one event stream, decoding every update.
+type eventReader struct {
+	updates atomic.Int64
+	seq     atomic.Uint64 // seq of the last update
+	done    chan struct{}
+}
+
+func (r *eventReader) read(body io.Reader) {
+	defer close(r.done)
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	name := ""
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case bytes.HasPrefix(line, []byte("event: ")):
+			name = string(line[len("event: "):])
+		case bytes.HasPrefix(line, []byte("data: ")) && name == "update":
+			var u struct {
+				Seq     uint64           `json:"seq"`
+				Entries []mockapns.Entry `json:"entries"`
+				Stats   mockapns.Stats   `json:"stats"`
+			}
+			if err := json.Unmarshal(line[len("data: "):], &u); err != nil {
+				return
+			}
+			r.seq.Store(u.Seq)
+			r.updates.Add(1)
+		}
+	}
+}
+
+// startStreams opens n event streams on srv's admin API. The returned
+// func checks that each caught up with the journal, reports updates/s,
+// and closes them.
+func startStreams(b *testing.B, srv *mockapns.Server, n int) func() {
+	if n == 0 {
+		return func() {}
+	}
+	ts := httptest.NewServer(srv.Handler())
+	ctx, cancel := context.WithCancel(context.Background())
+	readers := make([]*eventReader, n)
+	for i := range readers {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/api/v1/events?limit=200", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := &eventReader{done: make(chan struct{})}
+		readers[i] = r
+		go r.read(resp.Body)
+		for r.updates.Load() == 0 { // the first update: the stream is open
+			runtime.Gosched()
+		}
+	}
+	start := time.Now()
+	before := readers[0].updates.Load()
+	return func() {
+		elapsed := time.Since(start)
+		b.ReportMetric(float64(readers[0].updates.Load()-before)/elapsed.Seconds(), "updates/s")
+		st := srv.Stats()
+		want := st.Accepted + st.Rejected // the last sequence number: no Reset here
+		deadline := time.Now().Add(10 * time.Second)
+		for _, r := range readers {
+			for r.seq.Load() != want {
+				if time.Now().After(deadline) {
+					b.Errorf("an event reader is at seq %d, the journal at %d: it did not keep up", r.seq.Load(), want)
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		cancel()
+		for _, r := range readers {
+			<-r.done
+		}
+		ts.Close()
+	}
+}
+
+// BenchmarkJournalAddH2Events is BenchmarkJournalAddH2 (no wait) with
+// streams readers of the event stream attached: the journal's own cost of
+// an open web page, without the network in the way. streams=0 is the
+// baseline of the same run.
+func BenchmarkJournalAddH2Events(b *testing.B) {
+	for _, streams := range []int{0, 1} {
+		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
+			srv, err := mockapns.Start(mockapns.Config{JournalSize: 1024})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			q := mockapns.H2Request{Conn: 1, At: time.Now(), Token: bytes.Repeat([]byte{7}, 32),
+				Payload: []byte(`{"aps":{"alert":"hello"}}`), APNsID: []byte("123e4567-e89b-12d3-a456-426614174000"),
+				Topic: []byte("com.example.app"), PushType: []byte("alert"), HTTPStatus: 200, Auth: mockapns.AuthProviderToken}
+			for range 2048 {
+				srv.JournalH2(q)
+			}
+			defer startStreams(b, srv, streams)()
+			b.ReportAllocs()
+			for b.Loop() {
+				srv.JournalH2(q)
+			}
+		})
 	}
 }

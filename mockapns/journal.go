@@ -370,7 +370,7 @@ type journal struct {
 	ring     []record // len grows to size; then ring[head] is the oldest
 	head     int
 	seq      uint64
-	gen      uint64 // counts clears: an export stops at one (journal_export.go)
+	gen      uint64 // counts clears: an export stops at one (journal_export.go), an event stream starts over (ui_events.go)
 	total    [3]int // records in the ring, by protocol (index apns.Protocol)
 	accepted [3]int // records in the ring with status 0, by protocol
 	slab     []byte
@@ -646,6 +646,7 @@ func (j *journal) notifications(f Filter) []Entry {
 type waiter struct {
 	f     Filter
 	n     int
+	seq   bool          // counts the sequence number, not matches: woken once a record with seq n is appended (f is zero)
 	count int           // token waits: records in the ring that match f
 	key   string        // token waits: the key of byToken
 	woken chan struct{} // closed when the wait may be satisfied
@@ -654,7 +655,7 @@ type waiter struct {
 // register adds w to the waits, counting what matches f now; j.mu must be
 // held. It reports false, registering nothing, when n already match.
 func (j *journal) register(w *waiter) bool {
-	c := j.count(&w.f)
+	c := j.progress(w)
 	if c >= w.n {
 		return false
 	}
@@ -722,7 +723,7 @@ func (j *journal) checkPlain() {
 	kept := j.plain[:0]
 	j.slack = math.MaxInt
 	for _, w := range j.plain {
-		if c := j.count(&w.f); c >= w.n {
+		if c := j.progress(w); c >= w.n {
 			close(w.woken)
 		} else {
 			kept = append(kept, w)
@@ -731,6 +732,16 @@ func (j *journal) checkPlain() {
 	}
 	clear(j.plain[len(kept):])
 	j.plain = kept
+}
+
+// progress is what w counts towards its n: the records matching its
+// filter, or the sequence number (which, like a count, grows by one per
+// record appended); j.mu must be held.
+func (j *journal) progress(w *waiter) int {
+	if w.seq {
+		return int(j.seq)
+	}
+	return j.count(&w.f)
 }
 
 // wakeAll wakes every wait (the journal was emptied: counts start over);

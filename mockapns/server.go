@@ -178,6 +178,10 @@ type Server struct {
 	// shared by every Handler of the server (admin_guard.go).
 	waitSlots     chan struct{}
 	waitSlotsOnce sync.Once
+	// streamSlots holds one token per admin event stream open, shared
+	// by every Handler (admin_guard.go).
+	streamSlots     chan struct{}
+	streamSlotsOnce sync.Once
 
 	journal *journal
 	stats   counters
