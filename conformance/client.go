@@ -98,27 +98,18 @@ const (
 	// the Endpoint names an HTTP/2 address (Endpoint.HTTP2), and reports
 	// each refusal's reason (Outcome.Reasons).
 	CapHTTP2 Capability = "http2"
-	// CapClock : the client takes the time of its provider tokens from
-	// the kit's clock (Endpoint.Clock), which the scenarios advance by
-	// minutes without waiting them ("Given 35 minutes pass"); the mock
-	// runs on the same clock. In-process Go clients only ([InProcess]):
-	// the line protocol cannot carry a clock.
+	// CapClock : the client takes the time of its provider tokens (their
+	// iat, and when to replace them) from the kit's clock
+	// (Endpoint.Clock), which the scenarios advance by minutes without
+	// waiting them ("Given 35 minutes pass"); the mock runs on the same
+	// clock. Over the line protocol (version 3) the kit tells the adapter
+	// the time with a clock request ([OpClock]).
 	CapClock Capability = "clock"
 	// CapKeepAlive : the client sends an HTTP/2 PING on a connection that
 	// has been quiet for Endpoint.KeepAlive (keepalive_ms on the line),
 	// which keeps it from the server's idle timeout.
 	CapKeepAlive Capability = "keepalive"
 )
-
-// InProcess is implemented by a Client that runs in the kit's process and
-// takes what the line protocol cannot carry: a clock (Endpoint.Clock).
-// The capabilities it lists ([CapClock]) count with those of Capabilities for
-// the scenarios, but an adapter that serves the client over the line
-// protocol ([Serve]) does not announce them, and an [External] client
-// never has them.
-type InProcess interface {
-	InProcessCapabilities() Capabilities
-}
 
 // Capabilities is the set of capabilities a client declares.
 type Capabilities []Capability
@@ -165,7 +156,10 @@ type Endpoint struct {
 	// Clock, when not nil, is the kit's clock: a client with [CapClock]
 	// dates its provider tokens (and decides when to replace them) by it.
 	// The mock server runs on the same clock, give or take the skew a
-	// scenario sets, so that an hour passes for both in no time.
+	// scenario sets, so that an hour passes for both in no time. It is
+	// not a member of configure: an [External] client tells its adapter
+	// the time with clock requests, and [Serve] makes the Clock of the
+	// client it serves from them.
 	Clock func() time.Time `json:"-"`
 	// KeepAlive, when not 0, is how long an HTTP/2 connection may stay
 	// quiet (nothing received) before a client with [CapKeepAlive] sends

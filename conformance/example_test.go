@@ -63,7 +63,7 @@ func ExampleServe() {
 	err := conformance.Serve(context.Background(), "apnskit", in, os.Stdout, conformance.NewLocal(conformance.LocalOptions{}))
 	fmt.Println("err:", err)
 	// Output:
-	// {"id":1,"ok":true,"protocol":3,"name":"apnskit","version":"2.1.0","capabilities":["reuse","pools","outdate","shutdown","overrides","feedback","concurrent","http2","keepalive"]}
+	// {"id":1,"ok":true,"protocol":3,"name":"apnskit","version":"2.1.0","capabilities":["reuse","pools","outdate","shutdown","overrides","feedback","concurrent","http2","clock","keepalive"]}
 	// {"id":2,"ok":false,"error":"conformance: client not configured"}
 	// {"id":3,"ok":true}
 	// err: <nil>

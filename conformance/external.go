@@ -42,12 +42,19 @@ type External struct {
 	// transport is the API of the configuration in force, which each
 	// send names.
 	transport Transport
-	gaveUp    map[int64]bool // requests whose caller stopped waiting
-	dead      error          // set once the reader stopped
-	done      chan struct{}  // closed when the reader stopped
-	exited    chan struct{}  // closed when the process was reaped
-	waitErr   error
-	stderr    *tailBuffer
+	// clock is the kit's clock of the configuration in force
+	// (Endpoint.Clock), which an adapter with CapClock is told.
+	clock   func() time.Time
+	gaveUp  map[int64]bool // requests whose caller stopped waiting
+	dead    error          // set once the reader stopped
+	done    chan struct{}  // closed when the reader stopped
+	exited  chan struct{}  // closed when the process was reaped
+	waitErr error
+	stderr  *tailBuffer
+
+	clockMu   sync.Mutex    // one clock request at a time
+	clockTold bool          // whether the adapter was told the time
+	clockLead time.Duration // the lead on the wall clock it was last told
 }
 
 var _ Client = (*External)(nil)
@@ -270,19 +277,59 @@ func (e *External) withStderr(err error) error {
 // Capabilities returns what the adapter declared in its hello response.
 func (e *External) Capabilities() Capabilities { return e.caps }
 
-// Configure sends a configure request.
+// Configure sends a configure request. Its Clock does not cross the line
+// itself: an adapter with CapClock is told its time by a clock request
+// before the first send that follows, and before each send that follows
+// a move of it (see Send).
 func (e *External) Configure(ctx context.Context, ep Endpoint) error {
 	if _, err := e.call(ctx, Request{Op: OpConfigure, Endpoint: ep}); err != nil {
 		return err
 	}
 	e.mu.Lock()
-	e.transport = transportOf(ep)
+	e.transport, e.clock = transportOf(ep), ep.Clock
 	e.mu.Unlock()
+	e.clockMu.Lock()
+	e.clockTold = false // a new client may start from its own clock
+	e.clockMu.Unlock()
 	return nil
 }
 
-// Send sends a send request.
+// clockSlack is how far the kit's clock may drift from the time an
+// adapter was last told before it is told again: more than the wall
+// clock's own jitter, less than the second a provider token counts in.
+const clockSlack = 50 * time.Millisecond
+
+// tellClock sends a clock request to an adapter with CapClock when the
+// configuration has a clock and the adapter has not been told its time
+// since the configure, or the clock has moved (a scenario let minutes
+// pass) since it was.
+func (e *External) tellClock(ctx context.Context) error {
+	e.mu.Lock()
+	clock := e.clock
+	e.mu.Unlock()
+	if clock == nil || !e.caps.Has(CapClock) {
+		return nil
+	}
+	e.clockMu.Lock()
+	defer e.clockMu.Unlock()
+	now := clock()
+	lead := time.Until(now)
+	if e.clockTold && (lead-e.clockLead).Abs() < clockSlack {
+		return nil
+	}
+	if _, err := e.call(ctx, Request{Op: OpClock, Now: now}); err != nil {
+		return err
+	}
+	e.clockTold, e.clockLead = true, lead
+	return nil
+}
+
+// Send sends a send request, after a clock request if the adapter's time
+// must be set (CapClock).
 func (e *External) Send(ctx context.Context, b Batch) (Outcome, error) {
+	if err := e.tellClock(ctx); err != nil {
+		return Outcome{}, err
+	}
 	req := Request{Op: OpSend, Batch: b}
 	if e.speaks >= 3 {
 		e.mu.Lock()

@@ -86,17 +86,15 @@ func NewLocal(opts LocalOptions) *Local {
 // Capabilities: our client pools connections per address and certificate
 // (unless ConfirmByClose, which opens one per send), takes per-batch
 // overrides, closes idle connections on demand, shuts down, reads feedback
-// and is safe for concurrent Sends; it writes command 2 only.
+// and is safe for concurrent Sends; it writes command 2 only. Over HTTP/2
+// it dates its provider tokens by Endpoint.Clock and pings quiet
+// connections.
 func (l *Local) Capabilities() Capabilities {
 	if l.opts.ConfirmByClose {
-		return Capabilities{CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2, CapKeepAlive}
+		return Capabilities{CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2, CapClock, CapKeepAlive}
 	}
-	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2, CapKeepAlive}
+	return Capabilities{CapReuse, CapPools, CapOutdate, CapShutdown, CapOverrides, CapFeedback, CapConcurrent, CapHTTP2, CapClock, CapKeepAlive}
 }
-
-// InProcessCapabilities: over HTTP/2 our client dates its provider tokens
-// by Endpoint.Clock.
-func (l *Local) InProcessCapabilities() Capabilities { return Capabilities{CapClock} }
 
 // Identity: apnskit's client, at the kit's version (they ship together).
 func (l *Local) Identity() (name, version string) { return "apnskit", KitVersion }

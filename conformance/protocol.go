@@ -10,6 +10,8 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // The line protocol between the suite and an external client adapter (see
@@ -26,6 +28,7 @@ const (
 	OpOutdate   = "outdate"   // idle_ms → closed
 	OpShutdown  = "shutdown"  //
 	OpClose     = "close"     // last request; the adapter answers, then exits
+	OpClock     = "clock"     // now: the kit's time (version 3, CapClock)
 )
 
 // negotiated is the version two sides speak when one speaks mine and the
@@ -36,7 +39,7 @@ func negotiated(mine, theirs int) int {
 
 // capabilitySince is the protocol version from which a capability can be
 // exercised over the line; the others can from version 1.
-var capabilitySince = map[Capability]int{CapHTTP2: 3, CapKeepAlive: 3}
+var capabilitySince = map[Capability]int{CapHTTP2: 3, CapKeepAlive: 3, CapClock: 3}
 
 // capabilitiesAt is caps less what protocol version cannot exercise.
 func capabilitiesAt(caps Capabilities, version int) Capabilities {
@@ -82,6 +85,12 @@ const MaxLine = 64 << 20
 // that version can exercise and refuses the members it does not have. A
 // request that breaks the protocol's rules is answered "ok": false with
 // the reason ([ErrProtocol]) and never reaches c.
+//
+// When c declares CapClock, Serve keeps the time the suite's clock
+// requests give and configures c with it ([Endpoint.Clock]): the wall clock
+// moved by the lead of the last request's now on it (none before the
+// first). A clock request is answered at once, between the sends in
+// flight, and to a client without CapClock unsupported.
 func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
@@ -101,6 +110,10 @@ func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client)
 		}
 	}
 	concurrent := c.Capabilities().Has(CapConcurrent)
+	var clock *serveClock
+	if c.Capabilities().Has(CapClock) {
+		clock = &serveClock{}
+	}
 	// The version spoken (until a hello says otherwise, Serve's own) and
 	// the transport of the configuration in force, which sends name.
 	version, transport := ProtocolVersion, Transport("")
@@ -137,17 +150,20 @@ func Serve(ctx context.Context, name string, r io.Reader, w io.Writer, c Client)
 			return werr
 		case OpHello:
 			version = negotiated(ProtocolVersion, req.Protocol)
+		case OpClock:
+			reply(handle(ctx, name, c, req, version, clock))
+			continue
 		}
 		if concurrent && req.Op != OpConfigure && req.Op != OpHello {
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				reply(handle(ctx, name, c, req, version))
+				reply(handle(ctx, name, c, req, version, clock))
 			}()
 			continue
 		}
 		inflight.Wait()
-		resp := handle(ctx, name, c, req, version)
+		resp := handle(ctx, name, c, req, version, clock)
 		if req.Op == OpConfigure && resp.OK {
 			transport = transportOf(req.Endpoint)
 		}
@@ -177,8 +193,19 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// handle runs one request on c, at protocol version.
-func handle(ctx context.Context, name string, c Client, req Request, version int) Response {
+// serveClock is the time Serve gives a client with CapClock: the wall
+// clock and a lead, set by the clock requests.
+type serveClock struct{ lead atomic.Int64 }
+
+// now is the time by the suite's clock.
+func (c *serveClock) now() time.Time { return time.Now().Add(time.Duration(c.lead.Load())) }
+
+// set makes t the time now.
+func (c *serveClock) set(t time.Time) { c.lead.Store(int64(time.Until(t))) }
+
+// handle runs one request on c, at protocol version; clock is the time of
+// a client with CapClock (nil without).
+func handle(ctx context.Context, name string, c Client, req Request, version int, clock *serveClock) Response {
 	resp := Response{ID: req.ID, OK: true}
 	var err error
 	switch req.Op {
@@ -188,7 +215,20 @@ func handle(ctx context.Context, name string, c Client, req Request, version int
 			_, resp.Version = id.Identity()
 		}
 	case OpConfigure:
+		if clock != nil {
+			req.Endpoint.Clock = clock.now
+		}
 		err = c.Configure(ctx, req.Endpoint)
+	case OpClock:
+		if since := opSpecs[OpClock].since; version < since {
+			err = fmt.Errorf("clock is an operation of protocol %d, and this exchange speaks %d: %w", since, version, ErrUnsupported)
+			break
+		}
+		if clock == nil {
+			err = fmt.Errorf("clock: the client does not declare the capability %q: %w", CapClock, ErrUnsupported)
+			break
+		}
+		clock.set(req.Now)
 	case OpSend:
 		var out Outcome
 		out, err = c.Send(ctx, req.Batch)

@@ -40,6 +40,10 @@ type Request struct {
 
 	// outdate: how long a connection must have been idle to be closed.
 	Idle time.Duration
+
+	// clock: the time of the kit's clock (Endpoint.Clock) now, which an
+	// adapter with [CapClock] dates its provider tokens by from then on.
+	Now time.Time
 }
 
 // Transport is the APNs API a client sends over.
@@ -87,6 +91,9 @@ func (r Request) Encode(version int) ([]byte, error) {
 	op, _ := json.Marshal(r.Op)
 	b.Write(op)
 	spec := opSpecs[r.Op]
+	if spec.since > version {
+		return nil, fmt.Errorf("%s needs protocol %d, and this exchange speaks %d: %w", r.Op, spec.since, version, ErrUnsupported)
+	}
 	for _, m := range spec.members {
 		v, ok := m.put(&r)
 		if !ok {
@@ -118,8 +125,9 @@ func (r Request) Encode(version int) ([]byte, error) {
 // has the line's ID whenever the line has a readable one, so that the
 // error can be answered to it. hello is the exception: being how the two
 // sides learn each other's version, it ignores members it does not know.
-// An operation not in the protocol is returned with its ID and Op alone,
-// its members unread, for the adapter to answer unsupported.
+// An operation not in the protocol, or of a later version, is returned with
+// its ID and Op alone, its members unread, for the adapter to answer
+// unsupported.
 func DecodeRequest(line []byte, version int) (Request, error) {
 	var r Request
 	fail := func(format string, args ...any) (Request, error) {
@@ -163,8 +171,8 @@ func DecodeRequest(line []byte, version int) (Request, error) {
 		return fail("no member \"op\"")
 	}
 	spec, ok := opSpecs[r.Op]
-	if !ok {
-		return r, nil
+	if !ok || spec.since > version {
+		return r, nil // not an operation of this version: unsupported
 	}
 	d := &decoding{version: version, seen: map[string]bool{}}
 	d.ID, d.Op = r.ID, r.Op

@@ -158,6 +158,11 @@ var opSpecs = map[string]opSpec{
 	}},
 	OpShutdown: {},
 	OpClose:    {},
+	OpClock: {since: 3, check: checkClock, members: []member{
+		{name: "now", since: 3,
+			put:  func(r *Request) (any, bool) { return r.Now.UTC().Format(time.RFC3339Nano), !r.Now.IsZero() },
+			take: takeNow},
+	}},
 }
 
 // Values of configure's auth member.
@@ -168,6 +173,9 @@ const (
 
 // opSpec is what a request of one operation may carry.
 type opSpec struct {
+	// since is the protocol version that brought the operation (0: 1);
+	// at an earlier one it is unknown, and answered unsupported.
+	since   int
 	members []member
 	// lenient: unknown members are ignored rather than refused (hello
 	// only: a later version may add to it, and it is read before the
@@ -344,6 +352,40 @@ func takeHTTP2URL(d *decoding, raw json.RawMessage) error {
 		return err
 	}
 	d.http2URL = u.Host
+	return nil
+}
+
+// The times clock's now may name: JSON web tokens count seconds from 1970,
+// and an adapter keeps the lead of now on its own clock, which must fit a
+// time.Duration.
+var (
+	minNow = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxNow = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// takeNow reads clock's now: an RFC 3339 time (fractions of a second
+// allowed) from 1970 to 2199.
+func takeNow(d *decoding, raw json.RawMessage) error {
+	var s string
+	if err := decodeValue(raw, &s); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("%q: not an RFC 3339 time such as 2026-12-02T23:15:00.5Z", s)
+	}
+	if t.Before(minNow) || !t.Before(maxNow) {
+		return fmt.Errorf("%q: not a time from 1970 to 2199", s)
+	}
+	d.Now = t.UTC()
+	return nil
+}
+
+// checkClock: a clock request says what time it is.
+func checkClock(d *decoding) error {
+	if !d.seen["now"] {
+		return errors.New(`clock needs "now"`)
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apnskit/apnskit/conformance"
@@ -59,7 +60,7 @@ func readEchoed(s string) echoed {
 var echoTimestamp = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 
 // Send returns the batch as an outcome: its tokens as retried, its payload
-// and the rest as errors and, when configured for HTTP/2, its first token
+// and the rest as errors (and, with CapClock, the time by its clock) and, when configured for HTTP/2, its first token
 // refused with Unregistered.
 func (c *echoClient) Send(_ context.Context, b conformance.Batch) (conformance.Outcome, error) {
 	c.calls++
@@ -73,6 +74,9 @@ func (c *echoClient) Send(_ context.Context, b conformance.Batch) (conformance.O
 		return conformance.Outcome{}, err
 	}
 	out := conformance.Outcome{Retried: b.Tokens, Attempts: 1, Errors: []string{payload, string(all)}}
+	if c.caps.Has(conformance.CapClock) && c.ep.Clock != nil {
+		out.Errors = append(out.Errors, c.ep.Clock().UTC().Format(time.RFC3339Nano))
+	}
 	if c.ep.HTTP2 != "" {
 		out.Failed = []conformance.TokenStatus{{Token: b.Tokens[0], Status: 410}}
 		out.Reasons = []conformance.TokenReason{{Token: b.Tokens[0], Reason: "Unregistered", HTTPStatus: 410,
@@ -106,8 +110,11 @@ const fakeScriptEnv = "APNSKIT_CONFORMANCE_FAKE_SCRIPT"
 // runFakeAdapter is the adapter side of the test binary.
 func runFakeAdapter(mode string) int {
 	switch mode {
-	case "echo":
+	case "echo", "clocked":
 		c := &echoClient{caps: conformance.Capabilities{conformance.CapConcurrent, "custom", conformance.CapHTTP2}}
+		if mode == "clocked" {
+			c.caps = append(c.caps, conformance.CapClock)
+		}
 		if err := conformance.Serve(context.Background(), "echo", os.Stdin, os.Stdout, c); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -256,6 +263,44 @@ var _ = Describe("The line protocol", func() {
 			Expect(resps[3].Error).To(ContainSubstring(`transport "binary", but the client is configured for "http2"`))
 		})
 
+		It("dates a client with clock by the clock requests, from the first, between sends", func() {
+			c.caps = append(c.caps, conformance.CapClock)
+			resps := serve(`{"id":1,"op":"hello","protocol":3}` + "\n" +
+				`{"id":2,"op":"configure","gateway":"127.0.0.1:1"}` + "\n" +
+				`{"id":3,"op":"send","tokens":["aa"]}` + "\n" +
+				`{"id":4,"op":"clock","now":"2030-01-02T03:04:05.5Z"}` + "\n" +
+				`{"id":5,"op":"send","tokens":["aa"]}` + "\n" +
+				`{"id":6,"op":"clock","now":"2019-06-30T23:59:59+02:00"}` + "\n" +
+				`{"id":7,"op":"send","tokens":["aa"]}` + "\n")
+			Expect(resps).To(HaveLen(7))
+			Expect(resps[3]).To(Equal(conformance.Response{ID: 4, OK: true}))
+			Expect(resps[5]).To(Equal(conformance.Response{ID: 6, OK: true}))
+			at := func(r conformance.Response) time.Time {
+				GinkgoHelper()
+				Expect(r.OK).To(BeTrue(), r.Error)
+				Expect(r.Outcome.Errors).To(HaveLen(3))
+				t, err := time.Parse(time.RFC3339Nano, r.Outcome.Errors[2])
+				Expect(err).NotTo(HaveOccurred())
+				return t
+			}
+			Expect(at(resps[2])).To(BeTemporally("~", time.Now(), time.Minute), "the wall clock before the first clock request")
+			Expect(at(resps[4])).To(BeTemporally("~", time.Date(2030, 1, 2, 3, 4, 5, 5e8, time.UTC), time.Minute))
+			Expect(at(resps[6])).To(BeTemporally("~", time.Date(2019, 6, 30, 21, 59, 59, 0, time.UTC), time.Minute))
+		})
+
+		It("answers clock unsupported to a client without the capability, and at version 2", func() {
+			resps := serve(`{"id":1,"op":"hello","protocol":3}` + "\n" + `{"id":2,"op":"clock","now":"2030-01-01T00:00:00Z"}` + "\n")
+			Expect(resps[1].OK).To(BeFalse())
+			Expect(resps[1].Unsupported).To(BeTrue())
+			Expect(resps[1].Error).To(ContainSubstring(`the client does not declare the capability "clock"`))
+
+			c.caps = append(c.caps, conformance.CapClock)
+			resps = serve(`{"id":1,"op":"hello","protocol":2}` + "\n" + `{"id":2,"op":"clock","now":"2030-01-01T00:00:00Z"}` + "\n")
+			Expect(resps[0].Capabilities).NotTo(ContainElement(conformance.CapClock))
+			Expect(resps[1].OK).To(BeFalse())
+			Expect(resps[1].Unsupported).To(BeTrue(), "not an operation of version 2")
+		})
+
 		DescribeTable("refuses a request that breaks the rules, answering its id, and the client never sees it",
 			func(line, want string) {
 				resps := serve(`{"id":1,"op":"hello","protocol":3}` + "\n" + line + "\n")
@@ -294,6 +339,14 @@ var _ = Describe("The line protocol", func() {
 			Entry("an http2_url that is not https", `{"id":7,"op":"configure","http2_url":"http://127.0.0.1:3"}`, `member "http2_url": "http://127.0.0.1:3": not https://HOST:PORT`),
 			Entry("an http2_url and an http2_addr that disagree", `{"id":7,"op":"configure","transport":"http2","http2_addr":"127.0.0.1:3","http2_url":"https://127.0.0.1:4","auth":"token"}`, `http2_url names 127.0.0.1:4 and http2_addr 127.0.0.1:3`),
 			Entry("something after the object", `{"id":7,"op":"shutdown"} {}`, `something after the JSON object`),
+			Entry("a clock without its time", `{"id":7,"op":"clock"}`, `clock needs "now"`),
+			Entry("a clock's time that is not RFC 3339", `{"id":7,"op":"clock","now":"2030-01-01 00:00:00"}`, `member "now": "2030-01-01 00:00:00": not an RFC 3339 time`),
+			Entry("a clock's time without its zone", `{"id":7,"op":"clock","now":"2030-01-01T00:00:00"}`, `member "now": "2030-01-01T00:00:00": not an RFC 3339 time`),
+			Entry("a clock's time as a number", `{"id":7,"op":"clock","now":1893456000}`, `member "now": 1893456000 where string is expected`),
+			Entry("a clock's time of null", `{"id":7,"op":"clock","now":null}`, `member "now": null`),
+			Entry("a clock's time before 1970", `{"id":7,"op":"clock","now":"1969-12-31T23:59:59Z"}`, `member "now": "1969-12-31T23:59:59Z": not a time from 1970 to 2199`),
+			Entry("a clock's time after 2199", `{"id":7,"op":"clock","now":"2200-01-01T00:00:00Z"}`, `member "now": "2200-01-01T00:00:00Z": not a time from 1970 to 2199`),
+			Entry("a clock with another member", `{"id":7,"op":"clock","now":"2030-01-01T00:00:00Z","skew_ms":5}`, `unknown member "skew_ms" (a clock request has id, op, now)`),
 		)
 
 		It("answers a line that is not a JSON object with an error and goes on", func() {
@@ -368,6 +421,20 @@ var _ = Describe("The line protocol", func() {
 			var back conformance.Request
 			Expect(json.Unmarshal(line, &back)).To(Succeed())
 			Expect(back).To(BeComparableTo(r))
+		})
+
+		It("round-trips a clock request, its time in UTC to the nanosecond", func() {
+			r := conformance.Request{ID: 5, Op: conformance.OpClock, Now: time.Date(2027, 1, 2, 4, 4, 5, 123456789, time.FixedZone("CET", 3600))}
+			line, err := json.Marshal(r)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(line)).To(Equal(`{"id":5,"op":"clock","now":"2027-01-02T03:04:05.123456789Z"}`))
+			var back conformance.Request
+			Expect(json.Unmarshal(line, &back)).To(Succeed())
+			Expect(back.Now.Equal(r.Now)).To(BeTrue())
+			Expect(back.Now.Location()).To(Equal(time.UTC))
+			_, err = r.Encode(2)
+			Expect(err).To(MatchError(conformance.ErrUnsupported))
+			Expect(err).To(MatchError(ContainSubstring("clock needs protocol 3, and this exchange speaks 2")))
 		})
 
 		It("refuses to write, below version 3, what only version 3 carries, and leaves out what it derives", func() {
@@ -459,6 +526,70 @@ var _ = Describe("The line protocol", func() {
 			Expect(n).To(Equal(42))
 			Expect(e.Shutdown(ctx)).To(MatchError(conformance.ErrUnsupported))
 			Expect(e.Close(ctx)).To(Succeed())
+		}, SpecTimeout(30*time.Second))
+
+		It("tells an adapter with clock the kit's time before the first send and after each move of it", func(ctx SpecContext) {
+			e := startFake("clocked")
+			Expect(e.Capabilities().Has(conformance.CapClock)).To(BeTrue())
+			var mu sync.Mutex
+			lead := 2 * time.Hour
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(lead) }
+			Expect(e.Configure(ctx, conformance.Endpoint{Gateway: "127.0.0.1:1", Clock: clock})).To(Succeed())
+			adapterTime := func() time.Time {
+				GinkgoHelper()
+				out, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(out.Errors).To(HaveLen(3))
+				t, err := time.Parse(time.RFC3339Nano, out.Errors[2])
+				Expect(err).NotTo(HaveOccurred())
+				return t
+			}
+			Expect(adapterTime()).To(BeTemporally("~", time.Now().Add(2*time.Hour), time.Minute))
+			mu.Lock()
+			lead += 35 * time.Minute
+			mu.Unlock()
+			Expect(adapterTime()).To(BeTemporally("~", time.Now().Add(155*time.Minute), time.Minute))
+			Expect(e.Close(ctx)).To(Succeed())
+		}, SpecTimeout(30*time.Second))
+
+		It("sends a clock request after a configure and when the time moved only, and none to an adapter that cannot take one", func(ctx SpecContext) {
+			var mu sync.Mutex
+			lead := time.Duration(0)
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(lead) }
+			ep := conformance.Endpoint{Gateway: "127.0.0.1:1", Clock: clock}
+			sent := `{"id":$ID,"ok":true,"outcome":{}}`
+			// The script is the exact order of the requests: a clock
+			// request where a send is expected, or the other way round,
+			// gets the other's answer, which the kit refuses.
+			e := startScripted(`{"id":$ID,"ok":true,"protocol":3,"name":"timed","capabilities":["clock"]}`,
+				`{"id":$ID,"ok":true}`, `{"id":$ID,"ok":true}`, sent, sent, `{"id":$ID,"ok":true}`, sent,
+				`{"id":$ID,"ok":true}`, `{"id":$ID,"ok":true}`, sent)
+			Expect(e.Configure(ctx, ep)).To(Succeed())
+			for range 2 {
+				_, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}})
+				Expect(err).NotTo(HaveOccurred())
+			}
+			mu.Lock()
+			lead = 21 * time.Minute
+			mu.Unlock()
+			_, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.Configure(ctx, ep)).To(Succeed())
+			_, err = e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}})
+			Expect(err).NotTo(HaveOccurred(), "told again after the configure")
+			Expect(e.Close(ctx)).To(Succeed())
+
+			for _, hello := range []string{
+				`{"id":$ID,"ok":true,"protocol":3,"name":"untimed","capabilities":["http2"]}`,
+				`{"id":$ID,"ok":true,"protocol":2,"name":"old","capabilities":["clock"]}`,
+			} {
+				e := startScripted(hello, `{"id":$ID,"ok":true}`, sent)
+				Expect(e.Capabilities().Has(conformance.CapClock)).To(BeFalse())
+				Expect(e.Configure(ctx, ep)).To(Succeed())
+				_, err := e.Send(ctx, conformance.Batch{Tokens: []string{"aa"}})
+				Expect(err).NotTo(HaveOccurred(), "no clock request before the send")
+				Expect(e.Close(ctx)).To(Succeed())
+			}
 		}, SpecTimeout(30*time.Second))
 
 		It("gives the payload's exact bytes and learns the client's identity", func(ctx SpecContext) {
@@ -598,8 +729,8 @@ func fillFields(v reflect.Value) {
 		case *[]conformance.TokenStatus:
 			*x = []conformance.TokenStatus{{Token: "aa", Status: 8}}
 		case *func() time.Time:
-			// Endpoint.Clock: in-process clients only (CapClock), the line
-			// protocol cannot carry a clock.
+			// Endpoint.Clock: not a member of configure; the clock
+			// requests carry its time (see the External specs).
 			continue
 		case *[]conformance.TokenReason:
 			*x = []conformance.TokenReason{{Token: "aa", Reason: "Unregistered", HTTPStatus: 410, Timestamp: time.Unix(1893553445, 0).UTC(), APNsID: "x"}}

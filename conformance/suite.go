@@ -249,9 +249,6 @@ func (s *Suite) InitializeScenario(sc *godog.ScenarioContext) {
 			return ctx, fmt.Errorf("starting the client under test: %w", err)
 		}
 		w.client, w.caps = c, c.Capabilities()
-		if ip, ok := c.(InProcess); ok {
-			w.caps = append(slices.Clone(w.caps), ip.InProcessCapabilities()...)
-		}
 		if id, ok := c.(Identified); ok {
 			name, version := id.Identity()
 			s.mu.Lock()

@@ -3,7 +3,9 @@ package conformance_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/apnskit/apnskit/conformance"
@@ -223,10 +225,14 @@ var _ = Describe("The report", func() {
 	})
 })
 
-// plainClient hides every method but those of Client: no InProcess.
-type plainClient struct{ conformance.Client }
+// withoutClock is a client that does not declare CapClock.
+type withoutClock struct{ conformance.Client }
 
-var _ = Describe("In-process capabilities", func() {
+func (c withoutClock) Capabilities() conformance.Capabilities {
+	return slices.DeleteFunc(c.Client.Capabilities(), func(c conformance.Capability) bool { return c == conformance.CapClock })
+}
+
+var _ = Describe("The clock capability", func() {
 	const clocked = `
 Feature: f
   @clock
@@ -243,26 +249,30 @@ Feature: f
 		return s
 	}
 
-	It("count for the scenarios of a client that lists them", func() {
+	It("runs the @clock scenarios of a client that declares it", func() {
 		s := run(func() conformance.Client { return conformance.NewLocal(conformance.LocalOptions{}) })
 		Expect(s.Results()).To(HaveLen(1))
 		Expect(s.Results()[0].Result).To(Equal(conformance.Passed))
 	})
 
-	It("are missing, with the reason, for a client that does not", func() {
-		s := run(func() conformance.Client { return plainClient{conformance.NewLocal(conformance.LocalOptions{})} })
+	It("skips them, with the reason, for a client that does not", func() {
+		s := run(func() conformance.Client { return withoutClock{conformance.NewLocal(conformance.LocalOptions{})} })
 		Expect(s.SkippedNames()).To(Equal([]string{"clocked"}))
 		Expect(s.Results()[0].Reason).To(Equal(`@clock: the client does not declare the capability "clock"`))
 	})
 
-	It("are not announced by an adapter serving the client over the line protocol", func(ctx SpecContext) {
-		var out strings.Builder
-		in := strings.NewReader(`{"id":1,"op":"hello","protocol":2}` + "\n")
-		Expect(conformance.Serve(ctx, "apnskit", in, &out, conformance.NewLocal(conformance.LocalOptions{}))).To(Succeed())
-		var hello struct{ Capabilities []string }
-		Expect(json.Unmarshal([]byte(strings.SplitN(out.String(), "\n", 2)[0]), &hello)).To(Succeed())
-		Expect(hello.Capabilities).To(ContainElement("reuse"))
-		Expect(hello.Capabilities).NotTo(ContainElement("clock"))
-		Expect(hello.Capabilities).NotTo(ContainElement("keepalive"))
+	It("is announced by an adapter serving the client over protocol 3, not 2", func(ctx SpecContext) {
+		hello := func(protocol int) []string {
+			var out strings.Builder
+			in := strings.NewReader(fmt.Sprintf(`{"id":1,"op":"hello","protocol":%d}`, protocol) + "\n")
+			Expect(conformance.Serve(ctx, "apnskit", in, &out, conformance.NewLocal(conformance.LocalOptions{}))).To(Succeed())
+			var resp struct{ Capabilities []string }
+			Expect(json.Unmarshal([]byte(strings.SplitN(out.String(), "\n", 2)[0]), &resp)).To(Succeed())
+			Expect(resp.Capabilities).To(ContainElement("reuse"))
+			return resp.Capabilities
+		}
+		Expect(hello(3)).To(ContainElements("clock", "keepalive"))
+		Expect(hello(2)).NotTo(ContainElements("clock"))
+		Expect(hello(2)).NotTo(ContainElements("keepalive"))
 	})
 })
