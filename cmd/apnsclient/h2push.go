@@ -119,12 +119,8 @@ func (e *env) pushHTTP2(ctx context.Context, o *pushOptions) int {
 	if src == nil {
 		return code
 	}
-	showProgress := o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)
-	errw := &syncWriter{w: e.stderr}
-	var logw io.Writer = errw
-	if showProgress {
-		logw = lineClearer{errw}
-	}
+	out := e.pushOutput(o)
+	logw := out.logw
 	hc, err := o.h2Client(logw)
 	if errors.Is(err, client.ErrBadConfig) {
 		return e.usageFail("push", usagef("%w", err))
@@ -151,7 +147,7 @@ func (e *env) pushHTTP2(ctx context.Context, o *pushOptions) int {
 		return e.fail("push", err)
 	}
 	start := time.Now()
-	r := &streamRun{src: src, tally: tally, progress: showProgress, errw: errw, firstAlone: true}
+	r := &streamRun{src: src, tally: tally, progress: out.progress, errw: out.errw, firstAlone: true}
 	s, bar, stop := r.run(ctx, st, start)
 	_ = hc.Close()
 	return e.endPush(s, time.Since(start), bar, stop, o)
