@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -19,7 +18,7 @@ import (
 // Defaults of push -http2 where the binary push's flag default means
 // something else.
 const (
-	h2DefaultBatch = 500 // tokens per HTTP2Client.Send
+	h2DefaultBatch = 500 // tokens per batch in the -v log
 )
 
 // h2Client opens the HTTP/2 client the flags describe: token
@@ -110,21 +109,18 @@ func defaultPushType(m *client.Message) string {
 }
 
 // pushHTTP2 sends the notification to every token over the HTTP/2
-// provider API and prints the summary. The tokens are read as they are
-// sent, batch by batch; the first one goes alone, so that a server that
-// cannot be reached or refuses the credentials stops the command after one
-// request.
+// provider API, on an HTTP2Client.Stream, and prints the summary. The
+// tokens are read as they are pushed, so that memory holds only the
+// requests in flight (-window); the first one goes alone, so that a server
+// that cannot be reached or refuses the credentials stops the command
+// after one request.
 func (e *env) pushHTTP2(ctx context.Context, o *pushOptions) int {
 	tmpl, src, code := e.pushInputs(o, o.h2Message)
 	if src == nil {
 		return code
 	}
-	showProgress := o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)
-	errw := &syncWriter{w: e.stderr}
-	var logw io.Writer = errw
-	if showProgress {
-		logw = lineClearer{errw}
-	}
+	out := e.pushOutput(o)
+	logw := out.logw
 	hc, err := o.h2Client(logw)
 	if errors.Is(err, client.ErrBadConfig) {
 		return e.usageFail("push", usagef("%w", err))
@@ -136,64 +132,25 @@ func (e *env) pushHTTP2(ctx context.Context, o *pushOptions) int {
 	if !o.batchSet {
 		batch = h2DefaultBatch
 	}
-	p := &h2Pusher{
-		send: func(ctx context.Context, tokens []string) (*client.Result, error) {
-			m := *tmpl
-			m.Tokens = tokens
-			return hc.Send(ctx, &m)
-		},
-		batch: batch,
-		sends: h2Sends(batch, o.window, o.set["window"]),
-	}
+	var logf func(format string, args ...any)
 	if o.conn.verbose {
-		p.log = logw
+		logf = func(format string, args ...any) { fmt.Fprintf(logw, "apnsclient push: "+format+"\n", args...) }
+	}
+	var c counters
+	tally := &streamTally{c: &c, settle: h2Settle(batch, logf)}
+	st, err := hc.Stream(tmpl, client.StreamOptions{
+		MaxAttempts: 1, // a request without an answer is failed, not resent
+		OnOutcome:   tally.outcome,
+	})
+	if err != nil {
+		_ = hc.Close()
+		return e.fail("push", err)
 	}
 	start := time.Now()
-	var bar *progressPrinter
-	if showProgress {
-		tick := time.NewTicker(progressInterval)
-		defer tick.Stop()
-		bar = startProgress(errw, tick.C, func() string {
-			total := src.total
-			if total < 0 {
-				total = p.totalSoFar()
-			}
-			return progressLine(&p.c, total, time.Since(start))
-		})
-	}
-	err = p.run(ctx, src.scan)
+	r := &streamRun{src: src, tally: tally, progress: out.progress, errw: out.errw, firstAlone: true}
+	s, bar, stop := r.run(ctx, st, start)
 	_ = hc.Close()
-	s := p.summary()
-	return e.endPush(s, time.Since(start), bar, err, o)
-}
-
-// h2Sends is how many Sends run at once: enough batches that the client's
-// requests in flight (MaxInFlight) stay full while one batch waits for its
-// last answers, twice over.
-func h2Sends(batch, window int, windowSet bool) int {
-	inFlight := client.DefaultMaxInFlight
-	if windowSet {
-		inFlight = window
-	}
-	n := (2*inFlight + batch - 1) / batch
-	return max(n, 2) + 1
-}
-
-// h2Pusher sends a token list over HTTP/2, batch by batch, several
-// batches at once; the client's retry policy settles each token, so every
-// token is counted once, when its batch returns.
-type h2Pusher struct {
-	send  func(ctx context.Context, tokens []string) (*client.Result, error)
-	batch int // tokens per Send
-	sends int // Sends at once
-	log   io.Writer
-	c     counters
-
-	mu       sync.Mutex
-	total    int
-	sum      summary
-	failed   [][]failure // per batch, so the output follows the list's order
-	unsettle int         // tokens neither accepted nor failed when the push stopped
+	return e.endPush(s, time.Since(start), bar, stop, o)
 }
 
 // credentialsRefusedError is a refusal that concerns the credentials, not
@@ -225,170 +182,67 @@ var credentialReasons = map[apns.Reason]bool{
 	apns.ReasonBadCertificateEnvironment:  true,
 }
 
-// run sends the tokens scan hands over, cut into batches as they are read
-// (the first token alone), so that memory holds only the batches in
-// flight. It returns the error that stopped it early, if any: a connection
-// error, a credential refusal, the scan's own error, or errInterrupted when
-// ctx was cancelled.
-func (p *h2Pusher) run(ctx context.Context, scan func(each func(string) error) error) error {
-	return pumpBatches(ctx, scan, p.batch, p.sends, true, p, p.sendBatch)
-}
-
-// addBatch files a batch of n tokens just read and returns its index.
-func (p *h2Pusher) addBatch(n int) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.total += n
-	p.failed = append(p.failed, nil)
-	return len(p.failed) - 1
-}
-
-func (p *h2Pusher) totalSoFar() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.total
-}
-
-// settle records failures and tokens left unsettled by batch index.
-func (p *h2Pusher) settle(index, unsettled int, failed []failure) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.unsettle += unsettled
-	p.failed[index] = append(p.failed[index], failed...)
-}
-
-// summary returns the totals so far, without the timing fields.
-func (p *h2Pusher) summary() summary {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.sum
-	s.Failed = nil
-	for _, f := range p.failed {
-		s.Failed = append(s.Failed, f...)
-	}
-	s.Accepted = p.total - p.unsettle - len(s.Failed)
-	return s
-}
-
-// sendBatch sends one batch and files each token's outcome: accepted,
-// refused (failed with the HTTP status and the reason), or without an
-// answer. A token without an answer is failed with status 0 (and counted
-// uncertain when its request was written), unless the push stopped
-// meanwhile or the client could not connect: then it is left unsettled.
-// It returns the error that must stop the push: a connection error or a
-// credential refusal.
-func (p *h2Pusher) sendBatch(ctx context.Context, index int, tokens []string) error {
-	res, err := p.send(ctx, tokens)
-	p.c.attempts.Add(1)
-	if err != nil {
-		p.settle(index, len(tokens), nil)
-		return err
-	}
-	retried := 0
-	for _, r := range res.Responses {
-		retried += max(r.Attempts-1, 0)
-	}
-	var stop error
-	failed := make([]failure, 0, len(res.Failed)+len(res.Errors))
-	for _, f := range res.Failed {
-		ff := h2Failure(f)
-		failed = append(failed, ff)
-		p.logf("batch %d: HTTP %d %s for token %s", index+1, ff.Status, ff.Reason, ff.Token)
-		if r, ok := f.Outcome.(apns.Reason); ok && credentialReasons[r] && stop == nil {
-			stop = &credentialsRefusedError{reason: r, status: f.HTTPStatus}
+// h2Settle is settle for HTTP/2: a refusal is failed with its HTTP status
+// and reason (a credential refusal stops the push), a request without an
+// answer is failed with status 0, unless the push stopped or the client
+// could not connect: then the token is left unsettled. logf, when set,
+// logs each failure with its batch, the tokens' places in the list cut
+// into batches of batch.
+func h2Settle(batch int, logf func(format string, args ...any)) func(*streamTally, client.Delivery) *failure {
+	return func(t *streamTally, d client.Delivery) *failure {
+		index := d.Tag.(int)/max(batch, 1) + 1
+		if d.Kind == client.Refused {
+			f := h2Failure(d)
+			if logf != nil {
+				logf("batch %d: HTTP %d %s for token %s", index, f.Status, f.Reason, f.Token)
+			}
+			if r, ok := d.Outcome.(apns.Reason); ok && credentialReasons[r] {
+				t.stopWith(&credentialsRefusedError{reason: r, status: f.Status})
+			}
+			return &f
 		}
-	}
-	uncertain := make(map[string]int, len(res.Uncertain))
-	for _, t := range res.Uncertain {
-		uncertain[t]++
-	}
-	nUncertain, unsettled := 0, 0
-	for _, e := range res.Errors {
+		if d.Uncertain {
+			t.uncertain++
+		} else { // counted written by the stream, never written
+			t.unsent += d.Attempts
+			t.unsentResent += max(d.Attempts-1, 0)
+		}
+		cause := d.Err
 		var re *client.RequestError
-		tok := ""
-		if errors.As(e, &re) {
-			tok = re.Token
+		if errors.As(cause, &re) {
+			cause = re.Err
 		}
-		if uncertain[tok] > 0 {
-			uncertain[tok]--
-			nUncertain++
-		}
+		var ga *client.GoAwayError
 		switch {
-		case ctx.Err() != nil:
-			unsettled++
-		case errors.Is(e, client.ErrConnect):
-			unsettled++
-			if stop == nil {
-				stop = e
-				if re != nil {
-					stop = re.Err // the token adds nothing to a connection error
-				}
-			}
-		default:
-			cause := e
-			if re != nil {
-				cause = re.Err
-			}
-			failed = append(failed, failure{Token: strings.ToLower(tok), Reason: "no response: " + cause.Error()})
-			p.logf("batch %d: no response for token %s: %v", index+1, strings.ToLower(tok), cause)
+		case errors.Is(cause, client.ErrConnect) || errors.As(cause, &ga) || errors.Is(cause, client.ErrClosed):
+			t.stopWith(cause)
+			return nil
+		case t.stop != nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded):
+			return nil
 		}
+		tok := strings.ToLower(d.Token)
+		if logf != nil {
+			logf("batch %d: no response for token %s: %v", index, tok, cause)
+		}
+		return &failure{Token: tok, Reason: "no response: " + cause.Error()}
 	}
-	if len(res.Failed) > 0 && len(res.Errors) > 0 {
-		failed = inListOrder(tokens, failed)
-	}
-	sent := res.Sent + retried
-	p.c.sent.Add(int64(sent))
-	p.c.retried.Add(int64(retried))
-	p.c.failed.Add(int64(len(failed)))
-	p.c.done.Add(int64(len(tokens) - unsettled))
-	p.mu.Lock()
-	p.sum.Sent += sent
-	p.sum.Retried += retried
-	p.sum.Uncertain += nUncertain
-	p.mu.Unlock()
-	p.settle(index, unsettled, failed)
-	return stop
 }
 
 // h2Failure is the summary entry of a refusal: the HTTP status and Apple's
 // reason, with the time of a 410's timestamp.
-func h2Failure(f client.Failure) failure {
-	out := failure{Token: strings.ToLower(f.Token), Status: f.HTTPStatus}
-	if r, ok := f.Outcome.(apns.Reason); ok {
-		out.Reason = string(r)
-	} else {
-		out.Reason = f.Outcome.Error()
+func h2Failure(d client.Delivery) failure {
+	out := failure{Token: strings.ToLower(d.Token)}
+	if d.Response != nil {
+		out.Status = d.Response.HTTPStatus
 	}
-	if !f.Timestamp.IsZero() {
-		ts := f.Timestamp.UTC()
+	if r, ok := d.Outcome.(apns.Reason); ok {
+		out.Reason = string(r)
+	} else if d.Outcome != nil {
+		out.Reason = d.Outcome.Error()
+	}
+	if !d.Timestamp.IsZero() {
+		ts := d.Timestamp.UTC()
 		out.Timestamp = &ts
 	}
 	return out
-}
-
-// inListOrder sorts the failures of one batch by their tokens' places in
-// tokens (a token listed twice has two places, taken in turn).
-func inListOrder(tokens []string, failed []failure) []failure {
-	byToken := make(map[string][]failure, len(failed))
-	for _, f := range failed {
-		byToken[f.Token] = append(byToken[f.Token], f)
-	}
-	out := make([]failure, 0, len(failed))
-	for _, t := range tokens {
-		t = strings.ToLower(t)
-		if q := byToken[t]; len(q) > 0 {
-			out = append(out, q[0])
-			byToken[t] = q[1:]
-		}
-	}
-	return out
-}
-
-func (p *h2Pusher) logf(format string, args ...any) {
-	if p.log == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.log, "apnsclient push: "+format+"\n", args...)
 }

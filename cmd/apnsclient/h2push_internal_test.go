@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -13,115 +12,70 @@ import (
 	"github.com/apnskit/apnskit/client"
 )
 
-// scanN hands n tokens to each and counts how many it handed over.
-func scanN(n int, handed *atomic.Int64) func(each func(string) error) error {
-	return func(each func(string) error) error {
-		for i := range n {
-			handed.Add(1)
-			if err := each(tok(i)); err != nil {
-				return err
-			}
+var _ = Describe("h2Settle", func() {
+	var (
+		c     counters
+		t     *streamTally
+		lines []string
+	)
+	BeforeEach(func() {
+		c = counters{}
+		lines = nil
+		t = &streamTally{c: &c, settle: h2Settle(10, func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) })}
+	})
+	summaryOf := func() summary {
+		GinkgoHelper()
+		s := summary{Accepted: t.accepted, Uncertain: t.uncertain}
+		for _, f := range t.failed {
+			s.Failed = append(s.Failed, f.f)
 		}
-		return nil
+		return s
 	}
-}
 
-// accepted is the Result of a Send that every token accepted.
-func accepted(tokens []string) *client.Result {
-	r := &client.Result{Sent: len(tokens), Accepted: len(tokens)}
-	for _, t := range tokens {
-		r.Responses = append(r.Responses, client.Response{Token: t, HTTPStatus: 200, Attempts: 1})
-	}
-	return r
-}
-
-var _ = Describe("h2Pusher", func() {
-	It("sends the first token alone, then batches of at most -batch, several at once, each token counted once", func(ctx SpecContext) {
-		var mu sync.Mutex
-		var sizes []int
-		var open, peak atomic.Int64
-		gate := make(chan struct{}) // closed once four batches are in flight at once
-		var once sync.Once
-		p := &h2Pusher{batch: 100, sends: 4, send: func(_ context.Context, tokens []string) (*client.Result, error) {
-			mu.Lock()
-			sizes = append(sizes, len(tokens))
-			first := len(sizes) == 1
-			mu.Unlock()
-			n := open.Add(1)
-			defer open.Add(-1)
-			for {
-				m := peak.Load()
-				if n <= m || peak.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			if n == 4 {
-				once.Do(func() { close(gate) })
-			}
-			if !first {
-				<-gate
-			}
-			return accepted(tokens), nil
-		}}
-		var handed atomic.Int64
-		Expect(p.run(ctx, scanN(1001, &handed))).To(Succeed())
-		Expect(sizes[0]).To(Equal(1))
-		total := 0
-		for _, n := range sizes {
-			Expect(n).To(BeNumerically("<=", 100))
-			total += n
-		}
-		Expect(total).To(Equal(1001))
-		Expect(peak.Load()).To(BeNumerically("==", 4))
-		s := p.summary()
-		Expect(s.Sent).To(Equal(1001))
-		Expect(s.Accepted).To(Equal(1001))
-		Expect(s.Failed).To(BeEmpty())
+	It("fails a refusal with its HTTP status, reason and a 410's timestamp, logged with its batch", func() {
+		at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.FixedZone("x", 3600))
+		t.outcome(client.Delivery{Token: "AB" + tok(1)[2:], Tag: 12, Kind: client.Refused, Outcome: apns.ReasonUnregistered,
+			Response: &client.Response{HTTPStatus: 410}, Timestamp: at, Attempts: 1})
+		t.outcome(client.Delivery{Token: tok(2), Tag: 13, Kind: client.Delivered, Attempts: 1})
+		utc := at.UTC()
+		Expect(summaryOf()).To(Equal(summary{Accepted: 1, Failed: []failure{{Token: "ab" + tok(1)[2:], Status: 410, Reason: "Unregistered", Timestamp: &utc}}}))
+		Expect(lines).To(Equal([]string{"batch 2: HTTP 410 Unregistered for token ab" + tok(1)[2:]}))
+		Expect(c.done.Load()).To(BeNumerically("==", 2))
+		Expect(c.failed.Load()).To(BeNumerically("==", 1))
+		Expect(t.stopped.Load()).To(BeFalse())
 	})
 
-	It("stops reading the list at a connect error of the first token, counting nothing", func(ctx SpecContext) {
-		calls := 0
-		p := &h2Pusher{batch: 100, sends: 4, send: func(_ context.Context, tokens []string) (*client.Result, error) {
-			calls++
-			r := &client.Result{}
-			for _, t := range tokens {
-				r.Errors = append(r.Errors, &client.RequestError{Token: t, Err: fmt.Errorf("%w: 127.0.0.1:1: refused", client.ErrConnect)})
-			}
-			return r, nil
-		}}
-		var handed atomic.Int64
-		err := p.run(ctx, scanN(100000, &handed))
-		Expect(err).To(MatchError(client.ErrConnect))
-		Expect(calls).To(Equal(1))
-		Expect(handed.Load()).To(Equal(int64(1)))
-		s := p.summary()
-		Expect(s.Sent).To(BeZero())
-		Expect(s.Accepted).To(BeZero())
-		Expect(s.Failed).To(BeEmpty())
+	It("stops the push at a refusal of the credentials", func() {
+		t.outcome(client.Delivery{Token: tok(0), Tag: 0, Kind: client.Refused, Outcome: apns.ReasonInvalidProviderToken,
+			Response: &client.Response{HTTPStatus: 403}, Attempts: 1})
+		Expect(t.stopped.Load()).To(BeTrue())
+		var ce *credentialsRefusedError
+		Expect(t.stop).To(BeAssignableToTypeOf(ce))
+		Expect(t.stop.Error()).To(ContainSubstring("HTTP 403 InvalidProviderToken"))
+		Expect(summaryOf().Failed).To(Equal([]failure{{Token: tok(0), Status: 403, Reason: "InvalidProviderToken"}}))
 	})
 
-	It("files refusals and tokens without an answer in the list's order, counting retries and the uncertain", func(ctx SpecContext) {
-		p := &h2Pusher{batch: 10, sends: 2, send: func(_ context.Context, tokens []string) (*client.Result, error) {
-			if len(tokens) == 1 {
-				return accepted(tokens), nil
-			}
-			r := &client.Result{Sent: 3, Accepted: 1}
-			r.Responses = []client.Response{{Token: tokens[0], HTTPStatus: 200, Attempts: 2}, {Token: tokens[2], HTTPStatus: 400, Attempts: 1}}
-			r.Failed = []client.Failure{{Token: tokens[2], Outcome: apns.ReasonBadDeviceToken, HTTPStatus: 400}}
-			r.Errors = []error{&client.RequestError{Token: tokens[1], Err: client.ErrConnectionLost}}
-			r.Uncertain = []string{tokens[1]}
-			return r, nil
-		}}
-		var handed atomic.Int64
-		Expect(p.run(ctx, scanN(4, &handed))).To(Succeed())
-		s := p.summary()
-		Expect(s.Failed).To(Equal([]failure{
-			{Token: tok(2), Reason: "no response: " + client.ErrConnectionLost.Error()},
-			{Token: tok(3), Status: 400, Reason: "BadDeviceToken"},
-		}))
-		Expect(s.Accepted).To(Equal(2))
-		Expect(s.Sent).To(Equal(1 + 3 + 1))
-		Expect(s.Retried).To(Equal(1))
-		Expect(s.Uncertain).To(Equal(1))
+	It("fails a request without an answer with status 0, counting it uncertain when it was written", func() {
+		t.outcome(client.Delivery{Token: tok(3), Tag: 3, Kind: client.Unsent, Err: client.ErrConnectionLost, Uncertain: true, Attempts: 1})
+		Expect(summaryOf()).To(Equal(summary{Uncertain: 1, Failed: []failure{{Token: tok(3), Reason: "no response: " + client.ErrConnectionLost.Error()}}}))
+		Expect(t.unsent).To(BeZero())
+		Expect(lines).To(HaveLen(1))
+		Expect(t.stopped.Load()).To(BeFalse())
+	})
+
+	It("leaves unsettled, uncounted as sent, a token the client could not connect for, and stops", func() {
+		err := fmt.Errorf("%w: 127.0.0.1:1: refused", client.ErrConnect)
+		t.outcome(client.Delivery{Token: tok(0), Tag: 0, Kind: client.Unsent, Err: err, Attempts: 1})
+		Expect(summaryOf()).To(Equal(summary{}))
+		Expect(t.unsent).To(Equal(1))
+		Expect(t.stop).To(MatchError(client.ErrConnect))
+		Expect(c.done.Load()).To(BeZero())
+	})
+
+	It("leaves unsettled what the push withdrew when it stopped", func() {
+		t.outcome(client.Delivery{Token: tok(4), Tag: 4, Kind: client.Unsent, Err: context.DeadlineExceeded, Uncertain: true, Attempts: 1})
+		Expect(summaryOf()).To(Equal(summary{Uncertain: 1}))
+		Expect(t.stopped.Load()).To(BeFalse())
+		Expect(c.done.Load()).To(BeZero())
 	})
 })

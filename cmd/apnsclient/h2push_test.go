@@ -215,6 +215,29 @@ var _ = Describe("apnsclient push -http2", func() {
 		Expect(last).To(HaveSuffix("/s\x1b[K\n"))
 	})
 
+	It("numbers the -v lines by batches of -batch tokens", func(ctx SpecContext) {
+		_, err := m.srv.AddFault(mockapns.Reject{Reason: apns.ReasonBadDeviceToken, When: mockapns.Trigger{Token: apns.MustParseToken(devToken(25))}})
+		Expect(err).NotTo(HaveOccurred())
+		file := writeTokenFile(m.dir, 40)
+		code, stdout, stderr := runCmd(ctx, "", m.tokenAuth("-tokens", file, "-batch", "10", "-v", "-progress", "never")...)
+		Expect(code).To(Equal(1))
+		Expect(parseH2Summary(stdout).Failed).To(Equal([]h2Failure{{Token: devToken(25), Status: 400, Reason: "BadDeviceToken"}}))
+		Expect(stderr).To(Equal("apnsclient push: batch 3: HTTP 400 BadDeviceToken for token " + devToken(25) + "\n"))
+	})
+
+	It("keeps at most -window requests in flight", func(ctx SpecContext) {
+		file := writeTokenFile(m.dir, 300)
+		code, stdout, stderr := runCmd(ctx, "", m.tokenAuth("-tokens", file, "-parallel", "1", "-window", "5", "-alert", "x")...)
+		Expect(code).To(Equal(0), stderr)
+		s := parseH2Summary(stdout)
+		Expect(s.Accepted).To(Equal(300))
+		Expect(s.Sent).To(Equal(300))
+		st := m.srv.Stats().HTTP2
+		Expect(st.Requests).To(Equal(uint64(300)))
+		Expect(st.StreamsPeak).To(BeNumerically("<=", 5))
+		Expect(st.StreamsPeak).To(BeNumerically(">", 1), "requests overlap")
+	})
+
 	It("stops at the first refusal of an untrusted key: exit 2, one line, one request", func(ctx SpecContext) {
 		other, err := certs.NewAuthKey("", "")
 		Expect(err).NotTo(HaveOccurred())

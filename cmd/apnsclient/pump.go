@@ -15,12 +15,10 @@ type batchBook interface {
 
 // pumpBatches cuts the tokens scan hands over into batches of size as they
 // are read, files each in book, and runs send on them from workers
-// goroutines, so that memory holds only the batches in flight. With
-// firstAlone the first token is sent alone, before any worker starts, so
-// that a server that cannot be reached or refuses the credentials costs
-// one request. A send error stops the pump: batches read later are settled
-// unsent. It returns the cause that stopped it (see stopCause), if any.
-func pumpBatches(ctx context.Context, scan func(each func(string) error) error, size, workers int, firstAlone bool,
+// goroutines, so that memory holds only the batches in flight. A send
+// error stops the pump: batches read later are settled unsent. It returns
+// the cause that stopped it (see stopCause), if any.
+func pumpBatches(ctx context.Context, scan func(each func(string) error) error, size, workers int,
 	book batchBook, send func(ctx context.Context, index int, tokens []string) error) error {
 	type work struct {
 		index  int
@@ -30,21 +28,14 @@ func pumpBatches(ctx context.Context, scan func(each func(string) error) error, 
 	defer cancel(nil)
 	next := make(chan work)
 	var wg sync.WaitGroup
-	started := false
-	start := func() {
-		started = true
-		for range max(workers, 1) {
-			wg.Go(func() {
-				for w := range next {
-					if err := send(ctx, w.index, w.tokens); err != nil {
-						cancel(err)
-					}
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for w := range next {
+				if err := send(ctx, w.index, w.tokens); err != nil {
+					cancel(err)
 				}
-			})
-		}
-	}
-	if !firstAlone {
-		start()
+			}
+		})
 	}
 	batch := make([]string, 0, min(size, 1024))
 	flush := func() error {
@@ -53,14 +44,6 @@ func pumpBatches(ctx context.Context, scan func(each func(string) error) error, 
 		if ctx.Err() != nil {
 			book.settle(w.index, len(w.tokens), nil)
 			return errStopped
-		}
-		if !started { // the first token: alone, before any other
-			if err := send(ctx, w.index, w.tokens); err != nil {
-				cancel(err)
-				return errStopped
-			}
-			start()
-			return nil
 		}
 		select {
 		case next <- w:
@@ -72,7 +55,7 @@ func pumpBatches(ctx context.Context, scan func(each func(string) error) error, 
 	}
 	err := scan(func(t string) error {
 		batch = append(batch, t)
-		if started && len(batch) < size {
+		if len(batch) < size {
 			return nil
 		}
 		return flush()

@@ -52,15 +52,22 @@ type pushSetup struct {
 	sess     *client.Session
 }
 
-// pushSession opens the endpoint and the session of a push. On failure it
-// returns nil and the exit status, the error already reported.
-func (e *env) pushSession(o *pushOptions) (*pushSetup, int) {
+// pushOutput is the output part of a pushSetup: whether progress is
+// shown, stderr and the log writer beside the progress line.
+func (e *env) pushOutput(o *pushOptions) *pushSetup {
 	s := &pushSetup{progress: o.progress == progressAlways || o.progress == progressAuto && isTerminal(e.stderr)}
 	s.errw = &syncWriter{w: e.stderr}
 	s.logw = s.errw
 	if s.progress {
 		s.logw = lineClearer{s.errw}
 	}
+	return s
+}
+
+// pushSession opens the endpoint and the session of a push. On failure it
+// returns nil and the exit status, the error already reported.
+func (e *env) pushSession(o *pushOptions) (*pushSetup, int) {
+	s := e.pushOutput(o)
 	ep, err := o.conn.endpoint(s.logw)
 	if err != nil {
 		return nil, e.fail("push", err)

@@ -90,7 +90,7 @@ var errStopped = errors.New("push stopped")
 // any: a connection error, the scan's own error, or errInterrupted when
 // ctx was cancelled.
 func (p *pusher) runScan(ctx context.Context, scan func(each func(string) error) error) error {
-	return pumpBatches(ctx, scan, p.batch, p.parallel, false, p, func(ctx context.Context, index int, tokens []string) error {
+	return pumpBatches(ctx, scan, p.batch, p.parallel, p, func(ctx context.Context, index int, tokens []string) error {
 		return p.runQueue(ctx, index, []job{{tokens: tokens}}, true)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apnskit/apnskit/client"
@@ -108,15 +109,26 @@ func (m confirmMode) streamConfirmation() client.Confirmation {
 	return client.ConfirmSentinel
 }
 
-// streamTally collects a stream's outcomes for the summary.
+// streamTally collects a stream's outcomes for the summary. settle, the
+// protocol's part, turns a notification that was not delivered into its
+// summary entry (nil: left unsettled, the push stopped before it was
+// settled); it runs with mu held and may add to the adjustments or ask the
+// push to stop.
 type streamTally struct {
-	c           *counters
-	maxAttempts int
-	logf        func(format string, args ...any) // -v: log each refusal
-	stretch     *int                             // connection stretches that ended with resends
-	mu          sync.Mutex
-	accepted    int
-	failed      []indexedFailure
+	c      *counters
+	settle func(t *streamTally, d client.Delivery) *failure
+
+	stopped atomic.Bool // stop was set
+	mu      sync.Mutex
+	stop    error // why the outcomes ask the push to stop
+	// accepted and failed are the summary's; failed carries the tags (the
+	// tokens' places in the list) to be sorted by.
+	accepted int
+	failed   []indexedFailure
+	// unsent are the requests never written and counted written by the
+	// stream; uncertain, the notifications the push could not settle that
+	// may have been delivered (HTTP/2 only).
+	unsent, unsentResent, uncertain int
 }
 
 type indexedFailure struct {
@@ -125,30 +137,129 @@ type indexedFailure struct {
 }
 
 func (t *streamTally) outcome(d client.Delivery) {
-	t.c.done.Add(1)
-	switch d.Kind {
-	case client.Delivered:
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d.Kind == client.Delivered {
+		t.c.done.Add(1)
 		t.accepted++
-	case client.Refused:
-		t.c.failed.Add(1)
-		f := statusFailure(d.Token, binaryStatusOf(d))
-		t.failed = append(t.failed, indexedFailure{d.Tag.(int), f})
-		if t.logf != nil {
-			t.logf("batch %d: error response status %d (%s) for token %s", *t.stretch+1, f.Status, f.Reason, f.Token)
+		return
+	}
+	f := t.settle(t, d)
+	if f == nil {
+		return
+	}
+	t.c.done.Add(1)
+	t.c.failed.Add(1)
+	t.failed = append(t.failed, indexedFailure{d.Tag.(int), *f})
+}
+
+// stopWith asks the push to stop with err (the first cause wins); mu held.
+func (t *streamTally) stopWith(err error) {
+	if t.stop == nil {
+		t.stop = err
+		t.stopped.Store(true)
+	}
+}
+
+// binarySettle is settle for the binary gateway: a refusal is failed with
+// its status (logged by logf, when set, with the stretch of its
+// connection), a notification given up is failed, anything else is left
+// unsettled.
+func binarySettle(maxAttempts int, logf func(format string, args ...any), stretch *int) func(*streamTally, client.Delivery) *failure {
+	return func(_ *streamTally, d client.Delivery) *failure {
+		switch {
+		case d.Kind == client.Refused:
+			f := statusFailure(d.Token, binaryStatusOf(d))
+			if logf != nil {
+				logf("batch %d: error response status %d (%s) for token %s", *stretch+1, f.Status, f.Reason, f.Token)
+			}
+			return &f
+		case errors.Is(d.Err, client.ErrGaveUp):
+			return &failure{Token: d.Token, Reason: fmt.Sprintf("gave up after %d attempts", maxAttempts)}
 		}
-	default:
-		if !errors.Is(d.Err, client.ErrGaveUp) {
-			t.c.done.Add(-1) // stopped before it was settled
-			return
-		}
-		t.c.failed.Add(1)
-		t.failed = append(t.failed, indexedFailure{d.Tag.(int), failure{Token: d.Token, Reason: fmt.Sprintf("gave up after %d attempts", t.maxAttempts)}})
+		return nil
 	}
 }
 
 func binaryStatusOf(d client.Delivery) wire.Status {
 	st, _ := d.Outcome.(wire.Status)
 	return st
+}
+
+// streamRun is what a push on a client.Stream needs besides the stream:
+// the tokens, the progress line and whether the first token goes alone.
+type streamRun struct {
+	src        *tokenSource
+	tally      *streamTally
+	progress   bool
+	errw       *syncWriter
+	firstAlone bool // the first token is pushed and flushed before the others
+}
+
+// run pushes every token of the list on st, in order, its place in the
+// list as its tag, and closes st. With firstAlone the first token's
+// outcome is awaited before the second is read, so that a server that
+// cannot be reached or refuses the credentials costs one request. It
+// returns the summary (without the timing fields), the progress line to
+// stop and the error that stopped the push, if any.
+func (r *streamRun) run(ctx context.Context, st *client.Stream, start time.Time) (summary, *progressPrinter, error) {
+	tally := r.tally
+	c := tally.c
+	var bar *progressPrinter
+	if r.progress {
+		tick := time.NewTicker(progressInterval)
+		defer tick.Stop()
+		bar = startProgress(r.errw, tick.C, func() string {
+			s := st.Stats()
+			c.sent.Store(s.Written)
+			c.retried.Store(s.Resent)
+			total := r.src.total
+			if total < 0 {
+				total = int(s.Pushed)
+			}
+			return progressLine(c, total, time.Since(start))
+		})
+	}
+	i := 0
+	stop := r.src.scan(func(t string) error {
+		if tally.stopped.Load() {
+			return errStopped
+		}
+		err := st.Push(ctx, t, i)
+		i++
+		if err == nil && i == 1 && r.firstAlone {
+			err = st.Flush(ctx)
+		}
+		return err
+	})
+	if stop != nil && ctx.Err() != nil {
+		stop = errInterrupted
+	}
+	closeCtx := ctx
+	if stop != nil || tally.stopped.Load() {
+		var cancel context.CancelFunc
+		closeCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), shutdownGraceStopped)
+		defer cancel()
+	}
+	if err := st.Close(closeCtx); err != nil && stop == nil {
+		stop = err
+		if ctx.Err() != nil {
+			stop = errInterrupted
+		}
+	}
+	ss := st.Stats()
+	tally.mu.Lock()
+	defer tally.mu.Unlock()
+	if tally.stop != nil && (stop == nil || errors.Is(stop, errStopped) || errors.Is(stop, client.ErrStreamClosed)) {
+		stop = tally.stop
+	}
+	slices.SortStableFunc(tally.failed, func(a, b indexedFailure) int { return a.index - b.index })
+	s := summary{Sent: int(ss.Written) - tally.unsent, Accepted: tally.accepted, Retried: int(ss.Resent) - tally.unsentResent,
+		Uncertain: int(ss.Uncertain) + tally.uncertain}
+	for _, f := range tally.failed {
+		s.Failed = append(s.Failed, f.f)
+	}
+	return s, bar, stop
 }
 
 // pushStream sends the notification to every token on a client.Stream:
@@ -163,18 +274,19 @@ func (e *env) pushStream(ctx context.Context, o *pushOptions) int {
 	if out == nil {
 		return code
 	}
-	showProgress, errw, logw, ep, sess := out.progress, out.errw, out.logw, out.ep, out.sess
+	logw, ep, sess := out.logw, out.ep, out.sess
 	var c counters
-	tally := &streamTally{c: &c, maxAttempts: o.maxAttempts}
 	logf := func(format string, args ...any) {
 		if o.conn.verbose {
 			fmt.Fprintf(logw, "apnsclient push: "+format+"\n", args...)
 		}
 	}
 	stretch := 0
+	var refusalLog func(format string, args ...any)
 	if o.conn.verbose {
-		tally.logf, tally.stretch = logf, &stretch
+		refusalLog = logf
 	}
+	tally := &streamTally{c: &c, settle: binarySettle(o.maxAttempts, refusalLog, &stretch)}
 	opt := client.StreamOptions{
 		Connections: o.parallel,
 		Window:      o.window,
@@ -195,50 +307,8 @@ func (e *env) pushStream(ctx context.Context, o *pushOptions) int {
 		return e.fail("push", err)
 	}
 	start := time.Now()
-	var bar *progressPrinter
-	if showProgress {
-		tick := time.NewTicker(progressInterval)
-		defer tick.Stop()
-		bar = startProgress(errw, tick.C, func() string {
-			s := st.Stats()
-			c.sent.Store(s.Written)
-			c.retried.Store(s.Resent)
-			total := src.total
-			if total < 0 {
-				total = int(s.Pushed)
-			}
-			return progressLine(&c, total, time.Since(start))
-		})
-	}
-	i := 0
-	stop := src.scan(func(t string) error {
-		err := st.Push(ctx, t, i)
-		i++
-		return err
-	})
-	if stop != nil && ctx.Err() != nil {
-		stop = errInterrupted
-	}
-	closeCtx := ctx
-	if stop != nil {
-		var cancel context.CancelFunc
-		closeCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), shutdownGraceStopped)
-		defer cancel()
-	}
-	if err := st.Close(closeCtx); err != nil && stop == nil {
-		stop = err
-		if ctx.Err() != nil {
-			stop = errInterrupted
-		}
-	}
+	r := &streamRun{src: src, tally: tally, progress: out.progress, errw: out.errw}
+	s, bar, stop := r.run(ctx, st, start)
 	shutdown(ctx, sess, shutdownGraceStopped)
-	ss := st.Stats()
-	tally.mu.Lock()
-	slices.SortStableFunc(tally.failed, func(a, b indexedFailure) int { return a.index - b.index })
-	s := summary{Sent: int(ss.Written), Accepted: tally.accepted, Retried: int(ss.Resent), Uncertain: int(ss.Uncertain)}
-	for _, f := range tally.failed {
-		s.Failed = append(s.Failed, f.f)
-	}
-	tally.mu.Unlock()
 	return e.endPush(s, time.Since(start), bar, stop, o)
 }
