@@ -11,9 +11,10 @@ const { Sender } = require('./apns_h2.js');
 const PROTOCOL = 3; // the first version that carries HTTP/2
 // Only what the sender really does: HTTP/2, one request at a time. It has
 // no binary-protocol client, so it declares neither command0/command1 nor
-// the binary pooling capabilities, and it does not ping quiet connections
-// (keepalive) nor take the kit's clock (clock).
-const CAPABILITIES = ['http2'];
+// the binary pooling capabilities. It pings quiet connections (keepalive,
+// keepalive_ms of configure). It does not take the kit's clock (clock): the
+// line protocol cannot carry one.
+const CAPABILITIES = ['http2', 'keepalive'];
 
 // The members each operation may carry in version 3. A member the adapter
 // does not know would be silently dropped, so it is refused instead.
@@ -49,7 +50,7 @@ function configure(req) {
   let url = req.http2_url;
   if (url === undefined && req.http2_addr !== undefined) url = `https://${req.http2_addr}`;
   if (url === undefined) throw new Error('configure: http2_addr or http2_url is required');
-  const cfg = { url, ca: req.ca_pem, auth: req.auth };
+  const cfg = { url, ca: req.ca_pem, auth: req.auth, keepAliveMs: req.keepalive_ms };
   if (req.auth === 'certificate') {
     if (req.cert_pem === undefined) throw new Error('configure: auth "certificate" needs cert_pem');
     cfg.cert = req.cert_pem;

@@ -64,7 +64,7 @@ class ProviderToken {
 // and may lower it at any time: requests wait here for a free stream
 // rather than being sent and refused.
 class Session {
-  constructor(url, tlsOptions) {
+  constructor(url, tlsOptions, keepAliveMs) {
     this.inFlight = 0;
     this.waiting = [];
     this.goaway = null; // {reason, lastStreamID} once the server said GOAWAY
@@ -78,7 +78,22 @@ class Session {
       this.s.once('error', (err) => { if (!this.settled) reject(err); });
       this.s.once('close', () => { if (!this.settled) reject(new Error('connection closed before SETTINGS')); });
     });
-    this.s.on('remoteSettings', () => this.pump());
+    this.s.on('remoteSettings', () => { this.heard(); this.pump(); });
+    // APNs closes connections that stay quiet, and a new connection costs a
+    // TLS handshake and, with tokens, the single-stream phase again: a
+    // connection that has heard nothing for keepAliveMs is sent a PING,
+    // whose answer counts as hearing from the server.
+    this.lastHeard = Date.now();
+    if (keepAliveMs > 0) {
+      this.pinger = setInterval(() => {
+        if (this.closed || this.s.destroyed || Date.now() - this.lastHeard < keepAliveMs) return;
+        this.lastHeard = Date.now(); // one PING at a time
+        try {
+          this.s.ping((err) => { if (!err) this.heard(); });
+        } catch { /* closing: nothing to keep alive */ }
+      }, Math.max(10, Math.floor(keepAliveMs / 4)));
+      this.pinger.unref();
+    }
     this.s.on('error', () => {}); // reported through the streams
     this.s.on('goaway', (code, lastStreamID, data) => {
       let reason = '';
@@ -87,8 +102,13 @@ class Session {
     });
     this.s.on('close', () => {
       this.closed = true;
+      clearInterval(this.pinger);
       for (const w of this.waiting.splice(0)) w.reject(new Error('connection closed'));
     });
+  }
+
+  heard() {
+    this.lastHeard = Date.now();
   }
 
   usable() {
@@ -123,6 +143,7 @@ class Session {
 
   close() {
     this.closed = true;
+    clearInterval(this.pinger);
     if (!this.s.destroyed) this.s.close();
   }
 }
@@ -139,12 +160,13 @@ class Sender {
     } else {
       this.token = new ProviderToken(cfg.authKey, cfg.keyId, cfg.teamId);
     }
+    this.keepAliveMs = cfg.keepAliveMs || 0;
     this.session = null;
   }
 
   currentSession() {
     if (this.session === null || !this.session.usable()) {
-      this.session = new Session(this.url, this.tlsOptions);
+      this.session = new Session(this.url, this.tlsOptions, this.keepAliveMs);
     }
     return this.session;
   }
@@ -238,10 +260,11 @@ class Sender {
       let apnsId;
       const chunks = [];
       req.on('response', (h) => {
+        sess.heard();
         status = h[':status'];
         apnsId = h['apns-id'];
       });
-      req.on('data', (c) => chunks.push(c));
+      req.on('data', (c) => { sess.heard(); chunks.push(c); });
       req.on('error', () => {}); // judged on 'close' below
       req.on('close', () => {
         sess.release();
