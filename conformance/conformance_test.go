@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,10 +55,23 @@ func TestMain(m *testing.M) {
 // any scenario fails; it logs the skipped ones with the reason.
 func run(t *testing.T, name, report string, newClient func(ctx context.Context) (conformance.Client, error)) {
 	t.Helper()
+	runTagged(t, name, report, "", newClient)
+}
+
+// runTagged is run limited to the scenarios matching the godog tag
+// expression tags, joined to -godog.tags when both are given.
+func runTagged(t *testing.T, name, report, tags string, newClient func(ctx context.Context) (conformance.Client, error)) {
+	t.Helper()
 	s := &conformance.Suite{NewClient: newClient, ErrorWait: *errorWait, Strict: *strict,
 		SendTimeout: *sendTimeout, SettleTimeout: *settleTimeout}
 	o := opts
 	o.TestingT = t
+	switch {
+	case tags != "" && o.Tags != "":
+		o.Tags = "(" + o.Tags + ") && (" + tags + ")"
+	case tags != "":
+		o.Tags = tags
+	}
 	if o.Randomize < 0 {
 		o.Randomize = time.Now().UnixNano() // chosen here, so that the report can name it
 	}
@@ -109,7 +123,7 @@ func TestFeaturesConfirmByClose(t *testing.T) {
 // built here), or against the command given with -client.cmd or
 // $APNSKIT_CLIENT_CMD. One adapter process runs per scenario.
 func TestExternal(t *testing.T) {
-	t.Parallel() // with TestPythonExample: both mostly wait on their adapters
+	t.Parallel() // with TestPythonExample and TestNodeExample: all mostly wait on their adapters
 	argv := conformance.SplitCommand(*clientCmd)
 	if len(argv) == 0 {
 		bin := filepath.Join(t.TempDir(), "apnskit-adapter")
@@ -138,13 +152,53 @@ func TestExternal(t *testing.T) {
 // sender written in Python: the external protocol is proven from another
 // language. It is skipped, saying so, where python3 is not installed.
 func TestPythonExample(t *testing.T) {
-	t.Parallel() // with TestExternal: both mostly wait on their adapters
+	t.Parallel() // with TestExternal and TestNodeExample: all mostly wait on their adapters
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skipf("python3 is not installed (%v): the Python example adapter is not checked", err)
 	}
 	argv := []string{py, filepath.Join("examples", "python", "adapter.py")}
 	run(t, "python-example", "", func(ctx context.Context) (conformance.Client, error) {
+		return conformance.StartExternal(ctx, argv)
+	})
+}
+
+// minNodeMajor is the oldest Node.js the example adapter is checked with:
+// node:http2, Buffer's base64url and crypto.sign's dsaEncoding are all
+// older, and 18 is the oldest release line still in Debian stable.
+const minNodeMajor = 18
+
+// TestNodeExample runs the @http2 scenarios through the example adapter in
+// Node.js (conformance/examples/node), which drives a small HTTP/2 sender
+// written with Node's standard library: the HTTP/2 side of the line
+// protocol is proven from another language. The adapter has no binary
+// client, so the binary scenarios (untagged) are not run for it. It is
+// skipped, saying so, where node is missing or older than minNodeMajor.
+func TestNodeExample(t *testing.T) {
+	t.Parallel() // with TestExternal and TestPythonExample: all mostly wait on their adapters
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skipf("node is not installed (%v): the Node.js example adapter is not checked", err)
+	}
+	out, err := exec.Command(node, "--version").Output()
+	if err != nil {
+		t.Skipf("%s --version failed (%v): the Node.js example adapter is not checked", node, err)
+	}
+	v := strings.TrimSpace(string(out))
+	major, _, _ := strings.Cut(strings.TrimPrefix(v, "v"), ".")
+	if n, err := strconv.Atoi(major); err != nil || n < minNodeMajor {
+		t.Skipf("node %s is older than %d (or unreadable): the Node.js example adapter is not checked", v, minNodeMajor)
+	}
+	dir := filepath.Join("examples", "node")
+	// Read here so that go test's cache knows them: a change to the adapter
+	// runs the test again rather than answering from the cache.
+	for _, f := range []string{"adapter.js", "apns_h2.js"} {
+		if _, err := os.ReadFile(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("the Node.js example: %v", err)
+		}
+	}
+	argv := []string{node, filepath.Join(dir, "adapter.js")}
+	runTagged(t, "node-example", "", "@http2", func(ctx context.Context) (conformance.Client, error) {
 		return conformance.StartExternal(ctx, argv)
 	})
 }
