@@ -202,6 +202,38 @@ type chaosRun struct {
 	streamSt  client.StreamStats
 	resends   int
 	uncertain int
+	errs      []error // the stream's first errors (OnError)
+}
+
+// newChaosRun starts the record of a run of plan into srv.
+func newChaosRun(plan *chaosPlan, srv *mockapns.Server) *chaosRun {
+	return &chaosRun{plan: plan, srv: srv, outcomes: make([]client.Delivery, len(plan.tokens)), reports: make([]int, len(plan.tokens))}
+}
+
+// outcome is the stream's OnOutcome: each token's delivery, by its place.
+func (r *chaosRun) outcome(d client.Delivery) {
+	i := d.Tag.(int)
+	d.Tag, d.Response = nil, nil
+	r.outcomes[i] = d
+	r.reports[i]++
+}
+
+// streamError is the stream's OnError: the first few are kept.
+func (r *chaosRun) streamError(err error) {
+	if len(r.errs) < 5 {
+		r.errs = append(r.errs, err)
+	}
+}
+
+// push pushes every token of the plan into st, closes it and records
+// the time and the stream's counters.
+func (r *chaosRun) push(t *testing.T, ctx context.Context, st *client.Stream) {
+	t.Helper()
+	start := time.Now()
+	pushAllChaos(t, ctx, st, r.plan.tokens)
+	r.elapsed = time.Since(start)
+	r.streamSt = st.Stats()
+	t.Logf("first stream errors (OnError): %v", r.errs)
 }
 
 // checkRun compares the outcomes with the journal and the plan, and
@@ -488,34 +520,20 @@ func TestChaosBinary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	r := &chaosRun{plan: plan, srv: srv, outcomes: make([]client.Delivery, len(plan.tokens)), reports: make([]int, len(plan.tokens))}
-	var streamErrs []error
+	r := newChaosRun(plan, srv)
 	st, err := sess.Stream(srv.GatewayAddr(), cert, &client.Message{Alert: "chaos"}, client.StreamOptions{
 		CheckpointEvery: *chaosCheckpoint,
 		// Stalls are shorter than the wait for a sentinel's answer, so
 		// that no stretch is presumed accepted.
 		SentinelWait: 10 * time.Second,
-		OnOutcome: func(d client.Delivery) {
-			i := d.Tag.(int)
-			d.Tag = nil
-			r.outcomes[i] = d
-			r.reports[i]++
-		},
-		OnError: func(err error) {
-			if len(streamErrs) < 5 {
-				streamErrs = append(streamErrs, err)
-			}
-		},
+		OnOutcome:    r.outcome,
+		OnError:      r.streamError,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	pushAllChaos(t, ctx, st, plan.tokens)
-	r.elapsed = time.Since(start)
-	r.streamSt = st.Stats()
+	r.push(t, ctx, st)
 	r.closes = closes.snapshot()
-	t.Logf("first stream errors (OnError): %v", streamErrs)
 	checkRun(t, "binary", seed, r)
 
 	sideStreams(t, ctx, seed, srv, sess, cert)
@@ -655,29 +673,12 @@ func TestChaosHTTP2(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	r := &chaosRun{plan: plan, srv: srv, outcomes: make([]client.Delivery, len(plan.tokens)), reports: make([]int, len(plan.tokens))}
-	var streamErrs []error
-	st, err := c.Stream(&client.Message{Alert: "chaos", Topic: h2Topic}, client.StreamOptions{
-		OnOutcome: func(d client.Delivery) {
-			i := d.Tag.(int)
-			d.Tag, d.Response = nil, nil
-			r.outcomes[i] = d
-			r.reports[i]++
-		},
-		OnError: func(err error) {
-			if len(streamErrs) < 5 {
-				streamErrs = append(streamErrs, err)
-			}
-		},
-	})
+	r := newChaosRun(plan, srv)
+	st, err := c.Stream(&client.Message{Alert: "chaos", Topic: h2Topic}, client.StreamOptions{OnOutcome: r.outcome, OnError: r.streamError})
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	pushAllChaos(t, ctx, st, plan.tokens)
-	r.elapsed = time.Since(start)
-	r.streamSt = st.Stats()
+	r.push(t, ctx, st)
 	r.closes = map[string]int{"goaways sent": int(srv.Stats().HTTP2.GoAways)}
-	t.Logf("first stream errors (OnError): %v", streamErrs)
 	checkRun(t, "HTTP/2", seed, r)
 }

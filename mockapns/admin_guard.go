@@ -38,6 +38,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // DefaultAdminMaxWaits is the number of GET /api/v1/notifications?wait=N
@@ -207,31 +208,29 @@ func (e *mediaTypeError) Error() string {
 	return fmt.Sprintf("%s wants Content-Type: application/json, got %q", e.method, e.got)
 }
 
-// adminWaitSlots returns the server's ?wait slots, made on first use:
-// every handler of the server takes from the same AdminConfig.MaxWaits.
+// adminWaitSlots returns the server's ?wait slots (AdminConfig.MaxWaits),
+// made on first use and shared by every handler of the server.
 func (s *Server) adminWaitSlots() chan struct{} {
-	s.waitSlotsOnce.Do(func() {
-		n := s.cfg.Admin.MaxWaits
-		if n <= 0 {
-			n = DefaultAdminMaxWaits
-		}
-		s.waitSlots = make(chan struct{}, n)
-	})
-	return s.waitSlots
+	return serverSlots(&s.waitSlotsOnce, &s.waitSlots, s.cfg.Admin.MaxWaits, DefaultAdminMaxWaits)
 }
 
 // adminStreamSlots returns the server's event-stream slots
 // (AdminConfig.MaxStreams), made on first use and shared by every
 // handler, as the ?wait slots are.
 func (s *Server) adminStreamSlots() chan struct{} {
-	s.streamSlotsOnce.Do(func() {
-		n := s.cfg.Admin.MaxStreams
+	return serverSlots(&s.streamSlotsOnce, &s.streamSlots, s.cfg.Admin.MaxStreams, DefaultAdminMaxStreams)
+}
+
+// serverSlots makes *slots once, with room for n tokens (def when n is
+// not positive), and returns it.
+func serverSlots(once *sync.Once, slots *chan struct{}, n, def int) chan struct{} {
+	once.Do(func() {
 		if n <= 0 {
-			n = DefaultAdminMaxStreams
+			n = def
 		}
-		s.streamSlots = make(chan struct{}, n)
+		*slots = make(chan struct{}, n)
 	})
-	return s.streamSlots
+	return *slots
 }
 
 // tooManyWaitsError is a ?wait=N beyond AdminConfig.MaxWaits (429).
