@@ -157,10 +157,24 @@ func TestPythonExample(t *testing.T) {
 	if err != nil {
 		t.Skipf("python3 is not installed (%v): the Python example adapter is not checked", err)
 	}
-	argv := []string{py, filepath.Join("examples", "python", "adapter.py")}
+	dir := filepath.Join("examples", "python")
+	readForCache(t, dir, "adapter.py", "apns_sender.py")
+	argv := []string{py, filepath.Join(dir, "adapter.py")}
 	run(t, "python-example", "", func(ctx context.Context) (conformance.Client, error) {
 		return conformance.StartExternal(ctx, argv)
 	})
+}
+
+// readForCache reads an example adapter's files, so that go test's cache
+// knows them: a change to the adapter runs its test again rather than
+// answering from the cache, which sees only what the test process opens.
+func readForCache(t *testing.T, dir string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		if _, err := os.ReadFile(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("the example adapter in %s: %v", dir, err)
+		}
+	}
 }
 
 // minNodeMajor is the oldest Node.js the example adapter is checked with:
@@ -190,13 +204,7 @@ func TestNodeExample(t *testing.T) {
 		t.Skipf("node %s is older than %d (or unreadable): the Node.js example adapter is not checked", v, minNodeMajor)
 	}
 	dir := filepath.Join("examples", "node")
-	// Read here so that go test's cache knows them: a change to the adapter
-	// runs the test again rather than answering from the cache.
-	for _, f := range []string{"adapter.js", "apns_h2.js"} {
-		if _, err := os.ReadFile(filepath.Join(dir, f)); err != nil {
-			t.Fatalf("the Node.js example: %v", err)
-		}
-	}
+	readForCache(t, dir, "adapter.js", "apns_h2.js")
 	argv := []string{node, filepath.Join(dir, "adapter.js")}
 	runTagged(t, "node-example", "", "@http2", func(ctx context.Context) (conformance.Client, error) {
 		return conformance.StartExternal(ctx, argv)
