@@ -176,3 +176,39 @@ var _ = Describe("ResolveAddress", func() {
 		Entry("unknown name", "push_staging"),
 	)
 })
+
+var _ = Describe("ParseHTTPSAddress", func() {
+	DescribeTable("https://HOST[:PORT], port 443 by default",
+		func(in, want string) {
+			Expect(client.ParseHTTPSAddress(in)).To(Equal(want))
+		},
+		Entry("a port", "https://127.0.0.1:2197", "127.0.0.1:2197"),
+		Entry("no port", "https://api.push.apple.com", "api.push.apple.com:443"),
+		Entry("a final slash", "https://api.push.apple.com/", "api.push.apple.com:443"),
+		Entry("IPv6", "https://[::1]:2197", "[::1]:2197"),
+	)
+	DescribeTable("refuses the rest",
+		func(in string) {
+			_, err := client.ParseHTTPSAddress(in)
+			Expect(err).To(MatchError(client.ErrBadAddress))
+		},
+		Entry("host:port", "127.0.0.1:2197"),
+		Entry("http", "http://127.0.0.1:2197"),
+		Entry("a path", "https://127.0.0.1:2197/3/device"),
+		Entry("a query", "https://127.0.0.1:2197?x=1"),
+		Entry("user information", "https://u:p@127.0.0.1:2197"),
+		Entry("port 0", "https://127.0.0.1:0"),
+		Entry("no host", "https://:2197"),
+	)
+	It("is what NewHTTP2Client takes too", func() {
+		pki, err := certs.New(certs.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		cert, err := client.NewCertificate(pki.Client.TLS)
+		Expect(err).NotTo(HaveOccurred())
+		c, err := client.NewHTTP2Client("https://127.0.0.1:2197", client.HTTP2Config{Certificate: cert})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Close()).To(Succeed())
+		_, err = client.NewHTTP2Client("https://127.0.0.1:2197/x", client.HTTP2Config{Certificate: cert})
+		Expect(err).To(MatchError(client.ErrBadAddress))
+	})
+})

@@ -192,10 +192,16 @@ type HTTP2Client struct {
 }
 
 // NewHTTP2Client returns a client for addr: host:port (the mock's
-// HTTP2Addr), or APISandbox and APIProduction for Apple's
-// api.sandbox.push.apple.com:443 and api.push.apple.com:443.
-// Errors wrap ErrBadAddress or ErrBadConfig.
+// HTTP2Addr), https://HOST[:PORT] (port 443 by default), or APISandbox
+// and APIProduction for Apple's api.sandbox.push.apple.com:443 and
+// api.push.apple.com:443. Errors wrap ErrBadAddress or ErrBadConfig.
 func NewHTTP2Client(addr string, cfg HTTP2Config) (*HTTP2Client, error) {
+	if hostPort, ok, err := httpsAddress(addr); ok {
+		if err != nil {
+			return nil, err
+		}
+		addr = hostPort
+	}
 	a, err := ResolveAddress(addr)
 	if err != nil {
 		return nil, err

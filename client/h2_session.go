@@ -23,17 +23,14 @@ type h2Key struct {
 // binary otherwise.
 func (s *Session) endpoint(addr string) (string, apns.Protocol, error) {
 	proto := s.cfg.Protocol
-	if u, err := url.Parse(addr); err == nil && u.Scheme == "https" {
-		if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-			return "", 0, fmt.Errorf("%w: %q: want https://HOST[:PORT]", ErrBadAddress, addr)
+	if hostPort, ok, err := httpsAddress(addr); ok {
+		if err != nil {
+			return "", 0, err
 		}
 		if proto == apns.Binary {
 			return "", 0, fmt.Errorf("%w: %q: an https address with Config.Protocol binary", ErrBadAddress, addr)
 		}
-		addr, proto = u.Host, apns.HTTP2
-		if u.Port() == "" {
-			addr = net.JoinHostPort(u.Hostname(), "443")
-		}
+		addr, proto = hostPort, apns.HTTP2
 	}
 	if proto == 0 && (addr == APISandbox || addr == APIProduction) {
 		proto = apns.HTTP2
@@ -43,6 +40,34 @@ func (s *Session) endpoint(addr string) (string, apns.Protocol, error) {
 	}
 	a, err := ResolveAddress(addr)
 	return a, proto, err
+}
+
+// httpsAddress reads an https://HOST[:PORT] address (port 443 by
+// default) as HOST:PORT; ok is false for an address of another form.
+func httpsAddress(addr string) (hostPort string, ok bool, err error) {
+	u, perr := url.Parse(addr)
+	if perr != nil || u.Scheme != "https" {
+		return "", false, nil
+	}
+	hostPort, err = ParseHTTPSAddress(addr)
+	return hostPort, true, err
+}
+
+// ParseHTTPSAddress reads an HTTP/2 provider API address of the form
+// https://HOST[:PORT] (port 443 by default) as HOST:PORT, the form
+// [NewHTTP2Client] and [Session] also take. Anything else (another scheme,
+// a path, a query, user information, a port out of range) is an error
+// wrapping ErrBadAddress.
+func ParseHTTPSAddress(addr string) (string, error) {
+	u, err := url.Parse(addr)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%w: %q: want https://HOST[:PORT]", ErrBadAddress, addr)
+	}
+	hostPort := u.Host
+	if u.Port() == "" {
+		hostPort = net.JoinHostPort(u.Hostname(), "443")
+	}
+	return ResolveAddress(hostPort)
 }
 
 // http2Client returns the session's HTTP/2 client for addr (resolved) and

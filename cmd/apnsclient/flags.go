@@ -193,7 +193,7 @@ const (
 )
 
 func (c *connOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.addr, "addr", "", "gateway, feedback or HTTP/2 API `HOST:PORT`, or push_sandbox, push_production, feedback_sandbox, feedback_production, api_sandbox, api_production (-http2)")
+	fs.StringVar(&c.addr, "addr", "", "gateway, feedback or HTTP/2 API `HOST:PORT`, or push_sandbox, push_production, feedback_sandbox, feedback_production, api_sandbox, api_production or https://HOST[:PORT] (-http2)")
 	fs.StringVar(&c.caFile, "ca", "", "PEM `FILE` of the CAs that sign the server certificate (default: the system roots)")
 	fs.StringVar(&c.certFile, "cert", "", "PEM `FILE` of the client certificate (may hold the key too)")
 	fs.StringVar(&c.keyFile, "key", "", "PEM `FILE` of the client certificate's private key (default: read from -cert)")
@@ -270,6 +270,15 @@ func (c *connOptions) checkAddr(push bool) error {
 			return usagef("-addr %s is the HTTP/2 API: give -http2 (or push_sandbox, push_production for the binary gateway)", c.addr)
 		}
 	default:
+		if strings.HasPrefix(c.addr, "https://") {
+			if !push || !c.http2 {
+				return usagef("-addr %s is an HTTP/2 address: only push -http2 takes one", c.addr)
+			}
+			if _, err := client.ParseHTTPSAddress(c.addr); err != nil {
+				return usagef("-addr: %v", err)
+			}
+			return nil
+		}
 		if _, err := client.ResolveAddress(c.addr); err != nil {
 			return usagef("-addr: want HOST:PORT or a name such as push_sandbox: %v", err)
 		}

@@ -117,6 +117,19 @@ var _ = Describe("apnsclient push -http2", func() {
 		}
 	})
 
+	It("takes an https://HOST:PORT -addr, as the library does", func(ctx SpecContext) {
+		args := m.tokenAuth("-token", devToken(1))
+		for i, a := range args {
+			if a == "-addr" {
+				args[i+1] = "https://" + m.srv.HTTP2Addr()
+			}
+		}
+		code, stdout, stderr := runCmd(ctx, "", args...)
+		Expect(code).To(Equal(0), stderr)
+		Expect(parseH2Summary(stdout).Accepted).To(Equal(1))
+		Expect(m.h2Entries(mockapns.Filter{})).To(HaveLen(1))
+	})
+
 	It("sends with certificate authentication (-cert, -key), priority 1 and a raw payload", func(ctx SpecContext) {
 		code, stdout, stderr := runCmd(ctx, "", m.certAuth("-token", devToken(1), "-priority", "1",
 			"-payload", `{"aps":{"content-available":1},"k":"v"}`)...)
@@ -385,6 +398,8 @@ var _ = Describe("apnsclient push -http2 usage", func() {
 		Entry("-push-type and -collapse-id without -http2", append(bin, "-push-type", "alert", "-collapse-id", "x"), "-push-type, -collapse-id"),
 		Entry("-priority 1 without -http2", append(bin, "-priority", "1"), "-priority 1"),
 		Entry("an HTTP/2 name without -http2", []string{"push", "-addr", "api_sandbox", "-cert", "c.pem", "-token", tok}, "-http2"),
+		Entry("an https address without -http2", []string{"push", "-addr", "https://127.0.0.1:1", "-cert", "c.pem", "-token", tok}, "push -http2"),
+		Entry("an https address with a path", append(without(h2(), "-addr"), "-addr", "https://127.0.0.1:1/3/device"), "https://HOST[:PORT]"),
 	)
 
 	It("lists the HTTP/2 flags and names in push -h", func(ctx SpecContext) {

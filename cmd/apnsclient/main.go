@@ -5,7 +5,7 @@
 //	apnsclient push     -addr HOST:PORT -ca FILE -cert FILE -key FILE \
 //	                    (-token HEX ... | -tokens FILE|-) [-alert TEXT] [-badge N]
 //	                    [-sound NAME] [-payload JSON] [-expiry DUR] [-priority 10|5]
-//	apnsclient push -http2 -addr HOST:PORT|api_sandbox|api_production [-ca FILE] \
+//	apnsclient push -http2 -addr HOST:PORT|https://HOST[:PORT]|api_sandbox|api_production [-ca FILE] \
 //	                (-p8 FILE -key-id ID -team-id ID | -cert FILE -key FILE | -p12 FILE) \
 //	                -topic TOPIC [-push-type alert] [-collapse-id ID] [-priority 10|5|1] \
 //	                (-token HEX ... | -tokens FILE|-) [-alert TEXT] [-payload JSON] ...
@@ -168,7 +168,7 @@ usage:
   apnsclient push     -addr HOST:PORT -ca FILE -cert FILE -key FILE \
                       (-token HEX ... | -tokens FILE|-) [-alert TEXT] [-badge N]
                       [-sound NAME] [-payload JSON] [-expiry DUR] [-priority 10|5]
-  apnsclient push -http2 -addr HOST:PORT|api_sandbox|api_production [-ca FILE] \
+  apnsclient push -http2 -addr HOST:PORT|https://HOST[:PORT]|api_sandbox|api_production [-ca FILE] \
                   (-p8 FILE -key-id ID -team-id ID | -cert FILE -key FILE | -p12 FILE) \
                   -topic TOPIC [-push-type alert] [-collapse-id ID] [-priority 10|5|1] \
                   (-token HEX ... | -tokens FILE|-) [-alert TEXT] [-payload JSON] ...
