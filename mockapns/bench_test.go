@@ -310,6 +310,7 @@ func BenchmarkGatewayIngestEvents(b *testing.B) {
 type eventReader struct {
 	updates atomic.Int64
 	seq     atomic.Uint64 // seq of the last update
+	moved   chan struct{} // a token after each update: seq moved
 	done    chan struct{}
 }
 
@@ -334,6 +335,10 @@ func (r *eventReader) read(body io.Reader) {
 			}
 			r.seq.Store(u.Seq)
 			r.updates.Add(1)
+			select {
+			case r.moved <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -357,7 +362,7 @@ func startStreams(b *testing.B, srv *mockapns.Server, n int) func() {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := &eventReader{done: make(chan struct{})}
+		r := &eventReader{moved: make(chan struct{}, 1), done: make(chan struct{})}
 		readers[i] = r
 		go r.read(resp.Body)
 		for r.updates.Load() == 0 { // the first update: the stream is open
@@ -371,14 +376,20 @@ func startStreams(b *testing.B, srv *mockapns.Server, n int) func() {
 		b.ReportMetric(float64(readers[0].updates.Load()-before)/elapsed.Seconds(), "updates/s")
 		st := srv.Stats()
 		want := st.Accepted + st.Rejected // the last sequence number: no Reset here
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.NewTimer(10 * time.Second)
+		defer deadline.Stop()
+	readers:
 		for _, r := range readers {
 			for r.seq.Load() != want {
-				if time.Now().After(deadline) {
+				select {
+				case <-r.moved:
+				case <-r.done:
+					b.Errorf("an event reader ended at seq %d, the journal at %d", r.seq.Load(), want)
+					continue readers
+				case <-deadline.C:
 					b.Errorf("an event reader is at seq %d, the journal at %d: it did not keep up", r.seq.Load(), want)
-					break
+					break readers
 				}
-				time.Sleep(10 * time.Millisecond)
 			}
 		}
 		cancel()
