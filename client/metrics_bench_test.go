@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -41,41 +40,13 @@ func BenchmarkSendMetrics(b *testing.B) {
 func BenchmarkH2SendMetrics(b *testing.B) {
 	srv := mockapns.NewServer(mockapns.Config{JournalSize: 10000})
 	b.Cleanup(srv.Close)
-	key := srv.PKI().AuthKey
-	p8, err := key.PrivatePEM()
-	if err != nil {
-		b.Fatal(err)
-	}
 	toks := tokens(1, h2BenchStreams)
 	for _, hook := range []struct {
 		name string
 		m    client.Metrics
 	}{{"hook=nil", nil}, {"hook=noop", noopMetrics{}}} {
 		b.Run(hook.name, func(b *testing.B) {
-			signer, err := client.NewTokenSigner(p8, key.KeyID, key.TeamID, client.TokenOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, err := client.NewHTTP2Client(srv.HTTP2Addr(), client.HTTP2Config{Signer: signer, RootCAs: srv.RootCAs(),
-				MaxInFlight: h2BenchStreams, Connections: 1, Metrics: hook.m})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			m := &client.Message{Tokens: toks, Payload: []byte(`{"aps":{"alert":"Hello"}}`), Topic: h2Topic, PushType: "alert"}
-			ctx := context.Background()
-			b.ReportAllocs()
-			start := time.Now()
-			for b.Loop() {
-				r, err := c.Send(ctx, m)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if r.Accepted != h2BenchStreams {
-					b.Fatalf("accepted %d of %d", r.Accepted, h2BenchStreams)
-				}
-			}
-			b.ReportMetric(float64(b.N*h2BenchStreams)/time.Since(start).Seconds(), "notifs/s")
+			benchH2Send(b, srv, h2BenchClient(b, srv, 1, hook.m), toks, []byte(`{"aps":{"alert":"Hello"}}`))
 		})
 	}
 }
