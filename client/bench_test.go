@@ -205,6 +205,7 @@ func benchStream(b *testing.B, conns int, bad float64) {
 	}
 	b.ReportMetric(total/elapsed.Seconds(), "notif/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/notif")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/total, "B/notif")
 	b.ReportMetric(float64(refused.Load()), "refused")
 	b.ReportMetric(float64(st.Stats().Connections)/float64(b.N), "conns/op")
 	b.ReportMetric(float64(st.Stats().Resent)/total, "resent/notif")

@@ -30,7 +30,11 @@ func (h *history) add(b *batch) {
 	if len(b.ids) == 0 {
 		return
 	}
-	b.prep = b.prep.withoutTokens()
+	if b.chunk != nil {
+		b.prep.tokens = nil // the chunk's own copy of the content
+	} else {
+		b.prep = b.prep.withoutTokens()
+	}
 	h.batches = append(h.batches, b)
 	h.n += len(b.ids)
 	for len(h.batches) > 1 && h.n-len(h.batches[0].ids) >= h.limit {

@@ -109,14 +109,17 @@ func (w *worker) acquire() error {
 	}
 }
 
-// batchOf is the batch that writes ch.
+// batchOf is the batch that writes ch, kept in ch.
 func (w *worker) batchOf(ch *chunk) *batch {
-	p := w.st.content
-	p.tokens = make([][]byte, len(ch.tokens))
+	toks := ch.toks[:0]
 	for i := range ch.tokens {
-		p.tokens[i] = ch.token(i)
+		toks = append(toks, ch.token(i))
 	}
-	return &batch{retryBase: w.st.base, tokens: ch.tokens, prep: &p, chunk: ch}
+	ch.toks = toks
+	ch.prep = w.st.content
+	ch.prep.tokens = toks
+	ch.b = batch{retryBase: w.st.base, tokens: ch.tokens, prep: &ch.prep, chunk: ch, ids: ch.b.ids[:0]}
+	return &ch.b
 }
 
 // send writes ch on the connection and adds it to the window; when the
@@ -124,7 +127,7 @@ func (w *worker) batchOf(ch *chunk) *batch {
 func (w *worker) send(ch *chunk) {
 	st := w.st
 	if o := st.messageRefusal(); o != nil {
-		st.refuseAll(ch, 0, len(ch.tokens), o)
+		st.refuseAll(ch, o)
 		return
 	}
 	if w.c == nil {
@@ -132,7 +135,7 @@ func (w *worker) send(ch *chunk) {
 			if !errors.Is(err, context.Canceled) {
 				st.fail(err)
 			}
-			st.giveUp(ch, 0, len(ch.tokens), w.causeOr(err))
+			st.giveUp(ch, w.causeOr(err))
 			return
 		}
 	}
@@ -168,7 +171,7 @@ func (w *worker) send(ch *chunk) {
 			ch.meta[i].uncertain = true
 		}
 		w.abort(w.cause())
-		st.giveUp(ch, 0, len(ch.tokens), w.cause())
+		st.giveUp(ch, w.cause())
 		return
 	}
 	if stop == writeFailed {
@@ -356,9 +359,11 @@ func (w *worker) deliver(batches []*batch, presumed bool) {
 		if mt := w.st.sess.cfg.Metrics; mt != nil {
 			mt.Latency(metricsBinary, time.Since(ch.written))
 		}
-		w.st.report(ds, ch.bytes)
-		w.n -= len(ch.tokens)
-		w.bytes -= ch.bytes
+		n, bytes := len(ch.tokens), ch.bytes
+		ch.free()
+		w.st.report(ds, bytes)
+		w.n -= n
+		w.bytes -= bytes
 	}
 }
 
@@ -385,7 +390,7 @@ func (w *worker) abort(err error) {
 				ch.meta[i].uncertain = true
 			}
 		}
-		w.st.giveUp(ch, 0, len(ch.tokens), err)
+		w.st.giveUp(ch, err)
 	}
 	w.hist.reset()
 	w.n, w.bytes = 0, 0
@@ -438,7 +443,7 @@ func (w *worker) end(cur *batch, obs observed, werr error) {
 		w.drop()
 		st.fail(ref)
 		for _, b := range batches {
-			st.giveUp(b.chunk, 0, len(b.chunk.tokens), ref)
+			st.giveUp(b.chunk, ref)
 		}
 		return
 	}
@@ -560,7 +565,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 					m.fruitless = 0
 				}
 				if redo == nil || redo.full() {
-					redo = &chunk{}
+					redo = newChunk()
 					again = append(again, redo)
 				}
 				redo.add(ch.tokens[i], ch.token(i), m, st.frame)
@@ -569,6 +574,9 @@ func (w *worker) apply(r *Result, batches []*batch) {
 				bytes += size
 			}
 		}
+	}
+	for _, b := range batches {
+		b.chunk.free() // reported above or copied into again
 	}
 	if message != nil {
 		st.setMessageRefusal(message)

@@ -240,7 +240,9 @@ const (
 )
 
 // chunk is notifications queued or written together, with what the
-// stream knows of each.
+// stream knows of each. A chunk is written once; once every notification
+// of it is reported or copied into a resend's chunk, it is recycled
+// (Stream.free), its storage kept for the next one.
 type chunk struct {
 	tokens   []string
 	ends     []int32 // ends[i] is where token i's bytes end in bin
@@ -250,6 +252,33 @@ type chunk struct {
 	written  time.Time // when its write ended
 	first    time.Time // when its first notification was pushed
 	sentinel bool
+
+	// b is the batch that writes the chunk (worker.batchOf), with prep
+	// its binary form and toks the slices of bin prep.tokens holds: kept
+	// with the chunk so that writing one allocates nothing.
+	b    batch
+	prep prepared
+	toks [][]byte
+}
+
+// chunks recycles chunks between streams.
+var chunks = sync.Pool{New: func() any { return new(chunk) }}
+
+// newChunk returns an empty chunk, recycled when one is free.
+func newChunk() *chunk { return chunks.Get().(*chunk) }
+
+// free recycles ch, whose notifications have all been reported or copied
+// into other chunks: nothing may use it afterwards. The caller's tokens and
+// tags are let go at once.
+func (ch *chunk) free() {
+	if ch.sentinel {
+		return
+	}
+	clear(ch.tokens)
+	clear(ch.meta)
+	*ch = chunk{tokens: ch.tokens[:0], ends: ch.ends[:0], bin: ch.bin[:0], meta: ch.meta[:0],
+		b: batch{ids: ch.b.ids[:0]}, toks: ch.toks[:0]}
+	chunks.Put(ch)
 }
 
 type itemMeta struct {
@@ -413,7 +442,8 @@ func (st *Stream) Push(ctx context.Context, token string, tag any) error {
 	st.inflight++
 	st.inBytes += size
 	if st.cur == nil {
-		st.cur = &chunk{first: time.Now()}
+		st.cur = newChunk()
+		st.cur.first = time.Now()
 		if st.opt.CheckpointInterval > 0 {
 			// A worker waiting with nothing to time wakes to start
 			// this chunk's CheckpointInterval timer.
@@ -520,7 +550,7 @@ func (st *Stream) drain(err error) {
 	}
 	st.mu.Unlock()
 	for _, ch := range rest {
-		st.giveUp(ch, 0, len(ch.tokens), err)
+		st.giveUp(ch, err)
 	}
 }
 
@@ -637,7 +667,7 @@ func (st *Stream) requeue(chs []*chunk) {
 		}
 		st.mu.Unlock()
 		for _, ch := range chs {
-			st.giveUp(ch, 0, len(ch.tokens), err)
+			st.giveUp(ch, err)
 		}
 		return
 	}
@@ -700,30 +730,34 @@ func (st *Stream) reportErr(err error) {
 	}
 }
 
-// giveUp reports ch's notifications [from, to) Unsent with err.
-func (st *Stream) giveUp(ch *chunk, from, to int, err error) {
-	if ch.sentinel || from >= to {
+// giveUp reports every notification of ch Unsent with err and recycles
+// ch.
+func (st *Stream) giveUp(ch *chunk, err error) {
+	if ch.sentinel {
 		return
 	}
-	ds := make([]Delivery, 0, to-from)
+	ds := make([]Delivery, 0, len(ch.tokens))
 	bytes := 0
-	for i := from; i < to; i++ {
+	for i := range ch.tokens {
 		m := ch.meta[i]
 		ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Unsent, Err: err, Attempts: int(m.attempts), Uncertain: m.uncertain})
 		bytes += st.frame + len(ch.token(i))
 	}
+	ch.free()
 	st.report(ds, bytes)
 }
 
-// refuseAll reports ch's notifications [from, to) Refused with o.
-func (st *Stream) refuseAll(ch *chunk, from, to int, o apns.Outcome) {
-	ds := make([]Delivery, 0, to-from)
+// refuseAll reports every notification of ch Refused with o and recycles
+// ch.
+func (st *Stream) refuseAll(ch *chunk, o apns.Outcome) {
+	ds := make([]Delivery, 0, len(ch.tokens))
 	bytes := 0
-	for i := from; i < to; i++ {
+	for i := range ch.tokens {
 		m := ch.meta[i]
 		ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Refused, Outcome: o, Attempts: int(m.attempts), Uncertain: m.uncertain})
 		bytes += st.frame + len(ch.token(i))
 	}
+	ch.free()
 	st.report(ds, bytes)
 }
 
