@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // MaxTokenLength is the longest device token apnskit accepts, in bytes:
@@ -47,20 +48,26 @@ func AppendParsedToken(dst []byte, s string) ([]byte, error) {
 	case len(s)/2 > MaxTokenLength:
 		return dst, fmt.Errorf("%w: %d bytes, longer than %d", ErrBadToken, len(s)/2, MaxTokenLength)
 	}
-	out := dst
-	for i := 0; i < len(s); i += 2 {
-		hi, lo := hexValue[s[i]], hexValue[s[i+1]]
-		if hi|lo <= 0x0f {
-			out = append(out, hi<<4|lo)
-			continue
-		}
-		at := i
-		if _, ok := fromHex(s[i]); ok {
-			at = i + 1
-		}
-		return dst, fmt.Errorf("%w: %q at offset %d is not a hex digit", ErrBadToken, s[at], at)
+	n := len(s) / 2
+	out := slices.Grow(dst, n)[:len(dst)+n]
+	// Decode into place and check once at the end: a bad digit has the
+	// high bits of its table value set.
+	o := out[len(dst):]
+	var bad byte
+	for i := range o {
+		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
+		bad |= hi | lo
+		o[i] = hi<<4 | lo
 	}
-	return out, nil
+	if bad <= 0x0f {
+		return out, nil
+	}
+	for at := range len(s) {
+		if hexValue[s[at]] > 0x0f {
+			return dst, fmt.Errorf("%w: %q at offset %d is not a hex digit", ErrBadToken, s[at], at)
+		}
+	}
+	return dst, nil // not reached: some digit was bad
 }
 
 // hexValue maps a hex digit of either case to its value and every other
