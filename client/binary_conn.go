@@ -60,6 +60,12 @@ type conn struct {
 	// held by the connection's holder
 	broken bool   // a write failed or was interrupted: never reuse
 	buf    []byte // write buffer, reused across batches
+
+	// detached: a Stream wrote its last notification (a sentinel) on the
+	// connection and handed it to a goroutine that waits for its end; it
+	// no longer counts against PoolSize (Session.detach) and is never
+	// reused. Guarded by the session's mutex.
+	detached bool
 }
 
 func newConn(nc net.Conn, raw *eofConn, log *slog.Logger) *conn {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -18,6 +19,13 @@ var errStreamAborted = errors.New("apns: stream stopped")
 // them. Its window is the history of the chunks written on the connection
 // and not yet confirmed, oldest first; the settle rules and the history
 // are the ones Send uses.
+//
+// With ConfirmSentinel a worker does not wait for the answer to its
+// sentinel: it hands the connection, with its window, to a goroutine of
+// its own (a leg: a worker value that only confirms) and goes on writing
+// on a new connection while the gateway works through the old one. At most
+// one leg per worker waits at a time, so a worker holds at most two
+// windows.
 type worker struct {
 	st    *Stream
 	pl    *pool
@@ -29,13 +37,17 @@ type worker struct {
 	// StreamOptions.Window: halved (down to one chunk) after a stretch
 	// that ended with a refusal, since everything written after the
 	// refused notification is discarded by the gateway and written
-	// again; doubled back after a clean one.
-	limit int
+	// again; doubled back after a clean one. Shared with the worker's
+	// legs, which settle stretches too.
+	limit *atomic.Int64
+	// leg is closed when the worker's leg, if any, has settled its window.
+	leg chan struct{}
 }
 
 func (w *worker) run() {
 	defer w.release()
-	w.limit = w.st.opt.Window
+	w.limit = new(atomic.Int64)
+	w.limit.Store(int64(w.st.opt.Window))
 	for {
 		var oldest time.Time
 		if b := w.oldest(); b != nil {
@@ -221,21 +233,20 @@ func (w *worker) age() {
 // full reports whether the window must be confirmed before more is written.
 func (w *worker) full() bool {
 	o := &w.st.opt
-	return w.n >= w.limit || w.bytes >= o.WindowBytes || (o.CheckpointEvery > 0 && w.n >= o.CheckpointEvery)
+	return w.n >= int(w.limit.Load()) || w.bytes >= o.WindowBytes || (o.CheckpointEvery > 0 && w.n >= o.CheckpointEvery)
 }
 
 // adapt sets the window after a stretch of the connection ended: halved
 // when the gateway discarded notifications (a refusal), doubled back
 // towards StreamOptions.Window when it did not.
 func (w *worker) adapt(discarded bool) {
-	if w.limit == 0 {
-		w.limit = w.st.opt.Window
-	}
+	limit, window := int(w.limit.Load()), w.st.opt.Window
 	if discarded {
-		w.limit = max(w.limit/2, min(chunkItems, w.st.opt.Window))
-		return
+		limit = max(limit/2, min(chunkItems, window))
+	} else {
+		limit = min(limit*2, window)
 	}
-	w.limit = min(w.limit*2, w.st.opt.Window)
+	w.limit.Store(int64(limit))
 }
 
 func (w *worker) causeOr(err error) error {
@@ -295,10 +306,31 @@ func (w *worker) confirmBySentinel() {
 	if st.sentOK.Load() {
 		wait = st.sess.cfg.ErrorWait
 	}
-	w.confirmByWait(wait)
-	if w.c != nil { // no answer: the gateway accepted the sentinel
-		st.sentOK.Store(true)
+	leg := w.handOff()
+	st.wg.Go(func() {
+		defer close(leg.leg)
+		leg.confirmByWait(wait)
+		if leg.c != nil { // no answer: the gateway accepted the sentinel
+			st.sentOK.Store(true)
+			leg.release() // retired: a detached connection is not reused
+		}
+	})
+}
+
+// handOff waits for the worker's earlier leg, if any, to settle, then moves
+// the connection and its window to a new leg, detached from the pool's
+// count, and leaves the worker without a connection.
+func (w *worker) handOff() *worker {
+	if w.leg != nil {
+		<-w.leg
 	}
+	leg := &worker{st: w.st, pl: w.pl, c: w.c, hist: w.hist, n: w.n, bytes: w.bytes, limit: w.limit, leg: make(chan struct{})}
+	w.st.sess.detach(w.pl, w.c)
+	w.leg = leg.leg
+	w.c, w.pl = nil, nil
+	w.hist = history{limit: int(^uint(0) >> 1)}
+	w.n, w.bytes = 0, 0
+	return leg
 }
 
 // confirmByWait waits up to d for the connection to end; then it settles

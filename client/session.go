@@ -119,7 +119,7 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 			c, err := s.dialConn(ctx, key.addr, cert)
 			s.mu.Lock()
 			if err != nil {
-				s.releaseLocked(pl)
+				s.releaseLocked(pl, nil)
 				s.mu.Unlock()
 				return nil, idleConn{}, nil, err
 			}
@@ -127,7 +127,7 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 				s.mu.Unlock()
 				c.close()
 				s.mu.Lock()
-				s.releaseLocked(pl)
+				s.releaseLocked(pl, nil)
 				s.mu.Unlock()
 				return nil, idleConn{}, nil, ErrClosed
 			}
@@ -156,7 +156,7 @@ func (s *Session) checkin(pl *pool, c *conn, hist history) {
 	dead, _, _ := c.state()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if dead || c.broken || s.closed {
+	if dead || c.broken || c.detached || s.closed {
 		s.endLocked(pl, c, hist)
 		return
 	}
@@ -190,7 +190,7 @@ func (s *Session) endLocked(pl *pool, c *conn, hist history) {
 // could block on a full socket buffer for nothing.
 func (s *Session) dropLocked(pl *pool, c *conn) {
 	c.abort()
-	s.releaseLocked(pl) // the reader ends and closes c.dead on its own
+	s.releaseLocked(pl, c) // the reader ends and closes c.dead on its own
 }
 
 // retireLocked starts the graceful retirement of c, a healthy connection
@@ -213,12 +213,28 @@ func (s *Session) retireLocked(pl *pool, c *conn, hist history) {
 		s.retiring--
 		close(s.retired)
 		s.retired = make(chan struct{})
-		s.releaseLocked(pl)
+		s.releaseLocked(pl, c)
 	}()
 }
 
-func (s *Session) releaseLocked(pl *pool) {
+// detach takes c, checked out of pl, out of pl's count against PoolSize
+// (it still counts in Stats().Open until it ends): a Stream's connection
+// that has written its sentinel takes nothing more, and waiting for the
+// gateway's answer must not hold back the connection that writes next.
+func (s *Session) detach(pl *pool, c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.detached = true
 	pl.open--
+	s.wakeLocked(pl)
+}
+
+// releaseLocked frees the slot of c (nil: a dial that failed) in pl and
+// in the session's count.
+func (s *Session) releaseLocked(pl *pool, c *conn) {
+	if c == nil || !c.detached {
+		pl.open--
+	}
 	s.open--
 	s.wakeLocked(pl)
 	if s.closed && s.open == 0 {

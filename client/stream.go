@@ -34,7 +34,9 @@ const (
 	// token length the gateway expects. That response proves every
 	// notification before it processed and nothing after it written: one
 	// round trip instead of a fixed wait. The gateway closes the
-	// connection after it, so each stretch costs a new connection. If no
+	// connection after it, so each stretch costs a new connection; the
+	// stream does not wait for the answer before it writes on the next
+	// one (see StreamOptions.Window). If no
 	// response arrives within StreamOptions.SentinelWait (a gateway whose
 	// validation is relaxed accepts the sentinel), the stretch is presumed
 	// accepted as with ConfirmErrorWait, and later stretches wait only
@@ -68,7 +70,7 @@ func (c Confirmation) String() string {
 type StreamOptions struct {
 	// Connections is how many connections the stream writes on in
 	// parallel; 0 means Config.PoolSize. They come from the session's pool
-	// for the address and certificate and count against PoolSize.
+	// for the address and certificate and count against PoolSize (but see Window).
 	Connections int
 	// Window bounds the notifications written on one connection and not
 	// yet confirmed; when it is full the connection confirms them (see
@@ -79,8 +81,20 @@ type StreamOptions struct {
 	// window, down to 1,024 notifications, and doubles back up to Window
 	// after each clean stretch: with a few bad tokens, less is written
 	// twice.
+	//
+	// With ConfirmSentinel a connection whose window is full writes its
+	// sentinel and waits for the answer on its own while the stream
+	// opens the next connection and writes on it; that connection no
+	// longer counts against Config.PoolSize (it takes nothing more and
+	// the gateway closes it), only in Session.Stats().Open until it
+	// ends. Each of the Connections has at most one such connection
+	// waiting, so the stream holds up to 2 × Window notifications per
+	// connection (one window confirmed, one written) and one chunk
+	// queued (at most 1,024 notifications or 64 KiB); with the other
+	// confirmations, Window and a chunk.
 	Window int
-	// WindowBytes bounds the same by encoded bytes; 0 means
+	// WindowBytes bounds the same by encoded bytes (twice that per
+	// connection with ConfirmSentinel, as for Window); 0 means
 	// DefaultStreamWindowBytes.
 	WindowBytes int
 	// Confirm is how written notifications are confirmed.
@@ -350,8 +364,12 @@ func (s *Session) Stream(addr string, cert *Certificate, content *Message, opt S
 	n := frameTemplate(p)
 	enc, _ := n.AppendBinary(nil)
 	st.frame = len(enc)
-	st.maxItems = opt.Connections * (opt.Window + chunkItems)
-	st.maxBytes = opt.Connections * (opt.WindowBytes + chunkBytes)
+	windows := 1
+	if opt.Confirm == ConfirmSentinel { // one window written, one confirmed
+		windows = 2
+	}
+	st.maxItems = opt.Connections * (windows*opt.Window + chunkItems)
+	st.maxBytes = opt.Connections * (windows*opt.WindowBytes + chunkBytes)
 	st.ctx, st.cancel = context.WithCancelCause(context.Background())
 	st.room, st.kick, st.idle = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	close(st.idle)

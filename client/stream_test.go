@@ -157,12 +157,50 @@ var _ = Describe("Stream", func() {
 			pushed++
 		}
 		Expect(pushed).To(BeNumerically("<", 5000))
-		Expect(pushed).To(BeNumerically("<=", 100+1024))
+		Expect(pushed).To(BeNumerically("<=", 2*100+1024)) // a window written, one confirmed, a chunk queued
 		cctx, ccancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer ccancel()
 		Expect(st.Close(cctx)).To(MatchError(context.DeadlineExceeded))
 		s := st.Stats()
 		Expect(s.Unsent).To(Equal(int64(pushed)))
+	})
+
+	It("writes on the next connection while the last one waits for its sentinel's answer, beyond PoolSize", func(ctx SpecContext) {
+		e := newEnv(client.Config{PoolSize: 1}, mockapns.Config{})
+		// The gateway stalls on connection 1 before its 500th notification,
+		// so the answer to that connection's sentinel waits.
+		_, err := e.srv.AddFault(mockapns.Delay{Duration: 1500 * time.Millisecond, When: mockapns.Trigger{Nth: 500}})
+		Expect(err).NotTo(HaveOccurred())
+		out := newOutcomes()
+		st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "x"}, client.StreamOptions{Window: 1000, OnOutcome: out.add})
+		Expect(err).NotTo(HaveOccurred())
+		toks := tokens(1, 3000) // within 2 × Window + a chunk: Push does not block
+		for i, t := range toks {
+			Expect(st.Push(ctx, t, i)).To(Succeed())
+		}
+		flushed := make(chan error, 1)
+		go func() { flushed <- st.Flush(ctx) }()
+		onConn2 := func() int {
+			n := 0
+			for _, en := range e.srv.Notifications(mockapns.Filter{Status: mockapns.Accepted}) {
+				if en.Conn == 2 {
+					n++
+				}
+			}
+			return n
+		}
+		// Connection 1 took one window (at least 1,000), connection 2 the rest.
+		Eventually(onConn2).WithContext(ctx).WithTimeout(10*time.Second).Should(BeNumerically(">", 0), "accepted on connection 2 during the stall")
+		Expect(e.sess.Stats().Open).To(Equal(2), "the connection waiting for its answer, and the next")
+		out.mu.Lock()
+		Expect(out.by).To(BeEmpty(), "nothing confirmed before connection 1 answers")
+		out.mu.Unlock()
+		Eventually(flushed).WithTimeout(10 * time.Second).Should(Receive(BeNil()))
+		Expect(st.Close(ctx)).To(Succeed())
+		Expect(out.by).To(HaveLen(len(toks)))
+		e.checkJournal(ctx, toks, out, true)
+		Expect(onConn2()).To(BeNumerically("<=", 2000))
+		Eventually(func() int { return e.sess.Stats().Open }).WithContext(ctx).WithTimeout(10 * time.Second).Should(BeZero())
 	})
 
 	type faultCase struct {
