@@ -209,3 +209,52 @@ var _ = Describe("AppendParsedToken", func() {
 		}
 	})
 })
+
+var _ = Describe("AppendParsedToken, digit by digit", func() {
+	// reference decodes one pair at a time by the definition.
+	reference := func(s string) ([]byte, bool) {
+		out := make([]byte, 0, len(s)/2)
+		for i := 0; i+1 < len(s); i += 2 {
+			hi, ok1 := hexDigit(s[i])
+			lo, ok2 := hexDigit(s[i+1])
+			if !ok1 || !ok2 {
+				return nil, false
+			}
+			out = append(out, hi<<4|lo)
+		}
+		return out, true
+	}
+	It("agrees with the definition for every byte at every position of tokens of every length", func() {
+		base := "0123456789abcdefABCDEF0123456789fedcbaFEDCBA9876543210aBcDeF0011"
+		for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 32, 33} {
+			good := (base + base)[:2*n]
+			for pos := range good {
+				for c := range 256 {
+					s := good[:pos] + string([]byte{byte(c)}) + good[pos+1:]
+					want, ok := reference(s)
+					got, err := apns.AppendParsedToken([]byte{7}, s)
+					if ok {
+						Expect(err).NotTo(HaveOccurred(), "%q", s)
+						Expect(got).To(Equal(append([]byte{7}, want...)), "%q", s)
+						continue
+					}
+					Expect(err).To(MatchError(apns.ErrBadToken), "%q", s)
+					Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("at offset %d ", pos)), "%q", s)
+					Expect(got).To(Equal([]byte{7}))
+				}
+			}
+		}
+	})
+})
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
