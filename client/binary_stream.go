@@ -566,6 +566,16 @@ func (w *worker) apply(r *Result, batches []*batch) {
 			continue
 		}
 		ms := marks[b]
+		if ms == nil { // nothing refused or to resend: the whole chunk delivered
+			flush()
+			for i := range ch.tokens {
+				m := &ch.meta[i]
+				ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain})
+			}
+			bytes = ch.bytes
+			flush()
+			continue
+		}
 		for i := range ch.tokens {
 			if len(ds) >= chunkItems {
 				flush()
