@@ -214,5 +214,8 @@ func benchStream(b *testing.B, conns int, bad float64) {
 	}
 	b.ReportMetric(float64(refused.Load()), "refused")
 	b.ReportMetric(float64(st.Stats().Connections)/float64(b.N), "conns/op")
+	if ps := sess.Stats(); ps.Dials > 0 {
+		b.ReportMetric(float64(ps.Resumed)/float64(ps.Dials), "resumed/conn")
+	}
 	b.ReportMetric(float64(st.Stats().Resent)/total, "resent/notif")
 }

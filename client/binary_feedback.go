@@ -71,7 +71,7 @@ func (s *Session) Feedback(ctx context.Context, addr string, cert *Certificate) 
 			yield(FeedbackTuple{}, err)
 			return
 		}
-		nc, _, err := s.dialTLS(ctx, a, cert)
+		nc, _, err := s.dialTLS(ctx, a, cert, nil)
 		if err != nil {
 			yield(FeedbackTuple{}, err)
 			return

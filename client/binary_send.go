@@ -119,20 +119,27 @@ func (s *Session) reserveIDs(n int) uint32 {
 	return end - uint32(n)
 }
 
-// dialConn opens a TLS connection to addr and starts its reader.
-func (s *Session) dialConn(ctx context.Context, addr string, cert *Certificate) (*conn, error) {
-	nc, raw, err := s.dialTLS(ctx, addr, cert)
+// dialConn opens a TLS connection to addr, resuming a session of
+// sessions when it can (nil: never), and starts its reader.
+func (s *Session) dialConn(ctx context.Context, addr string, cert *Certificate, sessions tls.ClientSessionCache) (*conn, error) {
+	nc, raw, err := s.dialTLS(ctx, addr, cert, sessions)
 	if err != nil {
 		return nil, err
 	}
 	no := s.connNo.Add(1)
 	log := s.cfg.Logger.With("conn", no, "addr", addr)
-	log.Debug("connection opened")
+	resumed := nc.ConnectionState().DidResume
+	if resumed {
+		s.resumed.Add(1)
+	}
+	log.Debug("connection opened", "resumed", resumed)
 	return newConn(nc, raw, log), nil
 }
 
-// dialTLS connects and completes the TLS handshake within ConnectTimeout.
-func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (*tls.Conn, *eofConn, error) {
+// dialTLS connects and completes the TLS handshake within ConnectTimeout,
+// offering a ticket of sessions (nil: none) and keeping the ones the
+// server issues there.
+func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate, sessions tls.ClientSessionCache) (*tls.Conn, *eofConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	defer cancel()
 	tcp, err := s.cfg.DialContext(ctx, "tcp", addr)
@@ -152,6 +159,8 @@ func (s *Session) dialTLS(ctx context.Context, addr string, cert *Certificate) (
 		RootCAs:      s.cfg.RootCAs,
 		ServerName:   name,
 		MinVersion:   tls.VersionTLS12,
+
+		ClientSessionCache: sessions,
 	})
 	if err := tc.HandshakeContext(ctx); err != nil {
 		_ = raw.Close()

@@ -87,6 +87,17 @@ type Config struct {
 	// certificate); 0 means 4. Sends beyond it wait for a free connection.
 	PoolSize int
 
+	// DisableTLSResumption makes every gateway connection a full TLS
+	// handshake. By default each pool (address, certificate) keeps the
+	// session tickets the gateway issues and resumes one on its next
+	// connection: a shorter handshake, in which no certificate is sent or
+	// verified, for a Stream, which opens a connection per confirmed
+	// window and after every refusal. Tickets are kept per certificate,
+	// never offered on a connection of another identity; a gateway that
+	// issues none gets full handshakes. Session.Stats().Resumed counts the
+	// resumed connections.
+	DisableTLSResumption bool
+
 	// Logger receives debug and warning events (connections opened and
 	// closed, error responses); nil means discard.
 	Logger *slog.Logger

@@ -153,7 +153,7 @@ func ExampleSession_CloseIdle() {
 	// handshakes: 1
 	// retired (idle > 1h): 0
 	// retired (idle > 0): 1
-	// {Open:0 Idle:0 Dials:1 Keys:1}
+	// {Open:0 Idle:0 Dials:1 Resumed:0 Keys:1}
 	// late error responses: 0
 }
 

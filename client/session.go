@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,9 +15,10 @@ import (
 // concurrent use by many goroutines; each Send has a connection to itself
 // for the duration of the call.
 type Session struct {
-	cfg    Config
-	nextID atomic.Uint32 // last identifier reserved
-	connNo atomic.Uint64
+	cfg     Config
+	nextID  atomic.Uint32 // last identifier reserved
+	connNo  atomic.Uint64
+	resumed atomic.Uint64 // gateway connections whose TLS session was resumed
 
 	// stop ends when a Shutdown's ctx ends: retirements still waiting for
 	// the gateway close their connections hard.
@@ -57,6 +59,10 @@ type pool struct {
 	open      int        // idle + checked out + being dialled
 	unclaimed []*Result  // results of earlier batches that no Send has reported yet
 	wake      chan struct{}
+	// sessions keeps the TLS session tickets of this key's connections for
+	// the next ones to resume; nil when Config.DisableTLSResumption. One
+	// per key: a ticket proves the certificate it was issued to.
+	sessions tls.ClientSessionCache
 }
 
 // idleConn is a connection in its pool with the history of its batches,
@@ -95,6 +101,9 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 		pl := s.pools[key]
 		if pl == nil {
 			pl = &pool{key: key, wake: make(chan struct{})}
+			if !s.cfg.DisableTLSResumption {
+				pl.sessions = tls.NewLRUClientSessionCache(2) // one server name per key
+			}
 			s.pools[key] = pl
 		}
 		for len(pl.idle) > 0 {
@@ -116,7 +125,7 @@ func (s *Session) checkout(ctx context.Context, key poolKey, cert *Certificate) 
 			s.open++
 			s.dials++
 			s.mu.Unlock()
-			c, err := s.dialConn(ctx, key.addr, cert)
+			c, err := s.dialConn(ctx, key.addr, cert, pl.sessions)
 			s.mu.Lock()
 			if err != nil {
 				s.releaseLocked(pl, nil)
@@ -379,14 +388,17 @@ type PoolStats struct {
 	Open  int    // connections open (idle, in use, being dialled or retiring)
 	Idle  int    // connections idle in the pools
 	Dials uint64 // connections dialled since the session started
-	Keys  int    // (address, certificate) pairs seen
+	// Resumed counts the dialled connections whose TLS handshake resumed
+	// an earlier connection's session (see Config.DisableTLSResumption).
+	Resumed uint64
+	Keys    int // (address, certificate) pairs seen
 }
 
 // Stats returns a snapshot of the pools.
 func (s *Session) Stats() PoolStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := PoolStats{Open: s.open, Dials: s.dials, Keys: len(s.pools)}
+	st := PoolStats{Open: s.open, Dials: s.dials, Resumed: s.resumed.Load(), Keys: len(s.pools)}
 	for _, pl := range s.pools {
 		st.Idle += len(pl.idle)
 	}
