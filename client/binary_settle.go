@@ -186,13 +186,18 @@ func (r *Result) apply(b *batch, k, end int, resp wire.ErrorResponse, earlier bo
 }
 
 // retry puts b's tokens [from, to) into r's retry, and into Uncertain too
-// when they may have been delivered.
+// when they may have been delivered. For a Stream's batch only the span is
+// kept: the stream resends by spans, and copying the tokens of everything
+// a refusal discarded cost more than the rest of its settlement.
 func (r *Result) retry(b *batch, from, to int, uncertain bool) {
 	if from >= to {
 		return
 	}
-	r.retryTokens = append(r.retryTokens, b.tokens[from:to]...)
 	r.spans = append(r.spans, span{b: b, from: from, to: to, uncertain: uncertain})
+	if b.chunk != nil {
+		return
+	}
+	r.retryTokens = append(r.retryTokens, b.tokens[from:to]...)
 	if uncertain {
 		r.Uncertain = append(r.Uncertain, b.tokens[from:to]...)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -377,7 +378,9 @@ func (w *worker) deliverAll(presumed bool) {
 // deliver reports every notification of batches Delivered and takes them
 // out of the window's counts.
 func (w *worker) deliver(batches []*batch, presumed bool) {
-	ds := make([]Delivery, 0, chunkItems)
+	buf := getDeliveries()
+	defer putDeliveries(buf)
+	ds := *buf
 	for _, b := range batches {
 		ch := b.chunk
 		if ch.sentinel {
@@ -514,22 +517,17 @@ func (w *worker) apply(r *Result, batches []*batch) {
 		}
 		st.reportErr(e)
 	}
-	type mark struct {
-		failed    apns.Outcome
-		retry     bool
-		uncertain bool
-	}
-	marks := map[*batch][]mark{}
 	for _, sp := range r.spans {
 		ch := sp.b.chunk
 		if ch == nil || ch.sentinel {
 			continue
 		}
-		ms := marks[sp.b]
-		if ms == nil {
-			ms = make([]mark, len(ch.tokens))
-			marks[sp.b] = ms
+		if !ch.marked {
+			ch.marks = slices.Grow(ch.marks[:0], len(ch.tokens))[:len(ch.tokens)]
+			clear(ch.marks)
+			ch.marked = true
 		}
+		ms := ch.marks
 		for i := sp.from; i < sp.to && i < len(ms); i++ {
 			if sp.failed != nil {
 				ms[i] = mark{failed: sp.failed}
@@ -538,9 +536,15 @@ func (w *worker) apply(r *Result, batches []*batch) {
 			}
 		}
 	}
+	marks := func(b *batch) []mark {
+		if b.chunk.marked {
+			return b.chunk.marks
+		}
+		return nil
+	}
 	fruitful := false
 	for _, b := range batches {
-		ms := marks[b]
+		ms := marks(b)
 		if b.chunk.sentinel {
 			continue
 		}
@@ -551,7 +555,9 @@ func (w *worker) apply(r *Result, batches []*batch) {
 			}
 		}
 	}
-	ds := make([]Delivery, 0, chunkItems)
+	buf := getDeliveries()
+	defer putDeliveries(buf)
+	ds := *buf
 	bytes := 0
 	flush := func() {
 		st.report(ds, bytes)
@@ -565,7 +571,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 		if ch.sentinel {
 			continue
 		}
-		ms := marks[b]
+		ms := marks(b)
 		if ms == nil { // nothing refused or to resend: the whole chunk delivered
 			flush()
 			for i := range ch.tokens {

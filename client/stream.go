@@ -273,6 +273,33 @@ type chunk struct {
 	b    batch
 	prep prepared
 	toks [][]byte
+	// marks holds, when marked, what a settlement decided for each
+	// notification (worker.apply).
+	marks  []mark
+	marked bool
+}
+
+// mark is a settlement's verdict on one notification: refused with failed,
+// or to resend (uncertain: a copy may have been delivered); the zero mark
+// is delivered.
+type mark struct {
+	failed    apns.Outcome
+	retry     bool
+	uncertain bool
+}
+
+// deliveries recycles the buffers outcomes are reported from (at most
+// chunkItems each; report does not keep them).
+var deliveries = sync.Pool{New: func() any { ds := make([]Delivery, 0, chunkItems); return &ds }}
+
+// getDeliveries returns an empty buffer of deliveries; putDeliveries
+// recycles it.
+func getDeliveries() *[]Delivery { return deliveries.Get().(*[]Delivery) }
+
+func putDeliveries(ds *[]Delivery) {
+	*ds = (*ds)[:0]
+	clear((*ds)[:cap(*ds)]) // let go of tokens, tags and errors
+	deliveries.Put(ds)
 }
 
 // chunks recycles chunks between streams.
@@ -290,8 +317,9 @@ func (ch *chunk) free() {
 	}
 	clear(ch.tokens)
 	clear(ch.meta)
+	clear(ch.marks)
 	*ch = chunk{tokens: ch.tokens[:0], ends: ch.ends[:0], bin: ch.bin[:0], meta: ch.meta[:0],
-		b: batch{ids: ch.b.ids[:0]}, toks: ch.toks[:0]}
+		b: batch{ids: ch.b.ids[:0]}, toks: ch.toks[:0], marks: ch.marks[:0]}
 	chunks.Put(ch)
 }
 
@@ -754,7 +782,8 @@ func (st *Stream) giveUp(ch *chunk, err error) {
 	if ch.sentinel {
 		return
 	}
-	ds := make([]Delivery, 0, len(ch.tokens))
+	buf := getDeliveries()
+	ds := *buf
 	bytes := 0
 	for i := range ch.tokens {
 		m := ch.meta[i]
@@ -763,12 +792,15 @@ func (st *Stream) giveUp(ch *chunk, err error) {
 	}
 	ch.free()
 	st.report(ds, bytes)
+	*buf = ds
+	putDeliveries(buf)
 }
 
 // refuseAll reports every notification of ch Refused with o and recycles
 // ch.
 func (st *Stream) refuseAll(ch *chunk, o apns.Outcome) {
-	ds := make([]Delivery, 0, len(ch.tokens))
+	buf := getDeliveries()
+	ds := *buf
 	bytes := 0
 	for i := range ch.tokens {
 		m := ch.meta[i]
@@ -777,6 +809,8 @@ func (st *Stream) refuseAll(ch *chunk, o apns.Outcome) {
 	}
 	ch.free()
 	st.report(ds, bytes)
+	*buf = ds
+	putDeliveries(buf)
 }
 
 // messageRefusal returns the message-level refusal that fails every
