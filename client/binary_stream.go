@@ -378,25 +378,17 @@ func (w *worker) deliverAll(presumed bool) {
 // deliver reports every notification of batches Delivered and takes them
 // out of the window's counts.
 func (w *worker) deliver(batches []*batch, presumed bool) {
-	buf := getDeliveries()
-	defer putDeliveries(buf)
-	ds := *buf
 	for _, b := range batches {
 		ch := b.chunk
 		if ch.sentinel {
 			continue
 		}
-		ds = ds[:0]
-		for i := range ch.tokens {
-			m := ch.meta[i]
-			ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain, Presumed: presumed})
-		}
 		if mt := w.st.sess.cfg.Metrics; mt != nil {
 			mt.Latency(metricsBinary, time.Since(ch.written))
 		}
 		n, bytes := len(ch.tokens), ch.bytes
+		w.st.deliverChunk(ch, presumed)
 		ch.free()
-		w.st.report(ds, bytes)
 		w.n -= n
 		w.bytes -= bytes
 	}
@@ -574,12 +566,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 		ms := marks(b)
 		if ms == nil { // nothing refused or to resend: the whole chunk delivered
 			flush()
-			for i := range ch.tokens {
-				m := &ch.meta[i]
-				ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain})
-			}
-			bytes = ch.bytes
-			flush()
+			st.deliverChunk(ch, false)
 			continue
 		}
 		for i := range ch.tokens {

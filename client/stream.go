@@ -752,9 +752,47 @@ func (st *Stream) report(ds []Delivery, bytes int) {
 		}
 		st.outMu.Unlock()
 	}
+	st.settled(len(ds), bytes)
+}
+
+// deliverChunk reports every notification of ch Delivered (presumed: not
+// confirmed) and frees their room, as report does, without gathering the
+// deliveries first when no Metrics needs them. ch is left as it was.
+func (st *Stream) deliverChunk(ch *chunk, presumed bool) {
+	if st.sess.cfg.Metrics != nil {
+		buf := getDeliveries()
+		ds := *buf
+		for i := range ch.tokens {
+			m := &ch.meta[i]
+			ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain, Presumed: presumed})
+		}
+		st.report(ds, ch.bytes)
+		*buf = ds
+		putDeliveries(buf)
+		return
+	}
+	n := len(ch.tokens)
+	if n == 0 {
+		return
+	}
+	st.stats.delivered.Add(int64(n))
+	if f := st.opt.OnOutcome; f != nil {
+		st.outMu.Lock()
+		for i := range ch.tokens {
+			m := &ch.meta[i]
+			f(Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain, Presumed: presumed})
+		}
+		st.outMu.Unlock()
+	}
+	st.settled(n, ch.bytes)
+}
+
+// settled frees the room of n reported notifications of bytes encoded
+// bytes, waking Push and Flush as needed.
+func (st *Stream) settled(n, bytes int) {
 	st.mu.Lock()
 	wasFull := st.inflight >= st.maxItems || st.inBytes >= st.maxBytes
-	st.inflight -= len(ds)
+	st.inflight -= n
 	st.inBytes -= bytes
 	if wasFull && st.inflight < st.maxItems && st.inBytes < st.maxBytes {
 		close(st.room)
