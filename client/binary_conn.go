@@ -286,8 +286,14 @@ func (c *conn) afterFailedWrite(ctx context.Context, errorWait time.Duration) er
 }
 
 // waitEnd waits until the reader has ended, d has passed or stop is
-// closed; it reports whether stop ended the wait.
+// closed; it reports whether stop ended the wait. A reader that has
+// already ended wins over stop: what the gateway answered is known.
 func (c *conn) waitEnd(d time.Duration, stop <-chan struct{}) (stopped bool) {
+	select {
+	case <-c.dead:
+		return false
+	default:
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
