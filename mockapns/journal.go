@@ -287,38 +287,45 @@ func (f *Filter) match(r *record) bool {
 // record is the journal's own form of an entry. Its byte fields are carved
 // from storage the journal reuses, so that a full journal ingests without
 // allocating; entries are built from records when they are read.
+//
+// The ring holds one record per entry, so its size is what each ingested
+// notification writes to memory: the members of both protocols are kept
+// inline and small, those of HTTP/2 alone behind h2.
 type record struct {
-	seq, conn  uint64
-	protocol   apns.Protocol
-	command    wire.Command
-	id         uint32
-	token      []byte
-	payload    []byte
-	expiry     uint32
-	priority   apns.Priority
-	at         time.Time
-	status     int
-	h2         h2Fields
-	apnsID     []byte
-	topic      []byte
-	pushType   []byte
-	collapseID []byte
+	seq, conn uint64
+	token     []byte
+	payload   []byte
+	at        time.Time
+	id        uint32
+	expiry    uint32
+	status    int32 // 0 accepted; else the binary status or the HTTP status answered
+	protocol  apns.Protocol
+	command   wire.Command
+	priority  apns.Priority
+	// h2 holds the HTTP/2 members when protocol is apns.HTTP2. A slot
+	// keeps its h2 (and the storage of its bytes) when a binary record
+	// reuses it, for the next HTTP/2 record there.
+	h2 *h2Fields
 }
 
-// h2Fields are the fixed-size HTTP/2 members of a record.
+// h2Fields are the HTTP/2 members of a record.
 type h2Fields struct {
 	expiration    int64
 	hasExpiration bool
 	auth          AuthMethod
 	httpStatus    int
 	reason        apns.Reason
+	apnsID        []byte
+	topic         []byte
+	pushType      []byte
+	collapseID    []byte
 }
 
 // entry builds the Entry of r, with copies of its bytes.
 func (r *record) entry() Entry {
 	e := Entry{Seq: r.seq, Conn: r.conn, Protocol: r.protocol, Command: r.command, ID: r.id,
 		Token: bytes.Clone(r.token), Payload: bytes.Clone(r.payload), Expiry: r.expiry,
-		Priority: r.priority, ReceivedAt: r.at, Status: r.status}
+		Priority: r.priority, ReceivedAt: r.at, Status: int(r.status)}
 	if e.Token == nil {
 		e.Token = []byte{}
 	}
@@ -326,7 +333,7 @@ func (r *record) entry() Entry {
 		e.Payload = []byte{}
 	}
 	if r.protocol == apns.HTTP2 {
-		e.APNsID, e.Topic, e.PushType, e.CollapseID = string(r.apnsID), string(r.topic), string(r.pushType), string(r.collapseID)
+		e.APNsID, e.Topic, e.PushType, e.CollapseID = string(r.h2.apnsID), string(r.h2.topic), string(r.h2.pushType), string(r.h2.collapseID)
 		e.Auth, e.HTTPStatus, e.Reason = r.h2.auth, r.h2.httpStatus, r.h2.reason
 		if r.h2.hasExpiration {
 			v := r.h2.expiration
@@ -374,6 +381,7 @@ type journal struct {
 	total    [3]int // records in the ring, by protocol (index apns.Protocol)
 	accepted [3]int // records in the ring with status 0, by protocol
 	slab     []byte
+	h2slab   []h2Fields // where the records' h2 members are carved from
 	// The waits in progress (wait), registered under mu. Those with a
 	// token filter, by token, keep the exact count of the records that
 	// match them, updated as records are added and dropped: an append
@@ -406,6 +414,9 @@ func newJournal(size int, stats *counters) *journal {
 
 // slabSize is the chunk the journal carves token and payload storage from.
 const slabSize = 256 << 10
+
+// h2SlabSize is the number of records' HTTP/2 members allocated at once.
+const h2SlabSize = 256
 
 // store copies src into dst's storage when it fits, else into fresh storage
 // carved from the slab.
@@ -494,7 +505,7 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 	for i := range ns {
 		n := &ns[i]
 		r := j.slot(apns.Binary, status == wire.StatusNoError)
-		r.conn, r.command, r.id, r.expiry, r.at, r.status = conn, n.Command, n.ID, n.Expiry, at, int(status)
+		r.conn, r.command, r.id, r.expiry, r.at, r.status = conn, n.Command, n.ID, n.Expiry, at, int32(status)
 		r.token = j.store(r.token, n.Token)
 		r.payload = j.store(r.payload, n.Payload)
 		r.priority = apns.Priority{}
@@ -534,16 +545,23 @@ func (j *journal) addH2(q *h2Request) {
 		j.stats.h2Rejected.Add(1)
 	}
 	r := j.slot(apns.HTTP2, status == 0)
-	r.conn, r.command, r.id, r.expiry, r.at, r.status = q.Conn, 0, 0, 0, q.At, status
+	r.conn, r.command, r.id, r.expiry, r.at, r.status = q.Conn, 0, 0, 0, q.At, int32(status)
 	r.token = j.store(r.token, q.Token)
 	r.payload = j.store(r.payload, q.Payload)
-	r.apnsID = j.store(r.apnsID, q.APNsID)
-	r.topic = j.store(r.topic, q.Topic)
-	r.pushType = j.store(r.pushType, q.PushType)
-	r.collapseID = j.store(r.collapseID, q.CollapseID)
 	r.priority = q.Priority
-	r.h2 = h2Fields{expiration: q.Expiration, hasExpiration: q.HasExpiration, auth: q.Auth,
-		httpStatus: q.HTTPStatus, reason: q.Reason}
+	if r.h2 == nil {
+		if len(j.h2slab) == 0 {
+			j.h2slab = make([]h2Fields, h2SlabSize)
+		}
+		r.h2, j.h2slab = &j.h2slab[0], j.h2slab[1:]
+	}
+	h := r.h2
+	h.apnsID = j.store(h.apnsID, q.APNsID)
+	h.topic = j.store(h.topic, q.Topic)
+	h.pushType = j.store(h.pushType, q.PushType)
+	h.collapseID = j.store(h.collapseID, q.CollapseID)
+	h.expiration, h.hasExpiration, h.auth = q.Expiration, q.HasExpiration, q.Auth
+	h.httpStatus, h.reason = q.HTTPStatus, q.Reason
 	if j.file != nil {
 		j.file.queue <- []Entry{r.entry()}
 	}

@@ -128,7 +128,7 @@ func (f *journalFile) close(stats func() Stats) {
 // costs one allocation, not two per entry).
 func (r *record) fileEntry(slab *[]byte) Entry {
 	e := Entry{Seq: r.seq, Conn: r.conn, Protocol: r.protocol, Command: r.command, ID: r.id,
-		Expiry: r.expiry, Priority: r.priority, ReceivedAt: r.at, Status: r.status}
+		Expiry: r.expiry, Priority: r.priority, ReceivedAt: r.at, Status: int(r.status)}
 	e.Token, *slab = carve(*slab, r.token)
 	e.Payload, *slab = carve(*slab, r.payload)
 	return e
