@@ -289,7 +289,7 @@ func (g *gwConn) process() verdict {
 			return g.refuseFrame(used, err)
 		}
 		g.start += used
-		if s.faults.activeFor(apns.Binary) {
+		if s.faults.activeFor(apns.Binary) && s.faults.mayMatch(n.Token) {
 			if v, done := g.applyFaults(n); done {
 				return v
 			}

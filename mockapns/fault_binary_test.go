@@ -132,6 +132,19 @@ var _ = Describe("Faults", func() {
 		Expect(srv.Stats().Accepted).To(BeEquivalentTo(5))
 	})
 
+	It("Disconnect after bytes cuts no more once removed, and the cut added after it still cuts", func() {
+		f := len(framed(1, token(1), payload))
+		first := addFault(srv, mockapns.Disconnect{AfterBytes: int64(f / 2)})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(9))}})
+		addFault(srv, mockapns.Disconnect{AfterBytes: int64(f + f/2)})
+		Expect(srv.RemoveFault(first)).To(BeTrue())
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload)))
+		expectClosedWith(conn, nil)
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1}))
+		Expect(srv.Faults()[1].Fired).To(Equal(1))
+	})
+
 	It("Delay stalls reading until it is over", func() {
 		addFault(srv, mockapns.Delay{Duration: 20 * time.Millisecond, When: mockapns.Trigger{Nth: 2}})
 		conn := dial(srv, srv.GatewayAddr())
@@ -279,6 +292,38 @@ var _ = Describe("Faults", func() {
 		Expect(conn.CloseWrite()).To(Succeed())
 		expectClosedWith(conn, nil)
 		Expect(srv.Stats().Accepted).To(BeEquivalentTo(1))
+	})
+
+	It("fires token faults among many on their tokens only, as they are added and removed", func() {
+		// Many token faults (as a soak installs) and the other
+		// notifications pass them by without the lock: the filter match
+		// uses must follow every change of the set.
+		var ids []int
+		for i := range 300 {
+			tok := token(0xfe)
+			tok[0], tok[1] = byte(i>>8), byte(i)
+			ids = append(ids, addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken,
+				When: mockapns.Trigger{Token: tokenOf(tok), Times: mockapns.Always}}))
+		}
+		hit := token(0xfe)
+		hit[0], hit[1] = 0, 7
+		refused := func(tok []byte) bool {
+			GinkgoHelper()
+			conn := dial(srv, srv.GatewayAddr())
+			send(conn, concat(framed(1, token(1), payload), framed(2, tok, payload)))
+			Expect(conn.CloseWrite()).To(Succeed())
+			got, _ := readToEnd(conn)
+			return len(got) > 0
+		}
+		Expect(refused(token(2))).To(BeFalse())
+		Expect(refused(hit)).To(BeTrue())
+		Expect(srv.RemoveFault(ids[0])).To(BeTrue()) // rebuilds the index
+		Expect(refused(hit)).To(BeTrue())
+		Expect(srv.RemoveFault(ids[7])).To(BeTrue())
+		Expect(refused(hit)).To(BeFalse())
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(2))}})
+		Expect(refused(token(2))).To(BeTrue())
+		Expect(srv.Stats().Rejected).To(BeEquivalentTo(3))
 	})
 
 	DescribeTable("AddFault refuses invalid faults",
