@@ -487,15 +487,10 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 	judged := time.Now()
 	j.mu.Lock()
 	j.m.binary(judged.Sub(at), status, len(ns))
-	var batch []Entry // the copies for the journal file
-	var slab []byte   // their bytes
+	var batch *fileBatch // the copies for the journal file
 	if j.file != nil {
-		batch = make([]Entry, 0, len(ns))
-		size := 0
-		for i := range ns {
-			size += len(ns[i].Token) + len(ns[i].Payload)
-		}
-		slab = make([]byte, 0, size)
+		batch = j.file.batch()
+		batch.conn, batch.at, batch.status = conn, at, int(status)
 	}
 	if status == wire.StatusNoError {
 		j.stats.binAccepted.Add(uint64(len(ns)))
@@ -513,7 +508,7 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 			r.priority = apns.NewPriority(n.Priority)
 		}
 		if batch != nil {
-			batch = append(batch, r.fileEntry(&slab))
+			batch.addBinary(r)
 		}
 		if j.nToken > 0 {
 			j.tracked(r, +1)
@@ -563,7 +558,9 @@ func (j *journal) addH2(q *h2Request) {
 	h.expiration, h.hasExpiration, h.auth = q.Expiration, q.HasExpiration, q.Auth
 	h.httpStatus, h.reason = q.HTTPStatus, q.Reason
 	if j.file != nil {
-		j.file.queue <- []Entry{r.entry()}
+		batch := j.file.batch()
+		batch.h2 = append(batch.h2, r.entry())
+		j.file.queue <- batch
 	}
 	if j.nToken > 0 {
 		j.tracked(r, +1)
