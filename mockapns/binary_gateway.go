@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -277,30 +278,46 @@ func (g *gwConn) cut() bool {
 }
 
 // process judges every complete frame in the buffer, in order.
+//
+// Each frame is parsed in place into the slot past the end of the batch,
+// where an accepted notification stays; the notifications the faults look
+// at, and those refused, are moved to g.note first, out of the batch that
+// flush journals.
 func (g *gwConn) process() verdict {
 	s := g.s
 	for g.start < g.end {
-		n := &g.note
-		used, err := wire.ParseNotification(g.buf[g.start:g.end], n, s.cfg.Parse)
-		if errors.Is(err, wire.ErrIncomplete) {
-			break
+		if len(g.batch) == cap(g.batch) {
+			g.batch = slices.Grow(g.batch, 1)
 		}
+		n := &g.batch[:len(g.batch)+1][len(g.batch)]
+		used, err := wire.ParseNotification(g.buf[g.start:g.end], n, s.cfg.Parse)
 		if err != nil {
+			if errors.Is(err, wire.ErrIncomplete) {
+				break
+			}
+			g.note = *n
 			return g.refuseFrame(used, err)
 		}
 		g.start += used
 		if s.faults.activeFor(apns.Binary) && s.faults.mayMatch(n.Token) {
+			g.note = *n
+			n = &g.note
 			if v, done := g.applyFaults(n); done {
 				return v
 			}
 		}
 		if !s.cfg.NoValidation {
 			if err := wire.Validate(n, s.cfg.Limits); err != nil {
-				return g.refuse(n, gatewayStatusOf(err), err)
+				g.note = *n
+				return g.refuse(&g.note, gatewayStatusOf(err), err)
 			}
 		}
 		g.last = n.ID
-		g.batch = append(g.batch, *n)
+		if n == &g.note {
+			g.batch = append(g.batch, *n)
+		} else {
+			g.batch = g.batch[:len(g.batch)+1]
+		}
 	}
 	g.flush()
 	return readMore
