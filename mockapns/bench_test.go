@@ -289,6 +289,37 @@ func benchJournalAddH2(b *testing.B, waits int) {
 	}
 }
 
+// BenchmarkJournalAddBinary measures journalling the notifications of
+// gateway reads (a 16 KiB TLS record's worth, 190, per call, as
+// benchStream frames them) into a full journal of the default size: the
+// journal's share of BenchmarkGatewayIngest, without TLS and parsing in
+// the way.
+func BenchmarkJournalAddBinary(b *testing.B) {
+	srv, err := mockapns.Start(mockapns.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	stream := benchStream(b, 190)
+	ns := make([]wire.Notification, 190)
+	for i, off := 0, 0; i < len(ns); i++ {
+		used, err := wire.ParseNotification(stream[off:], &ns[i], wire.ParseOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		off += used
+	}
+	at := time.Now()
+	for range mockapns.DefaultJournalSize/len(ns) + 1 {
+		srv.JournalBinary(1, at, ns)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.JournalBinary(1, at, ns)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ns)), "ns/notif")
+}
+
 // BenchmarkGatewayIngestEvents is BenchmarkGatewayIngest with streams
 // readers of the admin API's event stream (GET /api/v1/events, what the
 // web page reads) attached over loopback HTTP, each decoding every update
