@@ -281,7 +281,7 @@ func (f *Filter) match(r *record) bool {
 	if f.Protocol != 0 && f.Protocol != r.protocol {
 		return false
 	}
-	return f.Token.IsZero() || f.Token.Equal(r.token)
+	return f.Token.IsZero() || f.Token.Equal(r.token())
 }
 
 // record is the journal's own form of an entry. Its byte fields are carved
@@ -293,15 +293,17 @@ func (f *Filter) match(r *record) bool {
 // inline and small, those of HTTP/2 alone behind h2.
 type record struct {
 	seq, conn uint64
-	token     []byte
-	payload   []byte
-	at        time.Time
-	id        uint32
-	expiry    uint32
-	status    int32 // 0 accepted; else the binary status or the HTTP status answered
-	protocol  apns.Protocol
-	command   wire.Command
-	priority  apns.Priority
+	// data is the device token's bytes, then the payload's: see token
+	// and payload.
+	data     []byte
+	at       time.Time
+	tokenLen uint32
+	id       uint32
+	expiry   uint32
+	status   int32 // 0 accepted; else the binary status or the HTTP status answered
+	protocol apns.Protocol
+	command  wire.Command
+	priority apns.Priority
 	// h2 holds the HTTP/2 members when protocol is apns.HTTP2. A slot
 	// keeps its h2 (and the storage of its bytes) when a binary record
 	// reuses it, for the next HTTP/2 record there.
@@ -321,10 +323,16 @@ type h2Fields struct {
 	collapseID    []byte
 }
 
+// token returns the device token's bytes (capacity clipped).
+func (r *record) token() []byte { return r.data[:r.tokenLen:r.tokenLen] }
+
+// payload returns the payload.
+func (r *record) payload() []byte { return r.data[r.tokenLen:] }
+
 // entry builds the Entry of r, with copies of its bytes.
 func (r *record) entry() Entry {
 	e := Entry{Seq: r.seq, Conn: r.conn, Protocol: r.protocol, Command: r.command, ID: r.id,
-		Token: bytes.Clone(r.token), Payload: bytes.Clone(r.payload), Expiry: r.expiry,
+		Token: bytes.Clone(r.token()), Payload: bytes.Clone(r.payload()), Expiry: r.expiry,
 		Priority: r.priority, ReceivedAt: r.at, Status: int(r.status)}
 	if e.Token == nil {
 		e.Token = []byte{}
@@ -418,24 +426,39 @@ const slabSize = 256 << 10
 // h2SlabSize is the number of records' HTTP/2 members allocated at once.
 const h2SlabSize = 256
 
-// store copies src into dst's storage when it fits, else into fresh storage
-// carved from the slab.
-func (j *journal) store(dst, src []byte) []byte {
-	if cap(dst) >= len(src) {
-		dst = dst[:len(src)]
-		copy(dst, src)
-		return dst
+// room returns dst resliced to n bytes when it has the capacity, else n
+// bytes of fresh storage carved from the slab (or allocated on their own
+// past a quarter of it).
+func (j *journal) room(dst []byte, n int) []byte {
+	if cap(dst) >= n {
+		return dst[:n]
 	}
-	if len(src) > len(j.slab) {
-		if len(src) > slabSize/4 {
-			return bytes.Clone(src)
+	if n > len(j.slab) {
+		if n > slabSize/4 {
+			return make([]byte, n)
 		}
 		j.slab = make([]byte, slabSize)
 	}
-	dst = j.slab[:len(src):len(src)]
-	j.slab = j.slab[len(src):]
+	dst = j.slab[:n:n]
+	j.slab = j.slab[n:]
+	return dst
+}
+
+// store copies src into dst's storage when it fits, else into fresh storage
+// (room).
+func (j *journal) store(dst, src []byte) []byte {
+	dst = j.room(dst, len(src))
 	copy(dst, src)
 	return dst
+}
+
+// storeData copies token and payload into r's data, reusing its storage
+// when they fit.
+func (j *journal) storeData(r *record, token, payload []byte) {
+	r.data = j.room(r.data, len(token)+len(payload))
+	copy(r.data, token)
+	copy(r.data[len(token):], payload)
+	r.tokenLen = uint32(len(token))
 }
 
 // slot returns the record to overwrite next, with the next sequence
@@ -501,8 +524,7 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 		n := &ns[i]
 		r := j.slot(apns.Binary, status == wire.StatusNoError)
 		r.conn, r.command, r.id, r.expiry, r.at, r.status = conn, n.Command, n.ID, n.Expiry, at, int32(status)
-		r.token = j.store(r.token, n.Token)
-		r.payload = j.store(r.payload, n.Payload)
+		j.storeData(r, n.Token, n.Payload)
 		r.priority = apns.Priority{}
 		if n.Present&wire.HasPriority != 0 {
 			r.priority = apns.NewPriority(n.Priority)
@@ -541,8 +563,7 @@ func (j *journal) addH2(q *h2Request) {
 	}
 	r := j.slot(apns.HTTP2, status == 0)
 	r.conn, r.command, r.id, r.expiry, r.at, r.status = q.Conn, 0, 0, 0, q.At, int32(status)
-	r.token = j.store(r.token, q.Token)
-	r.payload = j.store(r.payload, q.Payload)
+	j.storeData(r, q.Token, q.Payload)
 	r.priority = q.Priority
 	if r.h2 == nil {
 		if len(j.h2slab) == 0 {
@@ -717,7 +738,7 @@ func (j *journal) removeToken(key string, ws []*waiter, i int) {
 // tracked counts r, added (+1) or dropped (-1), for the token waits it
 // matches, and wakes those it satisfies; j.mu must be held.
 func (j *journal) tracked(r *record, delta int) {
-	ws := j.byToken[string(r.token)]
+	ws := j.byToken[string(r.token())]
 	for i := 0; i < len(ws); i++ {
 		w := ws[i]
 		if !w.f.match(r) {

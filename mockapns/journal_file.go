@@ -93,9 +93,9 @@ func (f *journalFile) batch() *fileBatch {
 
 // addBinary adds binary record r to the batch, with a copy of its bytes.
 func (b *fileBatch) addBinary(r *record) {
-	b.bin = append(b.bin, fileBin{seq: r.seq, id: r.id, expiry: r.expiry, tokenLen: len(r.token),
-		payloadLen: len(r.payload), command: r.command, priority: r.priority})
-	b.bytes = append(append(b.bytes, r.token...), r.payload...)
+	b.bin = append(b.bin, fileBin{seq: r.seq, id: r.id, expiry: r.expiry, tokenLen: int(r.tokenLen),
+		payloadLen: len(r.data) - int(r.tokenLen), command: r.command, priority: r.priority})
+	b.bytes = append(b.bytes, r.data...)
 }
 
 // recycle hands a written batch back for reuse, unless it holds much.
