@@ -461,9 +461,35 @@ func (j *journal) storeData(r *record, token, payload []byte) {
 	r.tokenLen = uint32(len(token))
 }
 
+// drops counts the records that appends dropped from the full ring, by
+// protocol and outcome, for settle. They are counted with branches on the
+// dropped record rather than with its protocol as an index into the
+// journal's counters: so each append of a batch does not wait on the
+// previous one's load of its dropped record from memory (the ring is far
+// larger than the caches), which the counters' read-modify-write chained.
+type drops struct {
+	n, binary, binaryAccepted, h2, h2Accepted int
+}
+
+func (d *drops) count(r *record) {
+	d.n++
+	if r.protocol == apns.Binary {
+		d.binary++
+		if r.status == 0 {
+			d.binaryAccepted++
+		}
+		return
+	}
+	d.h2++
+	if r.status == 0 {
+		d.h2Accepted++
+	}
+}
+
 // slot returns the record to overwrite next, with the next sequence
-// number; j.mu must be held.
-func (j *journal) slot(p apns.Protocol, accepted bool) *record {
+// number and protocol p, counting in d the record it drops when the ring
+// is full; j.mu must be held, and settle called before it is released.
+func (j *journal) slot(p apns.Protocol, d *drops) *record {
 	var r *record
 	if len(j.ring) < j.size {
 		if len(j.ring) == cap(j.ring) {
@@ -482,19 +508,24 @@ func (j *journal) slot(p apns.Protocol, accepted bool) *record {
 		if j.nToken > 0 {
 			j.tracked(r, -1) // r is dropped
 		}
-		j.m.dropped++
-		j.total[r.protocol]--
-		if r.status == 0 {
-			j.accepted[r.protocol]--
-		}
-	}
-	j.total[p]++
-	if accepted {
-		j.accepted[p]++
+		d.count(r)
 	}
 	j.seq++
 	r.seq, r.protocol = j.seq, p
 	return r
+}
+
+// settle counts in the journal's counters n records of protocol p
+// appended by slot, accepted of them with status 0, and the records d
+// dropped; j.mu must be held.
+func (j *journal) settle(p apns.Protocol, n, accepted int, d *drops) {
+	j.total[p] += n
+	j.accepted[p] += accepted
+	j.total[apns.Binary] -= d.binary
+	j.accepted[apns.Binary] -= d.binaryAccepted
+	j.total[apns.HTTP2] -= d.h2
+	j.accepted[apns.HTTP2] -= d.h2Accepted
+	j.m.dropped += uint64(d.n)
 }
 
 // addBinary journals one entry per notification, all with the same
@@ -520,9 +551,10 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 	} else {
 		j.stats.binRejected.Add(uint64(len(ns)))
 	}
+	var d drops
 	for i := range ns {
 		n := &ns[i]
-		r := j.slot(apns.Binary, status == wire.StatusNoError)
+		r := j.slot(apns.Binary, &d)
 		r.conn, r.command, r.id, r.expiry, r.at, r.status = conn, n.Command, n.ID, n.Expiry, at, int32(status)
 		j.storeData(r, n.Token, n.Payload)
 		r.priority = apns.Priority{}
@@ -536,6 +568,11 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 			j.tracked(r, +1)
 		}
 	}
+	accepted := 0
+	if status == wire.StatusNoError {
+		accepted = len(ns)
+	}
+	j.settle(apns.Binary, len(ns), accepted, &d)
 	if batch != nil {
 		j.file.queue <- batch
 	}
@@ -561,7 +598,13 @@ func (j *journal) addH2(q *h2Request) {
 	} else {
 		j.stats.h2Rejected.Add(1)
 	}
-	r := j.slot(apns.HTTP2, status == 0)
+	var d drops
+	r := j.slot(apns.HTTP2, &d)
+	accepted := 0
+	if status == 0 {
+		accepted = 1
+	}
+	j.settle(apns.HTTP2, 1, accepted, &d)
 	r.conn, r.command, r.id, r.expiry, r.at, r.status = q.Conn, 0, 0, 0, q.At, int32(status)
 	j.storeData(r, q.Token, q.Payload)
 	r.priority = q.Priority
