@@ -431,9 +431,10 @@ func (fs *faultSet) onRequest(token []byte) faultAction {
 	return fs.match(apns.HTTP2, token)
 }
 
-// mayMatch reports false when no request fault can apply to a notification
-// or request to token: none does without a token, and none is of this
-// token. It takes no lock.
+// mayMatch reports, without taking the lock, whether a request fault may
+// apply to a notification or request to token: false when none does
+// without a token and none is of this token; true may be a false alarm of
+// the token filter, which match then settles under the lock.
 func (fs *faultSet) mayMatch(token []byte) bool {
 	if fs.nAnyToken.Load() != 0 {
 		return true
