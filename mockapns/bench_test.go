@@ -147,6 +147,24 @@ func BenchmarkGatewayIngestTokenFaults(b *testing.B) {
 	}
 }
 
+// BenchmarkGatewayIngestMatchedFault is BenchmarkGatewayIngest with a
+// fault without a token installed, so that every notification is matched
+// against it under the fault set's lock, as a chaos run's Probability
+// fault is; it never fires (a Delay on every 10⁹th notification).
+// faults=0 is the baseline of the same run.
+func BenchmarkGatewayIngestMatchedFault(b *testing.B) {
+	for _, n := range []int{0, 1} {
+		b.Run(fmt.Sprintf("faults=%d", n), func(b *testing.B) {
+			var faults []mockapns.Fault
+			if n > 0 {
+				faults = append(faults, mockapns.Delay{Duration: time.Second,
+					When: mockapns.Trigger{Nth: 1_000_000_000, Times: mockapns.Always}})
+			}
+			benchIngest(b, mockapns.Config{Faults: faults}, 0)
+		})
+	}
+}
+
 // startWaits starts n WaitNotifications calls that never complete; stop
 // ends them and waits for them.
 func startWaits(srv *mockapns.Server, n int) (stop func()) {
