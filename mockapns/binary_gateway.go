@@ -280,9 +280,9 @@ func (g *gwConn) cut() bool {
 // process judges every complete frame in the buffer, in order.
 //
 // Each frame is parsed in place into the slot past the end of the batch,
-// where an accepted notification stays; the notifications the faults look
-// at, and those refused, are moved to g.note first, out of the batch that
-// flush journals.
+// where an accepted notification stays; those on which a fault fires, and
+// those refused, are moved to g.note first, out of the batch that flush
+// journals.
 func (g *gwConn) process() verdict {
 	s := g.s
 	for g.start < g.end {
@@ -299,11 +299,15 @@ func (g *gwConn) process() verdict {
 			return g.refuseFrame(used, err)
 		}
 		g.start += used
-		if s.faults.activeFor(apns.Binary) && s.faults.mayMatch(n.Token) {
-			g.note = *n
-			n = &g.note
-			if v, done := g.applyFaults(n); done {
-				return v
+		if s.faults.activeFor(apns.Binary) {
+			if a := s.faults.firedOn(n); a != nil {
+				// What fired may journal the batch (flush) before n
+				// is judged: n moves out of the slot past its end.
+				g.note = *n
+				n = &g.note
+				if v, done := g.applyFaults(n, a); done {
+					return v
+				}
 			}
 		}
 		if !s.cfg.NoValidation {
@@ -354,10 +358,9 @@ func (g *gwConn) refuseFrame(used int, err error) verdict {
 	return g.refuse(&bad, fe.Status, fe.Err)
 }
 
-// applyFaults runs the faults on n and carries out what fired; done says
-// that the connection ends with v.
-func (g *gwConn) applyFaults(n *wire.Notification) (v verdict, done bool) {
-	a := g.s.faults.onNotification(n)
+// applyFaults carries out a, what the faults that fired on n ask; done
+// says that the connection ends with v.
+func (g *gwConn) applyFaults(n *wire.Notification, a *faultAction) (v verdict, done bool) {
 	if a.delay > 0 {
 		g.flush()
 		g.log.Info("mockapns delay fault", "delay", a.delay, "id", n.ID)

@@ -408,6 +408,11 @@ func (fs *faultSet) onNotification(n *wire.Notification) faultAction {
 	return fs.match(apns.Binary, n.Token)
 }
 
+// firedOn is onNotification returning nil when no fault fired.
+func (fs *faultSet) firedOn(n *wire.Notification) *faultAction {
+	return fs.fired(apns.Binary, n.Token)
+}
+
 // onRequest runs the faults that apply to HTTP/2 requests against one
 // request to token (its bytes, decoded from :path). The HTTP/2 front end
 // calls it for each request once its headers are read and before it
@@ -450,8 +455,18 @@ func (fs *faultSet) mayMatch(token []byte) bool {
 // decides the outcome fires, and the later deciding ones do not fire on
 // this request.
 func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
+	if a := fs.fired(p, token); a != nil {
+		return *a
+	}
+	return faultAction{}
+}
+
+// fired is match returning what the faults that fired ask, or nil when
+// none fired (so that the gateway's notifications do not copy an empty
+// action each).
+func (fs *faultSet) fired(p apns.Protocol, token []byte) *faultAction {
 	if !fs.mayMatch(token) {
-		return faultAction{}
+		return nil
 	}
 	// The action is allocated only when a fault fires: handing it to a
 	// fire function makes it escape, which would cost every notification
@@ -498,10 +513,7 @@ func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
 	if changed {
 		fs.recount()
 	}
-	if a == nil {
-		return faultAction{}
-	}
-	return *a
+	return a
 }
 
 // cutAt returns the byte position at which a connection of protocol p
