@@ -3,6 +3,7 @@ package mockapns_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -153,6 +154,26 @@ var _ = Describe("Faults", func() {
 		expectClosedWith(conn, nil)
 		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2, 3}))
 		Expect(srv.Faults()[0].Fired).To(Equal(1))
+	})
+
+	It("Delay and Reject in the middle of a read journal every notification with its own bytes, in order", func() {
+		addFault(srv, mockapns.Delay{Duration: 10 * time.Millisecond, When: mockapns.Trigger{Nth: 2, Times: mockapns.Always}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(5))}})
+		conn := dial(srv, srv.GatewayAddr())
+		var frames [][]byte
+		for i := 1; i <= 6; i++ {
+			frames = append(frames, framed(uint32(i), token(byte(i)), fmt.Sprintf(`{"aps":{"badge":%d}}`, i)))
+		}
+		send(conn, concat(frames...))
+		expectClosedWith(conn, response(wire.StatusInvalidToken, 5))
+		es := srv.Notifications(mockapns.Filter{})
+		Expect(ids(es)).To(Equal([]uint32{1, 2, 3, 4, 5}))
+		for i, e := range es {
+			Expect(e.Token).To(Equal(token(byte(i + 1))))
+			Expect(string(e.Payload)).To(Equal(fmt.Sprintf(`{"aps":{"badge":%d}}`, i+1)))
+		}
+		Expect(es[4].Status).To(Equal(int(wire.StatusInvalidToken)))
+		Expect(srv.Faults()[0].Fired).To(Equal(2)) // the 2nd and the 4th
 	})
 
 	It("Delay holds the notification and those after it while stalled", func() {
