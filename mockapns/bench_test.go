@@ -147,6 +147,24 @@ func BenchmarkGatewayIngestTokenFaults(b *testing.B) {
 	}
 }
 
+// BenchmarkGatewayIngestMatchedFault is BenchmarkGatewayIngest with a
+// fault without a token installed, so that every notification is matched
+// against it under the fault set's lock, as a chaos run's Probability
+// fault is; it never fires (a Delay on every 10⁹th notification).
+// faults=0 is the baseline of the same run.
+func BenchmarkGatewayIngestMatchedFault(b *testing.B) {
+	for _, n := range []int{0, 1} {
+		b.Run(fmt.Sprintf("faults=%d", n), func(b *testing.B) {
+			var faults []mockapns.Fault
+			if n > 0 {
+				faults = append(faults, mockapns.Delay{Duration: time.Second,
+					When: mockapns.Trigger{Nth: 1_000_000_000, Times: mockapns.Always}})
+			}
+			benchIngest(b, mockapns.Config{Faults: faults}, 0)
+		})
+	}
+}
+
 // startWaits starts n WaitNotifications calls that never complete; stop
 // ends them and waits for them.
 func startWaits(srv *mockapns.Server, n int) (stop func()) {
@@ -287,6 +305,37 @@ func benchJournalAddH2(b *testing.B, waits int) {
 	for b.Loop() {
 		srv.JournalH2(q)
 	}
+}
+
+// BenchmarkJournalAddBinary measures journalling the notifications of
+// gateway reads (a 16 KiB TLS record's worth, 190, per call, as
+// benchStream frames them) into a full journal of the default size: the
+// journal's share of BenchmarkGatewayIngest, without TLS and parsing in
+// the way.
+func BenchmarkJournalAddBinary(b *testing.B) {
+	srv, err := mockapns.Start(mockapns.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	stream := benchStream(b, 190)
+	ns := make([]wire.Notification, 190)
+	for i, off := 0, 0; i < len(ns); i++ {
+		used, err := wire.ParseNotification(stream[off:], &ns[i], wire.ParseOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		off += used
+	}
+	at := time.Now()
+	for range mockapns.DefaultJournalSize/len(ns) + 1 {
+		srv.JournalBinary(1, at, ns)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.JournalBinary(1, at, ns)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ns)), "ns/notif")
 }
 
 // BenchmarkGatewayIngestEvents is BenchmarkGatewayIngest with streams

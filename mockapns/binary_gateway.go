@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
@@ -277,30 +278,50 @@ func (g *gwConn) cut() bool {
 }
 
 // process judges every complete frame in the buffer, in order.
+//
+// Each frame is parsed in place into the slot past the end of the batch,
+// where an accepted notification stays; those on which a fault fires, and
+// those refused, are moved to g.note first, out of the batch that flush
+// journals.
 func (g *gwConn) process() verdict {
 	s := g.s
 	for g.start < g.end {
-		n := &g.note
-		used, err := wire.ParseNotification(g.buf[g.start:g.end], n, s.cfg.Parse)
-		if errors.Is(err, wire.ErrIncomplete) {
-			break
+		if len(g.batch) == cap(g.batch) {
+			g.batch = slices.Grow(g.batch, 1)
 		}
+		n := &g.batch[:len(g.batch)+1][len(g.batch)]
+		used, err := wire.ParseNotification(g.buf[g.start:g.end], n, s.cfg.Parse)
 		if err != nil {
+			if errors.Is(err, wire.ErrIncomplete) {
+				break
+			}
+			g.note = *n
 			return g.refuseFrame(used, err)
 		}
 		g.start += used
 		if s.faults.activeFor(apns.Binary) {
-			if v, done := g.applyFaults(n); done {
-				return v
+			if a := s.faults.firedOn(n); a != nil {
+				// What fired may journal the batch (flush) before n
+				// is judged: n moves out of the slot past its end.
+				g.note = *n
+				n = &g.note
+				if v, done := g.applyFaults(n, a); done {
+					return v
+				}
 			}
 		}
 		if !s.cfg.NoValidation {
 			if err := wire.Validate(n, s.cfg.Limits); err != nil {
-				return g.refuse(n, gatewayStatusOf(err), err)
+				g.note = *n
+				return g.refuse(&g.note, gatewayStatusOf(err), err)
 			}
 		}
 		g.last = n.ID
-		g.batch = append(g.batch, *n)
+		if n == &g.note {
+			g.batch = append(g.batch, *n)
+		} else {
+			g.batch = g.batch[:len(g.batch)+1]
+		}
 	}
 	g.flush()
 	return readMore
@@ -337,10 +358,9 @@ func (g *gwConn) refuseFrame(used int, err error) verdict {
 	return g.refuse(&bad, fe.Status, fe.Err)
 }
 
-// applyFaults runs the faults on n and carries out what fired; done says
-// that the connection ends with v.
-func (g *gwConn) applyFaults(n *wire.Notification) (v verdict, done bool) {
-	a := g.s.faults.onNotification(n)
+// applyFaults carries out a, what the faults that fired on n ask; done
+// says that the connection ends with v.
+func (g *gwConn) applyFaults(n *wire.Notification, a *faultAction) (v verdict, done bool) {
 	if a.delay > 0 {
 		g.flush()
 		g.log.Info("mockapns delay fault", "delay", a.delay, "id", n.ID)

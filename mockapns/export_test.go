@@ -62,6 +62,12 @@ type H2Request = h2Request
 // JournalH2 journals one HTTP/2 request as the HTTP/2 front end does.
 func (s *Server) JournalH2(q H2Request) { s.journal.addH2(&q) }
 
+// JournalBinary journals the accepted notifications of one gateway read
+// on connection conn, as the gateway does.
+func (s *Server) JournalBinary(conn uint64, at time.Time, ns []wire.Notification) {
+	s.journal.addBinary(conn, at, wire.StatusNoError, ns)
+}
+
 // FaultActionNames lists the registry's actions, in registry order.
 func FaultActionNames() []string { return append([]string(nil), registry.actions...) }
 

@@ -1,6 +1,7 @@
 package mockapns
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -197,43 +198,110 @@ func (f *installed) exhausted() bool { return f.rule.when.Times.exhausted(f.fire
 // the others by token in byToken, each in the order added, so that
 // matching a notification costs the faults without a token plus those of
 // its own token, however many tokens have faults (a soak installs one per
-// token it refuses).
+// token it refuses). The cut faults are listed apart in cuts, in the order
+// added, so that a connection's read costs only those.
+//
+// A notification to a token without faults of its own, while no request
+// fault does without a token, matches nothing: match tells so from
+// nAnyToken and the token filter without taking the lock, so that the
+// token faults of a soak do not cost the other notifications the lock.
 type faultSet struct {
 	mu       sync.Mutex
 	list     []*installed
 	anyToken []*installed
 	byToken  map[string][]*installed
-	nextID   int
-	rng      *rand.Rand
-	active   [apns.HTTP2 + 1]atomic.Int32
+	cuts     []*installed
+	// nAnyToken is len(anyToken) and tokens has a bit set for each key
+	// of byToken (nil when none), both written under mu and read without
+	// it by match.
+	nAnyToken atomic.Int32
+	tokens    atomic.Pointer[tokenFilter]
+	nextID    int
+	rng       *rand.Rand
+	active    [apns.HTTP2 + 1]atomic.Int32
 	// firedBy counts firings by action name since start or Reset, even
 	// of faults removed since (metrics.go).
 	firedBy map[string]uint64
 }
 
-// index adds f to the request-fault index; fs.mu must be held.
-func (fs *faultSet) index(f *installed) {
-	if f.rule.hook != hookRequest {
-		return
-	}
-	if f.rule.when.Token.IsZero() {
+// index adds f to the indexes of the request and cut faults, and its
+// token, if any, to filter, which it allocates if nil and returns; fs.mu
+// must be held. The caller publishes filter and the count of anyToken for
+// match (publish).
+func (fs *faultSet) index(f *installed, filter *tokenFilter) *tokenFilter {
+	switch {
+	case f.rule.hook == hookCut:
+		fs.cuts = append(fs.cuts, f)
+	case f.rule.hook != hookRequest:
+	case f.rule.when.Token.IsZero():
 		fs.anyToken = append(fs.anyToken, f)
-		return
+	default:
+		if fs.byToken == nil {
+			fs.byToken = make(map[string][]*installed)
+		}
+		key := string(f.rule.when.Token.Bytes())
+		fs.byToken[key] = append(fs.byToken[key], f)
+		if filter == nil {
+			filter = new(tokenFilter)
+		}
+		filter.add([]byte(key))
 	}
-	if fs.byToken == nil {
-		fs.byToken = make(map[string][]*installed)
-	}
-	key := string(f.rule.when.Token.Bytes())
-	fs.byToken[key] = append(fs.byToken[key], f)
+	return filter
 }
 
-// reindex rebuilds the request-fault index from the list; fs.mu must be
-// held.
+// publish makes filter and the count of anyToken what match reads without
+// the lock; fs.mu must be held.
+func (fs *faultSet) publish(filter *tokenFilter) {
+	fs.tokens.Store(filter)
+	fs.nAnyToken.Store(int32(len(fs.anyToken)))
+}
+
+// reindex rebuilds the indexes from the list; fs.mu must be held. Faults
+// are only ever removed from the list before a reindex, and the new
+// filter is published once complete, so that match, reading the filter
+// and the count without the lock meanwhile, sees at least the faults that
+// stay.
 func (fs *faultSet) reindex() {
-	fs.anyToken, fs.byToken = nil, nil
+	fs.anyToken, fs.byToken, fs.cuts = nil, nil, nil
+	var filter *tokenFilter
 	for _, f := range fs.list {
-		fs.index(f)
+		filter = fs.index(f, filter)
 	}
+	fs.publish(filter)
+}
+
+// tokenFilterBits is the log2 of the bits of a tokenFilter.
+const tokenFilterBits = 16
+
+// tokenFilter is a set of tokens that may say yes for tokens never added
+// (a Bloom filter of one hash), never no for one added.
+type tokenFilter [1 << tokenFilterBits / 64]atomic.Uint64
+
+func (t *tokenFilter) add(token []byte) {
+	b := tokenBit(token)
+	t[b/64].Or(1 << (b % 64))
+}
+
+// mayHold reports false when token was never added.
+func (t *tokenFilter) mayHold(token []byte) bool {
+	b := tokenBit(token)
+	return t[b/64].Load()&(1<<(b%64)) != 0
+}
+
+// tokenBit hashes token to a bit of a tokenFilter: cheap, and spread
+// enough over tokens that differ anywhere.
+func tokenBit(token []byte) uint32 {
+	const prime = 0x9e3779b97f4a7c15
+	h := uint64(len(token)) * prime
+	for ; len(token) >= 8; token = token[8:] {
+		h = (h ^ binary.LittleEndian.Uint64(token)) * prime
+		h ^= h >> 29
+	}
+	for _, c := range token {
+		h = (h ^ uint64(c)) * prime
+		h ^= h >> 29
+	}
+	return uint32(h >> (64 - tokenFilterBits))
 }
 
 // activeFor reports whether any fault can fire on protocol p's
@@ -250,7 +318,7 @@ func (fs *faultSet) add(f Fault) (int, error) {
 	fs.nextID++
 	in := &installed{id: fs.nextID, fault: f, rule: r, kind: f.spec().action()}
 	fs.list = append(fs.list, in)
-	fs.index(in)
+	fs.publish(fs.index(in, fs.tokens.Load()))
 	fs.recountFor(in)
 	return fs.nextID, nil
 }
@@ -340,6 +408,11 @@ func (fs *faultSet) onNotification(n *wire.Notification) faultAction {
 	return fs.match(apns.Binary, n.Token)
 }
 
+// firedOn is onNotification returning nil when no fault fired.
+func (fs *faultSet) firedOn(n *wire.Notification) *faultAction {
+	return fs.fired(apns.Binary, n.Token)
+}
+
 // onRequest runs the faults that apply to HTTP/2 requests against one
 // request to token (its bytes, decoded from :path). The HTTP/2 front end
 // calls it for each request once its headers are read and before it
@@ -363,6 +436,18 @@ func (fs *faultSet) onRequest(token []byte) faultAction {
 	return fs.match(apns.HTTP2, token)
 }
 
+// mayMatch reports, without taking the lock, whether a request fault may
+// apply to a notification or request to token: false when none does
+// without a token and none is of this token; true may be a false alarm of
+// the token filter, which match then settles under the lock.
+func (fs *faultSet) mayMatch(token []byte) bool {
+	if fs.nAnyToken.Load() != 0 {
+		return true
+	}
+	filter := fs.tokens.Load()
+	return filter != nil && filter.mayHold(token)
+}
+
 // match runs the request faults of protocol p against a notification or
 // request to token, in the order they were added. Every fault counts the
 // requests that match its token (for Nth), whatever the others do. Side
@@ -370,6 +455,19 @@ func (fs *faultSet) onRequest(token []byte) faultAction {
 // decides the outcome fires, and the later deciding ones do not fire on
 // this request.
 func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
+	if a := fs.fired(p, token); a != nil {
+		return *a
+	}
+	return faultAction{}
+}
+
+// fired is match returning what the faults that fired ask, or nil when
+// none fired (so that the gateway's notifications do not copy an empty
+// action each).
+func (fs *faultSet) fired(p apns.Protocol, token []byte) *faultAction {
+	if !fs.mayMatch(token) {
+		return nil
+	}
 	// The action is allocated only when a fault fires: handing it to a
 	// fire function makes it escape, which would cost every notification
 	// an allocation while any fault is installed.
@@ -415,10 +513,7 @@ func (fs *faultSet) match(p apns.Protocol, token []byte) faultAction {
 	if changed {
 		fs.recount()
 	}
-	if a == nil {
-		return faultAction{}
-	}
-	return *a
+	return a
 }
 
 // cutAt returns the byte position at which a connection of protocol p
@@ -431,7 +526,7 @@ func (fs *faultSet) cutAt(p apns.Protocol, before, now int64) (int64, bool) {
 	defer fs.mu.Unlock()
 	var first *installed
 	var at int64
-	for _, f := range fs.list {
+	for _, f := range fs.cuts {
 		// A connection that has read AfterBytes bytes is cut, even when
 		// it read exactly that many and nothing more arrives.
 		if f.rule.hook != hookCut || !f.rule.protocols.has(p) || f.exhausted() || now < f.rule.after {

@@ -3,6 +3,7 @@ package mockapns_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -132,6 +133,19 @@ var _ = Describe("Faults", func() {
 		Expect(srv.Stats().Accepted).To(BeEquivalentTo(5))
 	})
 
+	It("Disconnect after bytes cuts no more once removed, and the cut added after it still cuts", func() {
+		f := len(framed(1, token(1), payload))
+		first := addFault(srv, mockapns.Disconnect{AfterBytes: int64(f / 2)})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(9))}})
+		addFault(srv, mockapns.Disconnect{AfterBytes: int64(f + f/2)})
+		Expect(srv.RemoveFault(first)).To(BeTrue())
+		conn := dial(srv, srv.GatewayAddr())
+		send(conn, concat(framed(1, token(1), payload), framed(2, token(1), payload)))
+		expectClosedWith(conn, nil)
+		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1}))
+		Expect(srv.Faults()[1].Fired).To(Equal(1))
+	})
+
 	It("Delay stalls reading until it is over", func() {
 		addFault(srv, mockapns.Delay{Duration: 20 * time.Millisecond, When: mockapns.Trigger{Nth: 2}})
 		conn := dial(srv, srv.GatewayAddr())
@@ -140,6 +154,26 @@ var _ = Describe("Faults", func() {
 		expectClosedWith(conn, nil)
 		Expect(ids(srv.Notifications(mockapns.Filter{}))).To(Equal([]uint32{1, 2, 3}))
 		Expect(srv.Faults()[0].Fired).To(Equal(1))
+	})
+
+	It("Delay and Reject in the middle of a read journal every notification with its own bytes, in order", func() {
+		addFault(srv, mockapns.Delay{Duration: 10 * time.Millisecond, When: mockapns.Trigger{Nth: 2, Times: mockapns.Always}})
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(5))}})
+		conn := dial(srv, srv.GatewayAddr())
+		var frames [][]byte
+		for i := 1; i <= 6; i++ {
+			frames = append(frames, framed(uint32(i), token(byte(i)), fmt.Sprintf(`{"aps":{"badge":%d}}`, i)))
+		}
+		send(conn, concat(frames...))
+		expectClosedWith(conn, response(wire.StatusInvalidToken, 5))
+		es := srv.Notifications(mockapns.Filter{})
+		Expect(ids(es)).To(Equal([]uint32{1, 2, 3, 4, 5}))
+		for i, e := range es {
+			Expect(e.Token).To(Equal(token(byte(i + 1))))
+			Expect(string(e.Payload)).To(Equal(fmt.Sprintf(`{"aps":{"badge":%d}}`, i+1)))
+		}
+		Expect(es[4].Status).To(Equal(int(wire.StatusInvalidToken)))
+		Expect(srv.Faults()[0].Fired).To(Equal(2)) // the 2nd and the 4th
 	})
 
 	It("Delay holds the notification and those after it while stalled", func() {
@@ -279,6 +313,38 @@ var _ = Describe("Faults", func() {
 		Expect(conn.CloseWrite()).To(Succeed())
 		expectClosedWith(conn, nil)
 		Expect(srv.Stats().Accepted).To(BeEquivalentTo(1))
+	})
+
+	It("fires token faults among many on their tokens only, as they are added and removed", func() {
+		// Many token faults (as a soak installs) and the other
+		// notifications pass them by without the lock: the filter match
+		// uses must follow every change of the set.
+		var ids []int
+		for i := range 300 {
+			tok := token(0xfe)
+			tok[0], tok[1] = byte(i>>8), byte(i)
+			ids = append(ids, addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken,
+				When: mockapns.Trigger{Token: tokenOf(tok), Times: mockapns.Always}}))
+		}
+		hit := token(0xfe)
+		hit[0], hit[1] = 0, 7
+		refused := func(tok []byte) bool {
+			GinkgoHelper()
+			conn := dial(srv, srv.GatewayAddr())
+			send(conn, concat(framed(1, token(1), payload), framed(2, tok, payload)))
+			Expect(conn.CloseWrite()).To(Succeed())
+			got, _ := readToEnd(conn)
+			return len(got) > 0
+		}
+		Expect(refused(token(2))).To(BeFalse())
+		Expect(refused(hit)).To(BeTrue())
+		Expect(srv.RemoveFault(ids[0])).To(BeTrue()) // rebuilds the index
+		Expect(refused(hit)).To(BeTrue())
+		Expect(srv.RemoveFault(ids[7])).To(BeTrue())
+		Expect(refused(hit)).To(BeFalse())
+		addFault(srv, mockapns.Reject{Status: wire.StatusInvalidToken, When: mockapns.Trigger{Token: tokenOf(token(2))}})
+		Expect(refused(token(2))).To(BeTrue())
+		Expect(srv.Stats().Rejected).To(BeEquivalentTo(3))
 	})
 
 	DescribeTable("AddFault refuses invalid faults",

@@ -281,44 +281,59 @@ func (f *Filter) match(r *record) bool {
 	if f.Protocol != 0 && f.Protocol != r.protocol {
 		return false
 	}
-	return f.Token.IsZero() || f.Token.Equal(r.token)
+	return f.Token.IsZero() || f.Token.Equal(r.token())
 }
 
 // record is the journal's own form of an entry. Its byte fields are carved
 // from storage the journal reuses, so that a full journal ingests without
 // allocating; entries are built from records when they are read.
+//
+// The ring holds one record per entry, so its size is what each ingested
+// notification writes to memory: the members of both protocols are kept
+// inline and small, those of HTTP/2 alone behind h2.
 type record struct {
-	seq, conn  uint64
-	protocol   apns.Protocol
-	command    wire.Command
-	id         uint32
-	token      []byte
-	payload    []byte
-	expiry     uint32
-	priority   apns.Priority
-	at         time.Time
-	status     int
-	h2         h2Fields
-	apnsID     []byte
-	topic      []byte
-	pushType   []byte
-	collapseID []byte
+	seq, conn uint64
+	// data is the device token's bytes, then the payload's: see token
+	// and payload.
+	data     []byte
+	at       time.Time
+	tokenLen uint32
+	id       uint32
+	expiry   uint32
+	status   int32 // 0 accepted; else the binary status or the HTTP status answered
+	protocol apns.Protocol
+	command  wire.Command
+	priority apns.Priority
+	// h2 holds the HTTP/2 members when protocol is apns.HTTP2. A slot
+	// keeps its h2 (and the storage of its bytes) when a binary record
+	// reuses it, for the next HTTP/2 record there.
+	h2 *h2Fields
 }
 
-// h2Fields are the fixed-size HTTP/2 members of a record.
+// h2Fields are the HTTP/2 members of a record.
 type h2Fields struct {
 	expiration    int64
 	hasExpiration bool
 	auth          AuthMethod
 	httpStatus    int
 	reason        apns.Reason
+	apnsID        []byte
+	topic         []byte
+	pushType      []byte
+	collapseID    []byte
 }
+
+// token returns the device token's bytes (capacity clipped).
+func (r *record) token() []byte { return r.data[:r.tokenLen:r.tokenLen] }
+
+// payload returns the payload.
+func (r *record) payload() []byte { return r.data[r.tokenLen:] }
 
 // entry builds the Entry of r, with copies of its bytes.
 func (r *record) entry() Entry {
 	e := Entry{Seq: r.seq, Conn: r.conn, Protocol: r.protocol, Command: r.command, ID: r.id,
-		Token: bytes.Clone(r.token), Payload: bytes.Clone(r.payload), Expiry: r.expiry,
-		Priority: r.priority, ReceivedAt: r.at, Status: r.status}
+		Token: bytes.Clone(r.token()), Payload: bytes.Clone(r.payload()), Expiry: r.expiry,
+		Priority: r.priority, ReceivedAt: r.at, Status: int(r.status)}
 	if e.Token == nil {
 		e.Token = []byte{}
 	}
@@ -326,7 +341,7 @@ func (r *record) entry() Entry {
 		e.Payload = []byte{}
 	}
 	if r.protocol == apns.HTTP2 {
-		e.APNsID, e.Topic, e.PushType, e.CollapseID = string(r.apnsID), string(r.topic), string(r.pushType), string(r.collapseID)
+		e.APNsID, e.Topic, e.PushType, e.CollapseID = string(r.h2.apnsID), string(r.h2.topic), string(r.h2.pushType), string(r.h2.collapseID)
 		e.Auth, e.HTTPStatus, e.Reason = r.h2.auth, r.h2.httpStatus, r.h2.reason
 		if r.h2.hasExpiration {
 			v := r.h2.expiration
@@ -374,6 +389,7 @@ type journal struct {
 	total    [3]int // records in the ring, by protocol (index apns.Protocol)
 	accepted [3]int // records in the ring with status 0, by protocol
 	slab     []byte
+	h2slab   []h2Fields // where the records' h2 members are carved from
 	// The waits in progress (wait), registered under mu. Those with a
 	// token filter, by token, keep the exact count of the records that
 	// match them, updated as records are added and dropped: an append
@@ -407,29 +423,73 @@ func newJournal(size int, stats *counters) *journal {
 // slabSize is the chunk the journal carves token and payload storage from.
 const slabSize = 256 << 10
 
-// store copies src into dst's storage when it fits, else into fresh storage
-// carved from the slab.
-func (j *journal) store(dst, src []byte) []byte {
-	if cap(dst) >= len(src) {
-		dst = dst[:len(src)]
-		copy(dst, src)
-		return dst
+// h2SlabSize is the number of records' HTTP/2 members allocated at once.
+const h2SlabSize = 256
+
+// room returns dst resliced to n bytes when it has the capacity, else n
+// bytes of fresh storage carved from the slab (or allocated on their own
+// past a quarter of it).
+func (j *journal) room(dst []byte, n int) []byte {
+	if cap(dst) >= n {
+		return dst[:n]
 	}
-	if len(src) > len(j.slab) {
-		if len(src) > slabSize/4 {
-			return bytes.Clone(src)
+	if n > len(j.slab) {
+		if n > slabSize/4 {
+			return make([]byte, n)
 		}
 		j.slab = make([]byte, slabSize)
 	}
-	dst = j.slab[:len(src):len(src)]
-	j.slab = j.slab[len(src):]
+	dst = j.slab[:n:n]
+	j.slab = j.slab[n:]
+	return dst
+}
+
+// store copies src into dst's storage when it fits, else into fresh storage
+// (room).
+func (j *journal) store(dst, src []byte) []byte {
+	dst = j.room(dst, len(src))
 	copy(dst, src)
 	return dst
 }
 
+// storeData copies token and payload into r's data, reusing its storage
+// when they fit.
+func (j *journal) storeData(r *record, token, payload []byte) {
+	r.data = j.room(r.data, len(token)+len(payload))
+	copy(r.data, token)
+	copy(r.data[len(token):], payload)
+	r.tokenLen = uint32(len(token))
+}
+
+// drops counts the records that appends dropped from the full ring, by
+// protocol and outcome, for settle. They are counted with branches on the
+// dropped record rather than with its protocol as an index into the
+// journal's counters: so each append of a batch does not wait on the
+// previous one's load of its dropped record from memory (the ring is far
+// larger than the caches), which the counters' read-modify-write chained.
+type drops struct {
+	n, binary, binaryAccepted, h2, h2Accepted int
+}
+
+func (d *drops) count(r *record) {
+	d.n++
+	if r.protocol == apns.Binary {
+		d.binary++
+		if r.status == 0 {
+			d.binaryAccepted++
+		}
+		return
+	}
+	d.h2++
+	if r.status == 0 {
+		d.h2Accepted++
+	}
+}
+
 // slot returns the record to overwrite next, with the next sequence
-// number; j.mu must be held.
-func (j *journal) slot(p apns.Protocol, accepted bool) *record {
+// number and protocol p, counting in d the record it drops when the ring
+// is full; j.mu must be held, and settle called before it is released.
+func (j *journal) slot(p apns.Protocol, d *drops) *record {
 	var r *record
 	if len(j.ring) < j.size {
 		if len(j.ring) == cap(j.ring) {
@@ -448,19 +508,24 @@ func (j *journal) slot(p apns.Protocol, accepted bool) *record {
 		if j.nToken > 0 {
 			j.tracked(r, -1) // r is dropped
 		}
-		j.m.dropped++
-		j.total[r.protocol]--
-		if r.status == 0 {
-			j.accepted[r.protocol]--
-		}
-	}
-	j.total[p]++
-	if accepted {
-		j.accepted[p]++
+		d.count(r)
 	}
 	j.seq++
 	r.seq, r.protocol = j.seq, p
 	return r
+}
+
+// settle counts in the journal's counters n records of protocol p
+// appended by slot, accepted of them with status 0, and the records d
+// dropped; j.mu must be held.
+func (j *journal) settle(p apns.Protocol, n, accepted int, d *drops) {
+	j.total[p] += n
+	j.accepted[p] += accepted
+	j.total[apns.Binary] -= d.binary
+	j.accepted[apns.Binary] -= d.binaryAccepted
+	j.total[apns.HTTP2] -= d.h2
+	j.accepted[apns.HTTP2] -= d.h2Accepted
+	j.m.dropped += uint64(d.n)
 }
 
 // addBinary journals one entry per notification, all with the same
@@ -476,38 +541,38 @@ func (j *journal) addBinary(conn uint64, at time.Time, status wire.Status, ns []
 	judged := time.Now()
 	j.mu.Lock()
 	j.m.binary(judged.Sub(at), status, len(ns))
-	var batch []Entry // the copies for the journal file
-	var slab []byte   // their bytes
+	var batch *fileBatch // the copies for the journal file
 	if j.file != nil {
-		batch = make([]Entry, 0, len(ns))
-		size := 0
-		for i := range ns {
-			size += len(ns[i].Token) + len(ns[i].Payload)
-		}
-		slab = make([]byte, 0, size)
+		batch = j.file.batch()
+		batch.conn, batch.at, batch.status = conn, at, int(status)
 	}
 	if status == wire.StatusNoError {
 		j.stats.binAccepted.Add(uint64(len(ns)))
 	} else {
 		j.stats.binRejected.Add(uint64(len(ns)))
 	}
+	var d drops
 	for i := range ns {
 		n := &ns[i]
-		r := j.slot(apns.Binary, status == wire.StatusNoError)
-		r.conn, r.command, r.id, r.expiry, r.at, r.status = conn, n.Command, n.ID, n.Expiry, at, int(status)
-		r.token = j.store(r.token, n.Token)
-		r.payload = j.store(r.payload, n.Payload)
+		r := j.slot(apns.Binary, &d)
+		r.conn, r.command, r.id, r.expiry, r.at, r.status = conn, n.Command, n.ID, n.Expiry, at, int32(status)
+		j.storeData(r, n.Token, n.Payload)
 		r.priority = apns.Priority{}
 		if n.Present&wire.HasPriority != 0 {
 			r.priority = apns.NewPriority(n.Priority)
 		}
 		if batch != nil {
-			batch = append(batch, r.fileEntry(&slab))
+			batch.addBinary(r)
 		}
 		if j.nToken > 0 {
 			j.tracked(r, +1)
 		}
 	}
+	accepted := 0
+	if status == wire.StatusNoError {
+		accepted = len(ns)
+	}
+	j.settle(apns.Binary, len(ns), accepted, &d)
 	if batch != nil {
 		j.file.queue <- batch
 	}
@@ -533,19 +598,33 @@ func (j *journal) addH2(q *h2Request) {
 	} else {
 		j.stats.h2Rejected.Add(1)
 	}
-	r := j.slot(apns.HTTP2, status == 0)
-	r.conn, r.command, r.id, r.expiry, r.at, r.status = q.Conn, 0, 0, 0, q.At, status
-	r.token = j.store(r.token, q.Token)
-	r.payload = j.store(r.payload, q.Payload)
-	r.apnsID = j.store(r.apnsID, q.APNsID)
-	r.topic = j.store(r.topic, q.Topic)
-	r.pushType = j.store(r.pushType, q.PushType)
-	r.collapseID = j.store(r.collapseID, q.CollapseID)
+	var d drops
+	r := j.slot(apns.HTTP2, &d)
+	accepted := 0
+	if status == 0 {
+		accepted = 1
+	}
+	j.settle(apns.HTTP2, 1, accepted, &d)
+	r.conn, r.command, r.id, r.expiry, r.at, r.status = q.Conn, 0, 0, 0, q.At, int32(status)
+	j.storeData(r, q.Token, q.Payload)
 	r.priority = q.Priority
-	r.h2 = h2Fields{expiration: q.Expiration, hasExpiration: q.HasExpiration, auth: q.Auth,
-		httpStatus: q.HTTPStatus, reason: q.Reason}
+	if r.h2 == nil {
+		if len(j.h2slab) == 0 {
+			j.h2slab = make([]h2Fields, h2SlabSize)
+		}
+		r.h2, j.h2slab = &j.h2slab[0], j.h2slab[1:]
+	}
+	h := r.h2
+	h.apnsID = j.store(h.apnsID, q.APNsID)
+	h.topic = j.store(h.topic, q.Topic)
+	h.pushType = j.store(h.pushType, q.PushType)
+	h.collapseID = j.store(h.collapseID, q.CollapseID)
+	h.expiration, h.hasExpiration, h.auth = q.Expiration, q.HasExpiration, q.Auth
+	h.httpStatus, h.reason = q.HTTPStatus, q.Reason
 	if j.file != nil {
-		j.file.queue <- []Entry{r.entry()}
+		batch := j.file.batch()
+		batch.h2 = append(batch.h2, r.entry())
+		j.file.queue <- batch
 	}
 	if j.nToken > 0 {
 		j.tracked(r, +1)
@@ -702,7 +781,7 @@ func (j *journal) removeToken(key string, ws []*waiter, i int) {
 // tracked counts r, added (+1) or dropped (-1), for the token waits it
 // matches, and wakes those it satisfies; j.mu must be held.
 func (j *journal) tracked(r *record, delta int) {
-	ws := j.byToken[string(r.token)]
+	ws := j.byToken[string(r.token())]
 	for i := 0; i < len(ws); i++ {
 		w := ws[i]
 		if !w.f.match(r) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apnskit/apnskit/apns"
+	"github.com/apnskit/apnskit/wire"
 )
 
 // journalFileQueue bounds the batches of entries waiting for the writer
@@ -32,7 +33,8 @@ type journalFile struct {
 	log    *slog.Logger
 	w      io.Writer
 	bw     *bufio.Writer
-	queue  chan []Entry
+	queue  chan *fileBatch
+	free   sync.Pool // of *fileBatch: batches written, for the next appends
 	done   chan struct{}
 	errs   *atomic.Uint64
 	failed bool // a write failed already (logged once)
@@ -48,9 +50,62 @@ type journalFile struct {
 
 func newJournalFile(w io.Writer, log *slog.Logger, errs *atomic.Uint64) *journalFile {
 	f := &journalFile{log: log, w: w, bw: bufio.NewWriterSize(w, journalFileBuffer),
-		queue: make(chan []Entry, journalFileQueue), done: make(chan struct{}), errs: errs}
+		queue: make(chan *fileBatch, journalFileQueue), done: make(chan struct{}), errs: errs}
 	go f.run()
 	return f
+}
+
+// journalFileBatchKeep is the size of tokens and payloads past which a
+// written batch is dropped rather than kept for reuse (a read of the usual
+// buffer holds less).
+const journalFileBatchKeep = 64 << 10
+
+// fileBatch is what one append hands the writer: one HTTP/2 entry (h2),
+// or the binary entries of one addBinary, which share their connection,
+// time and status, with their bytes copied back to back into one slice.
+// The writer hands written batches back (free) so that journalling to a
+// file costs no allocation per read in the steady state.
+type fileBatch struct {
+	h2     []Entry
+	bin    []fileBin
+	conn   uint64
+	at     time.Time
+	status int
+	bytes  []byte // token, then payload, of each of bin in turn
+}
+
+// fileBin is one binary entry of a fileBatch.
+type fileBin struct {
+	seq                  uint64
+	id, expiry           uint32
+	tokenLen, payloadLen int
+	command              wire.Command
+	priority             apns.Priority
+}
+
+// batch returns an empty batch, one written before if there is one.
+func (f *journalFile) batch() *fileBatch {
+	if b, ok := f.free.Get().(*fileBatch); ok {
+		return b
+	}
+	return new(fileBatch)
+}
+
+// addBinary adds binary record r to the batch, with a copy of its bytes.
+func (b *fileBatch) addBinary(r *record) {
+	b.bin = append(b.bin, fileBin{seq: r.seq, id: r.id, expiry: r.expiry, tokenLen: int(r.tokenLen),
+		payloadLen: len(r.data) - int(r.tokenLen), command: r.command, priority: r.priority})
+	b.bytes = append(b.bytes, r.data...)
+}
+
+// recycle hands a written batch back for reuse, unless it holds much.
+func (f *journalFile) recycle(b *fileBatch) {
+	if cap(b.bytes) > journalFileBatchKeep {
+		return
+	}
+	clear(b.h2)
+	b.h2, b.bin, b.bytes = b.h2[:0], b.bin[:0], b.bytes[:0]
+	f.free.Put(b)
 }
 
 // run writes the batches until the queue is closed.
@@ -58,20 +113,28 @@ func (f *journalFile) run() {
 	defer close(f.done)
 	var line []byte
 	for batch := range f.queue {
-		for i := range batch {
-			e := &batch[i]
-			if e.Protocol == apns.Binary {
-				line = f.appendBinary(line[:0], e)
-			} else {
-				b, err := json.Marshal(e)
-				if err != nil { // Entry always encodes; be safe
-					f.fail(err)
-					continue
-				}
-				line = append(line[:0], b...)
+		for i := range batch.h2 {
+			b, err := json.Marshal(&batch.h2[i])
+			if err != nil { // Entry always encodes; be safe
+				f.fail(err)
+				continue
 			}
+			line = append(line[:0], b...)
 			f.write(append(line, '\n'))
 		}
+		off := 0
+		for i := range batch.bin {
+			x := &batch.bin[i]
+			tokenEnd := off + x.tokenLen
+			payloadEnd := tokenEnd + x.payloadLen
+			e := Entry{Seq: x.seq, Conn: batch.conn, Protocol: apns.Binary, Command: x.command, ID: x.id,
+				Token: batch.bytes[off:tokenEnd:tokenEnd], Payload: batch.bytes[tokenEnd:payloadEnd:payloadEnd],
+				Expiry: x.expiry, Priority: x.priority, ReceivedAt: batch.at, Status: batch.status}
+			off = payloadEnd
+			line = f.appendBinary(line[:0], &e)
+			f.write(append(line, '\n'))
+		}
+		f.recycle(batch)
 		if len(f.queue) == 0 {
 			f.flush()
 		}
@@ -121,25 +184,6 @@ func (f *journalFile) close(stats func() Stats) {
 			}
 		}
 	})
-}
-
-// fileEntry builds the Entry of r for the journal file, its bytes copied
-// into *slab (sized by the caller for the whole batch, so that a batch
-// costs one allocation, not two per entry).
-func (r *record) fileEntry(slab *[]byte) Entry {
-	e := Entry{Seq: r.seq, Conn: r.conn, Protocol: r.protocol, Command: r.command, ID: r.id,
-		Expiry: r.expiry, Priority: r.priority, ReceivedAt: r.at, Status: r.status}
-	e.Token, *slab = carve(*slab, r.token)
-	e.Payload, *slab = carve(*slab, r.payload)
-	return e
-}
-
-// carve copies b to the end of slab and returns the copy (capacity
-// clipped) and the slab; slab has room.
-func carve(slab, b []byte) ([]byte, []byte) {
-	n := len(slab)
-	slab = append(slab, b...)
-	return slab[n:len(slab):len(slab)], slab
 }
 
 // appendBinary appends the JSON of a binary entry, the members of

@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/apnskit/apnskit/apns"
 	"github.com/apnskit/apnskit/mockapns"
+	"github.com/apnskit/apnskit/wire"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the writer goroutine and the spec.
@@ -105,6 +108,34 @@ var _ = Describe("Journal file", func() {
 		es := srv.Notifications(mockapns.Filter{})
 		Expect(es[8].ReceivedAt).NotTo(Equal(es[7].ReceivedAt), "a second read")
 		for i, e := range srv.Notifications(mockapns.Filter{}) {
+			want, err := json.Marshal(e)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(lines[i]).To(Equal(string(want)))
+		}
+	})
+
+	It("writes refused, command-0 and -1 and HTTP/2 entries, between binary ones, as the API does", func() {
+		var file lockedBuffer
+		srv, err := mockapns.Start(mockapns.Config{JournalFile: &file})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(srv.Close)
+		// A frame without priority or expiry items, and one refused (an
+		// empty token: status 2) after two accepted ones of the same read.
+		bare := wire.Notification{Command: wire.CommandFramed, ID: 4, Present: wire.HasIdentifier, Token: token(4), Payload: []byte(payload)}
+		b, err := bare.MarshalBinary()
+		Expect(err).NotTo(HaveOccurred())
+		push(srv, enhanced(1, token(1), payload), b, framed(5, nil, payload))
+		srv.JournalH2(mockapns.H2Request{Conn: 3, At: time.Date(2026, 12, 1, 12, 0, 0, 5, time.UTC), Token: token(8),
+			Payload: []byte(`{"aps":{}}`), APNsID: []byte("00000000-0000-0000-0000-000000000001"), Topic: []byte("com.example.app"),
+			HTTPStatus: 410, Reason: apns.ReasonUnregistered, Auth: mockapns.AuthCertificate})
+		push(srv, simple(token(6), payload))
+		push(srv, framed(7, token(7), payload))
+		srv.Close()
+		es := srv.Notifications(mockapns.Filter{})
+		Expect(es).To(HaveLen(6))
+		lines := file.lines()
+		Expect(lines).To(HaveLen(len(es) + 1))
+		for i, e := range es {
 			want, err := json.Marshal(e)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(lines[i]).To(Equal(string(want)))

@@ -88,7 +88,7 @@ func (q *eventQuery) match(r *record) bool {
 	}
 	switch {
 	case q.status != 0:
-		return r.status == q.status
+		return int(r.status) == q.status
 	case q.reason != "":
 		return r.protocol == apns.HTTP2 && r.h2.reason == q.reason
 	}

@@ -133,6 +133,10 @@ var _ = Describe("ParseNotification", func() {
 		Entry("repeated item", "03 00 04 00 00 00 07 02 00 02 7b 7d 02 00 02 7b 7d", wire.ErrDuplicateItem, wire.ParseOptions{}),
 		Entry("identifier of 3 bytes", "02 00 02 7b 7d 03 00 04 00 00 00 07 05 00 02 0a 0a", wire.ErrMalformedItem, wire.ParseOptions{}),
 		Entry("item past the frame end", "03 00 04 00 00 00 07 02 00 09 7b", wire.ErrMalformedItem, wire.ParseOptions{}),
+		Entry("every item in the usual order, then an unknown one",
+			"01 00 01 aa 02 00 02 7b 7d 03 00 04 00 00 00 07 04 00 04 00 00 00 00 05 00 01 0a 09 00 01 ff", wire.ErrUnknownItem, wire.ParseOptions{}),
+		Entry("every item in the usual order, the priority of 2 bytes",
+			"01 00 01 aa 02 00 02 7b 7d 03 00 04 00 00 00 07 04 00 04 00 00 00 00 05 00 02 0a 0a", wire.ErrMalformedItem, wire.ParseOptions{}),
 	)
 
 	It("skips unknown items and keeps the last repeat when relaxed", func() {

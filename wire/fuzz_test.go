@@ -50,6 +50,38 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// FuzzParseFramed encodes a command-2 frame with every item in the usual
+// order, changes one of its bytes (or none: at 0), and checks that
+// ParseNotification's fast path for that layout decodes and refuses what
+// the general item parser does.
+func FuzzParseFramed(f *testing.F) {
+	f.Add([]byte{1, 2}, []byte("{}"), uint32(7), uint32(9), uint8(10), uint16(0), uint8(0), false)
+	f.Add([]byte{}, []byte{}, uint32(0), uint32(0), uint8(5), uint16(6), uint8(0x03), false)
+	f.Add(unhex(goldenToken), []byte(`{"aps":{}}`), uint32(1), uint32(2), uint8(10), uint16(50), uint8(0xff), true)
+	f.Fuzz(func(t *testing.T, token, payload []byte, id, expiry uint32, prio uint8, at uint16, xor uint8, relaxed bool) {
+		n := wire.Notification{Command: wire.CommandFramed, ID: id, Expiry: expiry, Priority: prio,
+			Present: wire.AllFields, Token: token, Payload: payload}
+		frame, err := n.MarshalBinary()
+		if err != nil {
+			return
+		}
+		if at > 0 && int(at) < len(frame) {
+			frame[at] ^= xor
+		}
+		opt := wire.ParseOptions{AllowUnknownItems: relaxed, AllowDuplicateItems: relaxed}
+		var fast, slow wire.Notification
+		usedFast, errFast := wire.ParseNotification(frame, &fast, opt)
+		usedSlow, errSlow := wire.ParseFramedItemByItem(frame, &slow, opt)
+		if usedFast != usedSlow || !sameError(errFast, errSlow) {
+			t.Fatalf("frame %x: fast path used %d, %v; item by item %d, %v", frame, usedFast, errFast, usedSlow, errSlow)
+		}
+		if errFast == nil && (!sameNotification(&fast, &slow) || cap(fast.Token) != cap(slow.Token) || cap(fast.Payload) != cap(slow.Payload)) {
+			t.Fatalf("frame %x: the fast path and the item parser differ (-fast +item by item):\n%s",
+				frame, cmp.Diff(fast, slow, cmp.Comparer(bytes.Equal)))
+		}
+	})
+}
+
 // FuzzFeedback feeds arbitrary bytes to the feedback reader.
 func FuzzFeedback(f *testing.F) {
 	f.Add(unhex("5f 5e 10 00 00 20 " + goldenToken))
@@ -71,6 +103,17 @@ func FuzzFeedback(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameError reports whether a and b are both nil, the same sentinel, or
+// frame errors alike in every field.
+func sameError(a, b error) bool {
+	var fa, fb *wire.FrameError
+	if errors.As(a, &fa) && errors.As(b, &fb) {
+		return fa.Command == fb.Command && fa.Status == fb.Status && fa.ID == fb.ID && fa.HasID == fb.HasID &&
+			errors.Is(fa.Err, fb.Err)
+	}
+	return errors.Is(a, b)
 }
 
 // sameNotification compares two notifications field by field; cheap enough

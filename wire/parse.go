@@ -101,6 +101,58 @@ func parseFramed(b []byte, n *Notification, opt ParseOptions) (int, error) {
 	}
 	*n = Notification{Command: CommandFramed}
 	frame := b[framedHeaderSize:end]
+	if parseUsualItems(frame, n) {
+		return end, nil
+	}
+	return parseItems(frame, n, opt, end)
+}
+
+// usualTailSize is the size of items 3, 4 and 5, each of its size.
+const usualTailSize = 3*sizeOfItemHeader + sizeOfID + sizeOfExpiry + sizeOfPriority
+
+// itemHeader is the header of an item of that ID and data length as the
+// 24 high bits of a big-endian uint32, as read by headerAt.
+func itemHeader(id uint8, l uint16) uint32 { return uint32(id)<<16 | uint32(l) }
+
+// headerAt returns the item header at b[0:3] as itemHeader gives it; b
+// holds at least 4 bytes.
+func headerAt(b []byte) uint32 { return binary.BigEndian.Uint32(b) >> 8 }
+
+// parseUsualItems decodes frame into n, which holds only its command, when
+// its items are exactly 1, 2, 3, 4 and 5 in that order, each once and of its
+// size, and reports whether they were; n is untouched otherwise, for
+// parseItems. What it decodes is what parseItems decodes from such a frame.
+func parseUsualItems(frame []byte, n *Notification) bool {
+	if len(frame) < 2*sizeOfItemHeader+usualTailSize || frame[0] != ItemToken {
+		return false
+	}
+	tokenEnd := sizeOfItemHeader + int(binary.BigEndian.Uint16(frame[1:]))
+	if len(frame)-tokenEnd < sizeOfItemHeader+usualTailSize || frame[tokenEnd] != ItemPayload {
+		return false
+	}
+	payloadEnd := tokenEnd + sizeOfItemHeader + int(binary.BigEndian.Uint16(frame[tokenEnd+1:]))
+	if len(frame)-payloadEnd != usualTailSize {
+		return false
+	}
+	tail := frame[payloadEnd:]
+	const idAt, expiryAt, priorityAt = 0, sizeOfItemHeader + sizeOfID, 2*sizeOfItemHeader + sizeOfID + sizeOfExpiry
+	if headerAt(tail[idAt:]) != itemHeader(ItemIdentifier, sizeOfID) ||
+		headerAt(tail[expiryAt:]) != itemHeader(ItemExpiry, sizeOfExpiry) ||
+		headerAt(tail[priorityAt:]) != itemHeader(ItemPriority, sizeOfPriority) {
+		return false
+	}
+	n.Token = frame[sizeOfItemHeader:tokenEnd:tokenEnd]
+	n.Payload = frame[tokenEnd+sizeOfItemHeader : payloadEnd : payloadEnd]
+	n.ID = binary.BigEndian.Uint32(tail[idAt+sizeOfItemHeader:])
+	n.Expiry = binary.BigEndian.Uint32(tail[expiryAt+sizeOfItemHeader:])
+	n.Priority = tail[priorityAt+sizeOfItemHeader]
+	n.Present = AllFields
+	return true
+}
+
+// parseItems decodes the items of frame, a command-2 frame's data, into n,
+// which holds only its command; end is the frame's size on the wire.
+func parseItems(frame []byte, n *Notification, opt ParseOptions, end int) (int, error) {
 	var seen uint8 // bit i set when item i has been read
 	var fail error
 	for off := 0; off < len(frame); {
