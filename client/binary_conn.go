@@ -317,7 +317,6 @@ func (c *conn) endedOrderly() bool {
 // includes those of a write that failed.
 func (c *conn) write(ctx context.Context, b *batch, firstID uint32, writeTimeout time.Duration) (written, attempted int, stop writeStop, err error) {
 	p := b.prep
-	n := frameTemplate(p)
 	if cap(b.ids) < len(p.tokens) {
 		b.ids = make([]uint32, 0, len(p.tokens))
 	}
@@ -347,8 +346,7 @@ func (c *conn) write(ctx context.Context, b *batch, firstID uint32, writeTimeout
 		if id == 0 {
 			id = 1
 		}
-		n.Token, n.ID = tok, id
-		buf, _ = n.AppendBinary(buf) // cannot fail: sizes checked by prepare
+		buf, _ = p.frame.Append(buf, tok, id) // cannot fail: sizes checked by prepare
 		b.ids = append(b.ids, id)
 		id++
 		pending++

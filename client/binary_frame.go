@@ -61,6 +61,7 @@ type prepared struct {
 	expiry    uint32
 	hasExpiry bool
 	priority  apns.Priority
+	frame     *wire.FramedTemplate // the content's frames, made by prepare
 }
 
 // withoutTokens returns a copy of p without the binary tokens, for a batch
@@ -103,6 +104,9 @@ func (m *Message) prepare(now time.Time, tokBuf []byte) (*prepared, error) {
 	p.tokens, err = parseTokens(m.Tokens, tokBuf)
 	if err != nil {
 		return nil, err
+	}
+	if p.frame, err = wire.NewFramedTemplate(frameTemplate(p)); err != nil { // cannot fail: sizes checked above
+		return nil, fmt.Errorf("%w: %w", ErrBadField, err)
 	}
 	return p, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/apnskit/apnskit/wire"
 )
 
 // Test seams, compiled only into this package's tests.
@@ -14,8 +13,7 @@ func SetLastID(s *Session, id uint32) { s.nextID.Store(id) }
 
 // FrameEncoder encodes a message's notifications the way Send does.
 type FrameEncoder struct {
-	n      wire.Notification
-	tokens [][]byte
+	p *prepared
 }
 
 // NewFrameEncoder prepares m.
@@ -24,13 +22,12 @@ func NewFrameEncoder(m *Message) (*FrameEncoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FrameEncoder{n: frameTemplate(p), tokens: p.tokens}, nil
+	return &FrameEncoder{p: p}, nil
 }
 
 // Append appends the frame of token i with identifier id.
 func (e *FrameEncoder) Append(buf []byte, i int, id uint32) []byte {
-	e.n.Token, e.n.ID = e.tokens[i], id
-	buf, _ = e.n.AppendBinary(buf)
+	buf, _ = e.p.frame.Append(buf, e.p.tokens[i], id)
 	return buf
 }
 
