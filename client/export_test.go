@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"time"
-
 )
 
 // Test seams, compiled only into this package's tests.
