@@ -51,11 +51,19 @@ func AppendParsedToken(dst []byte, s string) ([]byte, error) {
 	n := len(s) / 2
 	out := slices.Grow(dst, n)[:len(dst)+n]
 	// Decode into place and check once at the end: a bad digit has the
-	// high bits of its table value set.
-	o := out[len(dst):]
+	// high bits of its table value set. Eight digits a round, whose
+	// look-ups do not wait for each other, then the rest.
+	o, h := out[len(dst):], s
 	var bad byte
+	for len(h) >= 8 && len(o) >= 4 {
+		a0, a1, a2, a3 := hexValue[h[0]], hexValue[h[1]], hexValue[h[2]], hexValue[h[3]]
+		a4, a5, a6, a7 := hexValue[h[4]], hexValue[h[5]], hexValue[h[6]], hexValue[h[7]]
+		bad |= a0 | a1 | a2 | a3 | a4 | a5 | a6 | a7
+		o[0], o[1], o[2], o[3] = a0<<4|a1, a2<<4|a3, a4<<4|a5, a6<<4|a7
+		h, o = h[8:], o[4:]
+	}
 	for i := range o {
-		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
+		hi, lo := hexValue[h[2*i]], hexValue[h[2*i+1]]
 		bad |= hi | lo
 		o[i] = hi<<4 | lo
 	}
