@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -139,11 +140,21 @@ func BenchmarkStream(b *testing.B) {
 		conns int
 		bad   float64
 	}{{"conns=1", 1, 0}, {"conns=4", 4, 0}, {"conns=1/bad=1e-4", 1, 1e-4}, {"conns=4/bad=1e-4", 4, 1e-4}} {
-		b.Run(c.name, func(b *testing.B) { benchStream(b, c.conns, c.bad) })
+		b.Run(c.name, func(b *testing.B) { benchStream(b, c.conns, c.bad, 0) })
 	}
 }
 
-func benchStream(b *testing.B, conns int, bad float64) {
+// BenchmarkStreamCheckpoints is BenchmarkStream on one connection with
+// StreamOptions.CheckpointEvery: a sentinel, and so a new connection, every
+// that many notifications, which bounds what a silent disconnect leaves
+// uncertain. The price is the rate and connections per iteration.
+func BenchmarkStreamCheckpoints(b *testing.B) {
+	for _, every := range []int{16384, 4096, 1024} {
+		b.Run(fmt.Sprintf("every=%d", every), func(b *testing.B) { benchStream(b, 1, 0, every) })
+	}
+}
+
+func benchStream(b *testing.B, conns int, bad float64, checkpoint int) {
 	mcfg := mockapns.Config{Seed: 1}
 	if bad > 0 {
 		mcfg.Faults = []mockapns.Fault{mockapns.Reject{Status: 8, When: mockapns.Trigger{Probability: bad, Times: mockapns.Always}}}
@@ -164,7 +175,7 @@ func benchStream(b *testing.B, conns int, bad float64) {
 	defer sess.Shutdown(context.Background())
 	var delivered, refused, unsent atomic.Int64
 	st, err := sess.Stream(srv.GatewayAddr(), cert, &client.Message{Alert: "benchmark!", Priority: 10, Expiry: client.ExpireAfter(time.Hour)},
-		client.StreamOptions{OnOutcome: func(d client.Delivery) {
+		client.StreamOptions{CheckpointEvery: checkpoint, OnOutcome: func(d client.Delivery) {
 			switch d.Kind {
 			case client.Delivered:
 				delivered.Add(1)
