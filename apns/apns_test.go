@@ -247,14 +247,15 @@ var _ = Describe("AppendParsedToken, digit by digit", func() {
 	})
 })
 
+// hexDigit is the value of the hex digit c, by its place among the digits
+// of either case.
 func hexDigit(c byte) (byte, bool) {
+	i := strings.IndexByte("0123456789abcdefABCDEF", c)
 	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
+	case i < 0:
+		return 0, false
+	case i >= 16: // upper case
+		return byte(i - 6), true
 	}
-	return 0, false
+	return byte(i), true
 }
