@@ -132,7 +132,8 @@ const streamBatch = 200_000
 // streamBatch tokens and flushes: every notification confirmed by the
 // sentinel (the default window of 65,536 per connection), every bad one
 // reported refused. Compare with mockapns' BenchmarkTLSPipeBaseline in the
-// same run. cpu-ns/notif is the CPU time of the whole process (client and
+// same run. The many cases push with PushMany instead of Push.
+// cpu-ns/notif is the CPU time of the whole process (client and
 // mock) per notification, which a busy machine disturbs less than the rate.
 func BenchmarkStream(b *testing.B) {
 	for _, c := range []struct {
@@ -140,7 +141,10 @@ func BenchmarkStream(b *testing.B) {
 		conns int
 		bad   float64
 	}{{"conns=1", 1, 0}, {"conns=4", 4, 0}, {"conns=1/bad=1e-4", 1, 1e-4}, {"conns=4/bad=1e-4", 4, 1e-4}} {
-		b.Run(c.name, func(b *testing.B) { benchStream(b, c.conns, c.bad, 0) })
+		b.Run(c.name, func(b *testing.B) { benchStream(b, c.conns, c.bad, 0, false) })
+	}
+	for _, conns := range []int{1, 4} {
+		b.Run(fmt.Sprintf("conns=%d/many", conns), func(b *testing.B) { benchStream(b, conns, 0, 0, true) })
 	}
 }
 
@@ -150,11 +154,11 @@ func BenchmarkStream(b *testing.B) {
 // uncertain. The price is the rate and connections per iteration.
 func BenchmarkStreamCheckpoints(b *testing.B) {
 	for _, every := range []int{16384, 4096, 1024} {
-		b.Run(fmt.Sprintf("every=%d", every), func(b *testing.B) { benchStream(b, 1, 0, every) })
+		b.Run(fmt.Sprintf("every=%d", every), func(b *testing.B) { benchStream(b, 1, 0, every, false) })
 	}
 }
 
-func benchStream(b *testing.B, conns int, bad float64, checkpoint int) {
+func benchStream(b *testing.B, conns int, bad float64, checkpoint int, many bool) {
 	mcfg := mockapns.Config{Seed: 1}
 	if bad > 0 {
 		mcfg.Faults = []mockapns.Fault{mockapns.Reject{Status: 8, When: mockapns.Trigger{Probability: bad, Times: mockapns.Always}}}
@@ -197,9 +201,15 @@ func benchStream(b *testing.B, conns int, bad float64, checkpoint int) {
 	b.ResetTimer()
 	t0 := time.Now()
 	for b.Loop() {
-		for _, t := range toks {
-			if err := st.Push(ctx, t, nil); err != nil {
+		if many {
+			if _, err := st.PushMany(ctx, toks, nil); err != nil {
 				b.Fatal(err)
+			}
+		} else {
+			for _, t := range toks {
+				if err := st.Push(ctx, t, nil); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 		if err := st.Flush(ctx); err != nil {
@@ -230,3 +240,4 @@ func benchStream(b *testing.B, conns int, bad float64, checkpoint int) {
 	}
 	b.ReportMetric(float64(st.Stats().Resent)/total, "resent/notif")
 }
+

@@ -92,6 +92,31 @@ var _ = Describe("HTTP2Client.Stream", func() {
 		Expect(st.Push(ctx, toks[0], nil)).To(MatchError(client.ErrStreamClosed))
 	})
 
+	It("queues with PushMany as Push does, stopping at a bad token", func(ctx SpecContext) {
+		e := newH2Env(client.HTTP2Config{MaxInFlight: 64}, mockapns.Config{})
+		var o h2Outcomes
+		st := e.stream(&o, client.StreamOptions{})
+		toks := tokens(1, 200)
+		tags := make([]any, len(toks))
+		for i := range tags {
+			tags[i] = i
+		}
+		n, err := st.PushMany(ctx, append(append([]string(nil), toks[:100]...), "zz"), append(append([]any(nil), tags[:100]...), -1))
+		Expect(n).To(Equal(100))
+		Expect(err).To(MatchError(client.ErrBadToken))
+		n, err = st.PushMany(ctx, toks[100:], tags[100:])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(100))
+		Expect(st.Close(ctx)).To(Succeed())
+		for i, t := range toks {
+			d := o.one(t)
+			Expect(d.Kind).To(Equal(client.Delivered))
+			Expect(d.Tag).To(Equal(i))
+		}
+		acc, _ := e.h2Counts()
+		Expect(acc).To(Equal(ones(toks)))
+	})
+
 	It("reports refusals typed, retries only what Apple says to retry, and keeps the 410 timestamp", func(ctx SpecContext) {
 		e := newH2Env(client.HTTP2Config{Retry: fastRetry}, mockapns.Config{})
 		toks := tokens(1, 4)

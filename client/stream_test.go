@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -167,6 +168,53 @@ var _ = Describe("Stream", func() {
 		Expect(s.Unsent + s.Delivered).To(Equal(int64(pushed)))
 		Expect(s.Unsent).To(BeNumerically(">=", 100), "the stalled connection's window")
 		Expect(int(s.Delivered)).To(BeNumerically("<=", len(e.acceptedCounts())))
+	})
+
+	It("queues with PushMany what Push would, in order, stopping at a bad token", func(ctx SpecContext) {
+		e := newEnv(client.Config{PoolSize: 2}, mockapns.Config{})
+		out := newOutcomes()
+		st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "x"}, client.StreamOptions{Window: 700, OnOutcome: out.add})
+		Expect(err).NotTo(HaveOccurred())
+		toks := tokens(1, 1000)
+		tags := make([]any, len(toks))
+		for i := range tags {
+			tags[i] = i
+		}
+		_, err = st.PushMany(ctx, toks, tags[:3])
+		Expect(err).To(MatchError(client.ErrTagCount))
+		bad := append(append(append([]string(nil), toks[:500]...), "00zz"), toks[500:]...)
+		badTags := append(append(append([]any(nil), tags[:500]...), -1), tags[500:]...)
+		n, err := st.PushMany(ctx, bad, badTags)
+		Expect(n).To(Equal(500))
+		var te *client.TokenError
+		Expect(errors.As(err, &te)).To(BeTrue())
+		Expect(te.Token).To(Equal("00zz"))
+		n, err = st.PushMany(ctx, toks[500:], tags[500:])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(500))
+		Expect(st.Close(ctx)).To(Succeed())
+		Expect(out.by).To(HaveLen(len(toks)))
+		e.checkJournal(ctx, toks, out, true)
+		Expect(st.Stats().Pushed).To(Equal(int64(len(toks))))
+	})
+
+	It("stops PushMany when ctx ends while the stream is full, counting what it queued", func(ctx SpecContext) {
+		e := newEnv(client.Config{PoolSize: 1}, mockapns.Config{})
+		_, err := e.srv.AddFault(mockapns.Delay{Duration: time.Minute, When: mockapns.Trigger{Nth: 1}})
+		Expect(err).NotTo(HaveOccurred())
+		st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "x"}, client.StreamOptions{Window: 100, SentinelWait: time.Minute})
+		Expect(err).NotTo(HaveOccurred())
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		n, err := st.PushMany(pctx, tokens(1, 5000), nil)
+		Expect(err).To(MatchError(context.DeadlineExceeded))
+		Expect(n).To(BeNumerically("<=", 2*100+1024))
+		Expect(st.Stats().Pushed).To(Equal(int64(n)))
+		cctx, ccancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer ccancel()
+		Expect(st.Close(cctx)).To(MatchError(context.DeadlineExceeded))
+		s := st.Stats()
+		Expect(s.Unsent + s.Delivered).To(Equal(int64(n)))
 	})
 
 	It("writes on the next connection while the last one waits for its sentinel's answer, beyond PoolSize", func(ctx SpecContext) {
