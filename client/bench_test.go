@@ -240,4 +240,3 @@ func benchStream(b *testing.B, conns int, bad float64, checkpoint int, many bool
 	}
 	b.ReportMetric(float64(st.Stats().Resent)/total, "resent/notif")
 }
-
