@@ -196,6 +196,9 @@ type streamRun struct {
 	firstAlone bool // the first token is pushed and flushed before the others
 }
 
+// pushGroup is how many tokens run hands the stream at once.
+const pushGroup = 256
+
 // run pushes every token of the list on st, in order, its place in the
 // list as its tag, and closes st. With firstAlone the first token's
 // outcome is awaited before the second is read, so that a server that
@@ -220,18 +223,36 @@ func (r *streamRun) run(ctx context.Context, st *client.Stream, start time.Time)
 			return progressLine(c, total, time.Since(start))
 		})
 	}
+	// Tokens go to the stream in groups (PushMany), each with its place
+	// in the list as its tag.
+	group := make([]string, 0, pushGroup)
+	tags := make([]any, 0, pushGroup)
 	i := 0
+	flush := func() error {
+		_, err := st.PushMany(ctx, group, tags)
+		group, tags = group[:0], tags[:0]
+		return err
+	}
 	stop := r.src.scan(func(t string) error {
 		if tally.stopped.Load() {
 			return errStopped
 		}
-		err := st.Push(ctx, t, i)
+		group, tags = append(group, t), append(tags, i)
 		i++
-		if err == nil && i == 1 && r.firstAlone {
-			err = st.Flush(ctx)
+		if i == 1 && r.firstAlone {
+			if err := flush(); err != nil {
+				return err
+			}
+			return st.Flush(ctx)
 		}
-		return err
+		if len(group) < pushGroup {
+			return nil
+		}
+		return flush()
 	})
+	if stop == nil && len(group) > 0 && !tally.stopped.Load() {
+		stop = flush()
+	}
 	if stop != nil && ctx.Err() != nil {
 		stop = errInterrupted
 	}
