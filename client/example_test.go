@@ -159,3 +159,37 @@ func ExampleSession_CloseIdle() {
 
 // wireToken decodes a hex token for the mock's API.
 func wireToken(s string) ([]byte, error) { return hex.DecodeString(s) }
+
+// Stream a list of tokens to the binary gateway: PushMany queues them with
+// backpressure, the stream resends what the gateway discarded after a bad
+// token, and each token's final outcome arrives once, with its tag. Close
+// confirms the tail with a sentinel: no fixed wait.
+func ExampleStream_PushMany() {
+	srv := mockapns.NewServer(mockapns.Config{})
+	defer srv.Close()
+	// The gateway refuses token 5 with status 8 (invalid token).
+	must(srv.AddFault(mockapns.Reject{Status: 8, When: mockapns.Trigger{Token: must(apns.ParseToken(exampleToken(5)))}}))
+	cert := must(client.NewCertificate(srv.PKI().Client.TLS))
+	sess := must(client.NewSession(client.Config{RootCAs: srv.RootCAs()}))
+	defer sess.Shutdown(context.Background())
+
+	counts := map[client.DeliveryKind]int{}
+	st := must(sess.Stream(srv.GatewayAddr(), cert, &client.Message{Alert: "Hello", Expiry: client.ExpireAfter(time.Hour)},
+		client.StreamOptions{OnOutcome: func(d client.Delivery) { // called from one goroutine at a time
+			counts[d.Kind]++
+			if d.Kind == client.Refused {
+				fmt.Println("refused: tag", d.Tag, d.Outcome)
+			}
+		}}))
+	ctx := context.Background()
+	tokens, tags := make([]string, 1000), make([]any, 1000)
+	for i := range tokens {
+		tokens[i], tags[i] = exampleToken(i+1), i+1
+	}
+	must(st.PushMany(ctx, tokens, tags))
+	must(0, st.Close(ctx))
+	fmt.Println("delivered", counts[client.Delivered], "refused", counts[client.Refused], "accepted by the gateway", srv.Stats().Accepted)
+	// Output:
+	// refused: tag 5 apns: invalid token (8)
+	// delivered 999 refused 1 accepted by the gateway 999
+}
