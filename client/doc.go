@@ -64,6 +64,19 @@
 // everything (the mock does this; Apple never documented it). It costs a
 // connection per Send and is off by default.
 //
+// # Streaming
+//
+// [Session.Stream] is for long lists: [Stream.Push] and [Stream.PushMany]
+// queue notifications as fast as the connections take them, with
+// backpressure (a bounded window per connection), and every notification's
+// final outcome comes once to StreamOptions.OnOutcome. The stream resends
+// what the gateway discarded by the same rules as Send. On the binary
+// protocol each connection's window ends with a known-bad notification
+// (a sentinel), whose error response proves everything before it
+// processed: one round trip instead of a fixed wait. The gateway closes
+// the connection after it; the stream writes the next window on a new
+// connection (resuming the TLS session) while the gateway answers.
+//
 // # Performance
 //
 // Tokens are decoded from hex once per Send, frames are encoded into a

@@ -203,8 +203,8 @@ type StreamStats struct {
 // its connections take them, each to one device token, and reports every
 // notification's final outcome asynchronously (StreamOptions.OnOutcome).
 // It keeps, per connection, a bounded window of written notifications not
-// yet confirmed; Push blocks when every window and the small queue before
-// them are full. Everything the gateway discarded is resent by the stream
+// yet confirmed; Push and PushMany block when every window and the small
+// queue before them are full. Everything the gateway discarded is resent by the stream
 // itself, by the rules documented on Result (token errors, status 10,
 // processing errors, connections lost without a word), so that each
 // notification's outcome is reported once. Methods are safe for
