@@ -107,13 +107,17 @@ var _ = Describe("Stream", func() {
 	})
 
 	It("falls back to the error window when the gateway accepts the sentinel", func(ctx SpecContext) {
-		e := newEnv(client.Config{ErrorWait: 50 * time.Millisecond}, mockapns.Config{NoValidation: true})
-		toks := tokens(1, 200)
-		out := e.stream(ctx, client.StreamOptions{SentinelWait: 100 * time.Millisecond}, toks)
+		e := newEnv(client.Config{ErrorWait: 50 * time.Millisecond, PoolSize: 2}, mockapns.Config{NoValidation: true})
+		toks := tokens(1, 2000)
+		out := e.stream(ctx, client.StreamOptions{SentinelWait: 100 * time.Millisecond, Window: 500}, toks)
 		e.checkJournal(ctx, toks, out, true)
 		for _, d := range out.by {
 			Expect(d.Presumed).To(BeTrue())
 		}
+		// The connections whose sentinel went unanswered are retired, not
+		// kept: a detached connection is never reused.
+		Eventually(func() int { return e.sess.Stats().Open }).WithContext(ctx).WithTimeout(10 * time.Second).Should(BeZero())
+		Expect(e.sess.Stats().Idle).To(BeZero())
 	})
 
 	It("confirms by the error window and keeps its connections", func(ctx SpecContext) {
