@@ -145,6 +145,7 @@ func BenchmarkStream(b *testing.B) {
 	}
 	for _, conns := range []int{1, 4} {
 		b.Run(fmt.Sprintf("conns=%d/many", conns), func(b *testing.B) { benchStream(b, conns, 0, 0, true) })
+		b.Run(fmt.Sprintf("conns=%d/many/bad=1e-4", conns), func(b *testing.B) { benchStream(b, conns, 1e-4, 0, true) })
 	}
 }
 
