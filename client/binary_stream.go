@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,21 +36,17 @@ type worker struct {
 	hist  history
 	n     int // notifications in the window
 	bytes int // their encoded size
-	// limit is the window this worker confirms at, at most
-	// StreamOptions.Window: halved (down to one chunk) after a stretch
-	// that ended with a refusal, since everything written after the
-	// refused notification is discarded by the gateway and written
-	// again; doubled back after a clean one. Shared with the worker's
-	// legs, which settle stretches too.
-	limit *atomic.Int64
+	// limit sets the window this worker confirms at (see windowControl);
+	// shared with the worker's legs, which settle stretches too.
+	limit *windowControl
 	// leg is closed when the worker's leg, if any, has settled its window.
 	leg chan struct{}
 }
 
 func (w *worker) run() {
 	defer w.release()
-	w.limit = new(atomic.Int64)
-	w.limit.Store(int64(w.st.opt.Window))
+	w.limit = &windowControl{}
+	w.limit.limit.Store(int64(w.st.opt.Window))
 	for {
 		var oldest time.Time
 		if b := w.oldest(); b != nil {
@@ -234,20 +232,55 @@ func (w *worker) age() {
 // full reports whether the window must be confirmed before more is written.
 func (w *worker) full() bool {
 	o := &w.st.opt
-	return w.n >= int(w.limit.Load()) || w.bytes >= o.WindowBytes || (o.CheckpointEvery > 0 && w.n >= o.CheckpointEvery)
+	return w.n >= int(w.limit.limit.Load()) || w.bytes >= o.WindowBytes || (o.CheckpointEvery > 0 && w.n >= o.CheckpointEvery)
 }
 
-// adapt sets the window after a stretch of the connection ended: halved
-// when the gateway discarded notifications (a refusal), doubled back
-// towards StreamOptions.Window when it did not.
-func (w *worker) adapt(discarded bool) {
-	limit, window := int(w.limit.Load()), w.st.opt.Window
+// windowControl sets a worker's window from the refusals it sees. Each
+// stretch of a connection costs a new connection (its sentinel, or the
+// refusal, ends it), and a refusal makes the gateway discard what was
+// written after the refused notification, on average half a window, which
+// is written again. With refusals at a rate p per notification, the cost
+// per notification is reconnectCost/W + p·W/2 notifications written
+// again, least at W = √(2·reconnectCost/p): the window used, between one
+// chunk and StreamOptions.Window. p is estimated from the recent
+// stretches; without refusals the window is StreamOptions.Window.
+type windowControl struct {
+	mu      sync.Mutex
+	events  float64 // stretches that ended with notifications to write again, decayed
+	settled float64 // notifications the gateway went through in them, decayed
+	limit   atomic.Int64
+}
+
+const (
+	// reconnectCost is about what opening a connection costs, in
+	// notifications written: on loopback a resumed TLS handshake and the
+	// gateway's side of a connection take about the CPU of 4,096
+	// notifications written again.
+	reconnectCost = 4096
+	// windowMemory is the weight the estimate keeps at each stretch.
+	windowMemory = 0.75
+)
+
+// adapt sets the window after a stretch ended in which the gateway went
+// through processed notifications (delivered or refused), discarded
+// telling whether it left some to write again: a refusal ends the stretch
+// at the refused notification, so refusals per processed notification
+// estimate p.
+func (w *worker) adapt(discarded bool, processed int) {
+	c, window := w.limit, w.st.opt.Window
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events *= windowMemory
+	c.settled = c.settled*windowMemory + float64(processed)
 	if discarded {
-		limit = max(limit/2, min(chunkItems, window))
-	} else {
-		limit = min(limit*2, window)
+		c.events++
 	}
-	w.limit.Store(int64(limit))
+	limit := window
+	if c.events > 0 && c.settled > 0 {
+		best := math.Sqrt(2 * reconnectCost * c.settled / c.events)
+		limit = int(min(max(best, float64(min(chunkItems, window))), float64(window)))
+	}
+	c.limit.Store(int64(limit))
 }
 
 func (w *worker) causeOr(err error) error {
@@ -557,6 +590,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 	}
 	var again []*chunk
 	var redo *chunk
+	processed := 0 // delivered or refused: what the gateway went through
 	var message apns.Outcome
 	for _, b := range batches {
 		ch := b.chunk
@@ -566,6 +600,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 		ms := marks(b)
 		if ms == nil { // nothing refused or to resend: the whole chunk delivered
 			flush()
+			processed += len(ch.tokens)
 			st.deliverChunk(ch, false)
 			continue
 		}
@@ -586,6 +621,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 				}
 				ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Refused, Outcome: k.failed, Attempts: int(m.attempts), Uncertain: m.uncertain})
 				bytes += size
+				processed++
 			case k.retry:
 				m.uncertain = m.uncertain || k.uncertain
 				if !fruitful {
@@ -607,6 +643,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 			default:
 				ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain})
 				bytes += size
+				processed++
 			}
 		}
 	}
@@ -616,7 +653,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 	if message != nil {
 		st.setMessageRefusal(message)
 	}
-	w.adapt(len(again) > 0)
+	w.adapt(len(again) > 0, processed)
 	flush()
 	if f := st.opt.OnResend; f != nil && len(again) > 0 {
 		n, u := 0, 0

@@ -74,13 +74,14 @@ type StreamOptions struct {
 	Connections int
 	// Window bounds the notifications written on one connection and not
 	// yet confirmed; when it is full the connection confirms them (see
-	// Confirm) before taking more. 0 means DefaultStreamWindow. After a
-	// stretch of a connection that ended with a refusal (everything the
-	// connection wrote after the refused notification is discarded by the
-	// gateway and written again) the connection confirms at half its last
-	// window, down to 1,024 notifications, and doubles back up to Window
-	// after each clean stretch: with a few bad tokens, less is written
-	// twice.
+	// Confirm) before taking more. 0 means DefaultStreamWindow. Refusals
+	// make the connection confirm sooner: everything written after a
+	// refused notification is discarded by the gateway and written again
+	// (half a window, on average), while each confirmation costs a new
+	// connection, so with refusals at an estimated rate p per
+	// notification (from the connection's recent stretches) the window
+	// is √(2·4096/p), between 1,024 notifications (or Window, if less)
+	// and Window; without refusals, Window.
 	//
 	// With ConfirmSentinel a connection whose window is full writes its
 	// sentinel and waits for the answer on its own while the stream
