@@ -129,14 +129,14 @@ func (h *h2Stream) push(ctx context.Context, token string, tag any) error {
 // submit sends r's next attempt.
 func (h *h2Stream) submit(r *h2Request) {
 	r.attempts++
+	if err := h.c.authorize(r); err != nil { // nothing sent: not counted as written
+		h.final(r, Delivery{Kind: Unsent, Err: err, Uncertain: r.uncertain})
+		return
+	}
 	h.st.stats.written.Add(1)
 	if mt := h.c.cfg.Metrics; mt != nil {
 		mt.Sent(metricsHTTP2, 1)
 		r.start = time.Now()
-	}
-	if err := h.c.authorize(r); err != nil {
-		h.final(r, Delivery{Kind: Unsent, Err: err, Uncertain: r.uncertain})
-		return
 	}
 	h.c.pool.start(r)
 }
