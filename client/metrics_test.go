@@ -223,6 +223,32 @@ var _ = Describe("Metrics (Config.Metrics)", func() {
 		Expect(rec.of("http2").Sent).To(BeZero())
 	})
 
+	It("counts a late error response when Late hands its Result out, once", func(ctx SpecContext) {
+		e.lateRejection(time.Second) // answered after the 300 ms error window
+		all := tokens(1, 20)
+		r, err := e.sess.Send(ctx, e.addr, e.cert, &client.Message{Tokens: all, Alert: "x"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Failed).To(BeEmpty()) // presumed: the answer is late
+		Expect(e.sess.Shutdown(ctx)).To(Succeed())
+		before := rec.of("binary")
+		Expect(cmp.Diff(resultTotals([]*client.Result{r}), before)).To(BeEmpty())
+		late := e.sess.Late()
+		e.expectLateRejection(late, all)
+		want := resultTotals([]*client.Result{r})
+		lt := resultTotals(late)
+		want.Sent += lt.Sent
+		want.Accepted += lt.Accepted
+		want.Retried += lt.Retried
+		want.Uncertain += lt.Uncertain
+		for k, v := range lt.Failed {
+			want.Failed[k] += v
+		}
+		Expect(want.Failed).To(HaveKeyWithValue("8 invalid token", 1))
+		Expect(cmp.Diff(want, rec.of("binary"))).To(BeEmpty())
+		Expect(e.sess.Late()).To(BeEmpty())
+		Expect(cmp.Diff(want, rec.of("binary"))).To(BeEmpty(), "handed out once, counted once")
+	}, SpecTimeout(time.Minute))
+
 	It("counts HTTP/2 Sends (Rounds, SendAll) with refusals, HTTP/2 retries and a disconnect: exactly the Results", func(ctx SpecContext) {
 		toks := tokens(1, 40)
 		for _, f := range []mockapns.Fault{
