@@ -1,4 +1,4 @@
-//go:build chaos
+//go:build chaos || soak
 
 package client_test
 
@@ -23,7 +23,8 @@ import (
 	"github.com/apnskit/apnskit/wire"
 )
 
-// The chaos soak runs only with the chaos build tag, outside CI, by hand:
+// The chaos soak runs only with the chaos or the soak build tag, outside
+// CI, by hand (-tags soak runs it beside TestSoak, the soak of Send):
 //
 //	go test -tags chaos -run 'TestChaos' -v -timeout 30m ./client/ -args -chaos.seed 42
 //
