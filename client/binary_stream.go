@@ -36,17 +36,16 @@ type worker struct {
 	hist  history
 	n     int // notifications in the window
 	bytes int // their encoded size
-	// limit sets the window this worker confirms at (see windowControl);
+	// window is the window this worker confirms at (see windowControl);
 	// shared with the worker's legs, which settle stretches too.
-	limit *windowControl
+	window *windowControl
 	// leg is closed when the worker's leg, if any, has settled its window.
 	leg chan struct{}
 }
 
 func (w *worker) run() {
 	defer w.release()
-	w.limit = &windowControl{}
-	w.limit.limit.Store(int64(w.st.opt.Window))
+	w.window = newWindowControl(w.st.opt.Window)
 	for {
 		var oldest time.Time
 		if b := w.oldest(); b != nil {
@@ -232,7 +231,7 @@ func (w *worker) age() {
 // full reports whether the window must be confirmed before more is written.
 func (w *worker) full() bool {
 	o := &w.st.opt
-	return w.n >= int(w.limit.limit.Load()) || w.bytes >= o.WindowBytes || (o.CheckpointEvery > 0 && w.n >= o.CheckpointEvery)
+	return w.n >= w.window.size() || w.bytes >= o.WindowBytes || (o.CheckpointEvery > 0 && w.n >= o.CheckpointEvery)
 }
 
 // windowControl sets a worker's window from the refusals it sees. Each
@@ -245,11 +244,21 @@ func (w *worker) full() bool {
 // chunk and StreamOptions.Window. p is estimated from the recent
 // stretches; without refusals the window is StreamOptions.Window.
 type windowControl struct {
+	max     int // StreamOptions.Window
 	mu      sync.Mutex
 	events  float64 // stretches that ended with notifications to write again, decayed
 	settled float64 // notifications the gateway went through in them, decayed
 	limit   atomic.Int64
 }
+
+func newWindowControl(window int) *windowControl {
+	c := &windowControl{max: window}
+	c.limit.Store(int64(window))
+	return c
+}
+
+// size is the window to confirm at.
+func (c *windowControl) size() int { return int(c.limit.Load()) }
 
 const (
 	// reconnectCost is about what opening a connection costs, in
@@ -266,8 +275,8 @@ const (
 // telling whether it left some to write again: a refusal ends the stretch
 // at the refused notification, so refusals per processed notification
 // estimate p.
-func (w *worker) adapt(discarded bool, processed int) {
-	c, window := w.limit, w.st.opt.Window
+func (c *windowControl) adapt(discarded bool, processed int) {
+	window := c.max
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.events *= windowMemory
@@ -358,7 +367,7 @@ func (w *worker) handOff() *worker {
 	if w.leg != nil {
 		<-w.leg
 	}
-	leg := &worker{st: w.st, pl: w.pl, c: w.c, hist: w.hist, n: w.n, bytes: w.bytes, limit: w.limit, leg: make(chan struct{})}
+	leg := &worker{st: w.st, pl: w.pl, c: w.c, hist: w.hist, n: w.n, bytes: w.bytes, window: w.window, leg: make(chan struct{})}
 	w.st.sess.detach(w.pl, w.c)
 	w.leg = leg.leg
 	w.c, w.pl = nil, nil
@@ -420,7 +429,7 @@ func (w *worker) deliver(batches []*batch, presumed bool) {
 			mt.Latency(metricsBinary, time.Since(ch.written))
 		}
 		n, bytes := len(ch.tokens), ch.bytes
-		w.st.deliverChunk(ch, presumed)
+		w.st.reportChunk(ch, Delivery{Kind: Delivered, Presumed: presumed})
 		ch.free()
 		w.n -= n
 		w.bytes -= bytes
@@ -547,10 +556,9 @@ func (w *worker) apply(r *Result, batches []*batch) {
 		if ch == nil || ch.sentinel {
 			continue
 		}
-		if !ch.marked {
-			ch.marks = slices.Grow(ch.marks[:0], len(ch.tokens))[:len(ch.tokens)]
+		if len(ch.marks) == 0 {
+			ch.marks = slices.Grow(ch.marks, len(ch.tokens))[:len(ch.tokens)]
 			clear(ch.marks)
-			ch.marked = true
 		}
 		ms := ch.marks
 		for i := sp.from; i < sp.to && i < len(ms); i++ {
@@ -561,20 +569,14 @@ func (w *worker) apply(r *Result, batches []*batch) {
 			}
 		}
 	}
-	marks := func(b *batch) []mark {
-		if b.chunk.marked {
-			return b.chunk.marks
-		}
-		return nil
-	}
 	fruitful := false
 	for _, b := range batches {
-		ms := marks(b)
+		ms := b.chunk.marks
 		if b.chunk.sentinel {
 			continue
 		}
 		for i := range b.chunk.tokens {
-			if ms == nil || !ms[i].retry {
+			if len(ms) == 0 || !ms[i].retry {
 				fruitful = true
 				break
 			}
@@ -597,11 +599,11 @@ func (w *worker) apply(r *Result, batches []*batch) {
 		if ch.sentinel {
 			continue
 		}
-		ms := marks(b)
-		if ms == nil { // nothing refused or to resend: the whole chunk delivered
+		ms := ch.marks
+		if len(ms) == 0 { // nothing refused or to resend: the whole chunk delivered
 			flush()
 			processed += len(ch.tokens)
-			st.deliverChunk(ch, false)
+			st.reportChunk(ch, Delivery{Kind: Delivered})
 			continue
 		}
 		for i := range ch.tokens {
@@ -610,10 +612,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 			}
 			m := ch.meta[i]
 			size := st.frame + len(ch.token(i))
-			var k mark
-			if ms != nil {
-				k = ms[i]
-			}
+			k := ms[i]
 			switch {
 			case k.failed != nil:
 				if isMessageLevel(k.failed) {
@@ -653,7 +652,7 @@ func (w *worker) apply(r *Result, batches []*batch) {
 	if message != nil {
 		st.setMessageRefusal(message)
 	}
-	w.adapt(len(again) > 0, processed)
+	w.window.adapt(len(again) > 0, processed)
 	flush()
 	if f := st.opt.OnResend; f != nil && len(again) > 0 {
 		n, u := 0, 0

@@ -9,18 +9,13 @@ import (
 )
 
 var _ = Describe("A Stream worker's window", func() {
-	newWorker := func(window int) *worker {
-		w := &worker{st: &Stream{opt: StreamOptions{Window: window}}, limit: &windowControl{}}
-		w.limit.limit.Store(int64(window))
-		return w
-	}
 	// run settles stretches of the current window, each notification
 	// refused at rate p; a refusal ends its stretch (the gateway went
 	// through the notifications up to it). It returns the window after
 	// them.
-	run := func(w *worker, p float64, stretches int, r *rand.Rand) int {
+	run := func(w *windowControl, p float64, stretches int, r *rand.Rand) int {
 		for range stretches {
-			n := int(w.limit.limit.Load())
+			n := w.size()
 			k := 0
 			for k < n && r.Float64() >= p {
 				k++
@@ -31,13 +26,13 @@ var _ = Describe("A Stream worker's window", func() {
 				w.adapt(false, n)
 			}
 		}
-		return int(w.limit.limit.Load())
+		return w.size()
 	}
 
 	It("settles near the window that costs least for the refusal rate, and goes back to the whole window without refusals", func() {
 		r := rand.New(rand.NewPCG(3, 4))
 		for _, p := range []float64{1e-5, 1e-4, 1e-3} {
-			w := newWorker(DefaultStreamWindow)
+			w := newWindowControl(DefaultStreamWindow)
 			best := math.Sqrt(2 * reconnectCost / p)
 			var sum float64
 			run(w, p, 50, r) // from the whole window down
@@ -53,10 +48,10 @@ var _ = Describe("A Stream worker's window", func() {
 
 	It("stays between one chunk and StreamOptions.Window", func() {
 		r := rand.New(rand.NewPCG(5, 6))
-		w := newWorker(5000)
+		w := newWindowControl(5000)
 		Expect(run(w, 0.5, 50, r)).To(Equal(chunkItems))
 		Expect(run(w, 0, 100, r)).To(Equal(5000))
-		w = newWorker(100) // a window below a chunk is kept
+		w = newWindowControl(100) // a window below a chunk is kept
 		Expect(run(w, 0.5, 50, r)).To(Equal(100))
 	})
 })

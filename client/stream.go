@@ -274,10 +274,9 @@ type chunk struct {
 	b    batch
 	prep prepared
 	toks [][]byte
-	// marks holds, when marked, what a settlement decided for each
-	// notification (worker.apply).
-	marks  []mark
-	marked bool
+	// marks holds what a settlement decided for each notification
+	// (worker.apply); empty when it decided nothing but deliveries.
+	marks []mark
 }
 
 // mark is a settlement's verdict on one notification: refused with failed,
@@ -390,8 +389,7 @@ func (s *Session) Stream(addr string, cert *Certificate, content *Message, opt S
 	}
 	st := &Stream{sess: s, key: poolKey{addr: a, id: cert.Identity()}, cert: cert, content: *p, opt: opt}
 	st.base = newBatch(&m, p).retryBase
-	n := frameTemplate(p)
-	enc, _ := n.AppendBinary(nil)
+	enc, _ := p.frame.Append(nil, nil, 0)
 	st.frame = len(enc)
 	windows := 1
 	if opt.Confirm == ConfirmSentinel { // one window written, one confirmed
@@ -850,32 +848,43 @@ func (st *Stream) report(ds []Delivery, bytes int) {
 	st.settled(len(ds), bytes)
 }
 
-// deliverChunk reports every notification of ch Delivered (presumed: not
-// confirmed) and frees their room, as report does, without gathering the
+// reportChunk reports every notification of ch with d's outcome (its
+// Kind, Outcome, Err and Presumed; token, tag, attempts and uncertainty
+// from ch) and frees their room, as report does, without gathering the
 // deliveries first when no Metrics needs them. ch is left as it was.
-func (st *Stream) deliverChunk(ch *chunk, presumed bool) {
+func (st *Stream) reportChunk(ch *chunk, d Delivery) {
+	n := len(ch.tokens)
+	if n == 0 {
+		return
+	}
+	of := func(i int) Delivery {
+		m := &ch.meta[i]
+		d.Token, d.Tag, d.Attempts, d.Uncertain = ch.tokens[i], m.tag, int(m.attempts), m.uncertain
+		return d
+	}
 	if st.sess.cfg.Metrics != nil {
 		buf := getDeliveries()
 		ds := *buf
-		for i := range ch.tokens {
-			m := &ch.meta[i]
-			ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain, Presumed: presumed})
+		for i := range n {
+			ds = append(ds, of(i))
 		}
 		st.report(ds, ch.bytes)
 		*buf = ds
 		putDeliveries(buf)
 		return
 	}
-	n := len(ch.tokens)
-	if n == 0 {
-		return
+	switch d.Kind {
+	case Delivered:
+		st.stats.delivered.Add(int64(n))
+	case Refused:
+		st.stats.refused.Add(int64(n))
+	default:
+		st.stats.unsent.Add(int64(n))
 	}
-	st.stats.delivered.Add(int64(n))
 	if f := st.opt.OnOutcome; f != nil {
 		st.outMu.Lock()
-		for i := range ch.tokens {
-			m := &ch.meta[i]
-			f(Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Delivered, Attempts: int(m.attempts), Uncertain: m.uncertain, Presumed: presumed})
+		for i := range n {
+			f(of(i))
 		}
 		st.outMu.Unlock()
 	}
@@ -915,35 +924,15 @@ func (st *Stream) giveUp(ch *chunk, err error) {
 	if ch.sentinel {
 		return
 	}
-	buf := getDeliveries()
-	ds := *buf
-	bytes := 0
-	for i := range ch.tokens {
-		m := ch.meta[i]
-		ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Unsent, Err: err, Attempts: int(m.attempts), Uncertain: m.uncertain})
-		bytes += st.frame + len(ch.token(i))
-	}
+	st.reportChunk(ch, Delivery{Kind: Unsent, Err: err})
 	ch.free()
-	st.report(ds, bytes)
-	*buf = ds
-	putDeliveries(buf)
 }
 
 // refuseAll reports every notification of ch Refused with o and recycles
 // ch.
 func (st *Stream) refuseAll(ch *chunk, o apns.Outcome) {
-	buf := getDeliveries()
-	ds := *buf
-	bytes := 0
-	for i := range ch.tokens {
-		m := ch.meta[i]
-		ds = append(ds, Delivery{Token: ch.tokens[i], Tag: m.tag, Kind: Refused, Outcome: o, Attempts: int(m.attempts), Uncertain: m.uncertain})
-		bytes += st.frame + len(ch.token(i))
-	}
+	st.reportChunk(ch, Delivery{Kind: Refused, Outcome: o})
 	ch.free()
-	st.report(ds, bytes)
-	*buf = ds
-	putDeliveries(buf)
 }
 
 // messageRefusal returns the message-level refusal that fails every

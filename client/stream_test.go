@@ -145,12 +145,20 @@ var _ = Describe("Stream", func() {
 		Expect(st.Push(ctx, tokens(1, 1)[0], nil)).To(MatchError(client.ErrStreamClosed))
 	})
 
-	It("applies backpressure: Push blocks while the windows are full", func(ctx SpecContext) {
+	// stalled opens a stream of window 100 on one connection to a mock
+	// that stalls on its first notification for a minute: the windows fill.
+	stalled := func() (*env, *client.Stream) {
+		GinkgoHelper()
 		e := newEnv(client.Config{PoolSize: 1}, mockapns.Config{})
 		_, err := e.srv.AddFault(mockapns.Delay{Duration: time.Minute, When: mockapns.Trigger{Nth: 1}})
 		Expect(err).NotTo(HaveOccurred())
 		st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "x"}, client.StreamOptions{Window: 100, SentinelWait: time.Minute})
 		Expect(err).NotTo(HaveOccurred())
+		return e, st
+	}
+
+	It("applies backpressure: Push blocks while the windows are full", func(ctx SpecContext) {
+		e, st := stalled()
 		toks := tokens(1, 5000)
 		pushed := 0
 		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -203,11 +211,7 @@ var _ = Describe("Stream", func() {
 	})
 
 	It("stops PushMany when ctx ends while the stream is full, counting what it queued", func(ctx SpecContext) {
-		e := newEnv(client.Config{PoolSize: 1}, mockapns.Config{})
-		_, err := e.srv.AddFault(mockapns.Delay{Duration: time.Minute, When: mockapns.Trigger{Nth: 1}})
-		Expect(err).NotTo(HaveOccurred())
-		st, err := e.sess.Stream(e.addr, e.cert, &client.Message{Alert: "x"}, client.StreamOptions{Window: 100, SentinelWait: time.Minute})
-		Expect(err).NotTo(HaveOccurred())
+		_, st := stalled()
 		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
 		n, err := st.PushMany(pctx, tokens(1, 5000), nil)
