@@ -102,7 +102,7 @@ func (s *Server) OnRequest(token []byte) FiredAction { return firedOf(s.faults.o
 // OnNotification runs the faults against a binary notification to token,
 // as the gateway does.
 func (s *Server) OnNotification(token []byte) FiredAction {
-	return firedOf(s.faults.onNotification(&wire.Notification{Token: token}))
+	return firedOf(s.faults.match(apns.Binary, token))
 }
 
 // FaultsActive reports whether faults can fire on protocol p.

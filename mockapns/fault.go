@@ -402,13 +402,9 @@ func (fs *faultSet) reset(seed int64) {
 	fs.recount()
 }
 
-// onNotification runs the faults that apply to binary notifications
-// against n. Only called when activeFor(apns.Binary).
-func (fs *faultSet) onNotification(n *wire.Notification) faultAction {
-	return fs.match(apns.Binary, n.Token)
-}
-
-// firedOn is onNotification returning nil when no fault fired.
+// firedOn runs the faults that apply to binary notifications against n
+// and returns what those that fired ask, nil when none fired. Only called
+// when activeFor(apns.Binary).
 func (fs *faultSet) firedOn(n *wire.Notification) *faultAction {
 	return fs.fired(apns.Binary, n.Token)
 }
