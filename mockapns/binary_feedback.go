@@ -74,7 +74,7 @@ func (s *Server) takeFeedback() []wire.FeedbackTuple {
 func (s *Server) serveFeedback(t *tracked) {
 	remote := t.raw.RemoteAddr().String()
 	log := s.log.With("service", "feedback", "remote", remote)
-	tc, ok := s.handshake(t, "feedback", log)
+	tc, ok := s.handshake(t, s.tlsConf, "feedback", log)
 	if !ok {
 		return
 	}

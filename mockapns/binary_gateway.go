@@ -66,7 +66,7 @@ const (
 
 func (s *Server) serveGateway(t *tracked) {
 	log := s.log.With("service", "gateway", "remote", t.raw.RemoteAddr().String())
-	tc, ok := s.handshake(t, "gateway", log)
+	tc, ok := s.handshake(t, s.tlsConf, "gateway", log)
 	if !ok {
 		return
 	}

@@ -60,16 +60,9 @@ func (s *Server) HTTP2CertClient() *http.Client {
 
 // serveHTTP2 serves one connection of the HTTP/2 listener.
 func (s *Server) serveHTTP2(t *tracked) {
-	remote := t.raw.RemoteAddr().String()
-	log := s.log.With("service", "http2", "remote", remote)
-	tc := tls.Server(t.raw, s.h2.tlsConf)
-	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
-	err := tc.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		s.stats.handshakesFailed.Add(1)
-		log.Info("mockapns TLS handshake failed", "err", err)
-		s.event(ConnEvent{Kind: ConnHandshakeFailed, Service: "http2", Remote: remote, Err: err})
+	log := s.log.With("service", "http2", "remote", t.raw.RemoteAddr().String())
+	tc, ok := s.handshake(t, s.h2.tlsConf, "http2", log)
+	if !ok {
 		return
 	}
 	var peer *x509.Certificate

@@ -228,6 +228,30 @@ var _ = Describe("Client certificate checks", func() {
 	gateway := (*mockapns.Server).GatewayAddr
 	feedback := (*mockapns.Server).FeedbackAddr
 
+	It("lets a client that wrote before it read get the refusal's alert, not a reset, on every listener", func(ctx SpecContext) {
+		other, err := certs.New(certs.Options{}) // a client certificate of another CA
+		Expect(err).NotTo(HaveOccurred())
+		srv := startServer(mockapns.Config{PKI: pki})
+		for _, addr := range []string{srv.GatewayAddr(), srv.FeedbackAddr(), srv.HTTP2Addr()} {
+			failed := srv.Stats().HandshakesFailed
+			conn, err := tls.Dial("tcp", addr, &tls.Config{Certificates: []tls.Certificate{other.Client.TLS},
+				RootCAs: pki.CertPool(), MinVersion: tls.VersionTLS13, NextProtos: []string{"h2"}})
+			Expect(err).NotTo(HaveOccurred(), addr) // TLS 1.3: the client's side is done
+			DeferCleanup(conn.Close)
+			_, err = conn.Write(make([]byte, 64<<10)) // what the server will never read
+			Expect(err).NotTo(HaveOccurred(), addr)
+			// Until the server has refused the handshake and ended the
+			// connection: a reset by then would drop the alert unread.
+			Eventually(func() uint64 { return srv.Stats().HandshakesFailed }).WithContext(ctx).Should(Equal(failed + 1))
+			Eventually(func() int64 { return srv.Stats().ConnectionsOpen }).WithContext(ctx).WithTimeout(5 * time.Second).Should(BeZero())
+			Expect(conn.SetDeadline(time.Now().Add(ioTimeout))).To(Succeed())
+			_, err = conn.Read(make([]byte, 1))
+			var oe *net.OpError
+			Expect(errors.As(err, &oe)).To(BeTrue(), "%s: %v", addr, err)
+			Expect(oe.Op).To(Equal("remote error"), "%s: the alert, not %v", addr, err)
+		}
+	})
+
 	It("refuses a CA certificate as a client certificate, on every listener", func() {
 		ca, err := pki.IssueClient(certs.ClientOptions{CA: true})
 		Expect(err).NotTo(HaveOccurred())

@@ -539,15 +539,35 @@ func (s *Server) acceptLoop(ln net.Listener, service string, serve func(*tracked
 
 // handshake runs the TLS handshake with a deadline; a failure is counted
 // and logged once.
-func (s *Server) handshake(t *tracked, service string, log *slog.Logger) (*tls.Conn, bool) {
-	conn := tls.Server(t.raw, s.tlsConf)
+func (s *Server) handshake(t *tracked, cfg *tls.Config, service string, log *slog.Logger) (*tls.Conn, bool) {
+	conn := tls.Server(t.raw, cfg)
 	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
 	defer cancel()
 	if err := conn.HandshakeContext(ctx); err != nil {
 		s.stats.handshakesFailed.Add(1)
 		log.Info("mockapns TLS handshake failed", "err", err)
 		s.event(ConnEvent{Kind: ConnHandshakeFailed, Service: service, Remote: t.raw.RemoteAddr().String(), Err: err})
+		lingerAfterRefusal(t.raw)
 		return nil, false
 	}
 	return conn, true
+}
+
+// refusalLinger bounds how long a connection whose handshake failed stays
+// half-closed after the alert.
+const refusalLinger = 500 * time.Millisecond
+
+// lingerAfterRefusal half-closes raw after a failed handshake and reads
+// what the client still sends (at most refusalLinger and 1 MiB) before the
+// caller closes it. A TLS 1.3 client learns that its certificate was
+// refused only from the alert, which it reads after its first writes:
+// closing with those writes unread resets the connection, and the reset
+// makes the client's system drop the alert it has not read yet, so that
+// the refusal looks like a lost connection.
+func lingerAfterRefusal(raw net.Conn) {
+	if hc, ok := raw.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
+	_ = raw.SetReadDeadline(time.Now().Add(refusalLinger))
+	_, _ = io.Copy(io.Discard, io.LimitReader(raw, 1<<20))
 }
